@@ -1,0 +1,61 @@
+"""Read the recipe builder form (HTML or API) into catalog objects, with per-field errors."""
+import re
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch
+
+from catalog.models import BaseImage, Component, ComponentVersion, Lifecycle
+from portal.rbac import teams_of
+
+IMAGE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
+
+
+def catalog_components():
+    """Published components with their published versions, newest first (one query each)."""
+    published = ComponentVersion.objects.filter(lifecycle=Lifecycle.PUBLISHED).order_by("-created")
+    return Component.objects.prefetch_related(Prefetch("versions", queryset=published, to_attr="published_versions"))
+
+
+def selectable_bases():
+    return BaseImage.objects.filter(approved=True, lifecycle=Lifecycle.PUBLISHED).exclude(digest="")
+
+
+@dataclass
+class BuilderInput:
+    team: object = None
+    name: str = ""
+    base: BaseImage | None = None
+    choices: list = field(default_factory=list)  # [(ComponentVersion, values)]
+    errors: dict = field(default_factory=dict)
+    selected: set = field(default_factory=set)
+
+
+def builder_parse(*, user, data, components=None) -> BuilderInput:
+    """Parse `team`, `name`, `base`, `component` (repeated slug), `version-<slug>`, `param-<slug>-<name>`."""
+    parsed = BuilderInput(name=(data.get("name") or "").strip())
+    teams = {t.slug: t for t in teams_of(user)}
+    parsed.team = teams.get(data.get("team") or "") or (next(iter(teams.values())) if len(teams) == 1 else None)
+    if parsed.team is None:
+        parsed.errors["team"] = "Choose one of your teams." if teams else "You are not in any team yet; ask a platform admin."
+    if not parsed.name:
+        parsed.errors["name"] = "Give the image a name, e.g. pay-api."
+    elif not IMAGE_NAME.fullmatch(parsed.name):
+        parsed.errors["name"] = "Use lower-case letters, digits and '-' (at most 60), e.g. pay-api."
+    parsed.base = selectable_bases().filter(slug=data.get("base") or "").first()
+    if parsed.base is None:
+        parsed.errors["base"] = "Choose an approved base image."
+    parsed.selected = set(data.getlist("component") if hasattr(data, "getlist") else data.get("component", []))
+    for component in components if components is not None else catalog_components():
+        if component.slug not in parsed.selected:
+            continue
+        versions = {v.version: v for v in component.published_versions}
+        version = versions.get(data.get(f"version-{component.slug}") or "") or (component.published_versions or [None])[0]
+        if version is None:
+            parsed.errors[component.slug] = f"{component.name} has no published version."
+            continue
+        values = {spec["name"]: data.get(f"param-{component.slug}-{spec['name']}") for spec in version.parameters}
+        parsed.choices.append((version, {k: v for k, v in values.items() if v is not None}))
+    unknown = parsed.selected - {c.slug for c in (components if components is not None else catalog_components())}
+    if unknown:
+        parsed.errors["component"] = f"Unknown components: {', '.join(sorted(unknown))}."
+    return parsed

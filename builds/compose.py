@@ -1,0 +1,187 @@
+"""Compose a recipe snapshot into a Dockerfile and build-context files. Pure: no ORM, no Docker.
+
+The same snapshot always gives byte-identical output (the preview users see is what gets built).
+Components come in a canonical order (options before services, then by weight and slug, with
+requirements first) so recipes with the same choices share layers on the engine. Every parameter
+value is validated by type and inserted shell-quoted; multi-line values (certificates) never enter
+the Dockerfile: they become context files that the fragment COPYs.
+"""
+import hashlib
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from builds.parameters import ParameterError, parameters_clean, spec_check
+
+PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
+# Artifact names end up in a COPY line: keep them to a safe alphabet.
+SAFE_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# Instructions a curated fragment may use; FROM belongs to the composer alone.
+ALLOWED_INSTRUCTIONS = {"RUN", "ENV", "COPY", "EXPOSE", "WORKDIR", "USER", "LABEL", "ARG", "VOLUME", "CMD", "ENTRYPOINT", "HEALTHCHECK", "SHELL", "STOPSIGNAL"}
+KIND_RANK = {"option": 0, "service": 1}
+ARTIFACT_DIR = "/app"
+
+
+class CompositionError(ValueError):
+    """The recipe cannot be composed; the message says why, in the user's terms."""
+
+    def __init__(self, message, errors=None):
+        super().__init__(message)
+        self.errors = errors or {}
+
+
+@dataclass(frozen=True)
+class ComponentChoice:
+    slug: str
+    name: str
+    kind: str
+    version: str
+    order_weight: int
+    fragment: str
+    final_fragment: str = ""
+    parameters: tuple = ()
+    values: dict = field(default_factory=dict)
+    requires: tuple = ()
+    conflicts: tuple = ()
+    os_families: tuple = ()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    filename: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RecipeSnapshot:
+    base_reference: str  # repository@digest as FROM will use it
+    base_os_family: str
+    components: tuple[ComponentChoice, ...]
+    artifact: Artifact | None = None
+
+
+@dataclass
+class Composition:
+    dockerfile: str
+    context_files: dict[str, bytes]  # path in the build context -> bytes (the artifact is added by the worker)
+    order: list[str]
+
+    @property
+    def sha256(self) -> str:
+        digest = hashlib.sha256(self.dockerfile.encode())
+        for path in sorted(self.context_files):
+            digest.update(path.encode() + b"\0" + self.context_files[path] + b"\0")
+        return digest.hexdigest()
+
+
+def fragment_check(fragment: str, specs: list[dict]) -> None:
+    """Admin-side check of a fragment: known instructions, declared placeholders, valid specs."""
+    for spec in specs:
+        try:
+            spec_check(spec)
+        except ParameterError as error:
+            raise CompositionError(str(error))
+    declared = {s["name"] for s in specs}
+    for name in PLACEHOLDER.findall(fragment):
+        if name not in declared:
+            raise CompositionError(f"placeholder {{{{ {name} }}}} has no parameter")
+    continued = False
+    for line in fragment.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not continued:
+            instruction = stripped.split(None, 1)[0].upper()
+            if instruction not in ALLOWED_INSTRUCTIONS:
+                raise CompositionError(f"instruction {instruction} is not allowed in a fragment")
+        continued = stripped.endswith("\\")
+
+
+def artifact_filename_check(name: str) -> str:
+    if not SAFE_FILENAME.fullmatch(name) or ".." in name:
+        raise CompositionError(
+            f"artifact file name {name!r}: use letters, digits, '.', '_' and '-' only (at most 128)."
+        )
+    return name
+
+
+def canonical_order(components) -> list[ComponentChoice]:
+    """Options before services, lower weight first, ties by slug; a requirement always comes first."""
+    remaining = sorted(components, key=lambda c: (KIND_RANK.get(c.kind, 9), c.order_weight, c.slug))
+    chosen = {c.slug for c in components}
+    placed: list[ComponentChoice] = []
+    while remaining:
+        for candidate in remaining:
+            needs = [r for r in candidate.requires if r in chosen]
+            if all(any(p.slug == r for p in placed) for r in needs):
+                break
+        else:
+            raise CompositionError("components require each other in a cycle: " + ", ".join(c.slug for c in remaining))
+        placed.append(candidate)
+        remaining.remove(candidate)
+    return placed
+
+
+def selection_check(snapshot: RecipeSnapshot) -> None:
+    """Requirements, conflicts and OS compatibility, with messages that say what to change."""
+    errors = {}
+    chosen = {c.slug: c for c in snapshot.components}
+    for c in snapshot.components:
+        for needed in c.requires:
+            if needed not in chosen:
+                errors[c.slug] = f"{c.name} needs {needed}; tick it too."
+        for other in c.conflicts:
+            if other in chosen:
+                errors[c.slug] = f"{c.name} cannot be combined with {chosen[other].name}."
+        if c.os_families and snapshot.base_os_family not in c.os_families:
+            errors[c.slug] = f"{c.name} is not available on {snapshot.base_os_family} bases ({', '.join(c.os_families)} only)."
+    if errors:
+        raise CompositionError("The selection is not consistent.", errors)
+
+
+def _render(choice: ComponentChoice, text: str, values: dict, files: dict[str, bytes]) -> str:
+    specs = {s["name"]: s for s in choice.parameters}
+
+    def substitute(match):
+        name = match.group(1)
+        value = values[name]
+        if specs[name]["type"] == "pem":
+            path = f"params/{choice.slug}/{name}.pem"
+            files[path] = value.encode()
+            return path
+        if specs[name]["type"] in ("integer", "port"):
+            return value  # validated digits: quoting would break EXPOSE
+        return shlex.quote(value)
+
+    return PLACEHOLDER.sub(substitute, text).strip()
+
+
+def compose(snapshot: RecipeSnapshot) -> Composition:
+    """The Dockerfile and context files for one recipe snapshot."""
+    selection_check(snapshot)
+    ordered = canonical_order(snapshot.components)
+    files: dict[str, bytes] = {}
+    errors = {}
+    rendered = []
+    for choice in ordered:
+        values, bad = parameters_clean(list(choice.parameters), choice.values)
+        if bad:
+            errors.update({f"{choice.slug}.{name}": message for name, message in bad.items()})
+            continue
+        rendered.append((choice, values))
+    if errors:
+        raise CompositionError("Some parameters are not valid.", errors)
+
+    lines = [
+        "# Generated by the image portal from a recipe; change the recipe, not this file.",
+        f"FROM {snapshot.base_reference}",
+    ]
+    for choice, values in rendered:
+        lines += ["", f"# {choice.kind}: {choice.slug} {choice.version}", _render(choice, choice.fragment, values, files)]
+    if snapshot.artifact:
+        name = artifact_filename_check(snapshot.artifact.filename)
+        lines += ["", f"# artifact sha256:{snapshot.artifact.sha256}", f"COPY artifact/{name} {ARTIFACT_DIR}/{name}"]
+    for choice, values in rendered:
+        if choice.final_fragment.strip():
+            lines += ["", f"# {choice.kind}: {choice.slug} {choice.version} (final)", _render(choice, choice.final_fragment, values, files)]
+    return Composition(dockerfile="\n".join(lines) + "\n", context_files=files, order=[c.slug for c, _ in rendered])

@@ -1,0 +1,162 @@
+"""Build and push with the low-level docker SDK, streaming every log line as it arrives."""
+import io
+import re
+import tarfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import docker
+from docker.errors import APIError, DockerException
+from django.conf import settings
+
+STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})")
+BUILD_LABEL = "io.image-portal.build"
+
+
+class EngineError(Exception):
+    """The engine or the build failed; `user_error` tells a failing Dockerfile step from an outage."""
+
+    def __init__(self, message: str, *, user_error: bool = False, failed_step: str = ""):
+        super().__init__(message)
+        self.user_error = user_error
+        self.failed_step = failed_step
+
+
+def engine_client() -> docker.APIClient:
+    try:
+        kwargs = {"base_url": settings.DOCKER_HOST} if settings.DOCKER_HOST else {}
+        return docker.APIClient(version="auto", timeout=120, **kwargs)
+    except DockerException as error:
+        raise EngineError(f"Docker Engine unreachable ({error}); start it with `make services`.")
+
+
+def context_tar(files: dict[str, bytes]) -> bytes:
+    """An in-memory build context; fixed mtimes and modes keep it deterministic for the cache."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(files):
+            info = tarfile.TarInfo(path)
+            info.size = len(files[path])
+            info.mode = 0o644
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(files[path]))
+    return buffer.getvalue()
+
+
+@dataclass
+class BuildProgress:
+    """Per-run state of one image build (kept off the task object on purpose)."""
+
+    current_step: str = ""
+    container_id: str = ""
+    timed_out: bool = False
+    lines: list[str] = field(default_factory=list)
+
+
+def _kill_after_deadline(api, progress: BuildProgress, deadline: float, finished: threading.Event):
+    # The SDK's timeout only bounds the gap between two chunks; a step that prints forever would
+    # never end, so a watchdog kills the running build container at the deadline.
+    while not finished.wait(1.0):
+        if time.monotonic() > deadline and progress.container_id:
+            progress.timed_out = True
+            try:
+                api.kill(progress.container_id)
+            except APIError:
+                pass
+            return
+
+
+def image_build(
+    *,
+    context: bytes,
+    tag: str,
+    build_id: int,
+    on_line: Callable[[str], None],
+    deadline_seconds: float,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> str:
+    """Build the context's Dockerfile; every output line goes to on_line. Returns the image id."""
+    api = engine_client()
+    progress = BuildProgress()
+    finished = threading.Event()
+    watchdog = threading.Thread(
+        target=_kill_after_deadline,
+        args=(api, progress, time.monotonic() + deadline_seconds, finished),
+        daemon=True,
+    )
+    watchdog.start()
+    image_id = ""
+    stream = None
+    try:
+        stream = api.build(
+            fileobj=io.BytesIO(context), custom_context=True, decode=True, rm=True, forcerm=True,
+            tag=tag, labels={BUILD_LABEL: str(build_id)}, pull=False, timeout=600,
+        )
+        for event in stream:
+            if "stream" in event:
+                for line in event["stream"].splitlines():
+                    if step := STEP_LINE.match(line):
+                        progress.current_step = step.group(0)
+                    if running := RUNNING_IN.match(line):
+                        progress.container_id = running.group(1)
+                    on_line(line)
+            elif "aux" in event and "ID" in event["aux"]:
+                image_id = event["aux"]["ID"]
+            elif "error" in event:
+                message = event["error"].strip()
+                on_line(message)
+                if progress.timed_out:
+                    message = f"The build passed its deadline of {int(deadline_seconds)} s and was stopped."
+                raise EngineError(message, user_error=True, failed_step=progress.current_step)
+            if should_stop():
+                raise EngineError("The build was cancelled.", user_error=True, failed_step=progress.current_step)
+    except APIError as error:
+        raise EngineError(f"Docker Engine error: {error.explanation or error}", failed_step=progress.current_step)
+    except DockerException as error:
+        raise EngineError(f"Docker Engine error: {error}", failed_step=progress.current_step)
+    finally:
+        finished.set()
+        if stream is not None:
+            stream.close()  # closing the stream makes the daemon stop and remove the build container
+    if not image_id:
+        raise EngineError("The engine ended the build without an image id.", failed_step=progress.current_step)
+    return image_id
+
+
+def image_push(*, repository: str, tag: str, on_line: Callable[[str], None]) -> str:
+    """Push repository:tag; returns the manifest digest the registry recorded."""
+    api = engine_client()
+    digest = ""
+    last_status = {}
+    try:
+        for event in api.push(repository, tag=tag, stream=True, decode=True):
+            if "error" in event:
+                raise EngineError(f"Push to the registry failed: {event['error']}")
+            if "aux" in event and "Digest" in event["aux"]:
+                digest = event["aux"]["Digest"]
+            status = event.get("status", "")
+            layer = event.get("id", "")
+            # Progress events repeat many times per layer; log each layer's state change once.
+            if status and last_status.get(layer) != status and not event.get("progressDetail"):
+                last_status[layer] = status
+                on_line(f"{layer}: {status}" if layer else status)
+    except APIError as error:
+        raise EngineError(f"Push to the registry failed: {error.explanation or error}")
+    if not digest:
+        raise EngineError("The registry did not report a digest for the pushed image.")
+    return digest
+
+
+def image_tag(*, image_id: str, repository: str, tag: str) -> None:
+    engine_client().tag(image_id, repository, tag=tag)
+
+
+def image_remove_local(*, reference: str) -> None:
+    """Drop the local tag after the push; the registry keeps the image, layers stay cached."""
+    try:
+        engine_client().remove_image(reference, noprune=True)
+    except APIError:
+        pass

@@ -1,0 +1,107 @@
+"""Recipes (a team's saved composition) and builds (one run of a recipe, with its log)."""
+from django.conf import settings
+from django.db import models
+
+from catalog.models import BaseImage, ComponentVersion
+from portal.models import Team
+
+
+class Recipe(models.Model):
+    """Base image + ticked components with parameters + an optional artifact file."""
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="recipes")
+    name = models.SlugField(max_length=60, help_text="Image name within the team, e.g. pay-api")
+    base = models.ForeignKey(BaseImage, on_delete=models.PROTECT, related_name="recipes")
+    artifact = models.FileField(upload_to="artifacts/%Y/%m/", blank=True)
+    artifact_name = models.CharField(max_length=128, blank=True)
+    artifact_sha256 = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["team", "name"]
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="unique_recipe_name_per_team")]
+
+    def __str__(self):
+        return f"{self.team.slug}/{self.name}"
+
+
+class RecipeComponent(models.Model):
+    recipe = models.ForeignKey(Recipe, on_delete=models.CASCADE, related_name="choices")
+    version = models.ForeignKey(ComponentVersion, on_delete=models.PROTECT, related_name="recipe_choices")
+    values = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["recipe", "version"], name="one_choice_per_version")]
+
+
+class Build(models.Model):
+    """One run of a recipe. The composition is snapshotted here, so later catalog edits change nothing."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    STEPS = ["compose", "build", "push", "scan", "policy", "publish"]
+    DONE = {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED}
+
+    recipe = models.ForeignKey(Recipe, on_delete=models.PROTECT, related_name="builds")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="builds")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    current_step = models.CharField(max_length=20, blank=True)
+    steps = models.JSONField(default=dict, blank=True, help_text="step -> {status, started, finished}")
+    snapshot = models.JSONField(default=dict, help_text="What was composed, for the record")
+    dockerfile = models.TextField()
+    context_files = models.JSONField(default=dict, blank=True, help_text="path -> text of extra context files")
+    composition_sha256 = models.CharField(max_length=64)
+    image_id = models.CharField(max_length=100, blank=True)
+    quarantine_repository = models.CharField(max_length=200, blank=True)
+    quarantine_tag = models.CharField(max_length=100, blank=True)
+    digest = models.CharField(max_length=80, blank=True)
+    published_reference = models.CharField(max_length=300, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=60, blank=True, help_text="e.g. build:user:step-failed")
+    error_message = models.TextField(blank=True)
+    failed_step = models.TextField(blank=True, help_text="The Dockerfile step that failed")
+    log_lines = models.PositiveIntegerField(default=0)
+    log_bytes = models.PositiveBigIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self):
+        return f"build {self.pk} of {self.recipe}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in self.DONE
+
+    @property
+    def quarantine_reference(self) -> str:
+        if not self.quarantine_repository:
+            return ""
+        return f"{self.quarantine_repository}:{self.quarantine_tag}"
+
+
+class BuildLogChunk(models.Model):
+    """Log lines appended while the build runs, so the page shows them live and nothing is lost."""
+
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="log_chunks")
+    seq = models.PositiveIntegerField()
+    first_line = models.PositiveIntegerField()
+    step = models.CharField(max_length=20)
+    text = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["build", "seq"]
+        constraints = [models.UniqueConstraint(fields=["build", "seq"], name="unique_chunk_seq")]

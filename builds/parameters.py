@@ -1,0 +1,126 @@
+"""Typed parameters of catalog components: validate what users type before it goes anywhere.
+
+Pure code. A spec is a dict from the catalog, e.g.
+    {"name": "zone", "type": "timezone", "label": "Time zone", "default": "UTC"}
+Types: string (needs a `pattern`), text (any single line), timezone, integer, port, choice, pem.
+"""
+import re
+import zoneinfo
+from functools import lru_cache
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+TYPES = {"string", "text", "timezone", "integer", "port", "choice", "pem"}
+# A Dockerfile instruction ends at a newline, so no value may carry one (nor other controls).
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+MAX_TEXT = 1000
+MAX_PEM = 64 * 1024
+
+
+class ParameterError(ValueError):
+    """A value a user typed is not acceptable; the message is shown to them as it is."""
+
+
+@lru_cache(maxsize=1)
+def known_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def spec_check(spec: dict) -> None:
+    """Reject a malformed spec when an admin saves it, not when a user builds."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", str(spec.get("name", ""))):
+        raise ParameterError(f"parameter name {spec.get('name')!r} must be lower_snake_case")
+    if spec.get("type") not in TYPES:
+        raise ParameterError(f"parameter {spec['name']}: unknown type {spec.get('type')!r}")
+    if spec["type"] == "string" and not spec.get("pattern"):
+        raise ParameterError(f"parameter {spec['name']}: a string needs a pattern")
+    if spec["type"] == "choice" and not spec.get("choices"):
+        raise ParameterError(f"parameter {spec['name']}: a choice needs choices")
+
+
+def parameter_clean(spec: dict, raw) -> str:
+    """One value, validated by type and returned as a canonical string."""
+    label = spec.get("label", spec["name"])
+    value = "" if raw is None else str(raw)
+    if spec["type"] != "pem":
+        value = value.strip()
+        if CONTROL_CHARS.search(value):
+            raise ParameterError(f"{label}: line breaks and control characters are not allowed.")
+        if len(value) > MAX_TEXT:
+            raise ParameterError(f"{label}: at most {MAX_TEXT} characters.")
+    if value == "":
+        if spec.get("required", True):
+            raise ParameterError(f"{label}: a value is required.")
+        return ""
+    return CLEANERS[spec["type"]](spec, value, label)
+
+
+def _string(spec, value, label):
+    if not re.fullmatch(spec["pattern"], value):
+        raise ParameterError(f"{label}: {spec.get('pattern_help', 'must match ' + spec['pattern'])}.")
+    return value
+
+
+def _text(spec, value, label):
+    return value
+
+
+def _timezone(spec, value, label):
+    if value not in known_time_zones():
+        raise ParameterError(f"{label}: {value!r} is not a time zone of the tz database (e.g. Europe/Paris).")
+    return value
+
+
+def _integer(spec, value, label, low=None, high=None):
+    if not re.fullmatch(r"-?[0-9]{1,10}", value):
+        raise ParameterError(f"{label}: a whole number is required.")
+    number = int(value)
+    low = spec.get("min", low)
+    high = spec.get("max", high)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ParameterError(f"{label}: must be between {low} and {high}.")
+    return str(number)
+
+
+def _port(spec, value, label):
+    return _integer(spec, value, label, low=spec.get("min", 1024), high=spec.get("max", 65535))
+
+
+def _choice(spec, value, label):
+    if value not in spec["choices"]:
+        raise ParameterError(f"{label}: choose one of {', '.join(spec['choices'])}.")
+    return value
+
+
+def _pem(spec, value, label):
+    if len(value) > MAX_PEM:
+        raise ParameterError(f"{label}: a certificate bundle is at most {MAX_PEM // 1024} KiB.")
+    try:
+        certificates = x509.load_pem_x509_certificates(value.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise ParameterError(f"{label}: not a PEM certificate (expected -----BEGIN CERTIFICATE-----).")
+    return "".join(c.public_bytes(Encoding.PEM).decode() for c in certificates)
+
+
+CLEANERS = {
+    "string": _string,
+    "text": _text,
+    "timezone": _timezone,
+    "integer": _integer,
+    "port": _port,
+    "choice": _choice,
+    "pem": _pem,
+}
+
+
+def parameters_clean(specs: list[dict], values: dict) -> tuple[dict, dict]:
+    """All values of one component: (clean values, errors by parameter name)."""
+    clean, errors = {}, {}
+    for spec in specs:
+        raw = values.get(spec["name"], spec.get("default"))
+        try:
+            clean[spec["name"]] = parameter_clean(spec, raw)
+        except ParameterError as error:
+            errors[spec["name"]] = str(error)
+    return clean, errors

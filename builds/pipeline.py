@@ -1,0 +1,180 @@
+"""What a build worker does for one build: a list of small steps, each recorded as it runs.
+
+Called by the thin Celery task. Idempotent: only a queued build is started, so a duplicate
+message does nothing.
+"""
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from builds.engine.docker_engine import EngineError, context_tar, image_build, image_push, image_remove_local, image_tag
+from builds.models import Build
+from builds.services import build_log_append
+from builds.snapshot import registry_host
+
+log = logging.getLogger(__name__)
+
+
+class StepFailed(Exception):
+    def __init__(self, code: str, message: str, failed_step: str = ""):
+        super().__init__(message)
+        self.code, self.message, self.failed_step = code, message, failed_step
+
+
+@dataclass
+class BuildLog:
+    """Buffers log lines and writes them in chunks while the step runs (not at its end)."""
+
+    build: Build
+    step: str = ""
+    pending: list[str] = field(default_factory=list)
+    last_flush: float = field(default_factory=time.monotonic)
+
+    def line(self, text: str) -> None:
+        self.pending.append(text.rstrip("\r"))
+        if len(self.pending) >= 200 or time.monotonic() - self.last_flush > 0.5:
+            self.flush()
+
+    def flush(self) -> None:
+        build_log_append(build=self.build, step=self.step, lines=self.pending)
+        self.pending = []
+        self.last_flush = time.monotonic()
+
+
+def _step_set(build: Build, step: str, status: str, **extra) -> None:
+    now = timezone.now().isoformat()
+    entry = dict(build.steps.get(step, {}))
+    entry["status"] = status
+    entry["started" if status == "running" else "finished"] = now
+    entry.update(extra)
+    build.steps[step] = entry
+    build.current_step = step if status == "running" else build.current_step
+    Build.objects.filter(pk=build.pk).update(steps=build.steps, current_step=build.current_step, heartbeat=timezone.now())
+
+
+def build_start(build_id: int) -> Build | None:
+    with transaction.atomic():
+        build = Build.objects.select_for_update().filter(pk=build_id).first()
+        if build is None or build.status != Build.Status.QUEUED:
+            return None
+        build.status = Build.Status.RUNNING
+        build.started = build.heartbeat = timezone.now()
+        build.save(update_fields=["status", "started", "heartbeat"])
+    return build
+
+
+def build_context(build: Build) -> bytes:
+    files = {"Dockerfile": build.dockerfile.encode()}
+    files.update({path: text.encode() for path, text in build.context_files.items()})
+    recipe = build.recipe
+    if build.snapshot.get("artifact"):
+        name = build.snapshot["artifact"]["filename"]
+        with recipe.artifact.open("rb") as handle:
+            files[f"artifact/{name}"] = handle.read()
+    return context_tar(files)
+
+
+def step_build(build: Build, log: BuildLog) -> None:
+    context = build_context(build)
+    log.line(f"Build context: {len(context)} bytes; composition sha256:{build.composition_sha256}")
+    local_tag = f"portal-build-{build.pk}"
+    try:
+        build.image_id = image_build(
+            context=context, tag=f"{local_tag}:latest", build_id=build.pk, on_line=log.line,
+            deadline_seconds=settings.BUILD_DEADLINE_SECONDS,
+        )
+    except EngineError as error:
+        code = "build:user:step-failed" if error.user_error else "build:app:engine"
+        raise StepFailed(code, str(error), error.failed_step)
+    Build.objects.filter(pk=build.pk).update(image_id=build.image_id)
+
+
+def step_push(build: Build, log: BuildLog) -> None:
+    build.quarantine_repository = f"{settings.QUARANTINE_REPOSITORY_PREFIX}/{build.team.slug}/{build.recipe.name}"
+    build.quarantine_tag = f"build-{build.pk}"
+    remote = f"{registry_host()}/{build.quarantine_repository}"
+    try:
+        image_tag(image_id=build.image_id, repository=remote, tag=build.quarantine_tag)
+        build.digest = image_push(repository=remote, tag=build.quarantine_tag, on_line=log.line)
+    except EngineError as error:
+        raise StepFailed("build:app:push", str(error))
+    finally:
+        image_remove_local(reference=f"portal-build-{build.pk}:latest")
+    log.line(f"Pushed {remote}:{build.quarantine_tag}@{build.digest}")
+    Build.objects.filter(pk=build.pk).update(
+        quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest
+    )
+
+
+def step_scan(build: Build, log: BuildLog) -> None:
+    from compliance.services import image_scan
+
+    scan = image_scan(build=build)
+    if scan.status != scan.Status.DONE:
+        raise StepFailed("scan:app:failed", f"The image could not be scanned: {scan.error}")
+    log.line(f"SBOM: {scan.packages.count()} packages; OS {scan.os_id} {scan.os_version}".rstrip())
+
+
+def step_policy(build: Build, log: BuildLog) -> None:
+    from compliance.services import verdict_evaluate
+
+    verdict = verdict_evaluate(build=build)
+    for result in verdict.results:
+        log.line(f"[{result['status'].upper()}] {result['title']}: {result['message']}")
+    log.line("Verdict: " + ("PASSED" if verdict.passed else "BLOCKED"))
+
+
+def step_publish(build: Build, log: BuildLog) -> None:
+    from compliance.gate import GateClosed, image_publish
+
+    try:
+        reference = image_publish(build=build, actor=None)
+    except GateClosed as closed:
+        log.line(f"Not published: {closed}")
+        _step_set(build, "publish", "blocked")
+        return
+    log.line(f"Published {reference}")
+
+
+STEPS = [("build", step_build), ("push", step_push), ("scan", step_scan), ("policy", step_policy), ("publish", step_publish)]
+
+
+def build_run(build_id: int) -> None:
+    build = build_start(build_id)
+    if build is None:
+        log.info("build %s is not queued; nothing to do", build_id)
+        return
+    writer = BuildLog(build)
+    _step_set(build, "compose", "done")
+    try:
+        for name, step in STEPS:
+            writer.flush()
+            writer.step = name
+            _step_set(build, name, "running")
+            step(build, writer)
+            if build.steps[name]["status"] == "running":
+                _step_set(build, name, "done")
+        writer.flush()
+        build_finish(build, Build.Status.SUCCEEDED)
+    except StepFailed as failure:
+        writer.line(f"ERROR: {failure.message}")
+        writer.flush()
+        _step_set(build, writer.step, "failed")
+        build_finish(build, Build.Status.FAILED, failure.code, failure.message, failure.failed_step)
+    except Exception as error:  # an app error must still end the build visibly, never leave it running
+        log.exception("build %s crashed", build_id)
+        writer.line(f"INTERNAL ERROR: {error}")
+        writer.flush()
+        _step_set(build, writer.step, "failed")
+        build_finish(build, Build.Status.FAILED, "build:app:crash", f"Internal error: {error}", "")
+
+
+def build_finish(build: Build, status: str, code: str = "", message: str = "", failed_step: str = "") -> None:
+    build.status = status
+    build.finished = timezone.now()
+    build.error_code, build.error_message, build.failed_step = code, message, failed_step
+    build.save(update_fields=["status", "finished", "error_code", "error_message", "failed_step"])

@@ -1,0 +1,74 @@
+"""API shapes. Serializers only translate; the services validate and write."""
+from rest_framework import serializers
+
+from builds.models import Build, Recipe
+from catalog.models import BaseImage, Component, ComponentVersion
+
+
+class BaseImageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BaseImage
+        fields = ["slug", "name", "repository", "tag", "digest", "os_family", "os_release", "approved", "lifecycle", "description"]
+
+
+class ComponentVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ComponentVersion
+        fields = ["version", "fragment", "final_fragment", "parameters", "requires", "conflicts", "os_families", "lifecycle"]
+
+
+class ComponentSerializer(serializers.ModelSerializer):
+    versions = ComponentVersionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Component
+        fields = ["slug", "name", "kind", "description", "versions"]
+
+
+class ChoiceInputSerializer(serializers.Serializer):
+    component = serializers.SlugField()
+    version = serializers.CharField(required=False, help_text="Defaults to the latest published version")
+    values = serializers.DictField(child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False)
+
+
+class RecipeInputSerializer(serializers.Serializer):
+    team = serializers.SlugField()
+    name = serializers.CharField(max_length=60)
+    base = serializers.SlugField()
+    components = ChoiceInputSerializer(many=True, required=False)
+
+
+class RecipeSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    components = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Recipe
+        fields = ["id", "team", "name", "base", "components", "artifact_name", "artifact_sha256", "created", "updated"]
+
+    def get_components(self, recipe) -> list[dict]:
+        return [
+            {"component": c.version.component.slug, "version": c.version.version, "values": c.values}
+            for c in recipe.choices.select_related("version__component")
+        ]
+
+
+class BuildSerializer(serializers.ModelSerializer):
+    recipe = serializers.PrimaryKeyRelatedField(read_only=True)
+    verdict = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Build
+        fields = [
+            "id", "recipe", "status", "current_step", "steps", "dockerfile", "composition_sha256", "digest",
+            "quarantine_repository", "quarantine_tag", "published_reference", "published_at", "error_code",
+            "error_message", "failed_step", "log_lines", "created", "started", "finished", "verdict",
+        ]
+
+    def get_verdict(self, build) -> dict | None:
+        verdict = build.verdicts.order_by("-created").first()
+        if verdict is None:
+            return None
+        return {"passed": verdict.passed, "results": verdict.results, "policy_version": verdict.policy_version,
+                "created": verdict.created}

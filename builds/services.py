@@ -1,0 +1,115 @@
+"""Writes for recipes and builds. Views, the API and tasks call these; nothing else writes."""
+import hashlib
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from builds.compose import CompositionError, artifact_filename_check, compose
+from builds.models import Build, BuildLogChunk, Recipe, RecipeComponent
+from builds.snapshot import recipe_snapshot, snapshot_as_dict, snapshot_build
+from catalog.models import BaseImage, ComponentVersion
+from portal.audit import audit_record
+from portal.rbac import require_team_member
+
+
+def artifact_check(upload) -> tuple[str, str]:
+    """(safe name, sha256) of an uploaded artifact, or a clear error."""
+    if upload.size > settings.ARTIFACT_MAX_BYTES:
+        raise CompositionError(
+            f"The artifact is {upload.size // (1024 * 1024)} MiB; the limit is "
+            f"{settings.ARTIFACT_MAX_BYTES // (1024 * 1024)} MiB.",
+            {"artifact": "too large"},
+        )
+    name = upload.name.replace("\\", "/").rsplit("/", 1)[-1]
+    try:
+        artifact_filename_check(name)
+    except CompositionError as error:
+        raise CompositionError(str(error), {"artifact": str(error)})
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return name, digest.hexdigest()
+
+
+def recipe_preview(*, base: BaseImage, choices: list[tuple[ComponentVersion, dict]], artifact_name: str = ""):
+    """The Dockerfile a recipe would build, without saving anything (raises CompositionError)."""
+    snapshot = snapshot_build(base=base, choices=choices, artifact_name=artifact_name, artifact_sha256="0" * 64 if artifact_name else "")
+    return compose(snapshot)
+
+
+@transaction.atomic
+def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=None, recipe: Recipe | None = None) -> Recipe:
+    """Create or update a recipe after validating the whole composition."""
+    require_team_member(user, team)
+    if not base.selectable:
+        raise CompositionError(f"Base image {base.name} is not approved for use.", {"base": "not approved"})
+    artifact_name, artifact_sha256 = ("", "")
+    if artifact is not None:
+        artifact_name, artifact_sha256 = artifact_check(artifact)
+    elif recipe is not None:
+        artifact_name, artifact_sha256 = recipe.artifact_name, recipe.artifact_sha256
+    compose(snapshot_build(base=base, choices=choices, artifact_name=artifact_name, artifact_sha256=artifact_sha256))
+    if recipe is None:
+        if Recipe.objects.filter(team=team, name=name).exists():
+            raise CompositionError(f"Team {team.name} already has an image named {name}.", {"name": "taken"})
+        recipe = Recipe(team=team, name=name, created_by=user)
+    recipe.base = base
+    if artifact is not None:
+        recipe.artifact.save(artifact_name, artifact, save=False)
+        recipe.artifact_name, recipe.artifact_sha256 = artifact_name, artifact_sha256
+    recipe.save()
+    recipe.choices.all().delete()
+    RecipeComponent.objects.bulk_create(
+        [RecipeComponent(recipe=recipe, version=version, values=values) for version, values in choices]
+    )
+    audit_record(actor=user, action="recipe.saved", target=recipe, team=team, base=base.slug,
+                 components=[str(v) for v, _ in choices])
+    return recipe
+
+
+def build_request(*, user, recipe: Recipe) -> Build:
+    """Snapshot the composition on a new Build and queue it once the row is committed."""
+    from builds.tasks import run_build
+
+    require_team_member(user, recipe.team)
+    if not recipe.base.selectable:
+        raise CompositionError(f"Base image {recipe.base.name} is no longer approved.", {"base": "not approved"})
+    snapshot = recipe_snapshot(recipe)
+    composition = compose(snapshot)
+    with transaction.atomic():
+        build = Build.objects.create(
+            recipe=recipe,
+            team=recipe.team,
+            requested_by=user,
+            snapshot=snapshot_as_dict(snapshot),
+            dockerfile=composition.dockerfile,
+            context_files={path: data.decode() for path, data in composition.context_files.items()},
+            composition_sha256=composition.sha256,
+            steps={step: {"status": "pending"} for step in Build.STEPS},
+        )
+        audit_record(actor=user, action="build.requested", target=build, team=recipe.team)
+        transaction.on_commit(lambda: run_build.delay(build.pk))
+    return build
+
+
+def build_log_append(*, build: Build, step: str, lines: list[str]) -> None:
+    """Store a chunk of log lines and beat the heart; past the size cap only a note is kept."""
+    if not lines:
+        return
+    text = "\n".join(lines) + "\n"
+    if build.log_bytes + len(text) > settings.BUILD_LOG_MAX_BYTES:
+        if build.log_bytes >= settings.BUILD_LOG_MAX_BYTES:
+            return
+        text = "[log truncated: size limit reached]\n"
+        lines = [text.strip()]
+    seq = build.log_chunks.count()
+    BuildLogChunk.objects.create(build=build, seq=seq, first_line=build.log_lines + 1, step=step, text=text)
+    build.log_lines += len(lines)
+    build.log_bytes += len(text)
+    build.heartbeat = timezone.now()
+    Build.objects.filter(pk=build.pk).update(
+        log_lines=build.log_lines, log_bytes=build.log_bytes, heartbeat=build.heartbeat
+    )

@@ -1,0 +1,9 @@
+"""Thin Celery tasks: ids in, services do the work."""
+from celery import shared_task
+
+from builds.pipeline import build_run
+
+
+@shared_task(name="builds.tasks.run_build", ignore_result=True)
+def run_build(build_id: int) -> None:
+    build_run(build_id)

@@ -1,0 +1,171 @@
+"""Pages for recipes and builds. Each view starts with one access helper."""
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from builds.builder import builder_parse, catalog_components, selectable_bases
+from builds.compose import CompositionError
+from builds.parameters import known_time_zones
+from builds.models import Build, BuildLogChunk, Recipe
+from builds.services import build_request, recipe_preview, recipe_save
+from compliance.gate import GateClosed, image_publish
+from portal.rbac import teams_of, visible_teams
+
+LOG_TAIL_CHUNKS = 400
+
+
+def _recipe_for_user(request, pk) -> Recipe:
+    return get_object_or_404(Recipe.objects.select_related("team", "base"), pk=pk, team__in=visible_teams(request.user))
+
+
+def _build_for_user(request, pk) -> Build:
+    builds = Build.objects.select_related("recipe", "team", "requested_by", "recipe__base")
+    return get_object_or_404(builds, pk=pk, team__in=visible_teams(request.user))
+
+
+def _preview_context(request, parsed):
+    context = {"dockerfile": "", "preview_errors": {}}
+    if parsed.base is None:
+        context["preview_errors"] = {"base": "Choose a base image to see the Dockerfile."}
+        return context
+    artifact = request.FILES.get("artifact")
+    try:
+        composition = recipe_preview(base=parsed.base, choices=parsed.choices, artifact_name=artifact.name if artifact else "")
+        context["dockerfile"] = composition.dockerfile
+        context["composition_sha256"] = composition.sha256
+    except CompositionError as error:
+        context["preview_errors"] = error.errors or {"recipe": str(error)}
+    context["expected_checks"] = _expected_checks(parsed)
+    return context
+
+
+def _expected_checks(parsed):
+    """What the policy will say, as far as it can be known before the build (never the scan)."""
+    slugs = {v.component.slug for v, _ in parsed.choices}
+    return [
+        ("pass" if parsed.base and parsed.base.approved else "fail", "Approved base image",
+         parsed.base.name if parsed.base else "no base chosen"),
+        ("pass" if "runtime-user" in slugs else "fail", "Non-root user",
+         "runs as user app" if "runtime-user" in slugs else "tick 'Non-root runtime user' or the image is blocked"),
+        ("unknown", "No secrets in ENV", "checked on the built image"),
+    ]
+
+
+def recipe_new(request):
+    components = list(catalog_components())
+    context = {"bases": selectable_bases(), "components": components, "teams": teams_of(request.user),
+               "values": request.POST or request.GET, "time_zones": sorted(known_time_zones())}
+    if request.method == "POST":
+        parsed = builder_parse(user=request.user, data=request.POST, components=components)
+        context.update(_preview_context(request, parsed), selected=parsed.selected, errors=dict(parsed.errors))
+        if not parsed.errors:
+            try:
+                recipe = recipe_save(user=request.user, team=parsed.team, name=parsed.name, base=parsed.base,
+                                     choices=parsed.choices, artifact=request.FILES.get("artifact"))
+            except CompositionError as error:
+                context["errors"].update(error.errors or {"recipe": str(error)})
+            else:
+                if request.POST.get("action") == "build":
+                    build = build_request(user=request.user, recipe=recipe)
+                    return redirect("build-detail", pk=build.pk)
+                messages.success(request, f"Recipe {recipe} saved.")
+                return redirect("recipe-detail", pk=recipe.pk)
+        return render(request, "builds/recipe_new.html", context, status=400 if context["errors"] else 200)
+    parsed = builder_parse(user=request.user, data=request.GET, components=components)
+    context.update(_preview_context(request, parsed), selected=parsed.selected, errors={})
+    return render(request, "builds/recipe_new.html", context)
+
+
+@require_POST
+def recipe_preview_partial(request):
+    parsed = builder_parse(user=request.user, data=request.POST)
+    return render(request, "builds/_preview.html", _preview_context(request, parsed))
+
+
+@require_GET
+def recipe_detail(request, pk):
+    recipe = _recipe_for_user(request, pk)
+    builds = recipe.builds.select_related("requested_by").prefetch_related("verdicts")[:20]
+    return render(request, "builds/recipe_detail.html", {
+        "recipe": recipe, "builds": builds,
+        "choices": recipe.choices.select_related("version__component"),
+        "can_build": recipe.team in teams_of(request.user),
+    })
+
+
+@require_POST
+def recipe_build(request, pk):
+    recipe = _recipe_for_user(request, pk)
+    try:
+        build = build_request(user=request.user, recipe=recipe)
+    except CompositionError as error:
+        messages.error(request, f"Cannot build: {error}")
+        return redirect("recipe-detail", pk=recipe.pk)
+    return redirect("build-detail", pk=build.pk)
+
+
+@require_GET
+def build_list(request):
+    builds = Build.objects.filter(team__in=visible_teams(request.user)).select_related("recipe", "team").prefetch_related("verdicts")
+    status = request.GET.get("status", "")
+    if status:
+        builds = builds.filter(status=status)
+    return render(request, "builds/build_list.html", {"builds": builds[:200], "status": status, "statuses": Build.Status.choices})
+
+
+def _live_context(build, after):
+    chunks = list(BuildLogChunk.objects.filter(build=build, seq__gt=after).order_by("seq")[:LOG_TAIL_CHUNKS])
+    verdict = build.verdicts.order_by("-created").first()
+    return {"build": build, "chunks": chunks, "last_seq": chunks[-1].seq if chunks else after, "verdict": verdict,
+            "steps": [(name, build.steps.get(name, {})) for name in Build.STEPS]}
+
+
+@require_GET
+def build_detail(request, pk):
+    build = _build_for_user(request, pk)
+    total = build.log_chunks.count()
+    context = _live_context(build, max(-1, total - LOG_TAIL_CHUNKS - 1))
+    context["hidden_chunks"] = max(0, total - LOG_TAIL_CHUNKS)
+    return render(request, "builds/build_detail.html", context)
+
+
+@require_GET
+def build_live(request, pk):
+    """New log lines and the current status; answers 286 once the build is done so htmx stops polling."""
+    build = _build_for_user(request, pk)
+    try:
+        after = int(request.GET.get("after", "-1"))
+    except ValueError:
+        raise Http404("bad cursor")
+    response = render(request, "builds/_live.html", _live_context(build, after))
+    if build.is_done:
+        response.status_code = 286
+    return response
+
+
+@require_GET
+def build_log_raw(request, pk):
+    build = _build_for_user(request, pk)
+    text = "".join(BuildLogChunk.objects.filter(build=build).order_by("seq").values_list("text", flat=True))
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+
+@require_GET
+def build_dockerfile(request, pk):
+    build = _build_for_user(request, pk)
+    return HttpResponse(build.dockerfile, content_type="text/plain; charset=utf-8")
+
+
+@require_POST
+def build_publish(request, pk):
+    build = _build_for_user(request, pk)
+    if build.team not in teams_of(request.user):
+        messages.error(request, "Only members of the owning team may publish this image.")
+        return redirect("build-detail", pk=build.pk)
+    try:
+        reference = image_publish(build=build, actor=request.user)
+        messages.success(request, f"Published {reference}")
+    except GateClosed as closed:
+        messages.error(request, str(closed))
+    return redirect("build-detail", pk=build.pk)

@@ -1,0 +1,45 @@
+"""The publication gate: the only code path that copies an image out of quarantine."""
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from builds.models import Build
+from builds.snapshot import registry_host
+from catalog.services import registry_client
+from portal.audit import audit_record
+
+
+class GateClosed(Exception):
+    """Publication refused; the message says why in the user's terms."""
+
+
+def publication_repository(build: Build) -> str:
+    return f"{settings.PUBLISHED_REPOSITORY_PREFIX}/{build.team.slug}/{build.recipe.name}"
+
+
+def image_publish(*, build: Build, actor) -> str:
+    """Copy the quarantined image to the publication repository if, and only if, its verdict passed."""
+    with transaction.atomic():
+        build = Build.objects.select_for_update().get(pk=build.pk)
+        if build.published_reference:
+            return build.published_reference  # idempotent: publishing twice changes nothing
+        if not build.digest:
+            raise GateClosed("The image was never pushed, so there is nothing to publish.")
+        verdict = build.verdicts.order_by("-created").first()
+        if verdict is None:
+            raise GateClosed("The image has no compliance verdict yet.")
+        if not verdict.passed:
+            reasons = "; ".join(f"{r['title']}: {r['message']}" for r in verdict.failures)
+            raise GateClosed(f"Blocked by policy: {reasons}")
+        repository = publication_repository(build)
+        tag = f"{build.pk}"
+        digest = registry_client().copy_image(build.quarantine_repository, build.digest, repository, tag)
+        if digest != build.digest:
+            raise GateClosed(f"The registry changed the digest while copying ({digest} != {build.digest}).")
+        registry_client().copy_image(build.quarantine_repository, build.digest, repository, "latest")
+        build.published_reference = f"{registry_host()}/{repository}:{tag}@{digest}"
+        build.published_at = timezone.now()
+        build.save(update_fields=["published_reference", "published_at"])
+        audit_record(actor=actor, action="image.published", target=build, team=build.team,
+                     reference=build.published_reference, verdict=verdict.pk)
+    return build.published_reference

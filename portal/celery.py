@@ -1,0 +1,10 @@
+"""The Celery app. Queues per kind of work so builds never starve scans or housekeeping."""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from builds import views as build_views
+from portal import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("images/new", build_views.recipe_new, name="recipe-new"),
+    path("images/new/preview", build_views.recipe_preview_partial, name="recipe-preview"),
+    path("recipes/<int:pk>/", build_views.recipe_detail, name="recipe-detail"),
+    path("recipes/<int:pk>/build", build_views.recipe_build, name="recipe-build"),
+    path("builds/", build_views.build_list, name="build-list"),
+    path("builds/<int:pk>", build_views.build_detail, name="build-detail"),
+    path("builds/<int:pk>/live", build_views.build_live, name="build-live"),
+    path("builds/<int:pk>/log.txt", build_views.build_log_raw, name="build-log-raw"),
+    path("builds/<int:pk>/Dockerfile", build_views.build_dockerfile, name="build-dockerfile"),
+    path("builds/<int:pk>/publish", build_views.build_publish, name="build-publish"),
+    path("api/", include("portal.api_urls")),
+    path("api/token/", login_not_required(obtain_auth_token), name="api-token"),
+    path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
+    path("admin/", admin.site.urls),
+]

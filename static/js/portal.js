@@ -1,0 +1,45 @@
+// Small progressive enhancements; every page works without them.
+(function () {
+  // Reveal a component's parameter fields when its box is ticked.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box.matches && box.matches("input[data-reveal]")) {
+      var panel = document.getElementById(box.dataset.reveal);
+      if (panel) { panel.hidden = !box.checked; }
+      box.setAttribute("aria-expanded", box.checked ? "true" : "false");
+    }
+  });
+
+  // Build log follow mode: stay at the bottom while on; scrolling up pauses it.
+  function setupLog() {
+    var log = document.getElementById("log");
+    var lines = document.getElementById("log-lines");
+    var follow = document.getElementById("follow");
+    var jump = document.getElementById("jump-latest");
+    if (!log || !lines || !follow) { return; }
+    var following = true, unseen = 0;
+    function toBottom() { log.scrollTop = log.scrollHeight; }
+    function setFollow(on) {
+      following = on;
+      follow.setAttribute("aria-pressed", on ? "true" : "false");
+      if (on) { unseen = 0; jump.hidden = true; toBottom(); }
+    }
+    follow.addEventListener("click", function () { setFollow(!following); });
+    jump.addEventListener("click", function () { setFollow(true); });
+    log.addEventListener("scroll", function () {
+      var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 8;
+      if (!atBottom && following) { setFollow(false); }
+    });
+    new MutationObserver(function (mutations) {
+      var added = 0;
+      mutations.forEach(function (m) { added += m.addedNodes.length; });
+      if (following) { toBottom(); } else if (added) {
+        unseen += added; jump.hidden = false; jump.textContent = "↓ Jump to latest (" + unseen + " new)";
+      }
+      var waiting = document.getElementById("log-waiting");
+      if (waiting) { waiting.remove(); }
+    }).observe(lines, { childList: true });
+    if (!location.hash) { toBottom(); }
+  }
+  document.addEventListener("DOMContentLoaded", setupLog);
+})();

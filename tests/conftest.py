@@ -1,0 +1,154 @@
+"""Shared fixtures. Integration fixtures check that each real service answers and FAIL (never skip)
+with a message saying how to start it."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from tests.factories import TeamFactory, member_of, with_role
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+START_HINT = "start it with `make services` (scripts/ensure-services.sh --with-db)"
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(slug="payments", name="Payments")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(slug="search", name="Search")
+
+
+@pytest.fixture
+def member(team):
+    return member_of(team, "alice")
+
+
+@pytest.fixture
+def outsider(other_team):
+    return member_of(other_team, "mallory")
+
+
+@pytest.fixture
+def reviewer(db):
+    from portal.models import GlobalRole
+    from tests.factories import UserFactory
+
+    return with_role(UserFactory(username="rita"), GlobalRole.Kind.SECURITY_REVIEWER)
+
+
+def _fail_unless(ok: bool, what: str):
+    if not ok:
+        pytest.fail(f"{what} is not reachable: {START_HINT}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def services():
+    """Docker Engine, the registry and Redis must answer; PostgreSQL is checked by pytest-django."""
+    from django.conf import settings
+
+    import docker
+
+    try:
+        docker.APIClient(version="auto", timeout=10).ping()
+        engine_ok = True
+    except Exception:
+        engine_ok = False
+    _fail_unless(engine_ok, "The Docker Engine")
+    try:
+        registry_ok = requests.get(settings.REGISTRY_URL + "/v2/", timeout=5).status_code == 200
+    except requests.RequestException:
+        registry_ok = False
+    _fail_unless(registry_ok, f"The registry at {settings.REGISTRY_URL}")
+    broker = settings.CELERY_BROKER_URL
+    _fail_unless(broker.startswith("redis://"), f"Redis (CELERY_BROKER_URL={broker!r} is not a redis:// URL)")
+    host, port = broker.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+        redis_ok = True
+    except OSError:
+        redis_ok = False
+    _fail_unless(redis_ok, f"Redis at {host}:{port}")
+
+
+def _database_url(settings_dict) -> str:
+    user = quote(settings_dict.get("USER") or "")
+    password = f":{quote(settings_dict['PASSWORD'])}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(services, django_db_setup, django_db_blocker):
+    """A real Celery worker process on Redis, using the test database."""
+    from django.db import connection
+
+    from portal.celery import app
+
+    with django_db_blocker.unblock():
+        app.control.purge()
+    name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "worker.log", "w")
+    env = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "builds,scans,default",
+         "--concurrency", "2", "--loglevel", "INFO", "--hostname", name, "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while not app.control.ping(destination=[name], timeout=1.0):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"The Celery worker did not start; see {ARTIFACTS / 'worker.log'}", pytrace=False)
+    yield name
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture
+def starter_catalog(transactional_db, services):
+    """The real starter catalog, pinned to the base images in the registry."""
+    from catalog.services import starter_catalog_load
+
+    report = starter_catalog_load()
+    missing = [line for line in report if "NOT in the registry" in line]
+    if missing:
+        pytest.fail("Base images are missing: " + "; ".join(missing) + " — run `make base-images`", pytrace=False)
+    return report
+
+
+def wait_for_build(build, timeout=900):
+    """Poll the database until the build ends; on time-out, fail with the log tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        build.refresh_from_db()
+        if build.is_done:
+            return build
+        time.sleep(0.5)
+    tail = "".join(build.log_chunks.order_by("-seq").values_list("text", flat=True)[:5][::-1])
+    pytest.fail(f"build {build.pk} still {build.status} after {timeout}s; log tail:\n{tail}")
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    path = "/usr/lib/chromium/chromium"
+    if not Path(path).exists() and not shutil.which("chromium"):
+        pytest.fail("Debian's chromium is missing: run `scripts/ensure-services.sh --with-browser`", pytrace=False)
+    return path
