@@ -1,0 +1,105 @@
+"""Pages: login everywhere, teams see only their own, reviewers see all; the builder previews and saves."""
+import html
+
+import pytest
+from django.urls import reverse
+
+from builds.models import Build, Recipe
+from builds.services import build_request, recipe_save
+from catalog.models import BaseImage, Component, ComponentVersion
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def busybox(db):
+    return BaseImage.objects.create(slug="busybox", name="BusyBox", repository="base/busybox", tag="1.35",
+                                    digest="sha256:" + "1" * 64, layer_digests=["sha256:" + "2" * 64],
+                                    os_family="busybox", approved=True)
+
+
+@pytest.fixture
+def runtime_user(db):
+    component = Component.objects.create(slug="runtime-user", name="Non-root runtime user", kind="option", order_weight=90)
+    return ComponentVersion.objects.create(
+        component=component, version="1", os_families=["busybox", "debian"], fragment="RUN echo app >> /etc/passwd",
+        final_fragment="USER {{ uid }}", parameters=[{"name": "uid", "type": "integer", "default": "10001", "min": 1000, "max": 65000}])
+
+
+@pytest.fixture
+def recipe(team, member, busybox, runtime_user):
+    return recipe_save(user=member, team=team, name="pay-api", base=busybox, choices=[(runtime_user, {"uid": "10001"})])
+
+
+@pytest.fixture
+def build(recipe, member):
+    return build_request(user=member, recipe=recipe)
+
+
+def test_it_sends_anonymous_users_to_login(client, build):
+    for url in [reverse("home"), reverse("recipe-new"), reverse("build-detail", args=[build.pk]), reverse("build-list")]:
+        response = client.get(url)
+        assert response.status_code == 302 and response.url.startswith(reverse("login")), url
+
+
+@pytest.mark.parametrize("who, status", [("member", 200), ("outsider", 404), ("reviewer", 200)])
+def test_it_shows_a_build_only_to_its_team_and_reviewers(client, build, member, outsider, reviewer, who, status):
+    client.force_login({"member": member, "outsider": outsider, "reviewer": reviewer}[who])
+    for name in ["build-detail", "build-live", "build-log-raw", "build-dockerfile"]:
+        assert client.get(reverse(name, args=[build.pk])).status_code in ((status, 286) if name == "build-live" else (status,)), name
+    assert client.get(reverse("recipe-detail", args=[build.recipe.pk])).status_code == status
+
+
+def test_it_lets_only_team_members_start_a_build(client, recipe, outsider, reviewer):
+    for user in (outsider, reviewer):
+        client.force_login(user)
+        response = client.post(reverse("recipe-build", args=[recipe.pk]))
+        assert response.status_code in (403, 404) or Build.objects.count() == 0
+    assert Build.objects.count() == 0
+
+
+def test_it_previews_the_exact_dockerfile_that_the_build_records(client, member, busybox, runtime_user):
+    client.force_login(member)
+    data = {"team": "payments", "name": "pay-api", "base": "busybox", "component": ["runtime-user"],
+            "param-runtime-user-uid": "12000"}
+    preview = client.post(reverse("recipe-preview"), data)
+    assert preview.status_code == 200
+    assert "USER 12000" in preview.content.decode()
+    response = client.post(reverse("recipe-new"), {**data, "action": "build"})
+    assert response.status_code == 302
+    build = Build.objects.get()
+    assert response.url == reverse("build-detail", args=[build.pk])
+    assert build.dockerfile in html.unescape(preview.content.decode())
+    assert build.composition_sha256[:12] in preview.content.decode()
+
+
+def test_it_shows_every_problem_in_an_error_summary_and_keeps_what_was_typed(client, member, busybox, runtime_user):
+    client.force_login(member)
+    response = client.post(reverse("recipe-new"), {"team": "payments", "name": "Bad Name!", "base": "busybox",
+                                                   "component": ["runtime-user"], "param-runtime-user-uid": "0"})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "There is a problem" in page
+    assert "lower-case letters" in page.lower()
+    assert "must be between 1000 and 65000" in page
+    assert 'value="Bad Name!"' in page
+    assert Recipe.objects.count() == 0
+
+
+def test_it_stops_polling_once_the_build_is_done(client, build, member):
+    client.force_login(member)
+    running = client.get(reverse("build-live", args=[build.pk]) + "?after=-1")
+    assert running.status_code == 200 and 'hx-trigger="every 1s"' in running.content.decode()
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.FAILED, error_message="boom")
+    done = client.get(reverse("build-live", args=[build.pk]) + "?after=-1")
+    assert done.status_code == 286
+    assert "hx-trigger" not in done.content.decode()
+    assert "boom" in done.content.decode()
+
+
+def test_it_refuses_publication_without_a_passing_verdict(client, build, member):
+    client.force_login(member)
+    response = client.post(reverse("build-publish", args=[build.pk]), follow=True)
+    assert "never pushed" in response.content.decode() or "no compliance verdict" in response.content.decode()
+    build.refresh_from_db()
+    assert build.published_reference == ""
