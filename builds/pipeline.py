@@ -116,7 +116,8 @@ def step_scan(build: Build, log: BuildLog) -> None:
     scan = image_scan(build=build)
     if scan.status != scan.Status.DONE:
         raise StepFailed("scan:app:failed", f"The image could not be scanned: {scan.error}")
-    log.line(f"SBOM: {scan.packages.count()} packages; OS {scan.os_id} {scan.os_version}".rstrip())
+    os_name = f"{scan.os_id} {scan.os_version}".strip() or "not identified (no os-release)"
+    log.line(f"SBOM: {scan.packages.count()} packages; OS {os_name}")
 
 
 def step_policy(build: Build, log: BuildLog) -> None:

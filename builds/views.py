@@ -52,6 +52,23 @@ def _expected_checks(parsed):
     ]
 
 
+def _component_rows(components, values, errors):
+    """Each published component with its parameter fields, current values and errors, for the form."""
+    rows = []
+    for component in components:
+        if not component.published_versions:
+            continue
+        version = component.published_versions[0]
+        fields = []
+        for spec in version.parameters:
+            field_name = f"param-{component.slug}-{spec['name']}"
+            value = values.get(field_name, spec.get("default", "")) if values else spec.get("default", "")
+            fields.append({"name": field_name, "spec": spec, "value": value or "",
+                           "error": errors.get(f"{component.slug}.{spec['name']}", "")})
+        rows.append({"component": component, "version": version, "fields": fields, "error": errors.get(component.slug, "")})
+    return rows
+
+
 def recipe_new(request):
     components = list(catalog_components())
     context = {"bases": selectable_bases(), "components": components, "teams": teams_of(request.user),
@@ -71,9 +88,11 @@ def recipe_new(request):
                     return redirect("build-detail", pk=build.pk)
                 messages.success(request, f"Recipe {recipe} saved.")
                 return redirect("recipe-detail", pk=recipe.pk)
+        context["rows"] = _component_rows(components, request.POST, context["errors"])
         return render(request, "builds/recipe_new.html", context, status=400 if context["errors"] else 200)
     parsed = builder_parse(user=request.user, data=request.GET, components=components)
     context.update(_preview_context(request, parsed), selected=parsed.selected, errors={})
+    context["rows"] = _component_rows(components, request.GET, {})
     return render(request, "builds/recipe_new.html", context)
 
 

@@ -15,3 +15,16 @@ def get_item(mapping, key):
 def chunk_lines(chunk):
     """(line number, text) for each line of a stored log chunk."""
     return [(chunk.first_line + i, line) for i, line in enumerate(chunk.text.splitlines())]
+
+
+@register.filter
+def duration(start, end):
+    """'4 s', '3 min 12 s', '1 h 5 min' between two datetimes (timesince rounds to minutes)."""
+    if not start or not end:
+        return ""
+    seconds = int((end - start).total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"

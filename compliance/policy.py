@@ -1,0 +1,189 @@
+"""Compliance policy: facts about an image -> a verdict with one reason per rule.
+
+Pure: plain data in, plain data out (detect-secrets only touches a private temp file).
+Messages are shown to the image's owners; evidence is stored, so it never holds a secret.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.core.secrets_collection import SecretsCollection
+from detect_secrets.settings import transient_settings
+
+from compliance.sbom.models import ImageFacts
+
+Status = Literal["pass", "fail"]
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """Outcome of one rule; `message` is the one line a user reads."""
+
+    rule: str
+    title: str
+    status: Status
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """All rule results; the image may be published only when `passed`."""
+
+    passed: bool
+    results: list[RuleResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "results": [r.to_dict() for r in self.results]}
+
+
+@dataclass(frozen=True)
+class ApprovedBase:
+    """A curated base image, identified by its layers (what an image is built on, not a name)."""
+
+    reference: str
+    layer_digests: list[str]
+
+
+def policy_evaluate(*, facts: ImageFacts, approved_bases: list[ApprovedBase]) -> Verdict:
+    """Run every rule; the verdict passes only when all of them pass."""
+    results = [
+        rule_approved_base(facts, approved_bases),
+        rule_non_root_user(facts),
+        rule_no_secrets_in_env(facts),
+    ]
+    return Verdict(passed=all(r.status == "pass" for r in results), results=results)
+
+
+# -- approved-base ---------------------------------------------------------------------
+def rule_approved_base(facts: ImageFacts, approved_bases: list[ApprovedBase]) -> RuleResult:
+    """The image's layers must START WITH all layers of an approved base: a FROM line can
+    name anything, the layers are what the image really contains."""
+    rule, title = "approved-base", "Approved base image"
+    # Bases may be recorded by manifest layer digests (compressed blobs) or by the config's
+    # diff_ids (uncompressed, stable even when an engine re-compresses); accept either.
+    candidates = (facts.layer_digests, facts.config.get("rootfs", {}).get("diff_ids") or [])
+    for base in approved_bases:
+        size = len(base.layer_digests)
+        if size and any(list(c[:size]) == list(base.layer_digests) for c in candidates):
+            return RuleResult(rule, title, "pass", f"Built on the approved base {base.reference}.",
+                              {"base": base.reference, "base_layers": size})
+    bottom = facts.layer_digests[0] if facts.layer_digests else None
+    return RuleResult(rule, title, "fail",
+                      "Not built on an approved base: its bottom layers match none of the "
+                      f"{len(approved_bases)} approved base images. Rebuild it from a catalog base.",
+                      {"bottom_layer": bottom, "checked": [b.reference for b in approved_bases]})
+
+
+# -- non-root-user ---------------------------------------------------------------------
+def rule_non_root_user(facts: ImageFacts) -> RuleResult:
+    """config.User must name a user that is not uid 0 ("user", "uid", "user:group")."""
+    rule, title = "non-root-user", "Non-root runtime user"
+    user = str((facts.config.get("config") or {}).get("User") or "").strip()
+    name = user.split(":", 1)[0]  # the group never makes a process root
+    evidence: dict[str, Any] = {"user": user}
+    if not name:
+        return RuleResult(rule, title, "fail", "Runs as root: no USER is set. "
+                          "Add the 'Non-root runtime user' option.", evidence)
+    if name.isdigit():
+        uid = int(name)  # a numeric uid needs no passwd entry to run
+    elif name in facts.passwd:
+        uid = facts.passwd[name]
+    else:
+        return RuleResult(rule, title, "fail", f"Cannot start: USER is '{user}' but user '{name}' "
+                          "not found in /etc/passwd. Create the user or use a numeric uid.", evidence)
+    evidence["uid"] = uid
+    if uid == 0:
+        return RuleResult(rule, title, "fail", f"Runs as root: final USER is '{user}'. "
+                          "Add the 'Non-root runtime user' option.", evidence)
+    return RuleResult(rule, title, "pass", f"Runs as '{user}' (uid {uid}).", evidence)
+
+
+# -- no-secrets-in-env -----------------------------------------------------------------
+_CREDENTIAL_NAME = re.compile(
+    r"(?:^|_)(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS)(?:_|$)", re.I)
+# Values that cannot be a secret, whatever the name says: a path or an unexpanded variable
+# (DB_PASSWORD_FILE=/run/secrets/db, TOKEN=${TOKEN}) and on/off flags (ENABLE_TOKEN_AUTH=true,
+# which detect-secrets' keyword detector reports too).
+_NOT_SECRET = re.compile(r"/\S*|\$\{[^}]*\}|\$[A-Za-z_]\w*|true|false|yes|no|on|off", re.I)
+# Published checksums and signing-key fingerprints (PYTHON_SHA256, GPG_KEY in official
+# images) are long hex strings by design: high entropy there is not a secret.
+_PUBLIC_HASH_NAME = re.compile(
+    r"(?:^|_)(?:SHA\d*(?:SUM)?|MD5(?:SUM)?|CHECKSUM|DIGEST|GPG|PGP|FINGERPRINT)(?:_|$)", re.I)
+_ENTROPY_DETECTORS = {"Hex High Entropy String", "Base64 High Entropy String"}
+# Every public IP (a proxy, a DNS server) would fail the rule; an address is not a credential.
+_SKIPPED_PLUGINS = {"IPPublicDetector"}
+_NO_SPACE = re.compile(r"\s")
+_DETECT_SECRETS_LOCK = threading.Lock()  # its settings are process-global
+
+
+def rule_no_secrets_in_env(facts: ImageFacts) -> RuleResult:
+    """No credential may be baked into config.Env: anyone who can pull can read it."""
+    rule, title = "no-secrets-in-env", "No secrets in environment"
+    env = [_split_env(item) for item in (facts.config.get("config") or {}).get("Env") or []]
+    candidates = [(name, value) for name, value in env if value and not _NOT_SECRET.fullmatch(value)]
+    detectors = _detect_secrets(candidates)
+    findings = []
+    for index, (name, value) in enumerate(candidates):
+        found = set(detectors.get(index, ()))
+        if _PUBLIC_HASH_NAME.search(_words(name)):
+            found -= _ENTROPY_DETECTORS
+        if _CREDENTIAL_NAME.search(_words(name)):
+            found.add("credential-like name")
+        if found:
+            findings.append({"variable": name, "detectors": sorted(found), "fingerprint": _mask(value)})
+    if not findings:
+        return RuleResult(rule, title, "pass", f"No secrets in the {len(env)} environment variables.", {})
+    names = ", ".join(f["variable"] for f in findings)
+    return RuleResult(rule, title, "fail", f"Secrets in the image environment ({names}): anyone who can "
+                      "pull the image can read them. Pass them at run time instead.", {"findings": findings})
+
+
+def _split_env(item: str) -> tuple[str, str]:
+    name, _, value = item.partition("=")
+    return name, value
+
+
+def _words(name: str) -> str:
+    # dbPassword and db-password are the same words as DB_PASSWORD.
+    return re.sub(r"[-.]", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name))
+
+
+def _mask(value: str) -> str:
+    # Enough to recognise a value the owner knows; short values reveal only their length.
+    return f"{value[:2]}…{len(value)}" if len(value) >= 12 else f"…{len(value)}"
+
+
+def _detect_secrets(env: list[tuple[str, str]]) -> dict[int, set[str]]:
+    """detect-secrets findings (detector names) per index of `env`.
+
+    `scan_line`, its API for text not on disk, skips the false-positive filters and is noisy,
+    so the values go through `scan_file` on a private temp file: one line per variable
+    (JSON escapes newlines), quoted because the entropy detectors only look inside quotes.
+    """
+    if not env:
+        return {}
+    plugins = [{"name": cls.__name__} for cls in get_mapping_from_secret_type_to_class().values()
+               if cls.__name__ not in _SKIPPED_PLUGINS]
+    with _DETECT_SECRETS_LOCK, tempfile.TemporaryDirectory() as tmp:  # mkdtemp: mode 0700
+        with open(os.path.join(tmp, "env"), "w", encoding="utf-8") as handle:
+            # Whitespace in a name would shift line numbers; only values need to be exact.
+            handle.writelines(f"{_NO_SPACE.sub('_', name)}={json.dumps(value)}\n" for name, value in env)
+        with transient_settings({"plugins_used": plugins}):
+            collection = SecretsCollection(root=tmp)
+            collection.scan_file("env")
+    found: dict[int, set[str]] = defaultdict(set)
+    for _, secret in collection:
+        found[secret.line_number - 1].add(secret.type)
+    return found

@@ -1,0 +1,334 @@
+"""A small client for the Docker Distribution HTTP API v2 (registry 2.8).
+
+Plain `requests` and no Django imports, so workers and tests use it directly. Every
+failure becomes a `RegistryError` whose message is fit to show to a user, because callers
+(build logs, publication) display it as is.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+INDEX_TYPES = (MANIFEST_LIST, OCI_INDEX)
+# Without an explicit Accept the registry converts to schema1 and answers a different digest.
+MANIFEST_ACCEPT = ", ".join((MANIFEST_V2, OCI_MANIFEST, MANIFEST_LIST, OCI_INDEX))
+
+
+class RegistryError(Exception):
+    """A registry call failed; `str(error)` is a message meant for users."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def sha256_digest(data: bytes) -> str:
+    """Content address of `data` as the registry writes it."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _ref(repository: str, reference: str) -> str:
+    return f"{repository}@{reference}" if ":" in reference else f"{repository}:{reference}"
+
+
+class BlobStream:
+    """A blob being downloaded, hashed as it is read.
+
+    Tar readers stop at the end-of-archive marker, before the end of the blob, so the
+    check cannot happen on EOF: call `verify()` when done; it drains the rest and raises
+    `RegistryError` on a digest mismatch. Without `verify()` nothing is checked.
+    """
+
+    def __init__(self, response: requests.Response, what: str, digest: str, host: str):
+        self._response, self._what, self._digest, self._host = response, what, digest, host
+        self._raw = response.raw
+        self._raw.decode_content = False  # hash the bytes the registry stores, not a decoding
+        self._hash = hashlib.sha256()
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            data = self._raw.read(None if size is None or size < 0 else size)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise RegistryError(f"registry {self._host}: connection lost reading {self._what}: {exc}") from exc
+        self._hash.update(data)
+        return data
+
+    def verify(self) -> None:
+        """Read what is left and check the whole blob against its digest."""
+        while self.read(1 << 20):
+            pass
+        actual = "sha256:" + self._hash.hexdigest()
+        if actual != self._digest:
+            raise RegistryError(f"{self._what} is corrupt: its content hashes to {actual}")
+
+    def close(self) -> None:
+        self._response.close()
+
+    def __enter__(self) -> BlobStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class RegistryClient:
+    """Talks to one registry; `base_url` like `http://127.0.0.1:5000`.
+
+    Auth: basic when `username` is given; bearer tokens are fetched when the registry
+    answers 401 with a `WWW-Authenticate: Bearer realm=...` challenge (the credentials,
+    if any, then go to the token service instead).
+    """
+
+    def __init__(self, base_url: str, *, username: str | None = None, password: str | None = None,
+                 timeout: float = 60):
+        self.base_url = base_url.rstrip("/")
+        self.host = urlsplit(self.base_url).netloc or self.base_url
+        self.timeout = timeout
+        self._credentials = (username, password or "") if username else None
+        self._token: str | None = None
+        self._session = requests.Session()
+
+    def ping(self) -> None:
+        """Raise RegistryError unless the registry answers its API base (for health checks)."""
+        self._request("GET", "/v2/", "API check")
+
+    # -- manifests ---------------------------------------------------------------------
+    def manifest_bytes(self, repository: str, reference: str) -> tuple[bytes, str, str]:
+        """Exact manifest bytes, media type and digest (of those bytes); no index resolution."""
+        what = f"manifest {_ref(repository, reference)}"
+        resp = self._request("GET", f"/v2/{repository}/manifests/{reference}", what,
+                             headers={"Accept": MANIFEST_ACCEPT})
+        body = resp.content
+        digest = sha256_digest(body)
+        claimed = resp.headers.get("Docker-Content-Digest", digest)
+        if claimed != digest or (reference.startswith("sha256:") and reference != digest):
+            raise RegistryError(f"{what} is corrupt: its content hashes to {digest}")
+        media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        if media_type not in (MANIFEST_V2, OCI_MANIFEST, *INDEX_TYPES):
+            media_type = _json(body, what).get("mediaType", media_type)
+        return body, media_type, digest
+
+    def manifest(self, repository: str, reference: str) -> tuple[dict[str, Any], str]:
+        """Parsed image manifest and its digest. A manifest list / OCI index is resolved to
+        its linux/amd64 entry, and then the digest returned is that entry's, not the list's."""
+        what = f"manifest {_ref(repository, reference)}"
+        body, media_type, digest = self.manifest_bytes(repository, reference)
+        doc = _json(body, what)
+        if media_type in INDEX_TYPES:
+            child = _pick_linux_amd64(doc, what)
+            body, _, digest = self.manifest_bytes(repository, child)
+            doc = _json(body, what)
+        return doc, digest
+
+    def manifest_digest(self, repository: str, reference: str) -> str | None:
+        """Digest of a manifest (as stored: a list stays a list), or None when absent."""
+        resp = self._request("HEAD", f"/v2/{repository}/manifests/{reference}",
+                             f"manifest {_ref(repository, reference)}",
+                             headers={"Accept": MANIFEST_ACCEPT}, ok=(200, 404))
+        if resp.status_code == 404:
+            return None
+        return resp.headers.get("Docker-Content-Digest") or self.manifest_bytes(repository, reference)[2]
+
+    def put_manifest(self, repository: str, reference: str, manifest: dict[str, Any] | bytes,
+                     media_type: str) -> str:
+        """Store a manifest; bytes are sent untouched so the digest is preserved."""
+        body = manifest if isinstance(manifest, bytes) else json.dumps(manifest, indent=3).encode()
+        what = f"manifest {_ref(repository, reference)}"
+        resp = self._request("PUT", f"/v2/{repository}/manifests/{reference}", what,
+                             data=body, headers={"Content-Type": media_type}, ok=(201,))
+        digest = sha256_digest(body)
+        if resp.headers.get("Docker-Content-Digest", digest) != digest:
+            raise RegistryError(f"registry {self.host} stored {what} under an unexpected digest "
+                                f"{resp.headers['Docker-Content-Digest']} (sent {digest})")
+        return digest
+
+    # -- blobs -------------------------------------------------------------------------
+    def blob(self, repository: str, digest: str) -> bytes:
+        """Whole blob in memory, checked against its digest (for configs and small layers)."""
+        what = f"blob {repository}@{digest}"
+        data = self._request("GET", f"/v2/{repository}/blobs/{digest}", what).content
+        if sha256_digest(data) != digest:
+            raise RegistryError(f"{what} is corrupt: its content hashes to {sha256_digest(data)}")
+        return data
+
+    def open_blob(self, repository: str, digest: str) -> BlobStream:
+        """Streaming blob for big layers; call `verify()` on it after reading (see BlobStream)."""
+        what = f"blob {repository}@{digest}"
+        resp = self._request("GET", f"/v2/{repository}/blobs/{digest}", what, stream=True)
+        return BlobStream(resp, what, digest, self.host)
+
+    def blob_exists(self, repository: str, digest: str) -> bool:
+        """Whether `repository` can serve the blob (a mount or upload made it visible there)."""
+        resp = self._request("HEAD", f"/v2/{repository}/blobs/{digest}",
+                             f"blob {repository}@{digest}", ok=(200, 404))
+        return resp.status_code == 200
+
+    def upload_blob(self, repository: str, data: bytes) -> str:
+        """Monolithic upload (POST then PUT ?digest=); skipped when the blob is already there."""
+        digest = sha256_digest(data)
+        if not self.blob_exists(repository, digest):
+            resp = self._request("POST", f"/v2/{repository}/blobs/uploads/",
+                                 f"upload to {repository}", ok=(202,))
+            self._finish_upload(resp, repository, data, digest)
+        return digest
+
+    def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
+        """Cross-repository mount; True when mounted (201). On 202 the registry opened an
+        upload session instead: the blob is then downloaded and uploaded, and False returned."""
+        resp = self._request("POST", f"/v2/{repository}/blobs/uploads/",
+                             f"mount of {digest} from {from_repository} into {repository}",
+                             params={"mount": digest, "from": from_repository}, ok=(201, 202))
+        if resp.status_code == 201:
+            return True
+        self._finish_upload(resp, repository, self.blob(from_repository, digest), digest)
+        return False
+
+    def _finish_upload(self, started: requests.Response, repository: str, data: bytes, digest: str) -> None:
+        location = urljoin(self.base_url + "/", started.headers["Location"])
+        self._request("PUT", location, f"upload of blob {repository}@{digest}", params={"digest": digest},
+                      data=data, headers={"Content-Type": "application/octet-stream"}, ok=(201,))
+
+    # -- whole images ------------------------------------------------------------------
+    def copy_image(self, src_repository: str, reference: str, dst_repository: str, dst_tag: str) -> str:
+        """Copy an image (or a whole list) by mounting its blobs and putting the SAME
+        manifest bytes under `dst_tag`; returns the digest, equal to the source's."""
+        body, media_type, digest = self.manifest_bytes(src_repository, reference)
+        doc = _json(body, f"manifest {_ref(src_repository, reference)}")
+        if media_type in INDEX_TYPES:
+            for child in doc.get("manifests", []):
+                self.copy_image(src_repository, child["digest"], dst_repository, child["digest"])
+        else:
+            for blob in [doc["config"], *doc.get("layers", [])]:
+                if blob.get("urls"):
+                    continue  # foreign layer: served from its URLs, never stored in a registry
+                if not self.blob_exists(dst_repository, blob["digest"]):
+                    self.mount_blob(dst_repository, blob["digest"], src_repository)
+        copied = self.put_manifest(dst_repository, dst_tag, body, media_type)
+        if copied != digest:  # cannot happen with untouched bytes; guard the promise anyway
+            raise RegistryError(f"copy of {_ref(src_repository, reference)} changed its digest")
+        return copied
+
+    def tags(self, repository: str) -> list[str]:
+        """All tags of a repository ([] when the repository does not exist), following pages."""
+        url: str | None = f"/v2/{repository}/tags/list"
+        found: list[str] = []
+        while url:
+            resp = self._request("GET", url, f"tags of {repository}", ok=(200, 404))
+            if resp.status_code == 404:
+                return []
+            found.extend(resp.json().get("tags") or [])
+            nxt = resp.links.get("next", {}).get("url")
+            url = urljoin(self.base_url + "/", nxt) if nxt else None
+        return found
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- HTTP plumbing -----------------------------------------------------------------
+    def _request(self, method: str, path: str, what: str, *, ok: tuple[int, ...] = (200,),
+                 headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        for attempt in (1, 2):
+            resp = self._send(method, url, what, {**(headers or {}), **self._auth_header()}, kwargs)
+            challenge = resp.headers.get("WWW-Authenticate", "")
+            if resp.status_code == 401 and attempt == 1 and challenge.lower().startswith("bearer "):
+                resp.close()
+                self._token = self._fetch_token(challenge)
+                continue
+            break
+        if resp.status_code not in ok:
+            raise self._error(resp, what)
+        return resp
+
+    def _send(self, method: str, url: str, what: str, headers: dict[str, str],
+              kwargs: dict[str, Any]) -> requests.Response:
+        try:
+            return self._session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+        except requests.Timeout as exc:
+            raise RegistryError(f"registry {self.host} timed out after {self.timeout:g}s on {what}") from exc
+        except requests.RequestException as exc:
+            raise RegistryError(f"registry {self.host} unreachable: {_short_reason(exc)}") from exc
+
+    def _auth_header(self) -> dict[str, str]:
+        if self._token:
+            return {"Authorization": f"Bearer {self._token}"}
+        if self._credentials:
+            user, password = self._credentials
+            return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+        return {}
+
+    def _fetch_token(self, challenge: str) -> str:
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        realm = params.pop("realm", "")
+        if "scope" in params:  # "repository:a:pull repository:b:push" -> one scope= each
+            params["scope"] = params["scope"].split()  # type: ignore[assignment]
+        auth_host = urlsplit(realm).netloc or realm
+        try:
+            resp = self._session.get(realm, params=params, auth=self._credentials, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise RegistryError(f"token service {auth_host} unreachable: {_short_reason(exc)}") from exc
+        if resp.status_code != 200:
+            raise RegistryError(f"token service {auth_host} refused access (HTTP {resp.status_code})",
+                                status=resp.status_code)
+        body = resp.json()
+        return body.get("token") or body.get("access_token") or ""
+
+    def _error(self, resp: requests.Response, what: str) -> RegistryError:
+        code, detail = _error_detail(resp)
+        if resp.status_code == 404:
+            message = f"{what} not found"
+        elif resp.status_code in (401, 403):
+            message = f"registry {self.host} denied access to {what} (HTTP {resp.status_code})"
+        else:
+            message = f"registry {self.host} failed on {what} (HTTP {resp.status_code})"
+        return RegistryError(f"{message}: {detail}" if detail and resp.status_code != 404 else message,
+                             status=resp.status_code, code=code)
+
+
+def _pick_linux_amd64(index: dict[str, Any], what: str) -> str:
+    for entry in index.get("manifests", []):
+        platform = entry.get("platform", {})
+        if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
+            return entry["digest"]
+    found = sorted({f"{m.get('platform', {}).get('os')}/{m.get('platform', {}).get('architecture')}"
+                    for m in index.get("manifests", [])})
+    raise RegistryError(f"{what} has no linux/amd64 image (it has: {', '.join(found) or 'nothing'})")
+
+
+def _json(body: bytes, what: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise RegistryError(f"{what} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise RegistryError(f"{what} is not a JSON object")
+    return doc
+
+
+def _error_detail(resp: requests.Response) -> tuple[str | None, str]:
+    """The registry's own `{"errors": [{"code", "message"}]}` explanation, if any."""
+    try:
+        body = resp.json()
+    except ValueError:  # a proxy's HTML page, say: a short excerpt is still a clue
+        return None, resp.text[:200].strip()
+    errors = [e for e in (body.get("errors") or []) if isinstance(e, dict)] if isinstance(body, dict) else []
+    code = errors[0].get("code") if errors else None
+    return code, "; ".join(str(e.get("message") or e.get("code")) for e in errors)
+
+
+def _short_reason(exc: Exception) -> str:
+    # requests wraps the socket error in three layers of repr; users only need the errno text.
+    match = re.search(r"\[Errno -?\d+\] [^')\"]+", str(exc))
+    return match.group(0) if match else str(exc)

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Make sure the services the portal needs answer, installing and starting what is missing.
+# Usage: scripts/ensure-services.sh [--with-db] [--with-browser]
+# Services are started without systemd because CI machines and containers have none; everything
+# is probed first so that a machine where all is up costs a few fast checks and nothing else.
+set -euo pipefail
+
+REGISTRY=${PORTAL_REGISTRY:-127.0.0.1:5000}
+REG_DIR=/var/lib/portal-registry
+with_db=0 with_browser=0
+for arg in "$@"; do
+  case $arg in --with-db) with_db=1 ;; --with-browser) with_browser=1 ;;
+    *) echo "usage: $0 [--with-db] [--with-browser]" >&2; exit 64 ;; esac
+done
+
+say() { printf '%-9s %s\n' "$1" "$2"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+# shellcheck disable=SC2016  # $1/$2 expand in the inner bash
+tcp_open() { timeout 1 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
+wait_for() { # wait_for SECONDS CHECK...
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do ((SECONDS < deadline)) || return 1; sleep 0.2; done
+}
+# shellcheck disable=SC2329  # called through need()
+pkg_ok() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+
+docker_up() { docker info >/dev/null 2>&1; }
+registry_code() { curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$REGISTRY/v2/" || true; }
+registry_up() { [ "$(registry_code)" = 200 ]; }
+pg_up() { if have pg_isready; then pg_isready -q -h 127.0.0.1 -p 5432; else tcp_open 127.0.0.1 5432; fi; }
+redis_up() {
+  if have redis-cli; then [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; else tcp_open 127.0.0.1 6379; fi
+}
+
+# --- Probe: decide what has to be started and which Debian packages that needs. -------------------
+declare -A hint=(
+  [curl]="install curl"
+  [docker.io]="install Docker Engine, then: setsid nohup dockerd >/var/log/dockerd.log 2>&1 &"
+  [docker-registry]="install the Distribution registry, then: registry serve <config without auth, http.addr $REGISTRY>"
+  [busybox-static]="install a statically linked busybox at /bin/busybox"
+  [debootstrap]="install debootstrap"
+  [postgresql]="install PostgreSQL listening on 127.0.0.1:5432 with trust auth for 127.0.0.1"
+  [redis-server]="install Redis and start it on 127.0.0.1:6379"
+  [chromium]="install Chromium at /usr/lib/chromium/chromium"
+)
+pkgs=()
+need() { "${@:2}" >/dev/null 2>&1 || pkgs+=("$1"); }   # need PKG CHECK...
+
+need curl have curl
+need busybox-static pkg_ok busybox-static     # a dynamic busybox would not run inside the image
+need debootstrap have debootstrap
+start_docker=0 start_registry=0 start_pg=0 start_redis=0
+docker_up || { start_docker=1; need docker.io have dockerd; }
+if ! have curl || ! registry_up; then start_registry=1; need docker-registry test -x /usr/bin/docker-registry; fi
+if ((with_db)); then
+  pg_up || { start_pg=1; need postgresql compgen -G '/usr/lib/postgresql/*/bin/postgres'; }
+  redis_up || { start_redis=1; need redis-server have redis-server; }
+fi
+((with_browser)) && need chromium test -x /usr/lib/chromium/chromium
+
+# --- Install everything missing in one apt run (one `apt-get update`, one dependency solve). -------
+if ((${#pkgs[@]})); then
+  if ! have apt-get; then
+    echo "Not a Debian machine: cannot install what is missing. Please:" >&2
+    for p in "${pkgs[@]}"; do echo "  - ${hint[$p]} (Debian package: $p)" >&2; done
+    exit 1
+  fi
+  say apt "installing ${pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=l
+  apt-get update -qq
+  apt-get install -y -qq "${pkgs[@]}" >/dev/null
+fi
+say tools "busybox-static, debootstrap, curl installed"
+
+# --- Docker Engine --------------------------------------------------------------------------------
+if ((start_docker)) && ! docker_up; then
+  setsid nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+  wait_for 30 docker_up || { echo "dockerd did not answer in 30 s; see /var/log/dockerd.log" >&2; exit 1; }
+  say docker "started"
+else
+  say docker "running"
+fi
+
+# --- Registry -------------------------------------------------------------------------------------
+if ((start_registry)) && ! registry_up; then
+  code=$(registry_code)
+  if [ "$code" != 000 ]; then
+    # Typically Debian's own docker-registry service, whose default config demands htpasswd auth.
+    echo "Something else answers on http://$REGISTRY/v2/ with HTTP $code; stop it and rerun." >&2
+    exit 1
+  fi
+  case $REGISTRY in 127.0.0.1:* | localhost:*) ;; *) echo "Registry $REGISTRY does not answer" >&2; exit 1 ;; esac
+  # Debian's default config enables htpasswd auth and listens on all interfaces, hence our own.
+  # A non-default address gets its own config and storage so two registries never share a data dir.
+  port=${REGISTRY##*:} suffix=""
+  [ "$REGISTRY" = 127.0.0.1:5000 ] || suffix="-$port"
+  conf=$REG_DIR/config$suffix.yml
+  mkdir -p "$REG_DIR/data$suffix"
+  cat >"$conf" <<EOF
+version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: $REG_DIR/data$suffix
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY
+EOF
+  setsid nohup /usr/bin/docker-registry serve "$conf" >>"/var/log/portal-registry$suffix.log" 2>&1 </dev/null &
+  wait_for 15 registry_up || { echo "registry did not answer; see /var/log/portal-registry$suffix.log" >&2; exit 1; }
+  say registry "started on $REGISTRY ($conf)"
+else
+  say registry "running on $REGISTRY"
+fi
+
+# --- PostgreSQL and Redis -------------------------------------------------------------------------
+if ((start_pg)) && ! pg_up; then
+  ver=$(pg_lsclusters -h | awk '$2 == "main" { print $1; exit }')
+  if [ -z "$ver" ]; then
+    ver=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -1)
+    pg_createcluster "$ver" main >/dev/null
+  fi
+  # Tests connect as `postgres` over TCP without a password. This one line (ahead of Debian's
+  # scram-sha-256 rule, since the first match wins) is the only change made to the cluster.
+  hba=/etc/postgresql/$ver/main/pg_hba.conf
+  if ! grep -qE '^host\s+all\s+all\s+127\.0\.0\.1/32\s+trust' "$hba"; then
+    sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+    sed -i '1i # Added by scripts/ensure-services.sh: passwordless TCP from 127.0.0.1 for tests.' "$hba"
+  fi
+  if pg_ctlcluster "$ver" main status >/dev/null 2>&1; then
+    pg_ctlcluster "$ver" main reload
+  else
+    pg_ctlcluster "$ver" main start || [ $? -eq 2 ]   # 2: already running
+  fi
+  wait_for 30 pg_up || { echo "PostgreSQL $ver did not answer on 127.0.0.1:5432" >&2; exit 1; }
+  say postgres "started ($ver/main)"
+elif ((with_db)); then
+  say postgres "running"
+fi
+
+if ((start_redis)) && ! redis_up; then
+  install -d -o redis -g redis /run/redis
+  runuser -u redis -- redis-server /etc/redis/redis.conf --daemonize yes
+  wait_for 15 redis_up || { echo "Redis did not answer on 127.0.0.1:6379" >&2; exit 1; }
+  say redis "started"
+elif ((with_db)); then
+  say redis "running"
+fi
+
+((with_browser)) && say chromium "/usr/lib/chromium/chromium present"
+exit 0

@@ -1,0 +1,70 @@
+"""The main path in a real browser (Playwright driving Debian's chromium): log in, tick options,
+build, watch the log live, see the verdict. Screenshots go to test-artifacts/screenshots/."""
+import os
+
+import pytest
+
+from tests.conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+SHOTS = ARTIFACTS / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def portal_url(django_db_setup, live_server):
+    # Requesting the database first makes the server thread stop before the test database is dropped.
+    return live_server.url
+
+
+@pytest.fixture
+def page(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; the ORM calls in this test are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        yield context.new_page()
+        browser.close()
+    # ORM calls made while Playwright's greenlet ran got their own connection (context-local).
+    from django.db import connections
+
+    connections.close_all()
+
+
+def test_it_goes_from_login_to_a_published_image(portal_url, starter_catalog, celery_worker, member, page):
+    page.goto(portal_url + "/")
+    page.screenshot(path=SHOTS / "01-login.png", full_page=True)
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "pw-for-tests-1")
+    page.click("button[type=submit]")
+    page.get_by_role("heading", name="My images").wait_for()
+    page.screenshot(path=SHOTS / "02-home-empty.png", full_page=True)
+
+    page.get_by_role("link", name="Create your first image").click()
+    page.get_by_role("radio", name="BusyBox").check()
+    page.get_by_role("checkbox", name="Non-root runtime user").check()
+    page.get_by_label("Image name").fill("web-hello")
+    # the live preview follows the ticks
+    page.locator("#dockerfile-preview", has_text="USER 10001:10001").wait_for()
+    page.locator("#preview").get_by_text("Approved base image").wait_for()
+    page.screenshot(path=SHOTS / "03-recipe-builder.png", full_page=True)
+
+    page.get_by_role("button", name="Save and build").click()
+    page.get_by_role("heading", name="Build #").wait_for()
+    page.locator("#log-lines .line").first.wait_for(timeout=60_000)
+    page.screenshot(path=SHOTS / "04-build-running.png", full_page=True)
+
+    page.locator("#verdict", has_text="Passed").wait_for(timeout=300_000)
+    page.locator("#build-header", has_text="Published").wait_for()
+    assert page.locator("#build-live[hx-trigger]").count() == 0, "polling stops when the build ends"
+    assert page.locator("#log-lines", has_text="Verdict: PASSED").count() == 1
+    page.screenshot(path=SHOTS / "05-build-passed.png", full_page=True)
+
+    page.goto(portal_url + "/")
+    page.get_by_role("link", name="web-hello").wait_for()
+    page.screenshot(path=SHOTS / "06-home-with-image.png", full_page=True)

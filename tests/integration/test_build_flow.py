@@ -1,0 +1,93 @@
+"""End to end on real parts: Celery worker on Redis + PostgreSQL, Docker Engine, registry."""
+import docker
+import pytest
+import requests
+from django.conf import settings
+
+from builds.models import Build
+from builds.services import build_request, recipe_save
+from catalog.models import BaseImage, ComponentVersion
+from tests.conftest import wait_for_build
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def version(slug):
+    return ComponentVersion.objects.get(component__slug=slug)
+
+
+def registry_digest(repository, tag):
+    response = requests.head(f"{settings.REGISTRY_URL}/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFEST_V2}, timeout=10)
+    assert response.status_code == 200, f"{repository}:{tag} not in the registry ({response.status_code})"
+    return response.headers["Docker-Content-Digest"]
+
+
+def run_in_image(reference, command):
+    client = docker.from_env()
+    try:
+        output = client.containers.run(reference, command, remove=True, stderr=True)
+    finally:
+        client.close()
+    return output.decode()
+
+
+def test_it_publishes_a_compliant_busybox_image_with_the_digest_the_registry_reports(
+        starter_catalog, celery_worker, team, member):
+    hostile = "it's $(id) && `uname` \"q\" ${HOME}"
+    recipe = recipe_save(
+        user=member, team=team, name="hello", base=BaseImage.objects.get(slug="busybox"),
+        choices=[(version("runtime-user"), {"uid": "10001"}), (version("env-var"), {"name": "GREETING", "value": hostile})],
+    )
+    build = wait_for_build(build_request(user=member, recipe=recipe))
+
+    assert build.status == Build.Status.SUCCEEDED, build.error_message
+    assert build.digest == registry_digest(build.quarantine_repository, build.quarantine_tag)
+    assert build.log_chunks.filter(text__contains="Step 1/").exists(), "the engine's log lines were stored"
+    verdict = build.verdicts.get()
+    assert verdict.passed, verdict.results
+    published_repo = f"published/{team.slug}/hello"
+    assert registry_digest(published_repo, str(build.pk)) == build.digest
+    assert build.published_reference.endswith(f"@{build.digest}")
+    # the hostile value reached the image literally, not through a shell
+    # by digest: a tag such as :1 may name a stale local image from an earlier test database
+    reference = f"{settings.REGISTRY_URL.split('://')[1]}/{published_repo}@{build.digest}"
+    output = run_in_image(reference, ["sh", "-c", 'id -u; printf "%s" "$GREETING"'])
+    assert output.splitlines()[0] == "10001"
+    assert output.splitlines()[1] == hostile
+
+
+def test_it_blocks_an_image_that_runs_as_root(starter_catalog, celery_worker, team, member):
+    recipe = recipe_save(user=member, team=team, name="rooty", base=BaseImage.objects.get(slug="busybox"), choices=[])
+    build = wait_for_build(build_request(user=member, recipe=recipe))
+
+    assert build.status == Build.Status.SUCCEEDED
+    verdict = build.verdicts.get()
+    assert not verdict.passed
+    failing = {r["rule"] for r in verdict.failures}
+    assert failing == {"non-root-user"}
+    assert build.steps["publish"]["status"] == "blocked"
+    assert build.published_reference == ""
+    response = requests.head(f"{settings.REGISTRY_URL}/v2/published/{team.slug}/rooty/manifests/{build.pk}",
+                             headers={"Accept": MANIFEST_V2}, timeout=10)
+    assert response.status_code == 404, "a blocked image must never reach the publication repository"
+
+
+def test_it_shows_the_failing_step_when_a_dockerfile_step_fails(starter_catalog, celery_worker, team, member):
+    from catalog.models import Component
+
+    broken = Component.objects.create(slug="broken", name="Broken option", kind="option")
+    bad = ComponentVersion.objects.create(component=broken, version="1", os_families=["busybox"],
+                                          fragment="RUN echo about to fail && false")
+    recipe = recipe_save(user=member, team=team, name="broken", base=BaseImage.objects.get(slug="busybox"),
+                         choices=[(bad, {})])
+    build = wait_for_build(build_request(user=member, recipe=recipe))
+
+    assert build.status == Build.Status.FAILED
+    assert build.error_code == "build:user:step-failed"
+    assert "RUN echo about to fail && false" in build.failed_step
+    assert "non-zero code: 1" in build.error_message
+    assert build.steps["build"]["status"] == "failed"
+    assert build.steps["push"]["status"] == "pending"
+    assert build.log_chunks.filter(text__contains="about to fail").exists()
+    assert build.digest == ""
