@@ -164,13 +164,20 @@ COMPONENTS = [
         "description": "Attach the JaCoCo agent to every JVM; coverage is served on a TCP port for collectors.",
         "versions": [
             {
-                "version": "0.8.6",
+                "version": "0.8.6-1",
                 "os_families": ["debian"],
                 "requires": ["jre"],
                 "parameters": [{"name": "port", "type": "port", "label": "Coverage TCP port", "default": "6300"}],
+                # Debian ships the real agent (with its Premain-Class) as jacocoagent.jar inside
+                # org.jacoco.agent.jar; unzip is only needed to take it out.
                 "fragment": (
-                    apt_install("libjacoco-java") + "\n"
-                    "ENV JAVA_TOOL_OPTIONS=-javaagent:/usr/share/java/org.jacoco.agent.rt.jar=output=tcpserver,address=*,port={{ port }}\n"
+                    "RUN apt-get update \\\n"
+                    " && apt-get install -y --no-install-recommends libjacoco-java unzip \\\n"
+                    " && mkdir -p /opt/jacoco \\\n"
+                    " && unzip -p /usr/share/java/org.jacoco.agent.jar jacocoagent.jar > /opt/jacoco/jacocoagent.jar \\\n"
+                    " && apt-get purge -y --auto-remove unzip \\\n"
+                    f" && {APT_CLEAN}\n"
+                    "ENV JAVA_TOOL_OPTIONS=-javaagent:/opt/jacoco/jacocoagent.jar=output=tcpserver,address=*,port={{ port }}\n"
                     "EXPOSE {{ port }}"
                 ),
             }

@@ -1,0 +1,83 @@
+"""The starter catalog really builds on the Debian base (apt inside the build), and works at run time."""
+import io
+
+import docker
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from builds.models import Build
+from builds.services import build_request, recipe_save
+from catalog.models import BaseImage, ComponentVersion
+from tests.conftest import wait_for_build
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def version(slug):
+    return ComponentVersion.objects.get(component__slug=slug)
+
+
+def image_reference(build):
+    return f"{settings.REGISTRY_URL.split('://')[1]}/{build.quarantine_repository}@{build.digest}"
+
+
+def run(reference, command):
+    client = docker.from_env()
+    try:
+        container = client.containers.run(reference, command, detach=True)
+        status = container.wait(timeout=120)["StatusCode"]
+        output = container.logs(stdout=True, stderr=True).decode()
+        container.remove()
+    finally:
+        client.close()
+    return status, output
+
+
+def test_it_builds_wget_on_debian_and_records_its_packages(starter_catalog, celery_worker, team, member):
+    recipe = recipe_save(user=member, team=team, name="fetcher", base=BaseImage.objects.get(slug="debian-12"),
+                         choices=[(version("wget"), {}), (version("runtime-user"), {"uid": "10001"})])
+    build = wait_for_build(build_request(user=member, recipe=recipe))
+
+    assert build.status == Build.Status.SUCCEEDED, build.error_message
+    assert build.verdicts.get().passed
+    scan = build.scan
+    assert (scan.os_id, scan.os_version) == ("debian", "12")
+    wget = scan.packages.get(name="wget")
+    assert wget.source_name == "wget" and wget.version.startswith("1.21")
+    assert scan.packages.filter(name="dpkg").exists(), "the base's own packages are listed too"
+    status, output = run(image_reference(build), ["wget", "--version"])
+    assert status == 0 and "GNU Wget" in output
+
+
+def test_it_builds_every_starter_component_together(starter_catalog, celery_worker, team, member, pem):
+    choices = [
+        (version("curl"), {}),
+        (version("timezone"), {"zone": "Asia/Shanghai"}),
+        (version("ca-certificate"), {"certificate": pem}),
+        (version("env-var"), {"name": "APP_MODE", "value": "blue green"}),
+        (version("runtime-user"), {"uid": "10001"}),
+        (version("jre"), {}),
+        (version("jacoco"), {"port": "6300"}),
+    ]
+    artifact = SimpleUploadedFile("app.jar", b"not really a jar, but a real upload\n")
+    recipe = recipe_save(user=member, team=team, name="java-svc", base=BaseImage.objects.get(slug="debian-12"),
+                         choices=choices, artifact=artifact)
+    build = wait_for_build(build_request(user=member, recipe=recipe), timeout=1200)
+
+    assert build.status == Build.Status.SUCCEEDED, build.error_message
+    assert build.verdicts.get().passed, build.verdicts.get().results
+    assert "6300/tcp" in build.scan.facts["config"]["config"]["ExposedPorts"]
+    script = (
+        "set -e; id -u; cat /etc/timezone; date +%Z; echo $APP_MODE; cat /app/app.jar; "
+        "grep -c 'BEGIN CERTIFICATE' /usr/local/share/ca-certificates/portal-extra-ca.crt; "
+        "ls /etc/ssl/certs | grep -c portal-extra-ca; java -version 2>&1 | head -3"
+    )
+    status, output = run(image_reference(build), ["sh", "-c", script])
+    assert status == 0, output
+    lines = output.splitlines()
+    assert lines[:6] == ["10001", "Asia/Shanghai", "CST", "blue green", "not really a jar, but a real upload", "1"]
+    assert lines[6] == "1", "update-ca-certificates linked the company CA"
+    # The JVM loads the JaCoCo agent from JAVA_TOOL_OPTIONS; a broken agent would abort java -version.
+    assert "Picked up JAVA_TOOL_OPTIONS: -javaagent:/opt/jacoco/jacocoagent.jar" in output
+    assert "openjdk version \"17" in output
