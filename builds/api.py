@@ -13,7 +13,7 @@ from builds.builder import catalog_components, selectable_bases
 from builds.compose import CompositionError
 from builds.models import Build, BuildLogChunk, Recipe
 from builds.serializers import (
-    BaseImageSerializer, BuildSerializer, ComponentSerializer, RecipeInputSerializer, RecipeSerializer,
+    BaseImageSerializer, BuildInputSerializer, BuildSerializer, ComponentSerializer, RecipeInputSerializer, RecipeSerializer,
 )
 from builds.services import build_request, recipe_save
 from catalog.models import BaseImage, Component
@@ -76,12 +76,14 @@ class RecipeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             _raise_composition(error)
         return Response(RecipeSerializer(recipe).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={201: BuildSerializer})
+    @extend_schema(request=BuildInputSerializer, responses={201: BuildSerializer})
     @action(detail=True, methods=["post"])
     def build(self, request, pk=None):
         recipe = self.get_object()
+        options = BuildInputSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
         try:
-            build = build_request(user=request.user, recipe=recipe)
+            build = build_request(user=request.user, recipe=recipe, no_cache=options.validated_data["no_cache"])
         except PermissionDenied as error:
             raise ApiPermissionDenied(str(error))
         except CompositionError as error:

@@ -59,6 +59,7 @@ class Build(models.Model):
     dockerfile = models.TextField()
     context_files = models.JSONField(default=dict, blank=True, help_text="path -> text of extra context files")
     composition_sha256 = models.CharField(max_length=64)
+    no_cache = models.BooleanField(default=False, help_text="Rebuild every step instead of reusing cached layers")
     image_id = models.CharField(max_length=100, blank=True)
     quarantine_repository = models.CharField(max_length=200, blank=True)
     quarantine_tag = models.CharField(max_length=100, blank=True)

@@ -85,7 +85,7 @@ def step_build(build: Build, log: BuildLog) -> None:
     try:
         build.image_id = image_build(
             context=context, tag=f"{local_tag}:latest", build_id=build.pk, on_line=log.line,
-            deadline_seconds=settings.BUILD_DEADLINE_SECONDS,
+            deadline_seconds=settings.BUILD_DEADLINE_SECONDS, no_cache=build.no_cache,
         )
     except EngineError as error:
         code = "build:user:step-failed" if error.user_error else "build:app:engine"

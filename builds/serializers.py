@@ -38,6 +38,10 @@ class RecipeInputSerializer(serializers.Serializer):
     components = ChoiceInputSerializer(many=True, required=False)
 
 
+class BuildInputSerializer(serializers.Serializer):
+    no_cache = serializers.BooleanField(default=False, help_text="Rebuild every step instead of reusing cached layers")
+
+
 class RecipeSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
@@ -61,7 +65,7 @@ class BuildSerializer(serializers.ModelSerializer):
     class Meta:
         model = Build
         fields = [
-            "id", "recipe", "status", "current_step", "steps", "dockerfile", "composition_sha256", "digest",
+            "id", "recipe", "status", "current_step", "steps", "dockerfile", "composition_sha256", "no_cache", "digest",
             "quarantine_repository", "quarantine_tag", "published_reference", "published_at", "error_code",
             "error_message", "failed_step", "log_lines", "created", "started", "finished", "verdict",
         ]

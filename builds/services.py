@@ -70,7 +70,7 @@ def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=Non
     return recipe
 
 
-def build_request(*, user, recipe: Recipe) -> Build:
+def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
     """Snapshot the composition on a new Build and queue it once the row is committed."""
     from builds.tasks import run_build
 
@@ -88,6 +88,7 @@ def build_request(*, user, recipe: Recipe) -> Build:
             dockerfile=composition.dockerfile,
             context_files={path: data.decode() for path, data in composition.context_files.items()},
             composition_sha256=composition.sha256,
+            no_cache=no_cache,
             steps={step: {"status": "pending"} for step in Build.STEPS},
         )
         audit_record(actor=user, action="build.requested", target=build, team=recipe.team)

@@ -117,7 +117,7 @@ def recipe_detail(request, pk):
 def recipe_build(request, pk):
     recipe = _recipe_for_user(request, pk)
     try:
-        build = build_request(user=request.user, recipe=recipe)
+        build = build_request(user=request.user, recipe=recipe, no_cache=request.POST.get("no_cache") == "1")
     except CompositionError as error:
         messages.error(request, f"Cannot build: {error}")
         return redirect("recipe-detail", pk=recipe.pk)

@@ -77,6 +77,7 @@ def image_build(
     on_line: Callable[[str], None],
     deadline_seconds: float,
     should_stop: Callable[[], bool] = lambda: False,
+    no_cache: bool = False,
 ) -> str:
     """Build the context's Dockerfile; every output line goes to on_line. Returns the image id."""
     api = engine_client()
@@ -93,7 +94,7 @@ def image_build(
     try:
         stream = api.build(
             fileobj=io.BytesIO(context), custom_context=True, decode=True, rm=True, forcerm=True,
-            tag=tag, labels={BUILD_LABEL: str(build_id)}, pull=False, timeout=600,
+            tag=tag, labels={BUILD_LABEL: str(build_id)}, pull=False, timeout=600, nocache=no_cache,
         )
         for event in stream:
             if "stream" in event:

@@ -1,0 +1,141 @@
+"""Time a Debian wget build through the portal next to a plain `docker build` of the same Dockerfile.
+
+Both run on the same engine with no layer cache, alternating, so machine noise hits both alike.
+The portal's time runs from build_request to the finished build (build + push to the registry +
+SBOM scan + policy + publication); its build step alone is printed too.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench \
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/portal_vs_docker_build.py --rounds 3
+
+Needs `make services base-images`. It creates the bench database if missing.
+"""
+import argparse
+import datetime
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal_bench")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+
+def database_create():
+    url = os.environ["DATABASE_URL"]
+    name = url.rsplit("/", 1)[1]
+    exists = subprocess.run(["psql", url.rsplit("/", 1)[0] + "/postgres", "-Atc",
+                             f"select 1 from pg_database where datname='{name}'"], capture_output=True, text=True)
+    if exists.stdout.strip() != "1":
+        subprocess.run(["psql", url.rsplit("/", 1)[0] + "/postgres", "-c", f'create database "{name}"'], check=True)
+
+
+def setup():
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from catalog.services import starter_catalog_load
+
+    starter_catalog_load()
+
+
+def recipe_get():
+    from builds.models import Recipe
+    from builds.services import recipe_save
+    from catalog.models import BaseImage, ComponentVersion
+    from tests.factories import TeamFactory, member_of
+
+    team = TeamFactory(slug="bench", name="Bench")
+    user = member_of(team, "bench-user")
+    recipe = Recipe.objects.filter(team=team, name="wget").first()
+    if recipe is None:
+        choices = [(ComponentVersion.objects.filter(component__slug=s).latest("created"), {}) for s in ("wget", "runtime-user")]
+        recipe = recipe_save(user=user, team=team, name="wget", base=BaseImage.objects.get(slug="debian-12"), choices=choices)
+    return user, recipe
+
+
+def worker_start():
+    log = open(tempfile.gettempdir() + "/bench-worker.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "builds,scans,default",
+                                "--concurrency", "1", "--loglevel", "WARNING", "--hostname", "bench@%h"],
+                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    from portal.celery import app
+
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=1.0):
+        if time.monotonic() > deadline or process.poll() is not None:
+            sys.exit("worker did not start; see " + log.name)
+    return process
+
+
+def portal_build(user, recipe):
+    from builds.models import Build
+    from builds.services import build_request
+
+    started = time.monotonic()
+    build = build_request(user=user, recipe=recipe, no_cache=True)
+    while True:
+        build.refresh_from_db()
+        if build.is_done:
+            break
+        time.sleep(0.2)
+    total = time.monotonic() - started
+    if build.status != Build.Status.SUCCEEDED:
+        sys.exit(f"portal build {build.pk} {build.status}: {build.error_message}")
+    step = build.steps["build"]
+    build_only = (datetime.datetime.fromisoformat(step["finished"]) - datetime.datetime.fromisoformat(step["started"])).total_seconds()
+    return total, build_only, build
+
+
+def plain_build(build):
+    with tempfile.TemporaryDirectory() as context:
+        Path(context, "Dockerfile").write_text(build.dockerfile)
+        for path, text in build.context_files.items():
+            Path(context, path).parent.mkdir(parents=True, exist_ok=True)
+            Path(context, path).write_text(text)
+        started = time.monotonic()
+        subprocess.run(["docker", "build", "--no-cache", "-q", "-t", "bench-plain:latest", context],
+                       check=True, capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        return time.monotonic() - started
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    database_create()
+    setup()
+    user, recipe = recipe_get()
+    worker = worker_start()
+    rows = []
+    try:
+        portal_build(user, recipe)  # warm-up: base image layers and apt mirror connections
+        for round_number in range(args.rounds):
+            if round_number % 2 == 0:
+                total, build_only, build = portal_build(user, recipe)
+                plain = plain_build(build)
+            else:
+                plain = plain_build(build)
+                total, build_only, build = portal_build(user, recipe)
+            rows.append((total, build_only, plain))
+            print(f"round {round_number + 1}: portal {total:.1f} s (build step {build_only:.1f} s), plain docker build {plain:.1f} s")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    total, build_only, plain = (statistics.median(column) for column in zip(*rows))
+    print(f"median over {len(rows)} rounds: portal {total:.1f} s, build step {build_only:.1f} s, plain {plain:.1f} s")
+    print(f"ratio portal end-to-end / plain docker build: {total / plain:.2f}x")
+    print(f"ratio portal build step / plain docker build: {build_only / plain:.2f}x")
+    print("the portal's extra time is the push to the registry, the SBOM scan, the policy and the publication copy")
+
+
+if __name__ == "__main__":
+    main()
