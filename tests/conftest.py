@@ -152,6 +152,22 @@ def wait_for_build(build, timeout=900):
     pytest.fail(f"build {build.pk} still {build.status} after {timeout}s; log tail:\n{tail}")
 
 
+def run_in_image(reference, command):
+    """(exit status, stdout+stderr) of a command in a fresh container. Logs are read after the
+    container exits: the SDK's attached `run()` can lose output of very short-lived containers."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        container = client.containers.run(reference, command, detach=True)
+        status = container.wait(timeout=300)["StatusCode"]
+        output = container.logs(stdout=True, stderr=True).decode()
+        container.remove()
+    finally:
+        client.close()
+    return status, output
+
+
 @pytest.fixture(scope="session")
 def chromium_path():
     path = "/usr/lib/chromium/chromium"

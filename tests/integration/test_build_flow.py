@@ -1,5 +1,4 @@
 """End to end on real parts: Celery worker on Redis + PostgreSQL, Docker Engine, registry."""
-import docker
 import pytest
 import requests
 from django.conf import settings
@@ -7,7 +6,7 @@ from django.conf import settings
 from builds.models import Build
 from builds.services import build_request, recipe_save
 from catalog.models import BaseImage, ComponentVersion
-from tests.conftest import wait_for_build
+from tests.conftest import run_in_image, wait_for_build
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -21,15 +20,6 @@ def registry_digest(repository, tag):
     response = requests.head(f"{settings.REGISTRY_URL}/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFEST_V2}, timeout=10)
     assert response.status_code == 200, f"{repository}:{tag} not in the registry ({response.status_code})"
     return response.headers["Docker-Content-Digest"]
-
-
-def run_in_image(reference, command):
-    client = docker.from_env()
-    try:
-        output = client.containers.run(reference, command, remove=True, stderr=True)
-    finally:
-        client.close()
-    return output.decode()
 
 
 def test_it_publishes_a_compliant_busybox_image_with_the_digest_the_registry_reports(
@@ -52,7 +42,8 @@ def test_it_publishes_a_compliant_busybox_image_with_the_digest_the_registry_rep
     # the hostile value reached the image literally, not through a shell
     # by digest: a tag such as :1 may name a stale local image from an earlier test database
     reference = f"{settings.REGISTRY_URL.split('://')[1]}/{published_repo}@{build.digest}"
-    output = run_in_image(reference, ["sh", "-c", 'id -u; printf "%s" "$GREETING"'])
+    status, output = run_in_image(reference, ["sh", "-c", 'id -u; printf "%s" "$GREETING"'])
+    assert status == 0, output
     assert output.splitlines()[0] == "10001"
     assert output.splitlines()[1] == hostile
 

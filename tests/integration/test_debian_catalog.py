@@ -1,7 +1,4 @@
 """The starter catalog really builds on the Debian base (apt inside the build), and works at run time."""
-import io
-
-import docker
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -9,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from builds.models import Build
 from builds.services import build_request, recipe_save
 from catalog.models import BaseImage, ComponentVersion
-from tests.conftest import wait_for_build
+from tests.conftest import run_in_image, wait_for_build
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -20,18 +17,6 @@ def version(slug):
 
 def image_reference(build):
     return f"{settings.REGISTRY_URL.split('://')[1]}/{build.quarantine_repository}@{build.digest}"
-
-
-def run(reference, command):
-    client = docker.from_env()
-    try:
-        container = client.containers.run(reference, command, detach=True)
-        status = container.wait(timeout=120)["StatusCode"]
-        output = container.logs(stdout=True, stderr=True).decode()
-        container.remove()
-    finally:
-        client.close()
-    return status, output
 
 
 def test_it_builds_wget_on_debian_and_records_its_packages(starter_catalog, celery_worker, team, member):
@@ -46,7 +31,7 @@ def test_it_builds_wget_on_debian_and_records_its_packages(starter_catalog, cele
     wget = scan.packages.get(name="wget")
     assert wget.source_name == "wget" and wget.version.startswith("1.21")
     assert scan.packages.filter(name="dpkg").exists(), "the base's own packages are listed too"
-    status, output = run(image_reference(build), ["wget", "--version"])
+    status, output = run_in_image(image_reference(build), ["wget", "--version"])
     assert status == 0 and "GNU Wget" in output
 
 
@@ -73,7 +58,7 @@ def test_it_builds_every_starter_component_together(starter_catalog, celery_work
         "grep -c 'BEGIN CERTIFICATE' /usr/local/share/ca-certificates/portal-extra-ca.crt; "
         "ls /etc/ssl/certs | grep -c portal-extra-ca; java -version 2>&1 | head -3"
     )
-    status, output = run(image_reference(build), ["sh", "-c", script])
+    status, output = run_in_image(image_reference(build), ["sh", "-c", script])
     assert status == 0, output
     lines = output.splitlines()
     assert lines[:6] == ["10001", "Asia/Shanghai", "CST", "blue green", "not really a jar, but a real upload", "1"]
