@@ -1,15 +1,17 @@
 from django.contrib import admin
 
+from portal.admin_site import AuditedAdmin, PlatformAdminOnly
+
 from catalog.models import BaseImage, Component, ComponentVersion
 
 
 @admin.register(BaseImage)
-class BaseImageAdmin(admin.ModelAdmin):
+class BaseImageAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     list_display = ["slug", "name", "repository", "tag", "os_family", "approved", "lifecycle", "digest"]
     list_filter = ["approved", "lifecycle", "os_family"]
 
 
-class ComponentVersionInline(admin.TabularInline):
+class ComponentVersionInline(PlatformAdminOnly, admin.TabularInline):
     model = ComponentVersion
     extra = 0
     fields = ["version", "lifecycle", "os_families", "created"]
@@ -18,14 +20,14 @@ class ComponentVersionInline(admin.TabularInline):
 
 
 @admin.register(Component)
-class ComponentAdmin(admin.ModelAdmin):
+class ComponentAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     list_display = ["slug", "name", "kind", "order_weight"]
     list_filter = ["kind"]
     inlines = [ComponentVersionInline]
 
 
 @admin.register(ComponentVersion)
-class ComponentVersionAdmin(admin.ModelAdmin):
+class ComponentVersionAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     list_display = ["component", "version", "lifecycle", "created"]
     list_filter = ["lifecycle", "component"]
 

@@ -1,28 +1,33 @@
 from django.contrib import admin
 
+from portal.admin_site import PlatformAdminOnly
+
 from portal.models import AuditEvent, GlobalRole, Membership, Team
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(PlatformAdminOnly, admin.TabularInline):
     model = Membership
     extra = 1
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(PlatformAdminOnly, admin.ModelAdmin):
     list_display = ["slug", "name"]
     inlines = [MembershipInline]
 
 
 @admin.register(GlobalRole)
-class GlobalRoleAdmin(admin.ModelAdmin):
+class GlobalRoleAdmin(PlatformAdminOnly, admin.ModelAdmin):
     list_display = ["user", "kind"]
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(PlatformAdminOnly, admin.ModelAdmin):
     list_display = ["created", "actor", "action", "target_type", "target_id", "team"]
     list_filter = ["action"]
+
+    def has_add_permission(self, request, *args):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False
