@@ -1,6 +1,6 @@
 """Pages for recipes and builds. Each view starts with one access helper."""
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -10,7 +10,7 @@ from builds.parameters import known_time_zones
 from builds.models import Build, BuildLogChunk, Recipe
 from builds.services import build_request, recipe_preview, recipe_save
 from compliance.gate import GateClosed, image_publish
-from portal.rbac import teams_of, visible_teams
+from portal.rbac import require_team_member, teams_of, visible_teams
 
 LOG_TAIL_CHUNKS = 400
 
@@ -69,31 +69,62 @@ def _component_rows(components, values, errors):
     return rows
 
 
-def recipe_new(request):
+def _recipe_values(recipe: Recipe) -> QueryDict:
+    """The builder's form fields for an existing recipe, so editing starts from what was saved."""
+    values = QueryDict(mutable=True)
+    values.update({"team": recipe.team.slug, "name": recipe.name, "base": recipe.base.slug})
+    for choice in recipe.choices.select_related("version__component"):
+        slug = choice.version.component.slug
+        values.appendlist("component", slug)
+        values[f"version-{slug}"] = choice.version.version
+        for name, value in choice.values.items():
+            values[f"param-{slug}-{name}"] = value
+    return values
+
+
+def _builder(request, recipe: Recipe | None = None):
+    """New image and edit image: the same form, live preview and validation."""
     components = list(catalog_components())
-    context = {"bases": selectable_bases(), "components": components, "teams": teams_of(request.user),
-               "values": request.POST or request.GET, "time_zones": sorted(known_time_zones())}
+    bases = list(selectable_bases())
     if request.method == "POST":
-        parsed = builder_parse(user=request.user, data=request.POST, components=components)
-        context.update(_preview_context(request, parsed), selected=parsed.selected, errors=dict(parsed.errors))
+        values = request.POST.copy()
+        if recipe is not None:  # an image keeps its team and name; both are in its repository path
+            values.update({"team": recipe.team.slug, "name": recipe.name})
+    else:
+        values = _recipe_values(recipe) if recipe is not None and not request.GET else request.GET.copy()
+        if "base" not in values and bases:
+            values["base"] = bases[0].slug
+    parsed = builder_parse(user=request.user, data=values, components=components)
+    context = {"bases": bases, "teams": teams_of(request.user), "values": values, "recipe": recipe,
+               "time_zones": sorted(known_time_zones()), "selected": parsed.selected, "errors": {}}
+    context.update(_preview_context(request, parsed))
+    status = 200
+    if request.method == "POST" and request.POST.get("action") != "preview":
+        context["errors"] = dict(parsed.errors)
         if not parsed.errors:
             try:
-                recipe = recipe_save(user=request.user, team=parsed.team, name=parsed.name, base=parsed.base,
-                                     choices=parsed.choices, artifact=request.FILES.get("artifact"))
+                saved = recipe_save(user=request.user, team=parsed.team, name=parsed.name, base=parsed.base,
+                                    choices=parsed.choices, artifact=request.FILES.get("artifact"), recipe=recipe)
             except CompositionError as error:
                 context["errors"].update(error.errors or {"recipe": str(error)})
             else:
                 if request.POST.get("action") == "build":
-                    build = build_request(user=request.user, recipe=recipe)
-                    return redirect("build-detail", pk=build.pk)
-                messages.success(request, f"Recipe {recipe} saved.")
-                return redirect("recipe-detail", pk=recipe.pk)
-        context["rows"] = _component_rows(components, request.POST, context["errors"])
-        return render(request, "builds/recipe_new.html", context, status=400 if context["errors"] else 200)
-    parsed = builder_parse(user=request.user, data=request.GET, components=components)
-    context.update(_preview_context(request, parsed), selected=parsed.selected, errors={})
-    context["rows"] = _component_rows(components, request.GET, {})
-    return render(request, "builds/recipe_new.html", context)
+                    return redirect("build-detail", pk=build_request(user=request.user, recipe=saved).pk)
+                messages.success(request, f"Recipe {saved} saved.")
+                return redirect("recipe-detail", pk=saved.pk)
+        status = 400 if context["errors"] else 200
+    context["rows"] = _component_rows(components, values, context["errors"])
+    return render(request, "builds/recipe_new.html", context, status=status)
+
+
+def recipe_new(request):
+    return _builder(request)
+
+
+def recipe_edit(request, pk):
+    recipe = _recipe_for_user(request, pk)
+    require_team_member(request.user, recipe.team)
+    return _builder(request, recipe)
 
 
 @require_POST
@@ -137,7 +168,14 @@ def _live_context(build, after):
     chunks = list(BuildLogChunk.objects.filter(build=build, seq__gt=after).order_by("seq")[:LOG_TAIL_CHUNKS])
     verdict = build.verdicts.order_by("-created").first()
     return {"build": build, "chunks": chunks, "last_seq": chunks[-1].seq if chunks else after, "verdict": verdict,
-            "steps": [(name, build.steps.get(name, {})) for name in Build.STEPS]}
+            "steps": [(name, build.steps.get(name, {})) for name in Build.STEPS],
+            "failure_tail": _failure_tail(build) if build.status == Build.Status.FAILED else ""}
+
+
+def _failure_tail(build, lines=20) -> str:
+    """The last log lines of a failed build, shown above the log so nobody has to scroll for them."""
+    texts = BuildLogChunk.objects.filter(build=build).order_by("-seq").values_list("text", flat=True)[:5]
+    return "\n".join("".join(reversed(texts)).splitlines()[-lines:])
 
 
 @require_GET

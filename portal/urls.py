@@ -15,6 +15,7 @@ urlpatterns = [
     path("images/new", build_views.recipe_new, name="recipe-new"),
     path("images/new/preview", build_views.recipe_preview_partial, name="recipe-preview"),
     path("recipes/<int:pk>/", build_views.recipe_detail, name="recipe-detail"),
+    path("recipes/<int:pk>/edit", build_views.recipe_edit, name="recipe-edit"),
     path("recipes/<int:pk>/build", build_views.recipe_build, name="recipe-build"),
     path("builds/", build_views.build_list, name="build-list"),
     path("builds/<int:pk>", build_views.build_detail, name="build-detail"),

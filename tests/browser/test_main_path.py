@@ -49,6 +49,8 @@ def test_it_goes_from_login_to_a_published_image(portal_url, starter_catalog, ce
     page.get_by_role("radio", name="BusyBox").check()
     page.get_by_role("checkbox", name="Non-root runtime user").check()
     page.get_by_label("Image name").fill("web-hello")
+    page.set_input_files("#artifact", files=[{"name": "hello.txt", "mimeType": "text/plain", "buffer": b"hello from the artifact\n"}])
+    page.locator("#dockerfile-preview", has_text="COPY artifact/hello.txt /app/hello.txt").wait_for()
     # the live preview follows the ticks
     page.locator("#dockerfile-preview", has_text="USER 10001:10001").wait_for()
     page.locator("#preview").get_by_text("Approved base image").wait_for()
@@ -68,3 +70,23 @@ def test_it_goes_from_login_to_a_published_image(portal_url, starter_catalog, ce
     page.goto(portal_url + "/")
     page.get_by_role("link", name="web-hello").wait_for()
     page.screenshot(path=SHOTS / "06-home-with-image.png", full_page=True)
+
+
+def test_it_shows_why_a_root_image_is_blocked(portal_url, starter_catalog, celery_worker, member, page):
+    page.goto(portal_url + "/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "pw-for-tests-1")
+    page.click("button[type=submit]")
+    page.goto(portal_url + "/images/new")
+    page.get_by_role("radio", name="BusyBox").check()
+    page.get_by_label("Image name").fill("rooty")
+    page.locator("#preview .check-fail", has_text="Non-root user").wait_for()
+    page.get_by_role("button", name="Save and build").click()
+
+    page.locator("#verdict", has_text="Blocked").wait_for(timeout=300_000)
+    verdict = page.locator("#verdict")
+    assert "Runs as root" in verdict.inner_text()
+    assert "Not published" in verdict.inner_text()
+    assert page.get_by_role("button", name="Publish").count() == 0
+    assert "blocked by policy" in page.locator("#build-steps").inner_text()
+    page.screenshot(path=SHOTS / "07-build-blocked.png", full_page=True)

@@ -103,3 +103,43 @@ def test_it_refuses_publication_without_a_passing_verdict(client, build, member)
     assert "never pushed" in response.content.decode() or "no compliance verdict" in response.content.decode()
     build.refresh_from_db()
     assert build.published_reference == ""
+
+
+def test_it_edits_a_recipe_keeping_its_team_and_name(client, recipe, member, runtime_user):
+    client.force_login(member)
+    page = client.get(reverse("recipe-edit", args=[recipe.pk])).content.decode()
+    assert 'value="pay-api"' in page and 'name="param-runtime-user-uid" value="10001"' in page
+    response = client.post(reverse("recipe-edit", args=[recipe.pk]), {
+        "name": "renamed", "base": "busybox", "component": ["runtime-user"], "param-runtime-user-uid": "20000",
+        "action": "save"})
+    assert response.status_code == 302
+    recipe.refresh_from_db()
+    assert recipe.name == "pay-api"
+    assert recipe.choices.get().values == {"uid": "20000"}
+
+
+def test_it_lets_only_the_team_edit_a_recipe(client, recipe, outsider, reviewer):
+    client.force_login(outsider)
+    assert client.get(reverse("recipe-edit", args=[recipe.pk])).status_code == 404
+    client.force_login(reviewer)
+    assert client.get(reverse("recipe-edit", args=[recipe.pk])).status_code == 403
+
+
+def test_it_only_previews_when_javascript_is_off_and_update_preview_is_pressed(client, member, busybox, runtime_user):
+    client.force_login(member)
+    response = client.post(reverse("recipe-new"), {"team": "payments", "name": "x", "base": "busybox", "action": "preview"})
+    assert response.status_code == 200 and "FROM 127.0.0.1:5000/base/busybox" in response.content.decode()
+    assert Recipe.objects.count() == 0
+
+
+def test_it_shows_the_failure_with_the_log_tail_and_a_retry(client, build, member):
+    from builds.services import build_log_append
+
+    build_log_append(build=build, step="build", lines=[f"line {n}" for n in range(30)])
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.FAILED, error_message="apt failed",
+                                             failed_step="Step 2/5 : RUN apt-get install nope", error_code="build:user:step-failed")
+    client.force_login(member)
+    page = client.get(reverse("build-detail", args=[build.pk])).content.decode()
+    assert "Build failed at “Step 2/5 : RUN apt-get install nope”" in page
+    assert "line 29" in page and "line 9\n" not in page.split("Last lines of the log")[1].split("</pre>")[0]
+    assert reverse("recipe-build", args=[build.recipe.pk]) in page
