@@ -15,7 +15,7 @@ from builds.models import Build, BuildLogChunk, Recipe
 from builds.serializers import (
     BaseImageSerializer, BuildInputSerializer, BuildSerializer, ComponentSerializer, RecipeInputSerializer, RecipeSerializer,
 )
-from builds.services import build_request, recipe_save
+from builds.services import build_cancel, build_request, recipe_save
 from catalog.models import BaseImage, Component
 from compliance.gate import GateClosed, image_publish
 from portal.rbac import teams_of, visible_teams
@@ -111,6 +111,13 @@ class BuildViewSet(viewsets.ReadOnlyModelViewSet):
             "status": build.status,
             "chunks": [{"seq": c.seq, "first_line": c.first_line, "step": c.step, "text": c.text} for c in chunks],
         })
+
+    @extend_schema(request=None, responses={200: BuildSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a queued build at once, or stop a running one within seconds."""
+        build = build_cancel(user=request.user, build=self.get_object())
+        return Response(BuildSerializer(build).data)
 
     @extend_schema(request=None, responses={200: BuildSerializer, 409: dict})
     @action(detail=True, methods=["post"])

@@ -4,11 +4,14 @@ Called by the thin Celery task. Idempotent: only a queued build is started, so a
 message does nothing.
 """
 import logging
+import os
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from builds.engine.docker_engine import EngineError, context_tar, image_build, image_push, image_remove_local, image_tag
@@ -27,22 +30,29 @@ class StepFailed(Exception):
 
 @dataclass
 class BuildLog:
-    """Buffers log lines and writes them in chunks while the step runs (not at its end)."""
+    """Buffers log lines and writes them in chunks while the step runs (not at its end).
+
+    Lines arrive on the build thread; the watchdog thread also flushes once a second, so a line
+    printed just before a long silent command (a download, a sleep) shows up at once.
+    """
 
     build: Build
     step: str = ""
     pending: list[str] = field(default_factory=list)
     last_flush: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def line(self, text: str) -> None:
-        self.pending.append(text.rstrip("\r"))
+        with self.lock:
+            self.pending.append(text.rstrip("\r"))
         if len(self.pending) >= 200 or time.monotonic() - self.last_flush > 0.5:
             self.flush()
 
     def flush(self) -> None:
-        build_log_append(build=self.build, step=self.step, lines=self.pending)
-        self.pending = []
-        self.last_flush = time.monotonic()
+        with self.lock:
+            build_log_append(build=self.build, step=self.step, lines=self.pending)
+            self.pending = []
+            self.last_flush = time.monotonic()
 
 
 def _step_set(build: Build, step: str, status: str, **extra) -> None:
@@ -56,15 +66,39 @@ def _step_set(build: Build, step: str, status: str, **extra) -> None:
     Build.objects.filter(pk=build.pk).update(steps=build.steps, current_step=build.current_step, heartbeat=timezone.now())
 
 
+class BuildCancelled(Exception):
+    pass
+
+
 def build_start(build_id: int) -> Build | None:
+    """Move a queued build to running; anything else means another worker has it (or it ended)."""
     with transaction.atomic():
         build = Build.objects.select_for_update().filter(pk=build_id).first()
         if build is None or build.status != Build.Status.QUEUED:
             return None
         build.status = Build.Status.RUNNING
         build.started = build.heartbeat = timezone.now()
-        build.save(update_fields=["status", "started", "heartbeat"])
+        build.attempts += 1
+        build.worker = f"{socket.gethostname()}:{os.getpid()}"
+        build.save(update_fields=["status", "started", "heartbeat", "attempts", "worker"])
     return build
+
+
+def watchdog_tick(build_id: int, log: "BuildLog") -> bool:
+    """Called once a second from the engine's watchdog thread: flush the log, beat the heart,
+    report a cancel. It runs in its own thread, so it closes its database connection each time
+    rather than leave one open per build."""
+    try:
+        log.flush()
+        Build.objects.filter(pk=build_id).update(heartbeat=timezone.now())
+        return Build.objects.filter(pk=build_id, cancel_requested=True).exists()
+    finally:
+        connection.close()
+
+
+def cancel_check(build: Build) -> None:
+    if Build.objects.filter(pk=build.pk, cancel_requested=True).exists():
+        raise BuildCancelled()
 
 
 def build_context(build: Build) -> bytes:
@@ -86,8 +120,11 @@ def step_build(build: Build, log: BuildLog) -> None:
         build.image_id = image_build(
             context=context, tag=f"{local_tag}:latest", build_id=build.pk, on_line=log.line,
             deadline_seconds=settings.BUILD_DEADLINE_SECONDS, no_cache=build.no_cache,
+            should_stop=lambda: watchdog_tick(build.pk, log),
         )
     except EngineError as error:
+        if error.cancelled:
+            raise BuildCancelled()
         code = "build:user:step-failed" if error.user_error else "build:app:engine"
         raise StepFailed(code, str(error), error.failed_step)
     Build.objects.filter(pk=build.pk).update(image_id=build.image_id)
@@ -155,12 +192,18 @@ def build_run(build_id: int) -> None:
         for name, step in STEPS:
             writer.flush()
             writer.step = name
+            cancel_check(build)
             _step_set(build, name, "running")
             step(build, writer)
             if build.steps[name]["status"] == "running":
                 _step_set(build, name, "done")
         writer.flush()
         build_finish(build, Build.Status.SUCCEEDED)
+    except BuildCancelled:
+        writer.line("Cancelled: the running step was stopped.")
+        writer.flush()
+        _step_set(build, writer.step, "cancelled")
+        build_finish(build, Build.Status.CANCELLED, "build:user:cancelled", "The build was cancelled.", "")
     except StepFailed as failure:
         writer.line(f"ERROR: {failure.message}")
         writer.flush()

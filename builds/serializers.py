@@ -67,7 +67,7 @@ class BuildSerializer(serializers.ModelSerializer):
         fields = [
             "id", "recipe", "status", "current_step", "steps", "dockerfile", "composition_sha256", "no_cache", "digest",
             "quarantine_repository", "quarantine_tag", "published_reference", "published_at", "error_code",
-            "error_message", "failed_step", "log_lines", "created", "started", "finished", "verdict",
+            "error_message", "failed_step", "cancel_requested", "attempts", "log_lines", "created", "started", "finished", "verdict",
         ]
 
     def get_verdict(self, build) -> dict | None:

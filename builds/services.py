@@ -96,6 +96,27 @@ def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
     return build
 
 
+def build_cancel(*, user, build: Build) -> Build:
+    """Cancel a queued build at once; ask the worker to stop a running one (it kills the step)."""
+    require_team_member(user, build.team)
+    with transaction.atomic():
+        build = Build.objects.select_for_update().get(pk=build.pk)
+        if build.is_done:
+            return build
+        if build.status == Build.Status.QUEUED:
+            build.status, build.finished = Build.Status.CANCELLED, timezone.now()
+            build.error_code, build.error_message = "build:user:cancelled", f"Cancelled by {user} before it started."
+        build.cancel_requested = True
+        build.save(update_fields=["status", "finished", "error_code", "error_message", "cancel_requested"])
+        audit_record(actor=user, action="build.cancelled", target=build, team=build.team)
+    return build
+
+
+def log_next_seq(build: Build) -> int:
+    last = BuildLogChunk.objects.filter(build=build).order_by("-seq").values_list("seq", flat=True).first()
+    return 0 if last is None else last + 1
+
+
 def build_log_append(*, build: Build, step: str, lines: list[str]) -> None:
     """Store a chunk of log lines and beat the heart; past the size cap only a note is kept."""
     if not lines:
@@ -106,7 +127,7 @@ def build_log_append(*, build: Build, step: str, lines: list[str]) -> None:
             return
         text = "[log truncated: size limit reached]\n"
         lines = [text.strip()]
-    seq = build.log_chunks.count()
+    seq = log_next_seq(build)
     BuildLogChunk.objects.create(build=build, seq=seq, first_line=build.log_lines + 1, step=step, text=text)
     build.log_lines += len(lines)
     build.log_bytes += len(text)

@@ -8,7 +8,7 @@ from builds.builder import builder_parse, catalog_components, selectable_bases
 from builds.compose import CompositionError
 from builds.parameters import known_time_zones
 from builds.models import Build, BuildLogChunk, Recipe
-from builds.services import build_request, recipe_preview, recipe_save
+from builds.services import build_cancel, build_request, recipe_preview, recipe_save
 from compliance.gate import GateClosed, image_publish
 from portal.rbac import require_team_member, teams_of, visible_teams
 
@@ -212,6 +212,14 @@ def build_log_raw(request, pk):
 def build_dockerfile(request, pk):
     build = _build_for_user(request, pk)
     return HttpResponse(build.dockerfile, content_type="text/plain; charset=utf-8")
+
+
+@require_POST
+def build_cancel_view(request, pk):
+    build = _build_for_user(request, pk)
+    build = build_cancel(user=request.user, build=build)
+    messages.info(request, "Build cancelled." if build.is_done else "Stopping the build…")
+    return redirect("build-detail", pk=build.pk)
 
 
 @require_POST

@@ -168,10 +168,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    "builds.tasks.reap_stuck_builds": {"queue": "default"},
     "builds.tasks.*": {"queue": "builds"},
     "compliance.tasks.*": {"queue": "scans"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE = {
+    "reap-stuck-builds": {"task": "builds.tasks.reap_stuck_builds", "schedule": envint("REAPER_INTERVAL_SECONDS", 60)},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # The Docker Engine the build worker uses (DOCKER_HOST as the docker SDK reads it) and the registry.
@@ -184,6 +188,10 @@ PUBLISHED_REPOSITORY_PREFIX = env("PORTAL_PUBLISHED_PREFIX", "published")
 # A build may run no longer than this; the SDK's own timeout is only the gap between log lines.
 BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
 BUILD_LOG_MAX_BYTES = envint("BUILD_LOG_MAX_BYTES", 5 * 1024 * 1024)
+# A running build whose worker has not beaten the heart for this long is retried once, then failed.
+BUILD_STALE_SECONDS = envint("BUILD_STALE_SECONDS", 120)
+# A build still queued after this long may have lost its broker message; it is dispatched again.
+BUILD_REDISPATCH_SECONDS = envint("BUILD_REDISPATCH_SECONDS", 600)
 
 LOGGING = {
     "version": 1,

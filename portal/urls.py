@@ -23,6 +23,7 @@ urlpatterns = [
     path("builds/<int:pk>/log.txt", build_views.build_log_raw, name="build-log-raw"),
     path("builds/<int:pk>/Dockerfile", build_views.build_dockerfile, name="build-dockerfile"),
     path("builds/<int:pk>/publish", build_views.build_publish, name="build-publish"),
+    path("builds/<int:pk>/cancel", build_views.build_cancel_view, name="build-cancel"),
     path("api/", include("portal.api_urls")),
     path("api/token/", login_not_required(obtain_auth_token), name="api-token"),
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),

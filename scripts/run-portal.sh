@@ -22,7 +22,9 @@ trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# --beat runs the periodic reaper (stuck builds, lost queue messages) inside this one worker.
 .venv/bin/celery -A portal worker -Q builds,scans,default --concurrency 2 --loglevel INFO \
+  --beat --schedule var/celerybeat-schedule \
   >>var/log/worker.log 2>&1 </dev/null &
 worker=$!
 echo "worker    pid $worker, log var/log/worker.log"

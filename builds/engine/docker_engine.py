@@ -4,7 +4,7 @@ import re
 import tarfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import docker
@@ -19,10 +19,11 @@ BUILD_LABEL = "io.image-portal.build"
 class EngineError(Exception):
     """The engine or the build failed; `user_error` tells a failing Dockerfile step from an outage."""
 
-    def __init__(self, message: str, *, user_error: bool = False, failed_step: str = ""):
+    def __init__(self, message: str, *, user_error: bool = False, failed_step: str = "", cancelled: bool = False):
         super().__init__(message)
         self.user_error = user_error
         self.failed_step = failed_step
+        self.cancelled = cancelled
 
 
 def engine_client() -> docker.APIClient:
@@ -53,20 +54,35 @@ class BuildProgress:
     current_step: str = ""
     container_id: str = ""
     timed_out: bool = False
-    lines: list[str] = field(default_factory=list)
+    cancelled: bool = False
 
 
-def _kill_after_deadline(api, progress: BuildProgress, deadline: float, finished: threading.Event):
-    # The SDK's timeout only bounds the gap between two chunks; a step that prints forever would
-    # never end, so a watchdog kills the running build container at the deadline.
+def _watchdog(api, progress: BuildProgress, deadline: float, finished: threading.Event, should_stop):
+    """Kill the running build container at the deadline or on cancel.
+
+    The SDK's timeout only bounds the gap between two chunks, and the reading loop is blocked while
+    a step prints nothing, so this thread checks once a second and kills the step's container;
+    the engine then ends the build with an error the loop reads at once.
+    """
     while not finished.wait(1.0):
-        if time.monotonic() > deadline and progress.container_id:
+        if not progress.timed_out and time.monotonic() > deadline:
             progress.timed_out = True
+        if not progress.cancelled and should_stop():
+            progress.cancelled = True
+        if (progress.timed_out or progress.cancelled) and progress.container_id:
             try:
                 api.kill(progress.container_id)
             except APIError:
-                pass
-            return
+                pass  # already gone: the step ended on its own
+
+
+def _stopped_error(progress: BuildProgress, deadline_seconds: float) -> EngineError | None:
+    if progress.cancelled:
+        return EngineError("The build was cancelled.", user_error=True, failed_step=progress.current_step, cancelled=True)
+    if progress.timed_out:
+        return EngineError(f"The build passed its deadline of {int(deadline_seconds)} s and was stopped.",
+                           user_error=True, failed_step=progress.current_step)
+    return None
 
 
 def image_build(
@@ -84,8 +100,8 @@ def image_build(
     progress = BuildProgress()
     finished = threading.Event()
     watchdog = threading.Thread(
-        target=_kill_after_deadline,
-        args=(api, progress, time.monotonic() + deadline_seconds, finished),
+        target=_watchdog,
+        args=(api, progress, time.monotonic() + deadline_seconds, finished, should_stop),
         daemon=True,
     )
     watchdog.start()
@@ -107,13 +123,11 @@ def image_build(
             elif "aux" in event and "ID" in event["aux"]:
                 image_id = event["aux"]["ID"]
             elif "error" in event:
-                message = event["error"].strip()
-                on_line(message)
-                if progress.timed_out:
-                    message = f"The build passed its deadline of {int(deadline_seconds)} s and was stopped."
-                raise EngineError(message, user_error=True, failed_step=progress.current_step)
-            if should_stop():
-                raise EngineError("The build was cancelled.", user_error=True, failed_step=progress.current_step)
+                on_line(event["error"].strip())
+                raise _stopped_error(progress, deadline_seconds) or EngineError(
+                    event["error"].strip(), user_error=True, failed_step=progress.current_step)
+            if stopped := _stopped_error(progress, deadline_seconds):
+                raise stopped
     except APIError as error:
         raise EngineError(f"Docker Engine error: {error.explanation or error}", failed_step=progress.current_step)
     except DockerException as error:

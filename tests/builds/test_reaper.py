@@ -1,0 +1,77 @@
+"""The reaper: builds whose worker vanished are retried once then failed; lost queue messages re-sent."""
+import datetime
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from builds.models import Build
+from builds.pipeline import build_run
+from builds.reaper import builds_reap
+from builds.services import build_cancel
+from tests.builds.test_views import build, busybox, recipe, runtime_user  # noqa: F401  (shared fixtures)
+
+pytestmark = pytest.mark.django_db
+LONG_AGO = timezone.now() - datetime.timedelta(hours=1)
+
+
+def running(build, attempts=1, heartbeat=LONG_AGO, **extra):  # noqa: F811
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.RUNNING, attempts=attempts, heartbeat=heartbeat, **extra)
+    build.refresh_from_db()
+    return build
+
+
+def test_it_requeues_a_build_whose_worker_stopped_answering(build):  # noqa: F811
+    running(build, attempts=1)
+    assert builds_reap()["requeued"] == 1
+    build.refresh_from_db()
+    assert build.status == Build.Status.QUEUED
+    assert build.steps["build"] == {"status": "pending"}
+    assert "queued again" in build.log_chunks.get(step="reaper").text
+
+
+def test_it_fails_with_a_clear_reason_on_the_second_loss(build):  # noqa: F811
+    running(build, attempts=2)
+    assert builds_reap()["failed"] == 1
+    build.refresh_from_db()
+    assert build.status == Build.Status.FAILED
+    assert build.error_code == "build:app:worker-lost"
+    assert "stopped answering 2 times" in build.error_message
+
+
+def test_it_leaves_builds_with_a_fresh_heartbeat_alone(build):  # noqa: F811
+    running(build, heartbeat=timezone.now())
+    assert builds_reap() == {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0}
+
+
+def test_it_finishes_a_cancel_whose_worker_is_gone(build):  # noqa: F811
+    running(build, cancel_requested=True)
+    assert builds_reap()["cancelled"] == 1
+    build.refresh_from_db()
+    assert build.status == Build.Status.CANCELLED
+
+
+def test_it_dispatches_old_queued_builds_again(build):  # noqa: F811
+    Build.objects.filter(pk=build.pk).update(created=LONG_AGO)
+    with mock.patch("builds.tasks.run_build.delay") as delay:
+        assert builds_reap()["redispatched"] == 1
+    delay.assert_called_once_with(build.pk)
+
+
+def test_it_cancels_a_queued_build_at_once_and_the_worker_then_ignores_it(build, member):  # noqa: F811
+    build_cancel(user=member, build=build)
+    build.refresh_from_db()
+    assert build.status == Build.Status.CANCELLED and build.finished is not None
+    build_run(build.pk)  # a message still in the queue
+    build.refresh_from_db()
+    assert build.status == Build.Status.CANCELLED and build.attempts == 0
+
+
+def test_it_lets_only_the_team_cancel(client, build, outsider, reviewer):  # noqa: F811
+    from django.urls import reverse
+
+    for user in (outsider, reviewer):
+        client.force_login(user)
+        assert client.post(reverse("build-cancel", args=[build.pk])).status_code in (403, 404)
+    build.refresh_from_db()
+    assert build.status == Build.Status.QUEUED

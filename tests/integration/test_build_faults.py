@@ -1,0 +1,89 @@
+"""Builds never get stuck: cancel kills the running step; a worker killed mid-build is recovered."""
+import datetime
+import os
+import re
+import signal
+import time
+
+import docker
+import pytest
+from django.utils import timezone
+
+from builds.models import Build
+from builds.reaper import builds_reap
+from builds.services import build_cancel, build_request, recipe_save
+from catalog.models import BaseImage, Component, ComponentVersion
+from tests.conftest import wait_for_build
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def sleeper_recipe(team, member, name, seconds):
+    component = Component.objects.create(slug=f"sleep-{name}", name="Sleeper", kind="option")
+    version = ComponentVersion.objects.create(
+        component=component, version="1", os_families=["busybox"],
+        fragment=f"RUN echo started-sleeping-{name} && sleep {seconds} && echo woke-up")
+    return recipe_save(user=member, team=team, name=name, base=BaseImage.objects.get(slug="busybox"),
+                       choices=[(version, {})])
+
+
+def wait_for_log(build, text, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if build.log_chunks.filter(text__contains=text).exists():
+            return "".join(build.log_chunks.order_by("seq").values_list("text", flat=True))
+        time.sleep(0.2)
+    pytest.fail(f"'{text}' never appeared in the log of build {build.pk}")
+
+
+def full_log(build):
+    return "".join(build.log_chunks.order_by("seq").values_list("text", flat=True))
+
+
+def container_exists(container_id):
+    client = docker.APIClient(version="auto")
+    try:
+        client.inspect_container(container_id)
+        return True
+    except docker.errors.NotFound:
+        return False
+
+
+def test_it_cancels_a_running_build_and_removes_its_container(starter_catalog, celery_worker, team, member):
+    recipe = sleeper_recipe(team, member, "cancel-me", 300)
+    build = build_request(user=member, recipe=recipe, no_cache=True)
+    log = wait_for_log(build, "started-sleeping-cancel-me")
+    container_id = re.findall(r"Running in ([0-9a-f]{12})", log)[-1]
+
+    asked = time.monotonic()
+    build_cancel(user=member, build=build)
+    wait_for_build(build, timeout=60)
+    assert time.monotonic() - asked < 15, "a running build stops within seconds"
+    assert build.status == Build.Status.CANCELLED
+    assert build.steps["build"]["status"] == "cancelled"
+    assert "woke-up" not in full_log(build).splitlines(), "the sleeping command never finished"
+    deadline = time.monotonic() + 10
+    while container_exists(container_id) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not container_exists(container_id), "the build container was killed and removed"
+
+
+def test_it_recovers_a_build_whose_worker_was_killed(starter_catalog, celery_worker, team, member):
+    recipe = sleeper_recipe(team, member, "killed", 4)
+    build = build_request(user=member, recipe=recipe, no_cache=True)
+    wait_for_log(build, "started-sleeping-killed")
+    build.refresh_from_db()
+    host, pid = build.worker.rsplit(":", 1)
+    os.kill(int(pid), signal.SIGKILL)  # the pool process running the build dies without a word
+
+    time.sleep(2)
+    build.refresh_from_db()
+    assert build.status == Build.Status.RUNNING, "nothing can tell the database yet"
+    # The periodic reaper, run as if its stale window had passed:
+    counts = builds_reap(now=timezone.now() + datetime.timedelta(hours=1))
+    assert counts["requeued"] == 1
+    wait_for_build(build, timeout=120)
+    assert build.status == Build.Status.SUCCEEDED, build.error_message
+    assert build.attempts == 2
+    assert build.log_chunks.filter(step="reaper", text__contains="queued again").exists()
+    assert "woke-up" in full_log(build).splitlines()
