@@ -74,6 +74,7 @@ class Build(models.Model):
     failed_step = models.TextField(blank=True, help_text="The Dockerfile step that failed")
     log_lines = models.PositiveIntegerField(default=0)
     log_bytes = models.PositiveBigIntegerField(default=0)
+    log_dropped_lines = models.PositiveIntegerField(default=0, help_text="Oldest lines dropped to stay under the cap")
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)

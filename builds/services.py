@@ -118,20 +118,28 @@ def log_next_seq(build: Build) -> int:
 
 
 def build_log_append(*, build: Build, step: str, lines: list[str]) -> None:
-    """Store a chunk of log lines and beat the heart; past the size cap only a note is kept."""
+    """Store a chunk of log lines and beat the heart. Past the size cap the OLDEST chunks go:
+    the end of a log (where builds fail) is what people need."""
     if not lines:
         return
     text = "\n".join(lines) + "\n"
-    if build.log_bytes + len(text) > settings.BUILD_LOG_MAX_BYTES:
-        if build.log_bytes >= settings.BUILD_LOG_MAX_BYTES:
-            return
-        text = "[log truncated: size limit reached]\n"
-        lines = [text.strip()]
     seq = log_next_seq(build)
     BuildLogChunk.objects.create(build=build, seq=seq, first_line=build.log_lines + 1, step=step, text=text)
     build.log_lines += len(lines)
     build.log_bytes += len(text)
     build.heartbeat = timezone.now()
+    if build.log_bytes > settings.BUILD_LOG_MAX_BYTES:
+        _log_drop_oldest(build)
     Build.objects.filter(pk=build.pk).update(
-        log_lines=build.log_lines, log_bytes=build.log_bytes, heartbeat=build.heartbeat
+        log_lines=build.log_lines, log_bytes=build.log_bytes, heartbeat=build.heartbeat,
+        log_dropped_lines=build.log_dropped_lines,
     )
+
+
+def _log_drop_oldest(build: Build) -> None:
+    for chunk in BuildLogChunk.objects.filter(build=build).order_by("seq").only("pk", "text"):
+        if build.log_bytes <= settings.BUILD_LOG_MAX_BYTES * 0.9:
+            break
+        build.log_bytes -= len(chunk.text)
+        build.log_dropped_lines += chunk.text.count("\n")
+        chunk.delete()

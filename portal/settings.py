@@ -188,6 +188,8 @@ PUBLISHED_REPOSITORY_PREFIX = env("PORTAL_PUBLISHED_PREFIX", "published")
 # A build may run no longer than this; the SDK's own timeout is only the gap between log lines.
 BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
 BUILD_LOG_MAX_BYTES = envint("BUILD_LOG_MAX_BYTES", 5 * 1024 * 1024)
+BUILD_MEMORY_BYTES = envint("BUILD_MEMORY_BYTES", 4 * 1024 * 1024 * 1024)
+BUILD_CPU_SHARES = envint("BUILD_CPU_SHARES", 512)
 # A running build whose worker has not beaten the heart for this long is retried once, then failed.
 BUILD_STALE_SECONDS = envint("BUILD_STALE_SECONDS", 120)
 # A build still queued after this long may have lost its broker message; it is dispatched again.

@@ -34,6 +34,15 @@ def engine_client() -> docker.APIClient:
         raise EngineError(f"Docker Engine unreachable ({error}); start it with `make services`.")
 
 
+def build_limits() -> dict:
+    """Memory and CPU limits for every build step's container (user fragments run in them)."""
+    return {
+        "memory": settings.BUILD_MEMORY_BYTES,
+        "memswap": settings.BUILD_MEMORY_BYTES,  # no swap beyond the memory limit
+        "cpushares": settings.BUILD_CPU_SHARES,
+    }
+
+
 def context_tar(files: dict[str, bytes]) -> bytes:
     """An in-memory build context; fixed mtimes and modes keep it deterministic for the cache."""
     buffer = io.BytesIO()
@@ -111,6 +120,7 @@ def image_build(
         stream = api.build(
             fileobj=io.BytesIO(context), custom_context=True, decode=True, rm=True, forcerm=True,
             tag=tag, labels={BUILD_LABEL: str(build_id)}, pull=False, timeout=600, nocache=no_cache,
+            container_limits=build_limits(),
         )
         for event in stream:
             if "stream" in event:
@@ -141,8 +151,26 @@ def image_build(
     return image_id
 
 
-def image_push(*, repository: str, tag: str, on_line: Callable[[str], None]) -> str:
-    """Push repository:tag; returns the manifest digest the registry recorded."""
+def image_push(*, repository: str, tag: str, on_line: Callable[[str], None],
+               attempts: int = 4, first_delay: float = 2.0) -> str:
+    """Push with retries and exponential backoff: a registry restart should not fail a build.
+
+    A failed push publishes nothing (the manifest is written last), so retrying is safe.
+    """
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return _push_once(repository=repository, tag=tag, on_line=on_line)
+        except EngineError as error:
+            if attempt == attempts:
+                raise EngineError(f"{error} (gave up after {attempts} attempts)")
+            on_line(f"{error}; retrying in {delay:.0f} s (attempt {attempt + 1} of {attempts})")
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+def _push_once(*, repository: str, tag: str, on_line: Callable[[str], None]) -> str:
     api = engine_client()
     digest = ""
     last_status = {}

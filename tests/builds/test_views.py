@@ -143,3 +143,16 @@ def test_it_shows_the_failure_with_the_log_tail_and_a_retry(client, build, membe
     assert "Build failed at “Step 2/5 : RUN apt-get install nope”" in page
     assert "line 29" in page and "line 9\n" not in page.split("Last lines of the log")[1].split("</pre>")[0]
     assert reverse("recipe-build", args=[build.recipe.pk]) in page
+
+
+def test_it_keeps_the_tail_of_a_log_that_passes_the_size_cap(build, settings):
+    from builds.services import build_log_append
+
+    settings.BUILD_LOG_MAX_BYTES = 2000
+    for batch in range(20):
+        build_log_append(build=build, step="build", lines=[f"batch {batch} line {n:03d} " + "x" * 40 for n in range(5)])
+    build.refresh_from_db()
+    text = "".join(build.log_chunks.order_by("seq").values_list("text", flat=True))
+    assert build.log_bytes == len(text) <= 2000
+    assert "batch 19 line 004" in text and "batch 0 line" not in text
+    assert build.log_dropped_lines + text.count("\n") == build.log_lines == 100

@@ -87,3 +87,19 @@ def test_it_recovers_a_build_whose_worker_was_killed(starter_catalog, celery_wor
     assert build.attempts == 2
     assert build.log_chunks.filter(step="reaper", text__contains="queued again").exists()
     assert "woke-up" in full_log(build).splitlines()
+
+
+def test_it_retries_a_push_to_an_unreachable_registry_then_says_so(services):
+    from builds.engine.docker_engine import EngineError, image_push, image_tag
+
+    client = docker.APIClient(version="auto")
+    base = client.inspect_image("127.0.0.1:5000/base/busybox:1.35")["Id"]
+    image_tag(image_id=base, repository="127.0.0.1:5999/nowhere/busybox", tag="retry")
+    lines = []
+    try:
+        with pytest.raises(EngineError, match="gave up after 3 attempts"):
+            image_push(repository="127.0.0.1:5999/nowhere/busybox", tag="retry", on_line=lines.append,
+                       attempts=3, first_delay=0.1)
+    finally:
+        client.remove_image("127.0.0.1:5999/nowhere/busybox:retry", noprune=True)
+    assert sum("retrying in" in line for line in lines) == 2
