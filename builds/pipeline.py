@@ -150,9 +150,13 @@ def step_push(build: Build, log: BuildLog) -> None:
 def step_scan(build: Build, log: BuildLog) -> None:
     from compliance.services import image_scan
 
+    from compliance.matching import scan_match
+
     scan = image_scan(build=build)
     if scan.status != scan.Status.DONE:
         raise StepFailed("scan:app:failed", f"The image could not be scanned: {scan.error}")
+    findings = scan_match(scan)
+    log.line(f"Vulnerabilities: {len(findings)} findings against the vulnerability database")
     os_name = f"{scan.os_id} {scan.os_version}".strip() or "not identified (no os-release)"
     log.line(f"SBOM: {scan.packages.count()} packages; OS {os_name}")
 

@@ -49,6 +49,8 @@ class Verdict(models.Model):
     passed = models.BooleanField()
     results = models.JSONField(default=list)
     policy_version = models.CharField(max_length=20, default=POLICY_VERSION)
+    database_version = models.PositiveIntegerField(null=True, blank=True, help_text="Latest ImportRun id used")
+    trigger = models.CharField(max_length=30, default="build", help_text="build, or reevaluation after an import")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -57,3 +59,94 @@ class Verdict(models.Model):
     @property
     def failures(self):
         return [r for r in self.results if r["status"] == "fail"]
+
+
+class ImportRun(models.Model):
+    """One import of a vulnerability feed, with what it changed; its id is the database version."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    source = models.CharField(max_length=30, help_text="osv, debian-tracker, debian-dsa, debian-dla, alpine-secdb")
+    origin = models.CharField(max_length=500, help_text="File, directory or URL imported")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    started = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    added = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    withdrawn = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    rejections = models.JSONField(default=list, blank=True, help_text="The first rejected records and why")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started"]
+
+    def __str__(self):
+        return f"import {self.pk} {self.source} {self.origin}"
+
+
+class Advisory(models.Model):
+    """A vulnerability record as imported (OSV-shaped); `record` keeps the whole of it."""
+
+    source = models.CharField(max_length=30)
+    osv_id = models.CharField(max_length=120)
+    modified = models.DateTimeField()
+    published = models.DateTimeField(null=True, blank=True)
+    withdrawn = models.DateTimeField(null=True, blank=True)
+    aliases = models.JSONField(default=list, blank=True)
+    summary = models.TextField(blank=True)
+    record = models.JSONField(default=dict)
+    import_run = models.ForeignKey(ImportRun, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "osv_id"], name="unique_advisory_per_source")]
+
+    def __str__(self):
+        return self.osv_id
+
+    @property
+    def cve_id(self) -> str:
+        """The CVE a reader knows this by, if any."""
+        if self.osv_id.startswith("CVE-"):
+            return self.osv_id
+        return next((a for a in self.aliases if a.startswith("CVE-")), self.osv_id)
+
+
+class AffectedPackage(models.Model):
+    """One (ecosystem, package) an advisory names: the index the matcher looks up."""
+
+    advisory = models.ForeignKey(Advisory, on_delete=models.CASCADE, related_name="affected")
+    ecosystem = models.CharField(max_length=60)
+    name = models.CharField(max_length=250)
+    ranges = models.JSONField(default=list, blank=True)
+    versions = models.JSONField(default=list, blank=True)
+    ecosystem_specific = models.JSONField(default=dict, blank=True)
+    database_specific = models.JSONField(default=dict, blank=True)
+    severity = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ecosystem", "name"])]
+
+
+class Finding(models.Model):
+    """A package of a scanned image affected by an advisory."""
+
+    scan = models.ForeignKey(ImageScan, on_delete=models.CASCADE, related_name="findings")
+    package = models.ForeignKey(SbomPackage, on_delete=models.CASCADE, related_name="findings")
+    advisory = models.ForeignKey(Advisory, on_delete=models.CASCADE, related_name="findings")
+    vulnerability_id = models.CharField(max_length=120, db_index=True)
+    installed_version = models.CharField(max_length=200)
+    fixed_version = models.CharField(max_length=200, blank=True, help_text="Empty: no fix available")
+    severity = models.CharField(max_length=20)
+    severity_source = models.CharField(max_length=60)
+
+    class Meta:
+        indexes = [models.Index(fields=["scan", "severity"])]
+
+    @property
+    def fixable(self) -> bool:
+        return bool(self.fixed_version)

@@ -1,24 +1,21 @@
 """Compliance policy: facts about an image -> a verdict with one reason per rule.
 
-Pure: plain data in, plain data out (detect-secrets only touches a private temp file).
+Pure: plain data in, plain data out (detect-secrets only touches a private temp file,
+through `compliance.sbom.secrets`).
 Messages are shown to the image's owners; evidence is stored, so it never holds a secret.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
-import threading
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-from detect_secrets.core.secrets_collection import SecretsCollection
-from detect_secrets.settings import transient_settings
 
 from compliance.sbom.models import ImageFacts
+from compliance.sbom.secrets import detect_secrets_scan
 
 Status = Literal["pass", "fail"]
 
@@ -125,7 +122,6 @@ _ENTROPY_DETECTORS = {"Hex High Entropy String", "Base64 High Entropy String"}
 # Every public IP (a proxy, a DNS server) would fail the rule; an address is not a credential.
 _SKIPPED_PLUGINS = {"IPPublicDetector"}
 _NO_SPACE = re.compile(r"\s")
-_DETECT_SECRETS_LOCK = threading.Lock()  # its settings are process-global
 
 
 def rule_no_secrets_in_env(facts: ImageFacts) -> RuleResult:
@@ -166,24 +162,16 @@ def _mask(value: str) -> str:
 
 
 def _detect_secrets(env: list[tuple[str, str]]) -> dict[int, set[str]]:
-    """detect-secrets findings (detector names) per index of `env`.
-
-    `scan_line`, its API for text not on disk, skips the false-positive filters and is noisy,
-    so the values go through `scan_file` on a private temp file: one line per variable
-    (JSON escapes newlines), quoted because the entropy detectors only look inside quotes.
-    """
+    """detect-secrets findings (detector names) per index of `env`: one line per variable
+    (JSON escapes newlines), quoted because the entropy detectors only look inside quotes."""
     if not env:
         return {}
-    plugins = [{"name": cls.__name__} for cls in get_mapping_from_secret_type_to_class().values()
+    plugins = [cls.__name__ for cls in get_mapping_from_secret_type_to_class().values()
                if cls.__name__ not in _SKIPPED_PLUGINS]
-    with _DETECT_SECRETS_LOCK, tempfile.TemporaryDirectory() as tmp:  # mkdtemp: mode 0700
-        with open(os.path.join(tmp, "env"), "w", encoding="utf-8") as handle:
-            # Whitespace in a name would shift line numbers; only values need to be exact.
-            handle.writelines(f"{_NO_SPACE.sub('_', name)}={json.dumps(value)}\n" for name, value in env)
-        with transient_settings({"plugins_used": plugins}):
-            collection = SecretsCollection(root=tmp)
-            collection.scan_file("env")
+    # Whitespace in a name would shift line numbers; only values need to be exact.
+    text = "".join(f"{_NO_SPACE.sub('_', name)}={json.dumps(value)}\n" for name, value in env)
+    [detected] = detect_secrets_scan([("env", text)], plugins=plugins)
     found: dict[int, set[str]] = defaultdict(set)
-    for _, secret in collection:
-        found[secret.line_number - 1].add(secret.type)
+    for secret in detected:
+        found[secret.line - 1].add(secret.type)
     return found

@@ -1,4 +1,5 @@
 """Compliance writes: record the SBOM of a pushed image and the policy verdict for a build."""
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -7,6 +8,8 @@ from catalog.models import BaseImage
 from catalog.services import registry_client
 from compliance.models import ImageScan, SbomPackage, Verdict
 from compliance.policy import ApprovedBase, policy_evaluate
+from compliance.policy_vulns import rule_vulnerability_threshold
+from compliance.vulndb_store import database_version
 from compliance.sbom.models import ImageFacts
 from compliance.sbom.reader import read_image
 from portal.registry import RegistryError
@@ -47,9 +50,23 @@ def approved_bases() -> list[ApprovedBase]:
     ]
 
 
-def verdict_evaluate(*, build: Build) -> Verdict:
-    """Evaluate the policy on the build's scan and store the verdict with every rule's evidence."""
+def findings_as_dicts(scan) -> list[dict]:
+    return [
+        {"vulnerability_id": f.vulnerability_id, "severity": f.severity, "fixed_version": f.fixed_version,
+         "installed_version": f.installed_version, "package": f.package.name}
+        for f in scan.findings.select_related("package")
+    ]
+
+
+def verdict_evaluate(*, build: Build, trigger: str = "build") -> Verdict:
+    """Evaluate every rule on the build's scan and findings; store the verdict with its evidence
+    and the database version it was computed against."""
     facts = ImageFacts.from_dict(build.scan.facts)
     outcome = policy_evaluate(facts=facts, approved_bases=approved_bases())
-    data = outcome.to_dict()
-    return Verdict.objects.create(build=build, passed=data["passed"], results=data["results"])
+    results = [r.to_dict() for r in outcome.results]
+    results.append(rule_vulnerability_threshold(
+        findings_as_dicts(build.scan), block=set(settings.POLICY_BLOCK_SEVERITIES),
+        fixable_only=settings.POLICY_BLOCK_FIXABLE_ONLY).to_dict())
+    return Verdict.objects.create(
+        build=build, passed=all(r["status"] == "pass" for r in results), results=results,
+        database_version=database_version(), trigger=trigger)

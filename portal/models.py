@@ -8,6 +8,8 @@ class Team(models.Model):
 
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
+    webhook_url = models.URLField(blank=True, help_text="Receives a JSON POST when a published image turns non-compliant")
+    alert_email = models.EmailField(blank=True, help_text="Receives the same alerts by e-mail")
 
     class Meta:
         ordering = ["slug"]

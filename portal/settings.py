@@ -178,6 +178,14 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Policy defaults (rules as data per team come later): block these severities, only when fixable.
+POLICY_BLOCK_SEVERITIES = [s for s in env("POLICY_BLOCK_SEVERITIES", "Critical,High").split(",") if s]
+POLICY_BLOCK_FIXABLE_ONLY = envbool("POLICY_BLOCK_FIXABLE_ONLY", "True")
+
+ALERT_WEBHOOK_TIMEOUT = envint("ALERT_WEBHOOK_TIMEOUT", 10)
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "image-portal@localhost")
+
 # The Docker Engine the build worker uses (DOCKER_HOST as the docker SDK reads it) and the registry.
 DOCKER_HOST = env("DOCKER_HOST", "")
 REGISTRY_URL = env("PORTAL_REGISTRY_URL", "http://127.0.0.1:5000")

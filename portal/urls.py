@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from builds import views as build_views
+from compliance import views as compliance_views
 from portal import views
 
 urlpatterns = [
@@ -24,6 +25,11 @@ urlpatterns = [
     path("builds/<int:pk>/Dockerfile", build_views.build_dockerfile, name="build-dockerfile"),
     path("builds/<int:pk>/publish", build_views.build_publish, name="build-publish"),
     path("builds/<int:pk>/cancel", build_views.build_cancel_view, name="build-cancel"),
+    path("builds/<int:pk>/report", compliance_views.image_report, name="image-report"),
+    path("security", compliance_views.security_dashboard, name="security-dashboard"),
+    path("cves/<str:vulnerability_id>", compliance_views.vulnerability_impact, name="vulnerability-impact"),
+    path("search", compliance_views.search, name="search"),
+    path("builds/<int:pk>/report.csv", compliance_views.image_report_csv, name="image-report-csv"),
     path("api/", include("portal.api_urls")),
     path("api/token/", login_not_required(obtain_auth_token), name="api-token"),
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),

@@ -1,8 +1,11 @@
-"""Read what an image contains from its layers: OS release, dpkg packages, users.
+"""Read what an image contains from its layers: OS release, packages (dpkg, apk, Python,
+Java, npm) with the layer that installed them, users, and secrets in every layer.
 
-Pure parsing (`layers`, `dpkg`, `os_release`, `passwd`) takes bytes and text; only
-`reader` talks to a registry, through the client it is given.
+Pure parsing (`layers`/`overlay`, `dpkg`, `apk`, `python`, `java`, `npm`, `os_release`,
+`passwd`, `origin`, `secret_rules`, `purl`) takes bytes and text; `facts` turns layer
+streams into `ImageFacts`; only `reader` talks to a registry, through the client it is
+given, and `docker_save` reads a `docker save` tar. `cyclonedx` exports the result.
 """
-from compliance.sbom.models import ImageFacts, Package
+from compliance.sbom.models import ImageFacts, Package, SecretFinding
 
-__all__ = ["ImageFacts", "Package"]
+__all__ = ["ImageFacts", "Package", "SecretFinding"]

@@ -11,7 +11,7 @@ _SOURCE = re.compile(r"^(?P<name>\S+)(?:\s+\((?P<version>[^)]*)\))?\s*$")
 _INSTALLED_WANTS = {"install", "hold"}
 
 
-def parse_dpkg_status(text: str, layer_index: int | None = None) -> list[Package]:
+def parse_dpkg_status(text: str, layer_index: int | None = None, path: str = "") -> list[Package]:
     """Installed packages of a dpkg status file (or one distroless status.d file).
 
     Only stanzas whose Status is "install|hold ok installed" count: removed packages keep
@@ -35,6 +35,7 @@ def parse_dpkg_status(text: str, layer_index: int | None = None) -> list[Package
             source_version=source_version,
             architecture=stanza.get("architecture", ""),
             layer_index=layer_index,
+            path=path,
         ))
     return packages
 

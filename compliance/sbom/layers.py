@@ -2,45 +2,26 @@
 
 This is what an overlay filesystem would show at the top layer, restricted to the paths
 `wanted` accepts, computed in one streaming pass per layer (layers can be gigabytes; only
-the wanted files are held in memory).
+the wanted files are held in memory). The same pass can also keep every layer's copy of
+a few files (`history`), list which layer added each file of the final image (`index`),
+and show every regular file of every layer to a visitor (secret scanning, archives).
 """
 from __future__ import annotations
 
-import posixpath
 import tarfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import BinaryIO
 
+from compliance.sbom.overlay import LayerFile, LayerScan, LayerVisitor, Overlay, normalize_path
+
+__all__ = ["LayerError", "LayerFile", "LayerScan", "LayerVisitor", "MAX_FILE_SIZE", "merge_layers",
+           "normalize_path", "scan_layers"]
+
 MAX_FILE_SIZE = 16 * 1024 * 1024
-_WHITEOUT = ".wh."
-_OPAQUE = ".wh..wh..opq"
-_MAX_LINK_HOPS = 8
-
-
-@dataclass(frozen=True)
-class LayerFile:
-    """A regular file as seen from the top of the image."""
-
-    path: str
-    data: bytes
-    layer_index: int  # 0-based index of the layer that last wrote it
 
 
 class LayerError(ValueError):
     """A layer is not a readable tar (or compressed tar)."""
-
-
-def normalize_path(name: str) -> str:
-    """One spelling per path: `./etc/x`, `/etc/x` and `etc/x` are all `etc/x`; root is ''."""
-    parts: list[str] = []
-    for part in name.split("/"):
-        if part == "..":
-            if parts:  # ".." at the root stays at the root, as in a real filesystem
-                parts.pop()
-        elif part not in ("", "."):
-            parts.append(part)
-    return "/".join(parts)
 
 
 def merge_layers(layers: Iterable[BinaryIO], wanted: Callable[[str], bool], *,
@@ -55,87 +36,31 @@ def merge_layers(layers: Iterable[BinaryIO], wanted: Callable[[str], bool], *,
     only to a wanted file earlier in the same layer. Symlinked parent directories are
     not followed.
     """
-    files: dict[str, LayerFile] = {}
-    links: dict[str, str] = {}  # symlink path -> normalised target path
-    for index, stream in enumerate(layers):
-        upper_files: dict[str, LayerFile] = {}
-        upper_links: dict[str, str] = {}
+    return scan_layers(layers, wanted, max_file_size=max_file_size).files
+
+
+def scan_layers(layers: Iterable[BinaryIO], wanted: Callable[[str], bool], *,
+                history: Callable[[str], bool] | None = None, index: bool = False,
+                visitor: LayerVisitor | None = None, max_file_size: int = MAX_FILE_SIZE) -> LayerScan:
+    """`merge_layers` plus, on request, per-layer copies of the `history` paths (each also
+    needs to be `wanted`), the file index (paths and ints only, so bounded by the number
+    of files, not their size) and a `visitor` called on every regular file of every layer.
+    Hard links are indexed but not visited: their content went by under the target name.
+    """
+    state = Overlay(history or (lambda path: False), index)
+    for layer_index, stream in enumerate(layers):
         try:
             # "r|*" streams forward only and detects gzip/bzip2/xz from the magic bytes,
             # so compressed and plain layers go through the same call.
             with tarfile.open(fileobj=stream, mode="r|*") as tar:
                 for member in tar:
-                    _apply(tar, member, index, wanted, max_file_size,
-                           lower=(files, links), upper_files=upper_files, upper_links=upper_links)
+                    state.apply(tar, member, layer_index, wanted, visitor, max_file_size)
         except tarfile.ReadError as exc:
             if "empty file" not in str(exc):  # a zero-byte blob is an empty layer
-                raise LayerError(f"layer {index} is not a readable tar: {exc}") from exc
+                raise LayerError(f"layer {layer_index} is not a readable tar: {exc}") from exc
         except (tarfile.TarError, EOFError) as exc:
-            raise LayerError(f"layer {index} is not a readable tar: {exc}") from exc
-        files.update(upper_files)
-        links.update(upper_links)
-    return _resolve_symlinks(files, links)
+            raise LayerError(f"layer {layer_index} is not a readable tar: {exc}") from exc
+        state.end_layer()
+    return state.result()
 
 
-def _apply(tar: tarfile.TarFile, member: tarfile.TarInfo, index: int, wanted: Callable[[str], bool],
-           max_file_size: int, *, lower: tuple[dict, dict], upper_files: dict[str, LayerFile],
-           upper_links: dict[str, str]) -> None:
-    """Fold one tar entry of layer `index` into the state. Deletions touch only `lower`,
-    so whiteouts never hide entries of their own layer, whatever the order inside the tar."""
-    path = normalize_path(member.name)
-    if not path:
-        return  # the layer's root directory entry
-    parent, base = posixpath.split(path)
-    if base == _OPAQUE:
-        _drop_below(lower, parent)
-        return
-    if base.startswith(_WHITEOUT):
-        if not base.startswith(_WHITEOUT + _WHITEOUT):  # other .wh..wh.* are AUFS bookkeeping
-            _drop(lower, posixpath.join(parent, base[len(_WHITEOUT):]), subtree=True)
-        return
-    # Any entry replaces the lower one of the same name; a non-directory also replaces a
-    # lower directory of that name with everything below it.
-    _drop(lower, path, subtree=not member.isdir())
-    upper_files.pop(path, None)  # a tar may repeat a name: the last entry wins
-    upper_links.pop(path, None)
-    if not wanted(path):
-        return
-    if member.isreg() and member.size <= max_file_size:
-        extracted = tar.extractfile(member)
-        if extracted is not None:
-            upper_files[path] = LayerFile(path, extracted.read(), index)
-    elif member.issym():
-        target = member.linkname if member.linkname.startswith("/") else f"{parent}/{member.linkname}"
-        upper_links[path] = normalize_path(target)
-    elif member.islnk():
-        # A stream cannot seek back to the link's target: reuse it if we kept it.
-        target_file = upper_files.get(normalize_path(member.linkname))
-        if target_file is not None:
-            upper_files[path] = LayerFile(path, target_file.data, index)
-
-
-def _drop(lower: tuple[dict, dict], path: str, *, subtree: bool) -> None:
-    prefix = path + "/"
-    for table in lower:
-        for key in [k for k in table if k == path or (subtree and k.startswith(prefix))]:
-            del table[key]
-
-
-def _drop_below(lower: tuple[dict, dict], directory: str) -> None:
-    prefix = directory + "/" if directory else ""
-    for table in lower:
-        for key in [k for k in table if k.startswith(prefix)]:
-            del table[key]
-
-
-def _resolve_symlinks(files: dict[str, LayerFile], links: dict[str, str]) -> dict[str, LayerFile]:
-    result = dict(files)
-    for path in links:
-        target = path
-        for _ in range(_MAX_LINK_HOPS):  # bounded: images can contain link loops
-            if target not in links:
-                break
-            target = links[target]
-        if target in files:
-            result[path] = LayerFile(path, files[target].data, files[target].layer_index)
-    return result

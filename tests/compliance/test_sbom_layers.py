@@ -6,27 +6,12 @@ import tarfile
 import pytest
 
 from compliance.sbom.layers import LayerError, merge_layers, normalize_path
+from tests.compliance.sbom_tars import layer_tar
 
 
 def layer(*entries, compress=False):
-    """A layer tar from (name, payload) pairs: bytes = file, None = directory,
-    ("sym", target) = symlink, ("hard", target) = hard link."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, payload in entries:
-            info = tarfile.TarInfo(name)
-            if payload is None:
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-            elif isinstance(payload, tuple):
-                info.type = tarfile.SYMTYPE if payload[0] == "sym" else tarfile.LNKTYPE
-                info.linkname = payload[1]
-                tar.addfile(info)
-            else:
-                info.size = len(payload)
-                tar.addfile(info, io.BytesIO(payload))
-    data = gzip.compress(buf.getvalue()) if compress else buf.getvalue()
-    return io.BytesIO(data)
+    """A layer stream from (name, payload) pairs (see tests/compliance/sbom_tars.py)."""
+    return io.BytesIO(layer_tar(*entries, compress=compress))
 
 
 def everything(path):

@@ -1,0 +1,24 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from compliance.reevaluation import reevaluate_after_import
+from compliance.vulndb_store import vulndb_import
+
+
+class Command(BaseCommand):
+    help = "Import a vulnerability feed (file, folder or zip), then re-evaluate the images it concerns."
+
+    def add_arguments(self, parser):
+        parser.add_argument("source", choices=["osv", "debian-tracker", "debian-dsa", "debian-dla", "alpine-secdb"])
+        parser.add_argument("path")
+
+    def handle(self, *args, source, path, **options):
+        run, changed = vulndb_import(source=source, path=path)
+        self.stdout.write(f"import {run.pk}: {run.status}; added {run.added}, updated {run.updated}, "
+                          f"unchanged {run.unchanged}, withdrawn {run.withdrawn}, rejected {run.rejected}")
+        for rejection in run.rejections[:10]:
+            self.stdout.write(f"  rejected {rejection['origin']}: {rejection['reason']}")
+        if run.status != run.Status.DONE:
+            raise CommandError(run.error)
+        counts = reevaluate_after_import(changed)
+        self.stdout.write(f"re-evaluated {counts['scans']} images; {counts['flipped_to_fail']} turned non-compliant, "
+                          f"{counts['alerts']} alerts sent")

@@ -1,0 +1,98 @@
+"""Layers -> `ImageFacts`, whatever the layers come from (a registry, a `docker save` tar).
+
+Pure: streams and plain data in, facts out.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, BinaryIO
+
+from compliance.sbom.apk import APK_INSTALLED, parse_apk_installed
+from compliance.sbom.collect import LayerCollector
+from compliance.sbom.dpkg import parse_dpkg_status
+from compliance.sbom.layers import LayerFile, scan_layers
+from compliance.sbom.models import ImageFacts, Package
+from compliance.sbom.origin import packages_with_origin
+from compliance.sbom.os_release import parse_os_release
+from compliance.sbom.passwd import parse_passwd
+from compliance.sbom.purl import with_purls
+from compliance.sbom.secrets import MAX_FILES
+
+DPKG_STATUS = "var/lib/dpkg/status"
+DPKG_STATUS_D = "var/lib/dpkg/status.d/"
+OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")  # etc/ wins, as systemd reads it
+PASSWD = "etc/passwd"
+_WANTED = {DPKG_STATUS, APK_INSTALLED, PASSWD, *OS_RELEASE_PATHS}
+
+
+def history_path(path: str) -> bool:
+    """Package databases: every layer's copy is kept, to tell which layer installed what."""
+    if path in (DPKG_STATUS, APK_INSTALLED):
+        return True
+    # Distroless keeps one stanza file per package; its *.md5sums siblings are file lists.
+    name = path.removeprefix(DPKG_STATUS_D)
+    return name != path and name != "" and "/" not in name and not name.endswith(".md5sums")
+
+
+def wanted_path(path: str) -> bool:
+    """The files `read_image` keeps from the top of the image."""
+    return path in _WANTED or history_path(path)
+
+
+def facts_from_layers(*, repository: str, digest: str, layer_digests: list[str], config: dict[str, Any],
+                      layers: Iterable[BinaryIO], max_secret_files: int = MAX_FILES) -> ImageFacts:
+    """Read the layers (bottom first) once: OS and language packages, users, secrets."""
+    collector = LayerCollector(max_secret_files=max_secret_files)
+    scan = scan_layers(layers, wanted_path, history=history_path, index=True, visitor=collector)
+    facts = facts_from_files(repository=repository, digest=digest, layer_digests=layer_digests, config=config,
+                             files=scan.files, history=scan.history)
+    facts.packages = _sorted(facts.packages + with_purls(collector.packages(scan.index), facts.os))
+    collector.secrets.scan_config(config)
+    facts.secrets = collector.secrets.finish(scan.index)
+    facts.secrets_truncated = collector.secrets.truncated
+    facts.files_by_layer = [0] * max(len(layer_digests), max(scan.index.values(), default=-1) + 1)
+    for layer_index in scan.index.values():
+        facts.files_by_layer[layer_index] += 1
+    return facts
+
+
+def facts_from_files(*, repository: str, digest: str, layer_digests: list[str], config: dict[str, Any],
+                     files: dict[str, LayerFile], history: dict[str, list[LayerFile]] | None = None) -> ImageFacts:
+    """Merged files (and, if known, every layer's copy of the package databases) -> facts
+    about the OS, its packages and users. Without `history`, an OS package's layer is the
+    one that last wrote its database."""
+    os_file = next((files[p] for p in OS_RELEASE_PATHS if p in files), None)
+    passwd = files.get(PASSWD)
+    os_release = parse_os_release(_text(os_file)) if os_file else {}
+    return ImageFacts(
+        repository=repository,
+        digest=digest,
+        layer_digests=list(layer_digests),
+        config=config,
+        os=os_release,
+        packages=with_purls(_os_packages(files, history or {}), os_release),
+        passwd=parse_passwd(_text(passwd)) if passwd else {},
+    )
+
+
+def _os_packages(files: dict[str, LayerFile], history: dict[str, list[LayerFile]]) -> list[Package]:
+    found: dict[tuple[str, str, str, str], Package] = {}
+    for path in sorted(files):
+        if path == APK_INSTALLED:
+            parse = parse_apk_installed
+        elif path == DPKG_STATUS or path.startswith(DPKG_STATUS_D):
+            parse = parse_dpkg_status
+        else:
+            continue
+        for package in packages_with_origin(history.get(path) or [files[path]], parse):
+            # An image with both dpkg databases lists a package twice: keep one.
+            found.setdefault((package.type, package.name, package.architecture, package.version), package)
+    return _sorted(found.values())
+
+
+def _sorted(packages: Iterable[Package]) -> list[Package]:
+    return sorted(packages, key=lambda p: (p.type, p.name, p.architecture, p.version, p.path))
+
+
+def _text(layer_file: LayerFile) -> str:
+    return layer_file.data.decode("utf-8", errors="replace")

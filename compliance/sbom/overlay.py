@@ -1,0 +1,183 @@
+"""The state of an overlay filesystem built layer by layer from tar entries (driven by
+`layers.scan_layers`), and the plain data it hands back.
+"""
+from __future__ import annotations
+
+import io
+import posixpath
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+_WHITEOUT = ".wh."
+_OPAQUE = ".wh..wh..opq"
+_MAX_LINK_HOPS = 8
+
+
+@dataclass(frozen=True)
+class LayerFile:
+    """A regular file as seen from the top of the image."""
+
+    path: str
+    data: bytes
+    layer_index: int  # 0-based index of the layer that last wrote it
+
+
+class LayerVisitor(Protocol):
+    """Sees regular files of every layer, including ones a later layer deletes."""
+
+    def wants(self, layer_index: int, path: str, size: int) -> bool:
+        """Whether to read this file; asked first so unwanted content is never copied."""
+
+    def visit(self, layer_index: int, path: str, size: int, data: BinaryIO) -> None:
+        """Read the file from `data` (forward only, valid during this call only)."""
+
+
+@dataclass
+class LayerScan:
+    files: dict[str, LayerFile] = field(default_factory=dict)  # wanted files at the top
+    # path -> its copies since it last appeared, oldest first: a whiteout or a replacement
+    # by a non-file starts the list again. Only paths present at the top are kept.
+    history: dict[str, list[LayerFile]] = field(default_factory=dict)
+    index: dict[str, int] = field(default_factory=dict)  # every file at the top -> its layer
+
+
+def normalize_path(name: str) -> str:
+    """One spelling per path: `./etc/x`, `/etc/x` and `etc/x` are all `etc/x`; root is ''."""
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part == "..":
+            if parts:  # ".." at the root stays at the root, as in a real filesystem
+                parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts)
+
+
+class Overlay:
+    """Tables of the layers below (`files`, `links`, `history`, `index`) and of the layer
+    being read (`upper_*`). Deletions touch only the lower tables, so whiteouts never hide
+    entries of their own layer, whatever the order inside the tar."""
+
+    def __init__(self, history: Callable[[str], bool], index: bool):
+        self.tracks_history, self.tracks_index = history, index
+        self.files: dict[str, LayerFile] = {}
+        self.links: dict[str, str] = {}  # symlink path -> normalised target path
+        self.history: dict[str, list[LayerFile]] = {}
+        self.index: dict[str, int] = {}
+        # Every directory that holds a lower entry: deleting a subtree scans the tables
+        # only when the path is one of them, so the common case costs a dict lookup even
+        # with a file index of 100,000 paths.
+        self.dirs: set[str] = set()
+        self._new_layer()
+
+    def _new_layer(self) -> None:
+        self.upper_files: dict[str, LayerFile] = {}
+        self.upper_links: dict[str, str] = {}
+        self.upper_history: dict[str, LayerFile] = {}
+        self.upper_index: dict[str, int] = {}
+
+    def end_layer(self) -> None:
+        for path, copy in self.upper_history.items():
+            self.history.setdefault(path, []).append(copy)
+        for table, upper in ((self.files, self.upper_files), (self.links, self.upper_links),
+                             (self.index, self.upper_index)):
+            for path in upper:
+                self._add_parents(path)
+            table.update(upper)
+        self._new_layer()
+
+    def apply(self, tar: tarfile.TarFile, member: tarfile.TarInfo, layer: int, wanted: Callable[[str], bool],
+              visitor: LayerVisitor | None, max_file_size: int) -> None:
+        path = normalize_path(member.name)
+        if not path:
+            return  # the layer's root directory entry
+        parent, base = posixpath.split(path)
+        if base == _OPAQUE:
+            self._drop_below(parent)
+            return
+        if base.startswith(_WHITEOUT):
+            if not base.startswith(_WHITEOUT + _WHITEOUT):  # other .wh..wh.* are AUFS bookkeeping
+                self._drop(posixpath.join(parent, base[len(_WHITEOUT):]), subtree=True)
+            return
+        keep = wanted(path) and member.isreg() and member.size <= max_file_size
+        # Any entry replaces the lower one of the same name; a non-directory also replaces a
+        # lower directory of that name with everything below it. A new copy of a history
+        # file extends its history rather than restarting it.
+        self._drop(path, subtree=not member.isdir(), keep_history=keep and self.tracks_history(path))
+        for table in (self.upper_files, self.upper_links, self.upper_history, self.upper_index):
+            table.pop(path, None)  # a tar may repeat a name: the last entry wins
+        if member.isreg() or member.islnk():
+            if self.tracks_index:
+                self.upper_index[path] = layer
+        if member.isreg():
+            self._read(tar, member, path, layer, keep, visitor)
+        elif member.issym() and wanted(path):
+            target = member.linkname if member.linkname.startswith("/") else f"{parent}/{member.linkname}"
+            self.upper_links[path] = normalize_path(target)
+        elif member.islnk() and wanted(path):
+            # A stream cannot seek back to the link's target: reuse it if we kept it.
+            target_file = self.upper_files.get(normalize_path(member.linkname))
+            if target_file is not None:
+                self.upper_files[path] = LayerFile(path, target_file.data, layer)
+
+    def _read(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, layer: int, keep: bool,
+              visitor: LayerVisitor | None) -> None:
+        visit = visitor is not None and visitor.wants(layer, path, member.size)
+        if not (keep or visit):
+            return
+        extracted = tar.extractfile(member)
+        if extracted is None:
+            return
+        if keep:  # read once, shared with the visitor: the stream cannot be rewound
+            data = extracted.read()
+            self.upper_files[path] = LayerFile(path, data, layer)
+            if self.tracks_history(path):
+                self.upper_history[path] = self.upper_files[path]
+            extracted = io.BytesIO(data)
+        if visit:
+            visitor.visit(layer, path, member.size, extracted)
+
+    def _add_parents(self, path: str) -> None:
+        while "/" in path:
+            path = path.rpartition("/")[0]
+            if path in self.dirs:
+                return  # its parents were added with it
+            self.dirs.add(path)
+
+    def _tables(self) -> tuple[dict, ...]:
+        return self.files, self.links, self.history, self.index
+
+    def _drop(self, path: str, *, subtree: bool, keep_history: bool = False) -> None:
+        for table in self._tables():
+            if not (keep_history and table is self.history):
+                table.pop(path, None)
+        if subtree and path in self.dirs:
+            self._drop_below(path)
+
+    def _drop_below(self, directory: str) -> None:
+        if directory and directory not in self.dirs:
+            return
+        prefix = directory + "/" if directory else ""
+        for table in self._tables():
+            for key in [k for k in table if k.startswith(prefix)]:
+                del table[key]
+
+    def result(self) -> LayerScan:
+        files = _resolve_symlinks(self.files, self.links)
+        history = {path: copies for path, copies in self.history.items() if path in self.files}
+        return LayerScan(files=files, history=history, index=self.index)
+
+
+def _resolve_symlinks(files: dict[str, LayerFile], links: dict[str, str]) -> dict[str, LayerFile]:
+    result = dict(files)
+    for path in links:
+        target = path
+        for _ in range(_MAX_LINK_HOPS):  # bounded: images can contain link loops
+            if target not in links:
+                break
+            target = links[target]
+        if target in files:
+            result[path] = LayerFile(path, files[target].data, files[target].layer_index)
+    return result

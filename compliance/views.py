@@ -1,0 +1,125 @@
+"""Compliance pages: the image report (findings with filters and CSV export)."""
+import csv
+
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from builds.views import _build_for_user
+from compliance.models import ImageScan
+from compliance.policy_vulns import SEVERITY_ORDER
+from compliance.selectors import findings_filter, severity_counts
+
+PAGE = 50
+CSV_COLUMNS = ["image", "digest", "vulnerability", "advisory", "severity", "severity_source", "package", "source_package",
+               "installed_version", "fixed_version", "layer"]
+
+
+def _report_filters(request) -> dict:
+    return {
+        "severities": [s for s in request.GET.getlist("sev") if s in SEVERITY_ORDER],
+        "fixable": request.GET.get("fixable") == "1",
+        "q": request.GET.get("q", "").strip()[:100],
+        "origin": request.GET.get("origin", "") if request.GET.get("origin") in ("base", "added") else "",
+    }
+
+
+@require_GET
+def image_report(request, pk):
+    build = _build_for_user(request, pk)
+    scan = ImageScan.objects.filter(build=build).first()
+    filters = _report_filters(request)
+    context = {"build": build, "scan": scan, "filters": filters, "severity_order": SEVERITY_ORDER,
+               "verdict": build.verdicts.order_by("-created").first()}
+    if scan is not None and scan.status == ImageScan.Status.DONE:
+        base_layers = len(build.recipe.base.layer_digests)
+        everything = findings_filter(scan)
+        shown = findings_filter(scan, base_layers=base_layers, **filters)
+        try:
+            page = max(1, int(request.GET.get("page", "1")))
+        except ValueError:
+            page = 1
+        total = shown.count()
+        context.update(
+            counts=severity_counts(everything), total_all=everything.count(), total=total,
+            fixable_all=everything.exclude(fixed_version="").count(),
+            findings=shown[(page - 1) * PAGE: page * PAGE], page=page, pages=max(1, -(-total // PAGE)),
+            base_layers=base_layers, packages=scan.packages.count(),
+        )
+    template = "compliance/_findings.html" if request.htmx else "compliance/report.html"
+    return render(request, template, context)
+
+
+@require_GET
+def image_report_csv(request, pk):
+    """The findings under the current filters, with identifying columns, for audits."""
+    build = _build_for_user(request, pk)
+    scan = ImageScan.objects.filter(build=build).first()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="build-{build.pk}-findings.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_COLUMNS)
+    if scan is None:
+        return response
+    image = build.published_reference or f"{build.quarantine_repository}:{build.quarantine_tag}"
+    for f in findings_filter(scan, base_layers=len(build.recipe.base.layer_digests), **_report_filters(request)):
+        writer.writerow([image, build.digest, f.vulnerability_id, f.advisory.osv_id, f.severity, f.severity_source,
+                         f.package.name, f.package.source_name, f.installed_version, f.fixed_version, f.package.layer_index])
+    return response
+
+
+@require_GET
+def vulnerability_impact(request, vulnerability_id):
+    """Which current images and teams a vulnerability affects, with installed and fixed versions."""
+    from compliance.models import Advisory
+    from compliance.selectors import vulnerability_findings
+    from portal.rbac import visible_teams
+
+    vulnerability_id = vulnerability_id.strip()[:120]
+    findings = list(vulnerability_findings(vulnerability_id, visible_teams(request.user)))
+    advisories = Advisory.objects.filter(withdrawn__isnull=True).filter(
+        Q(osv_id=vulnerability_id) | Q(aliases__icontains=f'"{vulnerability_id}"'))[:10]
+    images = {f.scan.build_id for f in findings}
+    teams = sorted({f.scan.build.team.name for f in findings})
+    by_base = {}
+    for f in findings:
+        by_base.setdefault(f.scan.build.recipe.base.name, set()).add(f.scan.build_id)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{vulnerability_id}-impact.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["team", "image", "digest", "package", "installed_version", "fixed_version", "severity"])
+        for f in findings:
+            build = f.scan.build
+            writer.writerow([build.team.slug, build.published_reference or build.quarantine_reference, build.digest,
+                             f.package.name, f.installed_version, f.fixed_version, f.severity])
+        return response
+    return render(request, "compliance/vulnerability.html", {
+        "vulnerability_id": vulnerability_id, "findings": findings, "advisories": advisories,
+        "image_count": len(images), "teams": teams, "by_base": sorted((b, len(i)) for b, i in by_base.items()),
+        "fixable_images": len({f.scan.build_id for f in findings if f.fixed_version}),
+    })
+
+
+@require_GET
+def security_dashboard(request):
+    from compliance.models import ImportRun
+    from compliance.selectors import fleet_summary
+    from portal.rbac import visible_teams
+
+    return render(request, "compliance/dashboard.html", {
+        "summary": fleet_summary(visible_teams(request.user)), "severity_order": SEVERITY_ORDER,
+        "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
+    })
+
+
+@require_GET
+def search(request):
+    """Global search: a vulnerability id goes to its impact page; anything else lists builds."""
+    from django.shortcuts import redirect
+
+    q = request.GET.get("q", "").strip()
+    if not q:
+        return redirect("security-dashboard")
+    return redirect("vulnerability-impact", vulnerability_id=q.upper() if q.lower().startswith(("cve-", "ghsa-")) else q)

@@ -1,0 +1,1 @@
+"""Feed readers: each turns one vulnerability feed into Advisory and Rejection objects."""
