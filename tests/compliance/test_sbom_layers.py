@@ -1,7 +1,5 @@
 """merge_layers: overlay semantics over tar streams built in memory."""
-import gzip
 import io
-import tarfile
 
 import pytest
 
