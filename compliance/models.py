@@ -14,7 +14,10 @@ class ImageScan(models.Model):
         FAILED = "failed", "Failed"
         UNSUPPORTED = "unsupported", "Unsupported"
 
-    build = models.OneToOneField(Build, on_delete=models.CASCADE, related_name="scan")
+    build = models.OneToOneField(Build, null=True, blank=True, on_delete=models.CASCADE, related_name="scan",
+                                 help_text="Empty for images scanned on request (Harbor, reports imported)")
+    registry = models.CharField(max_length=300, blank=True, help_text="Registry URL when not the portal's own")
+    repository = models.CharField(max_length=300, blank=True)
     digest = models.CharField(max_length=80)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     os_id = models.CharField(max_length=40, blank=True)

@@ -21,7 +21,7 @@ def scans_naming(changed: set[tuple[str, str]]):
     names = {name for _, name in changed}
     lowered = {name.lower() for name in names}
     return (
-        ImageScan.objects.filter(status=ImageScan.Status.DONE)
+        ImageScan.objects.filter(status=ImageScan.Status.DONE, build__isnull=False)
         .filter(Q(packages__source_name__in=names) | Q(packages__name__in=names | lowered))
         .distinct()
         .select_related("build__team", "build__recipe")

@@ -18,7 +18,8 @@ from portal.registry import RegistryError
 def image_scan(*, build: Build) -> ImageScan:
     """Read the quarantined image's layers from the registry (no Docker Engine needed)."""
     scan, _ = ImageScan.objects.update_or_create(
-        build=build, defaults={"digest": build.digest, "status": ImageScan.Status.SCANNING, "error": ""}
+        build=build, defaults={"digest": build.digest, "repository": build.quarantine_repository,
+                               "status": ImageScan.Status.SCANNING, "error": ""}
     )
     try:
         facts = read_image(registry_client(), build.quarantine_repository, build.digest)
