@@ -59,6 +59,7 @@ def policy_evaluate(*, facts: ImageFacts, approved_bases: list[ApprovedBase]) ->
         rule_approved_base(facts, approved_bases),
         rule_non_root_user(facts),
         rule_no_secrets_in_env(facts),
+        rule_no_secrets_in_layers(facts),
     ]
     return Verdict(passed=all(r.status == "pass" for r in results), results=results)
 
@@ -105,6 +106,29 @@ def rule_non_root_user(facts: ImageFacts) -> RuleResult:
         return RuleResult(rule, title, "fail", f"Runs as root: final USER is '{user}'. "
                           "Add the 'Non-root runtime user' option.", evidence)
     return RuleResult(rule, title, "pass", f"Runs as '{user}' (uid {uid}).", evidence)
+
+
+# -- no-secrets-in-layers --------------------------------------------------------------
+def rule_no_secrets_in_layers(facts: ImageFacts) -> RuleResult:
+    """Secrets in any layer's files (a file deleted later is still in its layer blob, which
+    anyone who can pull downloads), labels and build history. ENV has its own rule."""
+    rule, title = "no-secrets-in-layers", "No secrets in files, labels or history"
+    found = [s for s in facts.secrets if s.where != "env"]
+    evidence: dict[str, Any] = {
+        "findings": [{"where": s.where, "path": s.path, "layer": s.layer_index, "rule": s.rule,
+                      "fingerprint": s.fingerprint, "deleted_in_later_layer": s.deleted_in_later_layer}
+                     for s in found[:50]],
+        "truncated_scan": facts.secrets_truncated,
+    }
+    if not found:
+        note = " (the scan stopped at its file limit)" if facts.secrets_truncated else ""
+        return RuleResult(rule, title, "pass", f"No secrets found in {facts.file_count} files{note}.", evidence)
+    shown = "; ".join(
+        f"{s.path} ({s.rule}, layer {s.layer_index}{', deleted later but still in its layer' if s.deleted_in_later_layer else ''})"
+        for s in found[:3])
+    more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+    return RuleResult(rule, title, "fail", f"{len(found)} secret{'s' if len(found) > 1 else ''} in the image: {shown}{more}. "
+                      "Remove them from the build (deleting them in a later step does not help) and rotate them.", evidence)
 
 
 # -- no-secrets-in-env -----------------------------------------------------------------

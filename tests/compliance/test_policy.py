@@ -11,24 +11,24 @@ BASE = ApprovedBase("catalog/debian:12", ["sha256:base0", "sha256:base1"])
 PASSWD = {"root": 0, "daemon": 1, "app": 10001, "toor": 0}
 
 
-def make_facts(*, user="app", env=(), layers=("sha256:base0", "sha256:base1", "sha256:app"), diff_ids=()):
+def make_facts(*, user="app", env=(), layers=("sha256:base0", "sha256:base1", "sha256:app"), diff_ids=(), secrets=()):
     return ImageFacts(repository="quarantine/app", digest="sha256:m", layer_digests=list(layers),
                       config={"config": {"User": user, "Env": list(env)}, "rootfs": {"diff_ids": list(diff_ids)}},
-                      passwd=dict(PASSWD))
+                      passwd=dict(PASSWD), secrets=list(secrets))
 
 
 # -- verdict ---------------------------------------------------------------------------
 def test_it_passes_an_image_that_meets_every_rule():
     verdict = policy_evaluate(facts=make_facts(env=["PATH=/usr/bin"]), approved_bases=[BASE])
     assert verdict.passed
-    assert [r.rule for r in verdict.results] == ["approved-base", "non-root-user", "no-secrets-in-env"]
+    assert [r.rule for r in verdict.results] == ["approved-base", "non-root-user", "no-secrets-in-env", "no-secrets-in-layers"]
     assert json.loads(json.dumps(verdict.to_dict()))["passed"] is True
 
 
 def test_it_fails_the_verdict_when_one_rule_fails():
     verdict = policy_evaluate(facts=make_facts(user="root"), approved_bases=[BASE])
     assert not verdict.passed
-    assert [r.status for r in verdict.results] == ["pass", "fail", "pass"]
+    assert [r.status for r in verdict.results] == ["pass", "fail", "pass", "pass"]
 
 
 # -- approved-base ---------------------------------------------------------------------
@@ -175,3 +175,18 @@ def test_it_names_the_variables_in_the_message_but_never_the_values():
 def test_it_reveals_only_the_length_of_short_secrets():
     result = rule_no_secrets_in_env(make_facts(env=["DB_PASSWORD=hunter2"]))
     assert result.evidence["findings"][0]["fingerprint"] == "…7"
+
+
+def test_it_fails_on_a_secret_in_a_file_even_when_a_later_layer_deleted_it():
+    from compliance.policy import rule_no_secrets_in_layers
+    from compliance.sbom.models import SecretFinding
+
+    secret = SecretFinding(path="root/.ssh/id_rsa", layer_index=1, rule="private-key", fingerprint="ab12cd34ef56",
+                           line=1, deleted_in_later_layer=True)
+    env_only = SecretFinding(path="DB_PASSWORD", layer_index=None, rule="keyword", fingerprint="0011", line=1, where="env")
+    facts = make_facts(secrets=[secret, env_only])
+    result = rule_no_secrets_in_layers(facts)
+    assert result.status == "fail"
+    assert "root/.ssh/id_rsa (private-key, layer 1, deleted later but still in its layer)" in result.message
+    assert [f["path"] for f in result.evidence["findings"]] == ["root/.ssh/id_rsa"], "ENV has its own rule"
+    assert rule_no_secrets_in_layers(make_facts(secrets=[env_only])).status == "pass"
