@@ -1,4 +1,5 @@
 """What compliance records per build: the scan (SBOM) and the policy verdict."""
+from django.conf import settings
 from django.db import models
 
 from builds.models import Build
@@ -153,3 +154,54 @@ class Finding(models.Model):
     @property
     def fixable(self) -> bool:
         return bool(self.fixed_version)
+
+
+class PolicyException(models.Model):
+    """A reviewed, scoped, expiring exception to the policy: a workflow, not an allowlist."""
+
+    class Scope(models.TextChoices):
+        IMAGE = "image", "This image (digest)"
+        RECIPE = "recipe", "All builds of this image"
+        TEAM = "team", "All images of the team"
+        GLOBAL = "global", "Every image (reviewers only)"
+
+    class Target(models.TextChoices):
+        VULNERABILITY = "vulnerability", "A vulnerability"
+        RULE = "rule", "A policy rule"
+        PACKAGE = "package", "Every vulnerability of a package"
+
+    class Reason(models.TextChoices):
+        ACCEPTED_RISK = "accepted_risk", "Accepted risk"
+        NOT_AFFECTED = "not_affected", "Not affected (false positive)"
+        FIX_PENDING = "fix_pending", "Fix pending upstream"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        APPROVED = "approved", "Approved"
+        DENIED = "denied", "Denied"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    scope = models.CharField(max_length=20, choices=Scope.choices)
+    team = models.ForeignKey("portal.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="exceptions")
+    recipe = models.ForeignKey("builds.Recipe", null=True, blank=True, on_delete=models.CASCADE, related_name="exceptions")
+    digest = models.CharField(max_length=80, blank=True)
+    target_kind = models.CharField(max_length=20, choices=Target.choices)
+    target = models.CharField(max_length=200, help_text="Vulnerability id, rule id or package name")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    justification = models.TextField()
+    ticket = models.URLField(blank=True)
+    end_when_fixed = models.BooleanField(default=True, help_text="Stops applying once a fixed version is available")
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self):
+        return f"exception {self.pk}: {self.target_kind} {self.target} ({self.get_scope_display()})"

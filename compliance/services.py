@@ -1,4 +1,6 @@
 """Compliance writes: record the SBOM of a pushed image and the policy verdict for a build."""
+from dataclasses import dataclass, field
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -65,9 +67,62 @@ def verdict_evaluate(*, build: Build, trigger: str = "build") -> Verdict:
     facts = ImageFacts.from_dict(build.scan.facts)
     outcome = policy_evaluate(facts=facts, approved_bases=approved_bases())
     results = [r.to_dict() for r in outcome.results]
-    results.append(rule_vulnerability_threshold(
-        findings_as_dicts(build.scan), block=set(settings.POLICY_BLOCK_SEVERITIES),
-        fixable_only=settings.POLICY_BLOCK_FIXABLE_ONLY).to_dict())
+    findings = findings_as_dicts(build.scan)
+    waivers = waivers_for(build, findings)
+    results.append(_threshold_with_waivers(findings, waivers))
+    for result in results:
+        exception = waivers.rules.get(result["rule"])
+        if result["status"] == "fail" and exception is not None:
+            result["status"] = "waived"
+            result["message"] += f" Waived by exception {exception.pk} until {exception.expires_at:%Y-%m-%d}."
+            result["evidence"]["exception"] = exception.pk
     return Verdict.objects.create(
-        build=build, passed=all(r["status"] == "pass" for r in results), results=results,
+        build=build, passed=all(r["status"] != "fail" for r in results), results=results,
         database_version=database_version(), trigger=trigger)
+
+
+def _threshold_with_waivers(findings: list[dict], waivers) -> dict:
+    """The threshold rule as 'pass', 'fail', or 'waived' when only exceptions make it pass."""
+    limits = {"block": set(settings.POLICY_BLOCK_SEVERITIES), "fixable_only": settings.POLICY_BLOCK_FIXABLE_ONLY}
+    strict = rule_vulnerability_threshold(findings, **limits).to_dict()
+    if strict["status"] == "pass" or not (waivers.vulnerabilities or waivers.packages):
+        return strict
+    remaining = [f for f in findings if f["package"] not in waivers.packages]
+    lenient = rule_vulnerability_threshold(remaining, waived=set(waivers.vulnerabilities), **limits).to_dict()
+    if lenient["status"] == "fail":
+        return lenient
+    used = sorted({e.pk for e in (*waivers.vulnerabilities.values(), *waivers.packages.values())})
+    strict["status"] = "waived"
+    strict["message"] = strict["message"].split(":")[0] + f", all waived by exception{'s' if len(used) > 1 else ''} " \
+        + ", ".join(str(pk) for pk in used) + "."
+    strict["evidence"]["exceptions"] = used
+    return strict
+
+
+@dataclass
+class Waivers:
+    vulnerabilities: dict = field(default_factory=dict)  # id -> exception
+    packages: dict = field(default_factory=dict)
+    rules: dict = field(default_factory=dict)
+    used: set = field(default_factory=set)
+
+
+def waivers_for(build: Build, findings: list[dict]) -> Waivers:
+    """Active exceptions for the build, minus those that end now that a fix is available."""
+    from compliance.exceptions import exception_end_fixed, exceptions_active_for
+    from compliance.models import PolicyException
+
+    waivers = Waivers()
+    fixable = {f["vulnerability_id"] for f in findings if f["fixed_version"]}
+    fixable_packages = {f["package"] for f in findings if f["fixed_version"]}
+    for exception in exceptions_active_for(build):
+        kind, target = exception.target_kind, exception.target
+        if exception.end_when_fixed and (
+                (kind == PolicyException.Target.VULNERABILITY and target in fixable)
+                or (kind == PolicyException.Target.PACKAGE and target in fixable_packages)):
+            exception_end_fixed(exception)
+            continue
+        bucket = {"vulnerability": waivers.vulnerabilities, "package": waivers.packages, "rule": waivers.rules}[kind]
+        bucket[target] = exception
+        waivers.used.add(exception.pk)
+    return waivers

@@ -173,8 +173,10 @@ CELERY_TASK_ROUTES = {
     "compliance.tasks.*": {"queue": "scans"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_IMPORTS = ["compliance.tasks_exceptions"]
 CELERY_BEAT_SCHEDULE = {
     "reap-stuck-builds": {"task": "builds.tasks.reap_stuck_builds", "schedule": envint("REAPER_INTERVAL_SECONDS", 60)},
+    "expire-exceptions": {"task": "compliance.tasks_exceptions.expire_exceptions", "schedule": 300},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -182,6 +184,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 POLICY_BLOCK_SEVERITIES = [s for s in env("POLICY_BLOCK_SEVERITIES", "Critical,High").split(",") if s]
 POLICY_BLOCK_FIXABLE_ONLY = envbool("POLICY_BLOCK_FIXABLE_ONLY", "True")
 
+# The longest an exception may run, by the worst severity it waives (days).
+EXCEPTION_MAX_DAYS = {"Critical": 30, "High": 90, "Medium": 180, "Low": 365, "default": 365}
 ALERT_WEBHOOK_TIMEOUT = envint("ALERT_WEBHOOK_TIMEOUT", 10)
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "image-portal@localhost")

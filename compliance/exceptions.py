@@ -1,0 +1,168 @@
+"""Exceptions: requested by a team, decided by a security reviewer who is not the requester,
+scoped, and expiring. Every decision goes to the audit log; an expired or revoked exception
+stops applying at once (the affected verdicts are re-evaluated)."""
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from builds.models import Build
+from compliance.models import Finding, PolicyException
+from portal.audit import audit_record
+from portal.rbac import is_security_reviewer, require_team_member
+
+MIN_JUSTIFICATION = 30
+
+
+class DecisionConflict(Exception):
+    """Someone else decided first; the caller shows the current state (HTTP 409)."""
+
+
+def max_days_for(severity: str) -> int:
+    return settings.EXCEPTION_MAX_DAYS.get(severity, settings.EXCEPTION_MAX_DAYS["default"])
+
+
+def _worst_severity(target_kind: str, target: str) -> str:
+    """The worst severity the target has on any image, which caps how long it may be excepted."""
+    from compliance.policy_vulns import SEVERITY_ORDER
+
+    if target_kind == PolicyException.Target.RULE:
+        return "default"
+    field = "vulnerability_id" if target_kind == PolicyException.Target.VULNERABILITY else "package__name"
+    seen = set(Finding.objects.filter(**{field: target}).values_list("severity", flat=True))
+    return next((s for s in SEVERITY_ORDER if s in seen), "default")
+
+
+def exception_request(*, user, scope, target_kind, target, reason, justification, expires_at,
+                      team=None, recipe=None, digest="", ticket="", end_when_fixed=True) -> PolicyException:
+    """Validate and record a request; it applies only once a reviewer approves it."""
+    errors = {}
+    if scope == PolicyException.Scope.GLOBAL and not is_security_reviewer(user):
+        raise PermissionDenied("Only security reviewers may request an exception for every image.")
+    if recipe is not None:
+        team = recipe.team
+    if scope != PolicyException.Scope.GLOBAL:
+        if team is None:
+            errors["scope"] = "Choose the team, image or build the exception applies to."
+        else:
+            require_team_member(user, team)
+    if scope in (PolicyException.Scope.RECIPE, PolicyException.Scope.IMAGE) and recipe is None:
+        errors["scope"] = "Choose the image the exception applies to."
+    if scope == PolicyException.Scope.IMAGE and not digest.startswith("sha256:"):
+        errors["scope"] = "An image-scoped exception needs the image digest."
+    if len((justification or "").strip()) < MIN_JUSTIFICATION:
+        errors["justification"] = f"Explain what, why and the compensating controls (at least {MIN_JUSTIFICATION} characters)."
+    if not (target or "").strip():
+        errors["target"] = "Name the vulnerability, rule or package."
+    now = timezone.now()
+    severity = _worst_severity(target_kind, target)
+    limit = max_days_for(severity)
+    if expires_at is None or expires_at <= now:
+        errors["expires_at"] = "An expiry date in the future is required."
+    elif expires_at > now + datetime.timedelta(days=limit):
+        errors["expires_at"] = f"At most {limit} days for {severity if severity != 'default' else 'this target'} (policy)."
+    if errors:
+        raise ValidationError(errors)
+    exception = PolicyException.objects.create(
+        scope=scope, team=team if scope != PolicyException.Scope.GLOBAL else None, recipe=recipe, digest=digest,
+        target_kind=target_kind, target=target.strip(), reason=reason, justification=justification.strip(),
+        ticket=ticket, end_when_fixed=end_when_fixed, expires_at=expires_at, requested_by=user)
+    audit_record(actor=user, action="exception.requested", target=exception, team=exception.team,
+                 scope=scope, target_kind=target_kind, subject=exception.target, expires_at=expires_at.isoformat())
+    return exception
+
+
+def _decide(*, user, exception, status, comment, allowed_from) -> PolicyException:
+    with transaction.atomic():
+        exception = PolicyException.objects.select_for_update().get(pk=exception.pk)
+        if exception.status not in allowed_from:
+            raise DecisionConflict(f"This exception is already {exception.get_status_display().lower()}.")
+        exception.status, exception.decided_by, exception.decided_at = status, user, timezone.now()
+        exception.decision_comment = comment
+        exception.save()
+        audit_record(actor=user, action=f"exception.{status}", target=exception, team=exception.team, comment=comment)
+    builds_reevaluate(exception)
+    return exception
+
+
+def exception_decide(*, user, exception, approve: bool, comment: str = "", expires_at=None) -> PolicyException:
+    """A security reviewer, never the requester, approves (optionally shortening) or denies."""
+    if not is_security_reviewer(user):
+        raise PermissionDenied("Only security reviewers decide exceptions.")
+    if exception.requested_by_id == user.pk:
+        raise PermissionDenied("You requested this exception; another reviewer must decide it.")
+    if not approve and not comment.strip():
+        raise ValidationError({"comment": "Say why the request is denied."})
+    if approve and expires_at is not None:
+        if expires_at > exception.expires_at:
+            raise ValidationError({"expires_at": "A reviewer may shorten the expiry, not extend it."})
+        PolicyException.objects.filter(pk=exception.pk).update(expires_at=expires_at)
+    status = PolicyException.Status.APPROVED if approve else PolicyException.Status.DENIED
+    return _decide(user=user, exception=exception, status=status, comment=comment, allowed_from={PolicyException.Status.PENDING})
+
+
+def exception_revoke(*, user, exception, comment: str) -> PolicyException:
+    if not is_security_reviewer(user):
+        raise PermissionDenied("Only security reviewers revoke exceptions.")
+    if not comment.strip():
+        raise ValidationError({"comment": "Say why the exception is revoked."})
+    return _decide(user=user, exception=exception, status=PolicyException.Status.REVOKED, comment=comment,
+                   allowed_from={PolicyException.Status.APPROVED})
+
+
+def exceptions_expire(*, now=None) -> int:
+    """Periodic: approved exceptions past their expiry become expired, and their verdicts re-run."""
+    now = now or timezone.now()
+    expired = 0
+    for exception in PolicyException.objects.filter(status=PolicyException.Status.APPROVED, expires_at__lte=now):
+        PolicyException.objects.filter(pk=exception.pk).update(status=PolicyException.Status.EXPIRED)
+        audit_record(actor=None, action="exception.expired", target=exception, team=exception.team)
+        builds_reevaluate(exception)
+        expired += 1
+    return expired
+
+
+def exception_end_fixed(exception: PolicyException) -> None:
+    """'End early when a fix is available': a fixed version now exists, so the exception ends."""
+    updated = PolicyException.objects.filter(pk=exception.pk, status=PolicyException.Status.APPROVED).update(
+        status=PolicyException.Status.EXPIRED, decision_comment="Ended automatically: a fixed version is available.")
+    if updated:
+        audit_record(actor=None, action="exception.ended_fix_available", target=exception, team=exception.team)
+
+
+def exceptions_active_for(build: Build, *, now=None) -> list[PolicyException]:
+    """Approved, unexpired exceptions whose scope covers this build (checked at use, so an
+    exception past its expiry stops applying even before the periodic job runs)."""
+    now = now or timezone.now()
+    scoped = (Q(scope=PolicyException.Scope.GLOBAL) | Q(scope=PolicyException.Scope.TEAM, team=build.team_id)
+              | Q(scope=PolicyException.Scope.RECIPE, recipe=build.recipe_id)
+              | Q(scope=PolicyException.Scope.IMAGE, recipe=build.recipe_id, digest=build.digest))
+    return list(PolicyException.objects.filter(scoped, status=PolicyException.Status.APPROVED, expires_at__gt=now))
+
+
+def builds_in_scope(exception: PolicyException):
+    """The latest build of every recipe the exception's scope covers."""
+    from django.db.models import Max
+
+    builds = Build.objects.filter(status=Build.Status.SUCCEEDED, scan__status="done")
+    if exception.scope == PolicyException.Scope.TEAM:
+        builds = builds.filter(team=exception.team)
+    elif exception.scope in (PolicyException.Scope.RECIPE, PolicyException.Scope.IMAGE):
+        builds = builds.filter(recipe=exception.recipe)
+        if exception.scope == PolicyException.Scope.IMAGE:
+            builds = builds.filter(digest=exception.digest)
+    latest = builds.values("recipe").annotate(latest=Max("pk")).values("latest")
+    return Build.objects.filter(pk__in=latest)
+
+
+def builds_reevaluate(exception: PolicyException) -> int:
+    from compliance.services import verdict_evaluate
+
+    count = 0
+    for build in builds_in_scope(exception):
+        verdict_evaluate(build=build, trigger="exception")
+        count += 1
+    return count
