@@ -17,8 +17,27 @@ def publication_repository(build: Build) -> str:
     return f"{settings.PUBLISHED_REPOSITORY_PREFIX}/{build.team.slug}/{build.recipe.name}"
 
 
+def verdict_make_current(build: Build) -> None:
+    """A verdict computed before the latest database import is stale: match and evaluate again,
+    from the stored SBOM, before anything is published on it."""
+    from compliance.matching import scan_match
+    from compliance.models import ImageScan
+    from compliance.services import verdict_evaluate
+    from compliance.vulndb_store import database_version
+
+    latest = build.verdicts.order_by("-created").first()
+    scan = ImageScan.objects.filter(build=build, status=ImageScan.Status.DONE).first()
+    if latest is None or scan is None or latest.database_version == database_version():
+        return
+    scan_match(scan)
+    verdict_evaluate(build=build, trigger="gate")
+
+
 def image_publish(*, build: Build, actor) -> str:
-    """Copy the quarantined image to the publication repository if, and only if, its verdict passed."""
+    """Copy the quarantined image to the publication repository if, and only if, its verdict
+    passed and is current for the latest vulnerability database import."""
+    if not build.published_reference:
+        verdict_make_current(build)
     with transaction.atomic():
         build = Build.objects.select_for_update().get(pk=build.pk)
         if build.published_reference:

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from builds import views as build_views
+from compliance import exception_views
 from compliance import views as compliance_views
 from portal import views
 
@@ -29,6 +30,10 @@ urlpatterns = [
     path("security", compliance_views.security_dashboard, name="security-dashboard"),
     path("cves/<str:vulnerability_id>", compliance_views.vulnerability_impact, name="vulnerability-impact"),
     path("search", compliance_views.search, name="search"),
+    path("exceptions", exception_views.exception_list, name="exception-list"),
+    path("exceptions/new", exception_views.exception_new, name="exception-new"),
+    path("exceptions/<int:pk>", exception_views.exception_detail, name="exception-detail"),
+    path("exceptions/<int:pk>/decision", exception_views.exception_decision, name="exception-decision"),
     path("builds/<int:pk>/report.csv", compliance_views.image_report_csv, name="image-report-csv"),
     path("api/", include("portal.api_urls")),
     path("api/token/", login_not_required(obtain_auth_token), name="api-token"),

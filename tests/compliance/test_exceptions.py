@@ -136,3 +136,17 @@ def test_it_waives_a_rule(failing, member, reviewer):
     results = {r["rule"]: r for r in failing.verdicts.order_by("-created").first().results}
     assert results["non-root-user"]["status"] == "waived"
     assert f"exception {exception.pk}" in results["non-root-user"]["message"]
+
+
+def test_the_gate_re_evaluates_a_stale_verdict_before_publishing(tmp_path, published):  # noqa: F811
+    from builds.models import Build
+    from compliance.gate import GateClosed, image_publish
+
+    Build.objects.filter(pk=published.pk).update(published_reference="", published_at=None)
+    published.refresh_from_db()
+    vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", severity=CRITICAL)))
+    assert published.verdicts.order_by("-created").first().passed, "the stored verdict predates the import"
+    with pytest.raises(GateClosed, match="Vulnerability threshold"):
+        image_publish(build=published, actor=None)
+    latest = published.verdicts.order_by("-created").first()
+    assert latest.trigger == "gate" and not latest.passed

@@ -1,0 +1,107 @@
+"""Exception pages: the register (with the reviewers' queue), request form and detail with decisions."""
+import datetime
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.views.decorators.http import require_GET, require_POST
+
+from builds.models import Build
+from compliance.exceptions import DecisionConflict, exception_decide, exception_request, exception_revoke
+from compliance.models import PolicyException
+from portal.rbac import is_security_reviewer, visible_teams
+
+TABS = ["pending", "active", "expiring", "expired", "denied", "revoked"]
+
+
+def _exceptions_for(user):
+    """Reviewers see all; others see their teams' and the global ones."""
+    if is_security_reviewer(user):
+        return PolicyException.objects.all()
+    return PolicyException.objects.filter(Q(team__in=visible_teams(user)) | Q(scope=PolicyException.Scope.GLOBAL))
+
+
+@require_GET
+def exception_list(request):
+    tab = request.GET.get("status", "pending" if is_security_reviewer(request.user) else "active")
+    tab = tab if tab in TABS else "active"
+    now = timezone.now()
+    exceptions = _exceptions_for(request.user).select_related("team", "recipe", "requested_by", "decided_by")
+    if tab == "active":
+        exceptions = exceptions.filter(status="approved", expires_at__gt=now)
+    elif tab == "expiring":
+        exceptions = exceptions.filter(status="approved", expires_at__gt=now, expires_at__lte=now + datetime.timedelta(days=14))
+    else:
+        exceptions = exceptions.filter(status=tab)
+    return render(request, "compliance/exception_list.html", {
+        "exceptions": exceptions.order_by("expires_at" if tab in ("active", "expiring") else "requested_at")[:500],
+        "tab": tab, "tabs": TABS,
+        "pending_count": _exceptions_for(request.user).filter(status="pending").count(),
+    })
+
+
+def _expiry(value):
+    day = parse_date(value or "")
+    if day is None:
+        return None
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(23, 59)))
+
+
+def exception_new(request):
+    build = None
+    if request.GET.get("build") or request.POST.get("build"):
+        build = get_object_or_404(Build.objects.select_related("recipe", "team"),
+                                  pk=request.GET.get("build") or request.POST.get("build"),
+                                  team__in=visible_teams(request.user))
+    values = request.POST if request.method == "POST" else request.GET
+    context = {"build": build, "values": values, "errors": {}, "scopes": PolicyException.Scope.choices,
+               "kinds": PolicyException.Target.choices, "reasons": PolicyException.Reason.choices}
+    if request.method == "POST":
+        try:
+            exception = exception_request(
+                user=request.user, scope=values.get("scope", ""), target_kind=values.get("target_kind", ""),
+                target=values.get("target", ""), reason=values.get("reason", ""),
+                justification=values.get("justification", ""), expires_at=_expiry(values.get("expires_at")),
+                team=build.team if build else None, recipe=build.recipe if build else None,
+                digest=build.digest if build else "", ticket=values.get("ticket", ""),
+                end_when_fixed=values.get("end_when_fixed") == "1")
+        except ValidationError as error:
+            context["errors"] = {k: " ".join(v) for k, v in error.message_dict.items()}
+            return render(request, "compliance/exception_new.html", context, status=400)
+        messages.success(request, f"Exception request {exception.pk} sent to the security reviewers.")
+        return redirect("exception-detail", pk=exception.pk)
+    return render(request, "compliance/exception_new.html", context)
+
+
+@require_GET
+def exception_detail(request, pk):
+    exception = get_object_or_404(_exceptions_for(request.user).select_related("team", "recipe", "requested_by", "decided_by"), pk=pk)
+    from portal.models import AuditEvent
+
+    history = AuditEvent.objects.filter(target_type="PolicyException", target_id=str(exception.pk)).select_related("actor").order_by("created")
+    return render(request, "compliance/exception_detail.html", {
+        "exception": exception, "history": history,
+        "can_decide": is_security_reviewer(request.user) and exception.requested_by_id != request.user.pk,
+    })
+
+
+@require_POST
+def exception_decision(request, pk):
+    exception = get_object_or_404(_exceptions_for(request.user), pk=pk)
+    action, comment = request.POST.get("action"), request.POST.get("comment", "")
+    try:
+        if action == "revoke":
+            exception_revoke(user=request.user, exception=exception, comment=comment)
+        else:
+            exception_decide(user=request.user, exception=exception, approve=action == "approve", comment=comment,
+                             expires_at=_expiry(request.POST.get("expires_at")))
+        messages.success(request, f"Exception {exception.pk}: {action} recorded.")
+    except DecisionConflict as conflict:
+        messages.error(request, str(conflict))
+        return redirect("exception-detail", pk=exception.pk)
+    except (ValidationError, PermissionDenied) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    return redirect("exception-detail", pk=exception.pk)
