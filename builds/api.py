@@ -112,6 +112,15 @@ class BuildViewSet(viewsets.ReadOnlyModelViewSet):
             "chunks": [{"seq": c.seq, "first_line": c.first_line, "step": c.step, "text": c.text} for c in chunks],
         })
 
+    @extend_schema(responses={(200, "application/vnd.cyclonedx+json"): dict})
+    @action(detail=True, methods=["get"])
+    def sbom(self, request, pk=None):
+        """The image's SBOM as CycloneDX JSON."""
+        from compliance.views import image_sbom
+
+        self.get_object()  # the same visibility check as every other action
+        return image_sbom(request._request, pk)
+
     @extend_schema(request=None, responses={200: BuildSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):

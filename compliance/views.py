@@ -123,3 +123,20 @@ def search(request):
     if not q:
         return redirect("security-dashboard")
     return redirect("vulnerability-impact", vulnerability_id=q.upper() if q.lower().startswith(("cve-", "ghsa-")) else q)
+
+
+@require_GET
+def image_sbom(request, pk):
+    """The image's SBOM as CycloneDX JSON (1.6), for other tools and audits."""
+    from django.http import Http404
+
+    from compliance.sbom.cyclonedx import cyclonedx_json
+    from compliance.sbom.models import ImageFacts
+
+    build = _build_for_user(request, pk)
+    scan = ImageScan.objects.filter(build=build, status=ImageScan.Status.DONE).first()
+    if scan is None:
+        raise Http404("This image has not been scanned, so it has no SBOM yet.")
+    response = HttpResponse(cyclonedx_json(ImageFacts.from_dict(scan.facts)), content_type="application/vnd.cyclonedx+json")
+    response["Content-Disposition"] = f'attachment; filename="{build.recipe.name}-build-{build.pk}.cdx.json"'
+    return response

@@ -35,6 +35,7 @@ urlpatterns = [
     path("exceptions/<int:pk>", exception_views.exception_detail, name="exception-detail"),
     path("exceptions/<int:pk>/decision", exception_views.exception_decision, name="exception-decision"),
     path("builds/<int:pk>/report.csv", compliance_views.image_report_csv, name="image-report-csv"),
+    path("builds/<int:pk>/sbom.cdx.json", compliance_views.image_sbom, name="image-sbom"),
     path("api/", include("portal.api_urls")),
     path("api/token/", login_not_required(obtain_auth_token), name="api-token"),
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),

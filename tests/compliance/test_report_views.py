@@ -87,3 +87,26 @@ def test_it_summarises_the_fleet_with_counts_that_match_the_report(client, revie
     assert '<span class="tile-value">1</span> fixable Critical and High findings' in page
     assert reverse("vulnerability-impact", args=["CVE-0001-0001"]) in page
     assert client.get(reverse("search") + "?q=cve-0001-0001").url == reverse("vulnerability-impact", args=["CVE-0001-0001"])
+
+
+def test_it_downloads_the_sbom_as_cyclonedx_from_the_page_and_the_api(client, member, outsider, scan):  # noqa: F811
+    import json
+
+    from compliance.sbom.models import ImageFacts, Package
+    from tests.builds.test_api import api_for
+
+    facts = ImageFacts(repository="quarantine/payments/pay-api", digest=scan.digest, layer_digests=[], config={},
+                       os={"ID": "debian", "VERSION_ID": "12"}, passwd={},
+                       packages=[Package(name="libssl3", version="3.0.11-1~deb12u1", source_name="openssl",
+                                         source_version="3.0.11-1~deb12u1", architecture="amd64")])
+    scan.facts = facts.to_dict()
+    scan.save()
+    client.force_login(member)
+    response = client.get(reverse("image-sbom", args=[scan.build.pk]))
+    document = json.loads(response.content)
+    assert response["Content-Type"] == "application/vnd.cyclonedx+json"
+    assert document["bomFormat"] == "CycloneDX"
+    assert any("libssl3" in (c.get("purl") or "") for c in document["components"])
+    api = api_for(member).get(f"/api/builds/{scan.build.pk}/sbom/")
+    assert api.status_code == 200 and json.loads(api.content)["bomFormat"] == "CycloneDX"
+    assert api_for(outsider).get(f"/api/builds/{scan.build.pk}/sbom/").status_code == 404
