@@ -58,7 +58,8 @@ def image_publish(*, build: Build, actor) -> str:
         registry_client().copy_image(build.quarantine_repository, build.digest, repository, "latest")
         build.published_reference = f"{registry_host()}/{repository}:{tag}@{digest}"
         build.published_at = timezone.now()
-        build.save(update_fields=["published_reference", "published_at"])
+        build.steps["publish"] = {**build.steps.get("publish", {}), "status": "done", "finished": build.published_at.isoformat()}
+        build.save(update_fields=["published_reference", "published_at", "steps"])
         audit_record(actor=actor, action="image.published", target=build, team=build.team,
                      reference=build.published_reference, verdict=verdict.pk)
     return build.published_reference

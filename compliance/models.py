@@ -64,6 +64,10 @@ class Verdict(models.Model):
     def failures(self):
         return [r for r in self.results if r["status"] == "fail"]
 
+    @property
+    def waived(self):
+        return [r for r in self.results if r["status"] == "waived"]
+
 
 class ImportRun(models.Model):
     """One import of a vulnerability feed, with what it changed; its id is the database version."""

@@ -1,39 +1,10 @@
 """The main path in a real browser (Playwright driving Debian's chromium): log in, tick options,
 build, watch the log live, see the verdict. Screenshots go to test-artifacts/screenshots/."""
-import os
-
 import pytest
 
-from tests.conftest import ARTIFACTS
+from tests.browser.conftest import SHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-SHOTS = ARTIFACTS / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture
-def portal_url(django_db_setup, live_server):
-    # Requesting the database first makes the server thread stop before the test database is dropped.
-    return live_server.url
-
-
-@pytest.fixture
-def page(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop; the ORM calls in this test are still synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        yield context.new_page()
-        browser.close()
-    # ORM calls made while Playwright's greenlet ran got their own connection (context-local).
-    from django.db import connections
-
-    connections.close_all()
 
 
 def test_it_goes_from_login_to_a_published_image(portal_url, starter_catalog, celery_worker, member, page):

@@ -1,0 +1,48 @@
+"""Browser fixtures: Playwright driving Debian's chromium against the live test server."""
+import os
+
+import pytest
+
+from tests.conftest import ARTIFACTS
+
+SHOTS = ARTIFACTS / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def stray_connections_closed(django_db_setup, django_db_blocker):
+    """ORM calls made while Playwright's greenlet runs get connections of their own that pytest-django
+    cannot see; end them before the test database is dropped."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        connection.close()
+
+
+@pytest.fixture
+def portal_url(stray_connections_closed, live_server):
+    # Requesting the database first makes the server thread stop before the test database is dropped.
+    return live_server.url
+
+
+@pytest.fixture
+def page(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; the ORM calls in this test are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        yield context.new_page()
+        browser.close()
+    # ORM calls made while Playwright's greenlet ran got their own connection (context-local).
+    from django.db import connections
+
+    connections.close_all()

@@ -1,0 +1,88 @@
+"""Security pages in a real browser: a vulnerable image is blocked, its report and CVE page show
+why, the team requests an exception, a reviewer approves it, and the image can be published."""
+import datetime
+import json
+
+import pytest
+from django.utils import timezone
+
+from builds.models import Build
+from builds.services import build_request, recipe_save
+from catalog.models import BaseImage, ComponentVersion
+from compliance.vulndb_store import vulndb_import
+from tests.browser.conftest import SHOTS
+from tests.conftest import wait_for_build
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def log_in(page, url, username):  # noqa: F811
+    page.goto(url + "/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw-for-tests-1")
+    page.click("button[type=submit]")
+    page.get_by_role("heading", name="My images").wait_for()
+
+
+def test_it_walks_a_blocked_image_through_report_cve_exception_and_publication(
+        portal_url, starter_catalog, celery_worker, member, reviewer, page, tmp_path):  # noqa: F811
+    reviewer.set_password("pw-for-tests-1")
+    reviewer.save()
+    advisory = {"id": "DEBIAN-CVE-2099-0001", "modified": "2099-01-01T00:00:00Z", "aliases": ["CVE-2099-0001"],
+                "summary": "apt: made-up flaw for the browser test",
+                "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+                "affected": [{"package": {"ecosystem": "Debian:12", "name": "apt"},
+                              "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "99:0"}]}]}]}
+    (tmp_path / "osv").mkdir()
+    (tmp_path / "osv" / "advisory.json").write_text(json.dumps(advisory))
+    vulndb_import(source="osv", path=str(tmp_path / "osv"))
+    recipe = recipe_save(user=member, team=member.memberships.get().team, name="debian-app",
+                         base=BaseImage.objects.get(slug="debian-12"),
+                         choices=[(ComponentVersion.objects.get(component__slug="runtime-user"), {"uid": "10001"})])
+    build = wait_for_build(build_request(user=member, recipe=recipe))
+    assert build.status == Build.Status.SUCCEEDED and not build.verdicts.get().passed
+
+    log_in(page, portal_url, "alice")
+    page.goto(f"{portal_url}/builds/{build.pk}")
+    page.locator("#verdict", has_text="Vulnerability threshold").wait_for()
+    page.get_by_role("link", name="Image report").click()
+    # source package apt has two binary packages in the image: apt and libapt-pkg6.0
+    page.get_by_role("heading", name="2 vulnerabilities · 2 fixable").wait_for()
+    page.screenshot(path=SHOTS / "10-image-report.png", full_page=True)
+    page.get_by_label("Only fixable").check()
+    page.wait_for_url("**fixable=1**")
+    page.get_by_role("table").get_by_text("libapt-pkg6.0").wait_for()
+
+    page.goto(f"{portal_url}/cves/CVE-2099-0001")
+    page.get_by_role("heading", name="Impact on current images: 1 image · 1 team · 1 fixable by a rebuild").wait_for()
+    page.screenshot(path=SHOTS / "11-cve-impact.png", full_page=True)
+
+    page.goto(f"{portal_url}/builds/{build.pk}/report")
+    page.get_by_role("link", name="Request exception").first.click()
+    page.get_by_label("Justification").fill("Made-up flaw; apt is never run in production containers.")
+    page.get_by_label("Expires on").fill((timezone.now() + datetime.timedelta(days=7)).date().isoformat())
+    page.get_by_label("End early when a fixed version is available").uncheck()
+    page.screenshot(path=SHOTS / "12-exception-request.png", full_page=True)
+    page.get_by_role("button", name="Send for review").click()
+    page.get_by_text("Waiting for a security reviewer").wait_for()
+
+    page.context.clear_cookies()
+    log_in(page, portal_url, "rita")
+    page.goto(f"{portal_url}/exceptions?status=pending")
+    page.locator("table tbody tr").first.get_by_role("link").first.click()
+    page.get_by_role("button", name="Approve exception for CVE-2099-0001").click()
+    page.get_by_text("approve recorded").wait_for()
+    page.screenshot(path=SHOTS / "13-exception-approved.png", full_page=True)
+    page.goto(f"{portal_url}/security")
+    page.get_by_role("heading", name="Security overview").wait_for()
+    page.screenshot(path=SHOTS / "14-security-dashboard.png", full_page=True)
+
+    page.context.clear_cookies()
+    log_in(page, portal_url, "alice")
+    page.goto(f"{portal_url}/builds/{build.pk}")
+    page.locator("#verdict", has_text="Passed").wait_for()
+    page.get_by_role("button", name="Publish").click()
+    page.locator("#verdict", has_text="Published:").wait_for()
+    page.screenshot(path=SHOTS / "15-published-with-exception.png", full_page=True)
+    build.refresh_from_db()
+    assert build.published_reference.endswith(build.digest)
