@@ -62,6 +62,8 @@ class Build(models.Model):
     cancel_requested = models.BooleanField(default=False)
     worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the process running it")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started this build")
+    reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    help_text="An earlier build of the identical composition whose image this reuses")
     no_cache = models.BooleanField(default=False, help_text="Rebuild every step instead of reusing cached layers")
     image_id = models.CharField(max_length=100, blank=True)
     quarantine_repository = models.CharField(max_length=200, blank=True)

@@ -113,6 +113,10 @@ def build_context(build: Build) -> bytes:
 
 
 def step_build(build: Build, log: BuildLog) -> None:
+    if build.reused_from_id:
+        log.line(f"Identical composition to build #{build.reused_from_id} (sha256:{build.composition_sha256[:12]}): "
+                 "reusing its image, no rebuild.")
+        return
     context = build_context(build)
     log.line(f"Build context: {len(context)} bytes; composition sha256:{build.composition_sha256}")
     local_tag = f"portal-build-{build.pk}"
@@ -134,6 +138,9 @@ def step_push(build: Build, log: BuildLog) -> None:
     build.quarantine_repository = f"{settings.QUARANTINE_REPOSITORY_PREFIX}/{build.team.slug}/{build.recipe.name}"
     build.quarantine_tag = f"build-{build.pk}"
     remote = f"{registry_host()}/{build.quarantine_repository}"
+    if build.reused_from_id:
+        _push_reused(build, log)
+        return
     try:
         image_tag(image_id=build.image_id, repository=remote, tag=build.quarantine_tag)
         build.digest = image_push(repository=remote, tag=build.quarantine_tag, on_line=log.line)
@@ -147,12 +154,31 @@ def step_push(build: Build, log: BuildLog) -> None:
     )
 
 
+def _push_reused(build: Build, log: BuildLog) -> None:
+    """Tag the earlier build's image in this build's quarantine repository (a registry-side copy)."""
+    from catalog.services import registry_client
+    from portal.registry import RegistryError
+
+    source = build.reused_from
+    try:
+        build.digest = registry_client().copy_image(source.quarantine_repository, source.digest,
+                                                    build.quarantine_repository, build.quarantine_tag)
+    except RegistryError as error:
+        raise StepFailed("build:app:push", f"Could not reuse the image of build #{source.pk}: {error}")
+    log.line(f"Copied {source.quarantine_reference}@{source.digest} to {build.quarantine_reference} in the registry")
+    Build.objects.filter(pk=build.pk).update(
+        quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest)
+
+
 def step_scan(build: Build, log: BuildLog) -> None:
-    from compliance.services import image_scan
-
     from compliance.matching import scan_match
+    from compliance.services import image_scan, scan_reuse
 
-    scan = image_scan(build=build)
+    if build.reused_from_id:
+        scan = scan_reuse(build=build, source=build.reused_from)
+        log.line(f"Reused the SBOM of build #{build.reused_from_id} (same image digest): no rescan.")
+    else:
+        scan = image_scan(build=build)
     if scan.status != scan.Status.DONE:
         raise StepFailed("scan:app:failed", f"The image could not be scanned: {scan.error}")
     findings = scan_match(scan)

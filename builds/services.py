@@ -70,6 +70,13 @@ def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=Non
     return recipe
 
 
+def build_reusable(*, team, composition_sha256: str) -> Build | None:
+    """The latest successful, scanned build of the identical composition in this team, if any."""
+    return (Build.objects.filter(team=team, composition_sha256=composition_sha256, status=Build.Status.SUCCEEDED,
+                                 scan__status="done")
+            .exclude(digest="").order_by("-pk").first())
+
+
 def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
     """Snapshot the composition on a new Build and queue it once the row is committed."""
     from builds.tasks import run_build
@@ -79,8 +86,10 @@ def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
         raise CompositionError(f"Base image {recipe.base.name} is no longer approved.", {"base": "not approved"})
     snapshot = recipe_snapshot(recipe)
     composition = compose(snapshot)
+    reusable = None if no_cache else build_reusable(team=recipe.team, composition_sha256=composition.sha256)
     with transaction.atomic():
         build = Build.objects.create(
+            reused_from=reusable,
             recipe=recipe,
             team=recipe.team,
             requested_by=user,

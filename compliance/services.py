@@ -46,6 +46,23 @@ def image_scan(*, build: Build) -> ImageScan:
     return scan
 
 
+def scan_reuse(*, build: Build, source: Build) -> ImageScan:
+    """The same image (same digest) has the same SBOM: copy the earlier scan instead of reading
+    the layers again. Findings are matched afresh against today's database."""
+    original = source.scan
+    with transaction.atomic():
+        ImageScan.objects.filter(build=build).delete()
+        scan = ImageScan.objects.create(
+            build=build, digest=build.digest, repository=build.quarantine_repository, status=original.status,
+            os_id=original.os_id, os_version=original.os_version, facts=original.facts, finished=timezone.now())
+        SbomPackage.objects.bulk_create(
+            SbomPackage(scan=scan, type=p.type, name=p.name, version=p.version, source_name=p.source_name,
+                        source_version=p.source_version, architecture=p.architecture, layer_index=p.layer_index)
+            for p in original.packages.all()
+        )
+    return scan
+
+
 def approved_bases() -> list[ApprovedBase]:
     return [
         ApprovedBase(reference=f"{b.repository}@{b.digest}", layer_digests=list(b.layer_digests))

@@ -82,3 +82,21 @@ def test_it_shows_the_failing_step_when_a_dockerfile_step_fails(starter_catalog,
     assert build.steps["push"]["status"] == "pending"
     assert build.log_chunks.filter(text__contains="about to fail").exists()
     assert build.digest == ""
+
+
+def test_it_reuses_the_image_of_an_identical_composition_unless_asked_for_a_fresh_build(
+        starter_catalog, celery_worker, team, member):
+    recipe = recipe_save(user=member, team=team, name="again", base=BaseImage.objects.get(slug="busybox"),
+                         choices=[(version("runtime-user"), {"uid": "10001"})])
+    first = wait_for_build(build_request(user=member, recipe=recipe))
+    second = wait_for_build(build_request(user=member, recipe=recipe))
+
+    assert second.reused_from_id == first.pk and second.status == Build.Status.SUCCEEDED
+    assert second.digest == first.digest == registry_digest(second.quarantine_repository, second.quarantine_tag)
+    assert second.log_chunks.filter(text__contains="reusing its image, no rebuild").exists()
+    assert not second.log_chunks.filter(text__contains="Step 1/").exists(), "the engine was not asked to build"
+    assert second.scan.packages.count() == first.scan.packages.count()
+    assert second.verdicts.get().passed and second.published_reference.endswith(first.digest)
+
+    fresh = wait_for_build(build_request(user=member, recipe=recipe, no_cache=True))
+    assert fresh.reused_from_id is None and fresh.log_chunks.filter(text__contains="Step 1/").exists()
