@@ -70,12 +70,26 @@ class BuildCancelled(Exception):
     pass
 
 
+class TeamAtCapacity(Exception):
+    """The team already runs its maximum of builds; the task tries again a little later."""
+
+
 def build_start(build_id: int) -> Build | None:
-    """Move a queued build to running; anything else means another worker has it (or it ended)."""
+    """Move a queued build to running; anything else means another worker has it (or it ended).
+
+    Per-team limit: one team cannot take every builder. The team row is locked while counting so
+    two workers cannot both start the team's last free slot.
+    """
+    from portal.models import Team
+
     with transaction.atomic():
         build = Build.objects.select_for_update().filter(pk=build_id).first()
         if build is None or build.status != Build.Status.QUEUED:
             return None
+        Team.objects.select_for_update().get(pk=build.team_id)
+        running = Build.objects.filter(team_id=build.team_id, status=Build.Status.RUNNING).count()
+        if running >= settings.TEAM_MAX_RUNNING_BUILDS:
+            raise TeamAtCapacity(f"team {build.team_id} runs {running} builds")
         build.status = Build.Status.RUNNING
         build.started = build.heartbeat = timezone.now()
         build.attempts += 1

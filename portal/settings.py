@@ -180,6 +180,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Harbor's pluggable scanner API (/harbor/api/v1/): Harbor sends this as "Authorization: Bearer
+# <token>". Empty disables the adapter (every call answers 503 saying so).
+HARBOR_ADAPTER_TOKEN = env("HARBOR_ADAPTER_TOKEN", "")
+
 # Policy defaults (rules as data per team come later): block these severities, only when fixable.
 POLICY_BLOCK_SEVERITIES = [s for s in env("POLICY_BLOCK_SEVERITIES", "Critical,High").split(",") if s]
 POLICY_BLOCK_FIXABLE_ONLY = envbool("POLICY_BLOCK_FIXABLE_ONLY", "True")
@@ -200,6 +204,9 @@ PUBLISHED_REPOSITORY_PREFIX = env("PORTAL_PUBLISHED_PREFIX", "published")
 # A build may run no longer than this; the SDK's own timeout is only the gap between log lines.
 BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
 BUILD_LOG_MAX_BYTES = envint("BUILD_LOG_MAX_BYTES", 5 * 1024 * 1024)
+# One team may run at most this many builds at once; more wait in the queue (retried every N s).
+TEAM_MAX_RUNNING_BUILDS = envint("TEAM_MAX_RUNNING_BUILDS", 2)
+TEAM_CAPACITY_RETRY_SECONDS = envint("TEAM_CAPACITY_RETRY_SECONDS", 10)
 BUILD_MEMORY_BYTES = envint("BUILD_MEMORY_BYTES", 4 * 1024 * 1024 * 1024)
 BUILD_CPU_SHARES = envint("BUILD_CPU_SHARES", 512)
 # A running build whose worker has not beaten the heart for this long is retried once, then failed.

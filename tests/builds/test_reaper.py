@@ -75,3 +75,18 @@ def test_it_lets_only_the_team_cancel(client, build, outsider, reviewer):  # noq
         assert client.post(reverse("build-cancel", args=[build.pk])).status_code in (403, 404)
     build.refresh_from_db()
     assert build.status == Build.Status.QUEUED
+
+
+def test_it_keeps_a_team_within_its_running_build_limit(recipe, member, settings):  # noqa: F811
+    from builds.pipeline import TeamAtCapacity, build_start
+    from builds.services import build_request
+
+    settings.TEAM_MAX_RUNNING_BUILDS = 2
+    first, second, third = (build_request(user=member, recipe=recipe) for _ in range(3))
+    assert build_start(first.pk) and build_start(second.pk)
+    with pytest.raises(TeamAtCapacity):
+        build_start(third.pk)
+    third.refresh_from_db()
+    assert third.status == Build.Status.QUEUED, "it waits in the queue, nothing is lost"
+    Build.objects.filter(pk=first.pk).update(status=Build.Status.SUCCEEDED)
+    assert build_start(third.pk).status == Build.Status.RUNNING
