@@ -22,7 +22,8 @@ Decisions on the open points:
 - zip: only stored and deflated members (zipfile inflates bzip2/lzma without an output cap);
   backslashes are read as folder separators (PowerShell 5 writes them); encrypted members refused.
 - `.paas` scripts: the project root is the archive root or, when every member sits inside one
-  top-level folder (`app-1.0/...`, as `git archive --prefix` and most tarballs do), that folder.
+  top-level folder other than `.paas` (`app-1.0/...`, as `git archive --prefix` and most tarballs
+  make), that folder.
   Scripts are looked for only at `<root>.paas/`; there `.paas` must be a folder and each script a
   regular file no larger than `max_script_size`.
 """
@@ -78,7 +79,7 @@ class ArchiveMember:
     name: str  # normalised: relative, '/'-separated, no '.', '..', or trailing '/'
     type: str  # "file" | "dir" | "symlink" | "hardlink"
     size: int = 0  # bytes of data; files only
-    mode: int = 0o644  # as re-packed: 0o755 (folders, executables) or 0o644
+    mode: int = 0o644  # as re-packed: 0o755 (folders, symlinks, executables) or 0o644
     target: str = ""  # a symlink's target as written, or the member a hard link names
 
 
@@ -104,7 +105,6 @@ class _Entry:
     mode: int
     target: str = ""
     open: Callable[[], BinaryIO] | None = None
-    compressed_size: int | None = None  # zip only: tar.gz members share one stream
 
 
 def archive_inspect(path_or_fileobj, *, filename: str, limits: ArchiveLimits = ArchiveLimits()) -> ArchiveInfo:
@@ -173,7 +173,8 @@ def _scan(fp, filename, limits, writer=None, expected_sha256=None) -> ArchiveInf
             member = checker.admit(entry)
             if member is not None:
                 _copy(member, entry, checker, writer)
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error, UnicodeError) as error:
+    except (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error, UnicodeError) as error:
+        # Not every OSError: a full disk while writing `out` is not the uploader's fault.
         raise ArchiveError(f"the archive is damaged: {error}") from None
     root, scripts = checker.finish()
     notes = ()
@@ -216,12 +217,14 @@ class _MemberData:
         self.left = member.size
 
     def read(self, n=CHUNK):
-        if self.left <= 0:
-            return b""
-        data = self.stream.read(min(n if n and n > 0 else CHUNK, self.left, CHUNK))
-        if not data:
-            raise ArchiveError(f"{self.member.name!r}: the header says {self.member.size:,} bytes "
-                               f"but the data ends after {self.member.size - self.left:,}")
+        # Full reads only: tarfile.addfile takes a short read for the end of the data.
+        want, data = min(n if n and n > 0 else CHUNK, self.left, CHUNK), b""
+        while len(data) < want:
+            more = self.stream.read(want - len(data))
+            if not more:
+                raise ArchiveError(f"{self.member.name!r}: the header says {self.member.size:,} bytes "
+                                   f"but the data ends after {self.member.size - self.left + len(data):,}")
+            data += more
         self.left -= len(data)
         self.checker.capture(self.member.name, data)
         return data
@@ -243,14 +246,15 @@ class _TarStream:
 
     def read(self, n=-1):
         if self.pending:
-            data, self.pending = self.pending[:n] if n and n > 0 else self.pending, b""
+            size = n if n and n > 0 else len(self.pending)
+            data, self.pending = self.pending[:size], self.pending[size:]
             return data
         data = self.inner.read(min(n, CHUNK) if n and n > 0 else CHUNK)
         self.count += len(data)
         if self.count > self.cap:
             raise ArchiveError(f"the archive unpacks to more than {_amount(self.limits.max_total_size)}")
         if self.count > self.limits.ratio_floor and self.count > self.limits.max_ratio * self.archive_size:
-            raise _ratio_error()
+            raise _ratio_error(self.limits)
         return data
 
 
@@ -281,6 +285,11 @@ def _tar_entries(stream):
             kind = _tar_kind(info)
             opener = (lambda info=info: tar.extractfile(info)) if kind == "file" else None
             yield _Entry(info.name, kind, info.size if kind == "file" else 0, info.mode, info.linkname, opener)
+        # tarfile stops at the first zero block; a header that understates its size followed by
+        # zeros would silently drop the rest, so only zeros may follow the end.
+        while chunk := tar.fileobj.read(CHUNK):
+            if chunk.strip(b"\0"):
+                raise ArchiveError("the archive is damaged: data follows the end of the tar (a header may lie about a size)")
 
 
 def _tar_kind(info) -> str:
@@ -303,7 +312,7 @@ def _zip_entries(fp, size, limits):
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise ArchiveError(f"{name!r} uses a compression method other than deflate, which is not accepted")
             if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-                raise _ratio_error(name)
+                raise _ratio_error(limits, name)
             mode = info.external_attr >> 16 if info.create_system == 3 else 0
             kind = _zip_kind(name, mode)
             target = ""
@@ -312,7 +321,7 @@ def _zip_entries(fp, size, limits):
                     raw = link.read(MAX_LINK_TARGET + 1)
                 target = raw.decode("utf-8", "surrogateescape")
             yield _Entry(name, kind, info.file_size if kind == "file" else 0, mode or 0o644, target,
-                         lambda info=info: archive.open(info), info.compress_size)
+                         lambda info=info: archive.open(info))
 
 
 def _zip_kind(name, mode) -> str:
@@ -391,7 +400,8 @@ class _Checker:
         if not self._place(name, entry.kind):
             return None
         self.stripped += bool(entry.mode & (stat.S_ISUID | stat.S_ISGID))
-        mode = 0o755 if entry.kind == "dir" or entry.mode & 0o111 else 0o644
+        # A symlink's own mode means nothing on Linux: fix it so the output depends only on content.
+        mode = 0o755 if entry.kind in ("dir", "symlink") or entry.mode & 0o111 else 0o644
         member = ArchiveMember(name, entry.kind, entry.size if entry.kind == "file" else 0, mode, target)
         self.members.append(member)
         self.first_top = self.first_top or name.split("/", 1)[0]
@@ -427,7 +437,7 @@ class _Checker:
         if self.total > limits.max_total_size:
             raise ArchiveError(f"the archive unpacks to more than {_amount(limits.max_total_size)}")
         if self.total > limits.ratio_floor and self.total > limits.max_ratio * self.archive_size:
-            raise _ratio_error()
+            raise _ratio_error(limits)
 
     def _place(self, name, kind) -> bool:
         """Record a member; False for a folder listed again. Refuses names that would replace another."""
@@ -470,7 +480,7 @@ class _Checker:
             self._resolve(name)
         tops = {name.split("/", 1)[0] for name in self.kinds}
         root = ""
-        if len(tops) == 1 and self.kinds.get(self.first_top, "dir") == "dir":
+        if tops == {self.first_top} != {".paas"} and self.kinds.get(self.first_top, "dir") == "dir":
             root = self.first_top + "/"
         if self.kinds.get(root + ".paas", "dir") != "dir":
             raise ArchiveError(f"{root}.paas must be a folder")
@@ -574,9 +584,9 @@ def _parents(name) -> list[str]:
     return ["/".join(parts[:depth]) for depth in range(1, len(parts))]
 
 
-def _ratio_error(name=None) -> ArchiveError:
+def _ratio_error(limits, name=None) -> ArchiveError:
     what = f"{name!r} compresses" if name else "the archive compresses"
-    return ArchiveError(f"{what} more than {ArchiveLimits.max_ratio}:1, which looks like a zip bomb")
+    return ArchiveError(f"{what} more than {limits.max_ratio}:1, which looks like a zip bomb")
 
 
 def _amount(n: int) -> str:
