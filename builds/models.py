@@ -15,6 +15,7 @@ class Recipe(models.Model):
     artifact = models.FileField(upload_to="artifacts/%Y/%m/", blank=True)
     artifact_name = models.CharField(max_length=128, blank=True)
     artifact_sha256 = models.CharField(max_length=64, blank=True)
+    script_findings = models.JSONField(default=list, blank=True, help_text="Checks of the package's .paas scripts")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from builds.compose import CompositionError, artifact_filename_check, compose
 from builds.models import Build, BuildLogChunk, Recipe, RecipeComponent
+from builds.paas import package_blocking, package_check
 from builds.snapshot import recipe_snapshot, snapshot_as_dict, snapshot_build
 from catalog.models import BaseImage, ComponentVersion
 from portal.audit import audit_record
@@ -47,8 +48,10 @@ def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=Non
     if not base.selectable:
         raise CompositionError(f"Base image {base.name} is not approved for use.", {"base": "not approved"})
     artifact_name, artifact_sha256 = ("", "")
+    script_findings = None
     if artifact is not None:
         artifact_name, artifact_sha256 = artifact_check(artifact)
+        script_findings = package_check(artifact, artifact_name)
     elif recipe is not None:
         artifact_name, artifact_sha256 = recipe.artifact_name, recipe.artifact_sha256
     compose(snapshot_build(base=base, choices=choices, artifact_name=artifact_name, artifact_sha256=artifact_sha256))
@@ -60,6 +63,7 @@ def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=Non
     if artifact is not None:
         recipe.artifact.save(artifact_name, artifact, save=False)
         recipe.artifact_name, recipe.artifact_sha256 = artifact_name, artifact_sha256
+        recipe.script_findings = script_findings
     recipe.save()
     recipe.choices.all().delete()
     RecipeComponent.objects.bulk_create(
@@ -84,6 +88,10 @@ def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
     require_team_member(user, recipe.team)
     if not recipe.base.selectable:
         raise CompositionError(f"Base image {recipe.base.name} is no longer approved.", {"base": "not approved"})
+    if package_blocking(recipe.script_findings):
+        errors = [f"{f['script']} line {f['line']}: {f['message']}" for f in recipe.script_findings if f["severity"] == "error"]
+        raise CompositionError("The package's .paas scripts have errors: " + "; ".join(errors[:5]),
+                               {"artifact": "script errors"})
     snapshot = recipe_snapshot(recipe)
     composition = compose(snapshot)
     reusable = None if no_cache else build_reusable(team=recipe.team, composition_sha256=composition.sha256)

@@ -204,6 +204,8 @@ PUBLISHED_REPOSITORY_PREFIX = env("PORTAL_PUBLISHED_PREFIX", "published")
 # A build may run no longer than this; the SDK's own timeout is only the gap between log lines.
 BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
 BUILD_LOG_MAX_BYTES = envint("BUILD_LOG_MAX_BYTES", 5 * 1024 * 1024)
+# Hosts a .paas script may download from (and pipe to a shell); others are flagged.
+SCRIPT_ALLOWED_HOSTS = [h for h in env("SCRIPT_ALLOWED_HOSTS", "deb.debian.org,pypi.org,files.pythonhosted.org").split(",") if h]
 # One team may run at most this many builds at once; more wait in the queue (retried every N s).
 TEAM_MAX_RUNNING_BUILDS = envint("TEAM_MAX_RUNNING_BUILDS", 2)
 TEAM_CAPACITY_RETRY_SECONDS = envint("TEAM_CAPACITY_RETRY_SECONDS", 10)
