@@ -20,6 +20,8 @@ SAFE_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 ALLOWED_INSTRUCTIONS = {"RUN", "ENV", "COPY", "EXPOSE", "WORKDIR", "USER", "LABEL", "ARG", "VOLUME", "CMD", "ENTRYPOINT", "HEALTHCHECK", "SHELL", "STOPSIGNAL"}
 KIND_RANK = {"option": 0, "service": 1}
 ARTIFACT_DIR = "/app"
+IMAGE_SCRIPT = "paas/image-env.sh"
+STAGE_ONE = "portal-stage-one"  # replaced by the first stage's image id when the worker builds stage 2
 
 
 class CompositionError(ValueError):
@@ -58,6 +60,7 @@ class RecipeSnapshot:
     base_os_family: str
     components: tuple[ComponentChoice, ...]
     artifact: Artifact | None = None
+    image_script: bytes = b""  # the checked .paas/image-env.sh, run with no network before the final USER
 
 
 @dataclass
@@ -65,10 +68,13 @@ class Composition:
     dockerfile: str
     context_files: dict[str, bytes]  # path in the build context -> bytes (the artifact is added by the worker)
     order: list[str]
+    # With a user script, a second Dockerfile runs it FROM the first stage's image, built with no
+    # network (the legacy builder cannot turn the network off for a single step).
+    script_stage: str = ""
 
     @property
     def sha256(self) -> str:
-        digest = hashlib.sha256(self.dockerfile.encode())
+        digest = hashlib.sha256((self.dockerfile + self.script_stage).encode())
         for path in sorted(self.context_files):
             digest.update(path.encode() + b"\0" + self.context_files[path] + b"\0")
         return digest.hexdigest()
@@ -181,7 +187,21 @@ def compose(snapshot: RecipeSnapshot) -> Composition:
     if snapshot.artifact:
         name = artifact_filename_check(snapshot.artifact.filename)
         lines += ["", f"# artifact sha256:{snapshot.artifact.sha256}", f"COPY artifact/{name} {ARTIFACT_DIR}/{name}"]
+    final = []
     for choice, values in rendered:
         if choice.final_fragment.strip():
-            lines += ["", f"# {choice.kind}: {choice.slug} {choice.version} (final)", _render(choice, choice.final_fragment, values, files)]
-    return Composition(dockerfile="\n".join(lines) + "\n", context_files=files, order=[c.slug for c, _ in rendered])
+            final += ["", f"# {choice.kind}: {choice.slug} {choice.version} (final)", _render(choice, choice.final_fragment, values, files)]
+    script_stage = ""
+    if snapshot.image_script:
+        files[IMAGE_SCRIPT] = snapshot.image_script
+        script_stage = "\n".join([
+            "# Stage 2, built with no network: the team's .paas/image-env.sh, then the final settings.",
+            f"FROM {STAGE_ONE}",
+            f"COPY {IMAGE_SCRIPT} /tmp/portal-paas/image-env.sh",
+            "RUN sh /tmp/portal-paas/image-env.sh && rm -rf /tmp/portal-paas",
+            *final,
+        ]) + "\n"
+    else:
+        lines += final
+    return Composition(dockerfile="\n".join(lines) + "\n", context_files=files, order=[c.slug for c, _ in rendered],
+                       script_stage=script_stage)

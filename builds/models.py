@@ -58,6 +58,7 @@ class Build(models.Model):
     steps = models.JSONField(default=dict, blank=True, help_text="step -> {status, started, finished}")
     snapshot = models.JSONField(default=dict, help_text="What was composed, for the record")
     dockerfile = models.TextField()
+    script_stage = models.TextField(blank=True, help_text="Second Dockerfile running the team's .paas/image-env.sh")
     context_files = models.JSONField(default=dict, blank=True, help_text="path -> text of extra context files")
     composition_sha256 = models.CharField(max_length=64)
     cancel_requested = models.BooleanField(default=False)

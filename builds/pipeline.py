@@ -115,7 +115,14 @@ def cancel_check(build: Build) -> None:
         raise BuildCancelled()
 
 
-def build_context(build: Build) -> bytes:
+def build_context(build: Build, script_stage_from: str = "") -> bytes:
+    """The first stage's context (Dockerfile, parameter files, artifact) or, given the first
+    stage's image id, the script stage's (its Dockerfile and the checked script only)."""
+    from builds.compose import IMAGE_SCRIPT, STAGE_ONE
+
+    if script_stage_from:
+        dockerfile = build.script_stage.replace(f"FROM {STAGE_ONE}", f"FROM {script_stage_from}", 1)
+        return context_tar({"Dockerfile": dockerfile.encode(), IMAGE_SCRIPT: build.context_files[IMAGE_SCRIPT].encode()})
     files = {"Dockerfile": build.dockerfile.encode()}
     files.update({path: text.encode() for path, text in build.context_files.items()})
     recipe = build.recipe
@@ -134,18 +141,29 @@ def step_build(build: Build, log: BuildLog) -> None:
     context = build_context(build)
     log.line(f"Build context: {len(context)} bytes; composition sha256:{build.composition_sha256}")
     local_tag = f"portal-build-{build.pk}"
+    if not build.script_stage:
+        build.image_id = _engine_build(build, log, context, f"{local_tag}:latest")
+    else:
+        stage_one = _engine_build(build, log, context, f"{local_tag}-stage-one:latest")
+        log.line("Stage 2: the team's .paas/image-env.sh, with no network")
+        build.image_id = _engine_build(build, log, build_context(build, script_stage_from=stage_one),
+                                       f"{local_tag}:latest", network_mode="none")
+        image_remove_local(reference=f"{local_tag}-stage-one:latest")  # build-stage images go after use
+    Build.objects.filter(pk=build.pk).update(image_id=build.image_id)
+
+
+def _engine_build(build: Build, log: BuildLog, context: bytes, tag: str, network_mode: str | None = None) -> str:
     try:
-        build.image_id = image_build(
-            context=context, tag=f"{local_tag}:latest", build_id=build.pk, on_line=log.line,
+        return image_build(
+            context=context, tag=tag, build_id=build.pk, on_line=log.line,
             deadline_seconds=settings.BUILD_DEADLINE_SECONDS, no_cache=build.no_cache,
-            should_stop=lambda: watchdog_tick(build.pk, log),
+            should_stop=lambda: watchdog_tick(build.pk, log), network_mode=network_mode,
         )
     except EngineError as error:
         if error.cancelled:
             raise BuildCancelled()
         code = "build:user:step-failed" if error.user_error else "build:app:engine"
         raise StepFailed(code, str(error), error.failed_step)
-    Build.objects.filter(pk=build.pk).update(image_id=build.image_id)
 
 
 def step_push(build: Build, log: BuildLog) -> None:

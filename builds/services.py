@@ -103,6 +103,7 @@ def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
             requested_by=user,
             snapshot=snapshot_as_dict(snapshot),
             dockerfile=composition.dockerfile,
+            script_stage=composition.script_stage,
             context_files={path: data.decode() for path, data in composition.context_files.items()},
             composition_sha256=composition.sha256,
             no_cache=no_cache,

@@ -44,13 +44,19 @@ def snapshot_build(*, base: BaseImage, choices: list[tuple[ComponentVersion, dic
 
 
 def recipe_snapshot(recipe) -> RecipeSnapshot:
+    from dataclasses import replace
+
+    from builds.paas import recipe_image_script
+
     choices = [(c.version, c.values) for c in recipe.choices.select_related("version__component")]
-    return snapshot_build(
+    snapshot = snapshot_build(
         base=recipe.base, choices=choices, artifact_name=recipe.artifact_name, artifact_sha256=recipe.artifact_sha256
     )
+    return replace(snapshot, image_script=recipe_image_script(recipe))
 
 
 def snapshot_as_dict(snapshot: RecipeSnapshot) -> dict:
     data = asdict(snapshot)
     # Certificates and other values are part of the record; they are public material, not secrets.
+    data["image_script"] = snapshot.image_script.decode("utf-8", errors="replace")
     return data

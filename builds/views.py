@@ -211,7 +211,8 @@ def build_log_raw(request, pk):
 @require_GET
 def build_dockerfile(request, pk):
     build = _build_for_user(request, pk)
-    return HttpResponse(build.dockerfile, content_type="text/plain; charset=utf-8")
+    text = build.dockerfile + (f"\n# ---- stage 2 ----\n{build.script_stage}" if build.script_stage else "")
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
 @require_POST

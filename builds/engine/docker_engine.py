@@ -103,6 +103,7 @@ def image_build(
     deadline_seconds: float,
     should_stop: Callable[[], bool] = lambda: False,
     no_cache: bool = False,
+    network_mode: str | None = None,
 ) -> str:
     """Build the context's Dockerfile; every output line goes to on_line. Returns the image id."""
     api = engine_client()
@@ -120,7 +121,7 @@ def image_build(
         stream = api.build(
             fileobj=io.BytesIO(context), custom_context=True, decode=True, rm=True, forcerm=True,
             tag=tag, labels={BUILD_LABEL: str(build_id)}, pull=False, timeout=600, nocache=no_cache,
-            container_limits=build_limits(),
+            container_limits=build_limits(), network_mode=network_mode,
         )
         for event in stream:
             if "stream" in event:

@@ -100,3 +100,32 @@ def test_it_reuses_the_image_of_an_identical_composition_unless_asked_for_a_fres
 
     fresh = wait_for_build(build_request(user=member, recipe=recipe, no_cache=True))
     assert fresh.reused_from_id is None and fresh.log_chunks.filter(text__contains="Step 1/").exists()
+
+
+def test_it_runs_the_image_script_with_no_network_before_the_final_user(starter_catalog, celery_worker, team, member):
+    import docker as docker_sdk
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.builds.test_paas_upload import targz
+    from tests.conftest import run_in_image
+
+    script = (b"#!/bin/sh\nset -eu\nid -u > /app/script-ran-as\n"
+              b"if wget -q -T 3 -O /dev/null http://deb.debian.org/; then echo net > /app/net; else echo no-net > /app/net; fi\n")
+    package = targz(("app-1.0/.paas/image-env.sh", script), ("app-1.0/run.sh", b"echo hi\n"))
+    recipe = recipe_save(user=member, team=team, name="scripted", base=BaseImage.objects.get(slug="busybox"),
+                         choices=[(version("runtime-user"), {"uid": "10001"})],
+                         artifact=SimpleUploadedFile("app.tar.gz", package))
+    build = wait_for_build(build_request(user=member, recipe=recipe))
+
+    assert build.status == Build.Status.SUCCEEDED, build.error_message
+    assert "image-env.sh" in build.script_stage
+    reference = f"{settings.REGISTRY_URL.split('://')[1]}/{build.quarantine_repository}@{build.digest}"
+    status, output = run_in_image(reference, ["sh", "-c", "cat /app/script-ran-as /app/net; id -u"])
+    assert status == 0 and output.split() == ["0", "no-net", "10001"]
+    try:
+        docker_sdk.APIClient(version="auto").inspect_image(f"portal-build-{build.pk}-stage-one:latest")
+        leftover = True
+    except docker_sdk.errors.ImageNotFound:
+        leftover = False
+    assert not leftover, "the build-stage image is removed after use"
