@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from builds.models import Build, BuildLogChunk
-from builds.services import log_next_seq
+from builds.services import build_dispatch, log_next_seq
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2
@@ -25,8 +25,6 @@ def _note(build: Build, text: str) -> None:
 
 def build_reap(build: Build, now) -> str:
     """Retry or fail one build whose worker stopped answering; returns what was done."""
-    from builds.tasks import run_build
-
     silent = int((now - build.heartbeat).total_seconds()) if build.heartbeat else None
     if build.cancel_requested:
         build.status, build.error_code = Build.Status.CANCELLED, "build:user:cancelled"
@@ -36,7 +34,7 @@ def build_reap(build: Build, now) -> str:
         build.status, build.started, build.current_step = Build.Status.QUEUED, None, ""
         build.steps = {step: {"status": "pending"} for step in Build.STEPS}
         build.save(update_fields=["status", "started", "current_step", "steps", "log_lines"])
-        transaction.on_commit(lambda: run_build.delay(build.pk))
+        transaction.on_commit(lambda: build_dispatch(build.pk))
         return "requeued"
     else:
         _note(build, f"The worker stopped answering ({silent} s without a heartbeat) on attempt {build.attempts}; giving up.")
@@ -50,8 +48,6 @@ def build_reap(build: Build, now) -> str:
 
 def builds_reap(*, now=None) -> dict:
     """One pass of the reaper (a periodic task). Returns counts for the log and the tests."""
-    from builds.tasks import run_build
-
     now = now or timezone.now()
     stale = now - datetime.timedelta(seconds=settings.BUILD_STALE_SECONDS)
     counts = {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0}
@@ -63,7 +59,7 @@ def builds_reap(*, now=None) -> dict:
                 counts[build_reap(build, now)] += 1
     lost = now - datetime.timedelta(seconds=settings.BUILD_REDISPATCH_SECONDS)
     for build_id in Build.objects.filter(status=Build.Status.QUEUED, created__lt=lost).values_list("pk", flat=True):
-        run_build.delay(build_id)
+        build_dispatch(build_id)
         counts["redispatched"] += 1
     if any(counts.values()):
         log.warning("reaper: %s", counts)

@@ -74,6 +74,19 @@ def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=Non
     return recipe
 
 
+def build_queue(build_id: int) -> str:
+    """Spread builds over the build queues; each queue is served by workers on one engine
+    (DOCKER_HOST), so adding an engine is adding a queue name and a worker."""
+    queues = settings.BUILD_QUEUES
+    return queues[build_id % len(queues)]
+
+
+def build_dispatch(build_id: int) -> None:
+    from builds.tasks import run_build
+
+    run_build.apply_async(args=[build_id], queue=build_queue(build_id))
+
+
 def build_reusable(*, team, composition_sha256: str) -> Build | None:
     """The latest successful, scanned build of the identical composition in this team, if any."""
     return (Build.objects.filter(team=team, composition_sha256=composition_sha256, status=Build.Status.SUCCEEDED,
@@ -83,8 +96,6 @@ def build_reusable(*, team, composition_sha256: str) -> Build | None:
 
 def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
     """Snapshot the composition on a new Build and queue it once the row is committed."""
-    from builds.tasks import run_build
-
     require_team_member(user, recipe.team)
     if not recipe.base.selectable:
         raise CompositionError(f"Base image {recipe.base.name} is no longer approved.", {"base": "not approved"})
@@ -110,7 +121,7 @@ def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
             steps={step: {"status": "pending"} for step in Build.STEPS},
         )
         audit_record(actor=user, action="build.requested", target=build, team=recipe.team)
-        transaction.on_commit(lambda: run_build.delay(build.pk))
+        transaction.on_commit(lambda: build_dispatch(build.pk))
     return build
 
 

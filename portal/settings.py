@@ -206,6 +206,8 @@ BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
 BUILD_LOG_MAX_BYTES = envint("BUILD_LOG_MAX_BYTES", 5 * 1024 * 1024)
 # Hosts a .paas script may download from (and pipe to a shell); others are flagged.
 SCRIPT_ALLOWED_HOSTS = [h for h in env("SCRIPT_ALLOWED_HOSTS", "deb.debian.org,pypi.org,files.pythonhosted.org").split(",") if h]
+# Build queues: builds are spread over them; each is served by workers on one Docker Engine.
+BUILD_QUEUES = [q for q in env("BUILD_QUEUES", "builds").split(",") if q]
 # One team may run at most this many builds at once; more wait in the queue (retried every N s).
 TEAM_MAX_RUNNING_BUILDS = envint("TEAM_MAX_RUNNING_BUILDS", 2)
 TEAM_CAPACITY_RETRY_SECONDS = envint("TEAM_CAPACITY_RETRY_SECONDS", 10)

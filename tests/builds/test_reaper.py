@@ -53,9 +53,9 @@ def test_it_finishes_a_cancel_whose_worker_is_gone(build):  # noqa: F811
 
 def test_it_dispatches_old_queued_builds_again(build):  # noqa: F811
     Build.objects.filter(pk=build.pk).update(created=LONG_AGO)
-    with mock.patch("builds.tasks.run_build.delay") as delay:
+    with mock.patch("builds.tasks.run_build.apply_async") as dispatch:
         assert builds_reap()["redispatched"] == 1
-    delay.assert_called_once_with(build.pk)
+    dispatch.assert_called_once_with(args=[build.pk], queue="builds")
 
 
 def test_it_cancels_a_queued_build_at_once_and_the_worker_then_ignores_it(build, member):  # noqa: F811

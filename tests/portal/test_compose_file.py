@@ -10,8 +10,8 @@ COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 def test_it_parses_and_names_every_service_the_settings_need():
     stack = yaml.safe_load(COMPOSE.read_text())
     services = stack["services"]
-    assert {"web", "worker", "beat", "postgres", "redis", "registry"} <= set(services)
-    for role in ("web", "worker", "beat"):
+    assert {"web", "worker", "worker-b", "scanner", "beat", "postgres", "redis", "registry"} <= set(services)
+    for role in ("web", "worker", "worker-b", "scanner", "beat"):
         environment = services[role]["environment"]
         for setting in ("DATABASE_URL", "CELERY_BROKER_URL", "PORTAL_REGISTRY_URL", "SECRET_KEY_FILE"):
             assert setting in environment, f"{role} lacks {setting}"
@@ -19,4 +19,8 @@ def test_it_parses_and_names_every_service_the_settings_need():
         for setting in ("DATABASE_URL", "CELERY_BROKER_URL", "PORTAL_REGISTRY_URL"):
             assert urlparse(environment[setting]).hostname in services, setting
     assert "builds" in services["worker"]["command"], "the worker must consume the builds queue"
+    queues = services["worker"]["environment"]["BUILD_QUEUES"].split(",")
+    served = {q for name in ("worker", "worker-b") for q in services[name]["command"].split("-Q ")[1].split()[0].split(",")}
+    assert set(queues) <= served, "every build queue has a worker"
+    assert services["worker-b"]["environment"]["DOCKER_HOST"] != services["worker"]["environment"]["DOCKER_HOST"]
     assert any("docker.sock" in v for v in services["worker"]["volumes"]), "the build worker needs an engine"
