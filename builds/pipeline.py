@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from builds.engine.docker_engine import EngineError, context_tar, image_build, image_push, image_remove_local, image_tag
+from builds.log_mask import LogMasker
 from builds.models import Build
 from builds.services import build_log_append
 from builds.snapshot import registry_host
@@ -41,10 +42,11 @@ class BuildLog:
     pending: list[str] = field(default_factory=list)
     last_flush: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    masker: LogMasker = field(default_factory=LogMasker)
 
     def line(self, text: str) -> None:
         with self.lock:
-            self.pending.append(text.rstrip("\r"))
+            self.pending.append(self.masker.mask(text.rstrip("\r")))
         if len(self.pending) >= 200 or time.monotonic() - self.last_flush > 0.5:
             self.flush()
 
