@@ -1,6 +1,7 @@
 from rest_framework.routers import DefaultRouter
 
 from builds.api import BaseImageViewSet, BuildViewSet, ComponentViewSet, RecipeViewSet
+from compliance.api import BuildReportViewSet
 from compliance.exception_api import ExceptionViewSet
 
 router = DefaultRouter()
@@ -9,5 +10,6 @@ router.register("catalog/components", ComponentViewSet, basename="api-component"
 router.register("recipes", RecipeViewSet, basename="api-recipe")
 router.register("builds", BuildViewSet, basename="api-build")
 router.register("exceptions", ExceptionViewSet, basename="api-exception")
+router.register(r"builds/(?P<build_id>[0-9]+)/reports", BuildReportViewSet, basename="api-build-report")
 
 urlpatterns = router.urls

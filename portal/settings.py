@@ -89,7 +89,8 @@ TEMPLATES = [
 WSGI_APPLICATION = "portal.wsgi.application"
 
 if env("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=60)}
+    # CONN_MAX_AGE 0 by default: runserver opens a thread per request and would keep each connection.
+    DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=envint("CONN_MAX_AGE", 0))}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -37,6 +37,7 @@ urlpatterns = [
     path("builds/<int:pk>/report.csv", compliance_views.image_report_csv, name="image-report-csv"),
     path("builds/<int:pk>/sbom.cdx.json", compliance_views.image_sbom, name="image-sbom"),
     path("api/", include("portal.api_urls")),
+    path("harbor/api/v1/", include("compliance.harbor.urls")),
     path("api/token/", login_not_required(obtain_auth_token), name="api-token"),
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
     path("admin/", admin.site.urls),
