@@ -103,3 +103,26 @@ def test_it_retries_a_push_to_an_unreachable_registry_then_says_so(services):
     finally:
         client.remove_image("127.0.0.1:5999/nowhere/busybox:retry", noprune=True)
     assert sum("retrying in" in line for line in lines) == 2
+
+
+def test_it_dispatches_again_builds_whose_broker_messages_were_lost(starter_catalog, celery_worker, team, member):
+    """Redis keeps nothing on disk here: a restart loses queued messages. The database still has
+    the builds, and the reaper sends them again."""
+    from portal.celery import app
+
+    recipe = sleeper_recipe(team, member, "lost", 0)
+    app.control.cancel_consumer("builds", destination=[celery_worker])  # nobody takes the messages for now
+    try:
+        builds = [build_request(user=member, recipe=recipe, no_cache=True) for _ in range(2)]
+        time.sleep(1)
+        app.control.purge()  # the messages vanish, as in a broker restart
+    finally:
+        app.control.add_consumer("builds", destination=[celery_worker])
+    time.sleep(2)
+    for build in builds:
+        build.refresh_from_db()
+        assert build.status == Build.Status.QUEUED, "nothing ran them, nothing lost them either"
+    counts = builds_reap(now=timezone.now() + datetime.timedelta(hours=1))
+    assert counts["redispatched"] == 2
+    for build in builds:
+        assert wait_for_build(build, timeout=120).status == Build.Status.SUCCEEDED
