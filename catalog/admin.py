@@ -1,14 +1,45 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from portal.admin_site import AuditedAdmin, PlatformAdminOnly
 
+from catalog.impact import recipes_rebuild, recipes_using_base, recipes_using_component
 from catalog.models import BaseImage, Component, ComponentVersion
+from catalog.services import base_image_pin
+
+
+def _used_by(recipes) -> str:
+    rows = [format_html('<li><a href="{}">{}</a></li>', reverse("recipe-detail", args=[r.pk]), str(r)) for r in recipes[:200]]
+    return format_html("<ul>{}</ul>", mark_safe("".join(rows))) if rows else "Not used by any recipe."
+
+
+def _rebuild_message(modeladmin, request, outcome):
+    modeladmin.message_user(request, f"{len(outcome['built'])} builds requested; {len(outcome['failed'])} recipes failed"
+                            + "".join(f"; {name}: {reason}" for name, reason in outcome["failed"].items()))
 
 
 @admin.register(BaseImage)
 class BaseImageAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
-    list_display = ["slug", "name", "repository", "tag", "os_family", "approved", "lifecycle", "digest"]
+    list_display = ["slug", "name", "repository", "tag", "os_family", "approved", "lifecycle", "digest", "recipe_count"]
     list_filter = ["approved", "lifecycle", "os_family"]
+    readonly_fields = ["used_by"]
+    actions = ["repin_and_rebuild"]
+
+    @admin.display(description="Used by")
+    def used_by(self, base):
+        return _used_by(recipes_using_base(base)) if base.pk else "-"
+
+    @admin.display(description="Recipes")
+    def recipe_count(self, base):
+        return recipes_using_base(base).count()
+
+    @admin.action(description="Pin to the registry's current digest and rebuild every recipe using it")
+    def repin_and_rebuild(self, request, queryset):
+        for base in queryset:
+            base_image_pin(base=base)
+            _rebuild_message(self, request, recipes_rebuild(user=request.user, recipes=list(recipes_using_base(base))))
 
 
 class ComponentVersionInline(PlatformAdminOnly, admin.TabularInline):
@@ -24,6 +55,18 @@ class ComponentAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     list_display = ["slug", "name", "kind", "order_weight"]
     list_filter = ["kind"]
     inlines = [ComponentVersionInline]
+    readonly_fields = ["used_by"]
+    actions = ["upgrade_and_rebuild"]
+
+    @admin.display(description="Used by")
+    def used_by(self, component):
+        return _used_by(recipes_using_component(component)) if component.pk else "-"
+
+    @admin.action(description="Move every recipe to the latest published version and rebuild it")
+    def upgrade_and_rebuild(self, request, queryset):
+        for component in queryset:
+            outcome = recipes_rebuild(user=request.user, recipes=list(recipes_using_component(component)), upgrade=component)
+            _rebuild_message(self, request, outcome)
 
 
 @admin.register(ComponentVersion)
