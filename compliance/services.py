@@ -10,6 +10,7 @@ from catalog.models import BaseImage
 from catalog.services import registry_client
 from compliance.models import ImageScan, SbomPackage, Verdict
 from compliance.policy import ApprovedBase, policy_evaluate
+from compliance.lint import rule_dockerfile_lint
 from compliance.policy_vulns import rule_vulnerability_threshold
 from compliance.vulndb_store import database_version
 from compliance.sbom.models import ImageFacts
@@ -84,6 +85,7 @@ def verdict_evaluate(*, build: Build, trigger: str = "build") -> Verdict:
     facts = ImageFacts.from_dict(build.scan.facts)
     outcome = policy_evaluate(facts=facts, approved_bases=approved_bases())
     results = [r.to_dict() for r in outcome.results]
+    results.append(rule_dockerfile_lint(build.dockerfile + build.script_stage.replace("FROM portal-stage-one", "FROM scratch")).to_dict())
     findings = findings_as_dicts(build.scan)
     waivers = waivers_for(build, findings)
     results.append(_threshold_with_waivers(findings, waivers))
