@@ -108,9 +108,20 @@ def security_dashboard(request):
     from compliance.selectors import fleet_summary
     from portal.rbac import visible_teams
 
+    import datetime
+
+    from django.utils import timezone
+
+    from compliance.exception_views import _exceptions_for
+
+    now = timezone.now()
+    exceptions = _exceptions_for(request.user)
     return render(request, "compliance/dashboard.html", {
         "summary": fleet_summary(visible_teams(request.user)), "severity_order": SEVERITY_ORDER,
         "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
+        "expiring": exceptions.filter(status="approved", expires_at__gt=now,
+                                      expires_at__lte=now + datetime.timedelta(days=14)).order_by("expires_at")[:20],
+        "pending_exceptions": exceptions.filter(status="pending").count(),
     })
 
 

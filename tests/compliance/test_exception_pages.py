@@ -63,3 +63,18 @@ def test_the_api_runs_the_same_workflow_and_answers_409_on_a_second_decision(fai
     bad = api_for(member).post("/api/exceptions/", {**FORM, "build": failing.pk, "justification": "x", "end_when_fixed": True,
                                                      "expires_at": IN_TEN_DAYS + "T12:00:00Z"}, format="json")
     assert bad.status_code == 400 and "justification" in bad.json()
+
+
+def test_the_dashboard_lists_exceptions_expiring_soon(client, failing, member, reviewer):
+    from compliance.exceptions import exception_decide
+    from tests.compliance.test_exceptions import request_for
+
+    exception = request_for(failing, member, expires_at=timezone.now() + datetime.timedelta(days=5))
+    exception_decide(user=reviewer, exception=exception, approve=True)
+    from builds.models import Build
+
+    Build.objects.filter(pk=failing.pk).update(status="succeeded")
+    client.force_login(reviewer)
+    page = client.get(reverse("security-dashboard")).content.decode()
+    assert "Exceptions expiring within 14 days" in page
+    assert reverse("exception-detail", args=[exception.pk]) in page
