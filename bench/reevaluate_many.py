@@ -1,0 +1,361 @@
+"""Time the re-evaluation of many stored SBOMs after an import of changed vulnerability records.
+
+    .venv/bin/python bench/reevaluate_many.py --data /work/shared/data/vulndb --scans 10000 --changed 1000
+
+Setup, built once into the template database `portal_bench_reeval_base` and reused (`--rebuild`
+starts over): the synthetic database of bench/scan_vs_download.py (>= 200,000 advisories, its
+per-CVE Debian:12 records now naming every source package of the SBOMs), and --scans builds of
+--scans / 4 recipes of 100 teams, each with a stored SBOM: the real packages of
+base/debian:bookworm plus 12 to 212 binary packages of real Debian source packages (those the
+DSA/DLA/ELTS data name, drawn with a popularity skew so images overlap), at versions the
+data knows (half the images current, the others one to three security updates behind). Each
+SBOM gets its findings (matched in bulk with the portal's matcher) and a verdict
+(`verdict_evaluate`); the latest build of each recipe is published.
+
+Each run copies the template to `portal_bench_reeval`, writes --changed records as OSV JSON to a
+temporary folder (updates of existing records picked at random: new fixes above installed
+versions, new urgencies, new modification dates only; new unfixed records; records of
+packages no image has), imports them with `vulndb_import`, and times
+`reevaluate_after_import(changed)`. Sizes and counts are printed with the times.
+"""
+import argparse
+import bisect
+import datetime
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import zlib
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scan_vs_download import (IMAGE, database_create, django_setup, real_feeds, synthetic_database,  # noqa: E402
+                              version_above)
+
+SERVER = "postgres://postgres@127.0.0.1:5432"
+NOT_IN_CONTAINERS = ("linux", "chromium", "firefox", "thunderbird", "iceweasel", "icedove", "xen", "qemu", "kde4libs")
+
+
+def package_pool(debian: list, image_packages) -> dict[str, dict]:
+    """Real Debian source packages with the versions the data knows, newest first; the base
+    image's packages at the versions it ships."""
+    from compliance.vulndb.versions import InvalidVersion, comparator_for
+
+    key = comparator_for("Debian:12")
+    versions, records = defaultdict(set), defaultdict(int)
+    for advisory in debian:
+        for entry in advisory.affected:
+            records[entry.name] += 1
+            for r in entry.ranges:
+                for event in r.get("events", []):
+                    if "fixed" in event:
+                        versions[entry.name].add(event["fixed"])
+    pool = {}
+    for name, found in versions.items():
+        if name.startswith(NOT_IN_CONTAINERS):
+            continue
+        try:
+            ordered = sorted(found, key=key, reverse=True)
+        except InvalidVersion:
+            continue
+        pool[name] = {"versions": ordered[:4], "records": records[name], "binaries": [name]}
+    for package in image_packages:
+        source = package.source_name or package.name
+        entry = pool.setdefault(source, {"versions": [], "records": records[source], "binaries": []})
+        current = package.source_version or package.version
+        if not entry.get("base"):
+            entry["versions"] = [current] + [v for v in entry["versions"] if key(v) < key(current)][:3]
+            entry["base"], entry["binaries"] = True, []
+        entry["binaries"].append(package.name)
+    return pool
+
+
+def sbom_plan(pool: dict, scans: int, rng: random.Random) -> list[tuple[int, list[tuple[str, str, str, int]]]]:
+    """For each image: (age, [(binary, source, version, layer)]). Age 0 images have current
+    versions; age n images are n security updates behind where the data knows older versions."""
+    base = [name for name, entry in pool.items() if entry.get("base")]
+    # Popularity in a fixed pseudo-random order: the most used libraries are not the ones with the most advisories.
+    extras = sorted((n for n, e in pool.items() if not e.get("base")), key=lambda n: zlib.crc32(n.encode()))
+    cumulative, total = [], 0.0
+    for rank in range(len(extras)):
+        total += 1.0 / (rank + 20)  # a popularity skew: some libraries are in most images
+        cumulative.append(total)
+    plan = []
+    for _ in range(scans):
+        age = rng.choices((0, 1, 2, 3), weights=(50, 25, 15, 10))[0]
+        chosen, wanted = set(), rng.randint(12, 212)
+        rows = []
+        while len(rows) < wanted:
+            name = extras[bisect.bisect(cumulative, rng.random() * total)]
+            if name in chosen:
+                continue
+            chosen.add(name)
+            binaries = [name] + [f"lib{name}", f"{name}-common"][:rng.choices((0, 1, 2), weights=(70, 25, 5))[0]]
+            rows += [(b, name, None, 1) for b in binaries]
+        rows += [(b, name, None, 0) for name in base for b in pool[name]["binaries"]]
+        versioned = []
+        for binary, source, _, layer in rows:
+            known = pool[source]["versions"]
+            versioned.append((binary, source, known[min(age, len(known) - 1)], layer))
+        plan.append((age, versioned))
+    return plan
+
+
+def copy_rows(table: str, columns: str, rows) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"copy {table} ({columns}) from stdin") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def fleet_create(pool: dict, plan: list, facts, digest: str, layer_digests: list[str]) -> dict:
+    """Teams, recipes, builds, scans (with facts), SBOM packages, findings and verdicts."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from builds.models import Build, Recipe
+    from catalog.models import BaseImage
+    from compliance.matching import AdvisoryIndex, coordinates
+    from compliance.models import ImageScan
+    from compliance.services import verdict_evaluate
+    from portal.models import Team
+
+    base, _ = BaseImage.objects.update_or_create(slug="debian-12", defaults={
+        "name": "Debian 12", "repository": IMAGE[0], "tag": IMAGE[1], "digest": digest,
+        "layer_digests": layer_digests, "os_family": "debian", "os_release": "12", "approved": True})
+    teams = Team.objects.bulk_create([Team(slug=f"team-{i:03d}", name=f"Team {i}") for i in range(100)])
+    recipes = Recipe.objects.bulk_create([Recipe(team=teams[i % 100], name=f"image-{i:05d}", base=base)
+                                          for i in range((len(plan) + 3) // 4)])
+    now = timezone.now()
+    builds = Build.objects.bulk_create([
+        Build(recipe=recipes[i // 4], team=recipes[i // 4].team, status="succeeded", dockerfile=f"FROM {IMAGE[0]}\n",
+              composition_sha256=f"{i:064x}", digest=f"sha256:{i:064x}",
+              quarantine_repository=f"quarantine/{recipes[i // 4].team.slug}/{recipes[i // 4].name}",
+              published_reference=(f"127.0.0.1:5000/published/{recipes[i // 4].team.slug}/{recipes[i // 4].name}:{i}"
+                                   f"@sha256:{i:064x}") if i % 4 == 3 else "",
+              published_at=now if i % 4 == 3 else None)
+        for i in range(len(plan))], batch_size=2000)
+    facts_base = facts.to_dict()
+    with connection.cursor() as cursor:
+        cursor.execute("select coalesce(max(id), 0) from compliance_imagescan")
+        first_scan = cursor.fetchone()[0] + 1
+    for chunk in range(0, len(plan), 1000):
+        scan_rows, package_rows = [], []
+        for number in range(chunk, min(chunk + 1000, len(plan))):
+            build, (age, rows), scan_id = builds[number], plan[number], first_scan + number
+            user = "" if number % 10 == 9 else "10001"  # one image in ten still runs as root
+            packages = [{"type": "deb", "name": b, "version": v, "source_name": s, "source_version": v,
+                         "architecture": "amd64", "layer_index": layer, "path": "var/lib/dpkg/status",
+                         "purl": f"pkg:deb/debian/{b}@{v}?arch=amd64&distro=debian-12"} for b, s, v, layer in rows]
+            config = {**facts_base["config"], "config": {**facts_base["config"]["config"], "User": user}}
+            image_facts = {**facts_base, "digest": build.digest, "repository": build.quarantine_repository,
+                           "layer_digests": layer_digests + [f"sha256:{number:064x}"], "packages": packages,
+                           "config": config}
+            scan_rows.append((scan_id, build.pk, "", build.quarantine_repository, build.digest, "done", "debian",
+                              "12", json.dumps(image_facts), "", now, now))
+            package_rows += [(scan_id, "deb", b, v, s, v, "amd64", layer) for b, s, v, layer in rows]
+        copy_rows("compliance_imagescan", "id, build_id, registry, repository, digest, status, os_id, os_version, "
+                  "facts, error, created, finished", scan_rows)
+        copy_rows("compliance_sbompackage", "scan_id, type, name, version, source_name, source_version, "
+                  "architecture, layer_index", package_rows)
+    with connection.cursor() as cursor:
+        cursor.execute("select setval(pg_get_serial_sequence('compliance_imagescan', 'id'), "
+                       "(select max(id) from compliance_imagescan))")
+        cursor.execute("analyze")
+    # Findings as scan_match would store them, matched once per distinct (package, version).
+    started = time.monotonic()
+    wanted = set()
+    for _, rows in plan:
+        for _, source, version, _ in rows:
+            found = coordinates(os_id="debian", os_version="12", type="deb", name="", version=version,
+                                source_name=source, source_version=version)
+            wanted.add(((found[0], found[1]), found[2]))
+    hits = AdvisoryIndex({pair for pair, _ in wanted}).match(wanted)
+    with connection.cursor() as cursor:
+        cursor.execute("select id, scan_id, source_name, source_version from compliance_sbompackage")
+        findings = ((scan_id, package_id, hit.advisory.pk, hit.vulnerability_id, version, hit.fixed_version,
+                     hit.severity, hit.severity_source)
+                    for package_id, scan_id, source, version in cursor.fetchall()
+                    for hit in hits[(("Debian:12", source), version)])
+        copy_rows("compliance_finding", "scan_id, package_id, advisory_id, vulnerability_id, installed_version, "
+                  "fixed_version, severity, severity_source", findings)
+        cursor.execute("analyze")
+    matched = time.monotonic() - started
+    started = time.monotonic()
+    print(f"setup: {len(plan):,} SBOMs stored, findings matched and stored in {matched:.0f} s", flush=True)
+    builds = Build.objects.filter(scan__isnull=False).select_related("scan", "team", "recipe").order_by("pk")
+    for number, build in enumerate(builds.iterator(500), start=1):
+        verdict_evaluate(build=build)
+        if number % 1000 == 0:
+            print(f"setup: {number:,} verdicts in {time.monotonic() - started:.0f} s", flush=True)
+    evaluated = time.monotonic() - started
+    with connection.cursor() as cursor:
+        cursor.execute("analyze")  # as autovacuum would have by the time of the next import
+    return {"findings_seconds": round(matched, 1), "verdicts_seconds": round(evaluated, 1),
+            "scans": ImageScan.objects.count()}
+
+
+def changed_records(pool: dict, count: int, rng: random.Random) -> list[dict]:
+    """OSV records, a mix like a day of Debian's feed: 60% updates of records naming the
+    images' packages (three in four change only metadata: modified date, summary, a reference;
+    15% a new urgency; 10% a new fix just above the installed version, urgency high), 20% new
+    unfixed CVEs for those packages, 20% records of packages no image has (kernel, desktop)."""
+    from compliance.models import Advisory
+
+    existing = list(Advisory.objects.filter(source="osv", osv_id__startswith="DEBIAN-CVE-")
+                    .exclude(osv_id__regex=r"-s[0-9]+$").order_by("osv_id").values_list("osv_id", "record"))
+    modified = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    records = []
+    for number, (osv_id, stored) in enumerate(rng.sample(existing, int(count * 0.6))):
+        affected = []
+        for entry in stored["affected"]:
+            events = entry["ranges"][0]["events"]
+            specific = dict(entry.get("ecosystem_specific") or {})
+            if number % 20 < 2:
+                events = [{"introduced": "0"}, {"fixed": version_above(pool[entry["name"]]["versions"][0])}]
+                specific["urgency"] = "high"
+            elif number % 20 < 5:
+                specific["urgency"] = rng.choice(["low", "medium", "high", "unimportant"])
+            affected.append({"package": {"ecosystem": entry["ecosystem"], "name": entry["name"]},
+                             "ranges": [{"type": "ECOSYSTEM", "events": events}], "ecosystem_specific": specific})
+        references = stored.get("references", []) + [{"type": "WEB", "url": f"https://example.org/{osv_id}"}]
+        records.append({"id": osv_id, "modified": modified, "aliases": stored.get("aliases", []),
+                        "summary": stored.get("summary", "") + " (updated)", "references": references,
+                        "affected": affected})
+    names = sorted(pool)
+    for number in range(int(count * 0.2)):
+        name = rng.choice(names)
+        records.append({"id": f"DEBIAN-CVE-2026-{90000 + number}", "modified": modified,
+                        "aliases": [f"CVE-2026-{90000 + number}"], "summary": f"{name} issue",
+                        "affected": [{"package": {"ecosystem": "Debian:12", "name": name},
+                                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+                                      "ecosystem_specific": {"urgency": rng.choice(["unimportant", "low", ""])}}]})
+    while len(records) < count:
+        number = len(records)
+        records.append({"id": f"DEBIAN-CVE-2026-{80000 + number}", "modified": modified,
+                        "aliases": [f"CVE-2026-{80000 + number}"], "summary": "issue",
+                        "affected": [{"package": {"ecosystem": "Debian:12", "name": f"linux-{number}"},
+                                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"},
+                                                                                  {"fixed": "6.1.99-1"}]}]}]})
+    return records
+
+
+def template_params(url: str) -> dict | None:
+    """The parameters a complete template was built with (None: missing or half built)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("select rejections from compliance_importrun where source = 'bench-fleet'").fetchone()
+    except psycopg.Error:
+        return None
+    return row[0][0] if row else None
+
+
+def sizes() -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("select count(*), min(n), percentile_cont(0.5) within group (order by n), max(n), sum(n) "
+                       "from (select count(*) n from compliance_sbompackage group by scan_id) t")
+        scans, smallest, median, largest, packages = cursor.fetchone()
+        cursor.execute("select count(distinct source_name) from compliance_sbompackage")
+        sources = cursor.fetchone()[0]
+        cursor.execute("select (select count(*) from compliance_advisory), (select count(*) from "
+                       "compliance_affectedpackage), (select count(*) from compliance_finding), "
+                       "(select count(*) from compliance_verdict), pg_database_size(current_database())")
+        advisories, affected, findings, verdicts, size = cursor.fetchone()
+    return locals()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--scans", type=int, default=10_000)
+    parser.add_argument("--changed", type=int, default=1_000)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--server", default=os.environ.get("BENCH_DATABASE_SERVER", SERVER))
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile the re-evaluation (slower)")
+    args = parser.parse_args()
+    template, run = f"{args.server}/portal_bench_reeval_base", f"{args.server}/portal_bench_reeval"
+    params = {"scans": args.scans, "records": args.records, "seed": args.seed, "data": str(args.data), "layout": 2}
+    complete = not args.rebuild and template_params(template) == params
+    database_create(template, replace=not complete)
+    django_setup(template)
+    from django.db import connections
+
+    from catalog.services import registry_client
+    from compliance.models import ImportRun
+    from compliance.sbom.reader import read_image
+
+    manifest, digest = registry_client().manifest(*IMAGE)
+    facts = read_image(registry_client(), IMAGE[0], digest)
+    pool = package_pool(real_feeds(args.data)["debian"], [p for p in facts.packages if p.type == "deb"])
+    installed = {name: entry["versions"][0] for name, entry in pool.items()}
+    if not complete:
+        started = time.monotonic()
+        how = synthetic_database(args.data, args.records, installed, image_copies=1, unfixed_every=10, rebuild=True)
+        plan = sbom_plan(pool, args.scans, random.Random(args.seed))
+        fleet = fleet_create(pool, plan, facts, digest, [layer["digest"] for layer in manifest["layers"]])
+        ImportRun.objects.create(source="bench-fleet", origin="reevaluate_many.py", status="failed", rejections=[params])
+        print(f"template built in {time.monotonic() - started:.0f} s (findings {fleet['findings_seconds']} s, "
+              f"{args.scans:,} verdicts {fleet['verdicts_seconds']} s)")
+    else:
+        how = synthetic_database(args.data, args.records, installed, image_copies=1, unfixed_every=10)
+    connections.close_all()
+    database_create(run, template="portal_bench_reeval_base", replace=True)
+    connections["default"].settings_dict["NAME"] = "portal_bench_reeval"
+
+    from compliance.models import Verdict
+    from compliance.reevaluation import reevaluate_after_import
+    from compliance.vulndb_store import vulndb_import
+
+    s = sizes()
+    print(f"database: {s['advisories']:,} advisories, {s['affected']:,} affected entries "
+          f"({how['image_named']:,} Debian:12 per-CVE records name the SBOMs' {len(installed):,} source packages); "
+          f"on disk {s['size'] / 2**20:,.0f} MiB")
+    print(f"SBOMs: {s['scans']:,} scans, {s['packages']:,} packages (min {s['smallest']}, median {s['median']:.0f}, "
+          f"max {s['largest']} per SBOM) from {s['sources']:,} source packages; {s['findings']:,} findings, "
+          f"{s['verdicts']:,} verdicts stored")
+    with tempfile.TemporaryDirectory() as folder:
+        for record in changed_records(pool, args.changed, random.Random(args.seed + 1)):
+            Path(folder, f"{record['id']}.json").write_text(json.dumps(record))
+        started = time.monotonic()
+        import_run, changed = vulndb_import(source="osv", path=folder)
+        imported = time.monotonic() - started
+    print(f"import of {args.changed:,} records: {imported:.1f} s ({import_run.added} added, {import_run.updated} "
+          f"updated, {import_run.rejected} rejected); {len(changed):,} (ecosystem, package) pairs changed")
+    import logging
+
+    reevaluation_log = logging.getLogger("compliance.reevaluation")  # its phases and counts, printed
+    reevaluation_log.addHandler(logging.StreamHandler(sys.stdout))
+    reevaluation_log.setLevel(logging.INFO)
+    reevaluation_log.propagate = False
+    verdicts_before = Verdict.objects.count()
+    started = time.monotonic()
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        counts = profiler.runcall(reevaluate_after_import, changed)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    else:
+        counts = reevaluate_after_import(changed)
+    seconds = time.monotonic() - started
+    after = sizes()
+    print(f"re-evaluation: {seconds:.1f} s (target: under 30 s): {counts['scans']:,} scans re-matched, "
+          f"{Verdict.objects.count() - verdicts_before:,} verdicts re-evaluated; {counts['flipped_to_fail']} "
+          f"turned non-compliant ({counts['alerts']} published: alerted), {counts['flipped_to_pass']} compliant again; "
+          f"findings {s['findings']:,} -> {after['findings']:,}")
+
+
+if __name__ == "__main__":
+    main()
