@@ -187,6 +187,10 @@ def _finding(scan_id: int, package: SbomPackage, version: str, hit: Hit) -> Find
                    severity_source=hit.severity_source)
 
 
+# Findings imported from other scanners' reports are not ours to recompute: matching keeps them.
+IMPORTED_REPORT_SOURCES = ("trivy", "grype")
+
+
 def scan_match(scan: ImageScan) -> list[Finding]:
     """Replace the scan's findings with a fresh match against the current database."""
     wanted = []
@@ -198,7 +202,7 @@ def scan_match(scan: ImageScan) -> list[Finding]:
     findings = [_finding(scan.pk, package, version, hit)
                 for package, pair, version in wanted for hit in hits[(pair, version)]]
     with transaction.atomic():
-        scan.findings.all().delete()
+        scan.findings.exclude(advisory__source__in=IMPORTED_REPORT_SOURCES).delete()
         Finding.objects.bulk_create(findings, batch_size=1000)
     return findings
 
@@ -237,7 +241,8 @@ def findings_rematch(changed: set[Pair]) -> Rematch:
             if found and (found[0], found[1]) in changed:
                 packages[pk] = (scan_id, (found[0], found[1]), found[2])
         # One join per chunk rather than IN lists of package ids: the findings of those packages.
-        for row in Finding.objects.filter(package__in=SbomPackage.objects.filter(condition).values("id")).values_list(
+        for row in Finding.objects.filter(package__in=SbomPackage.objects.filter(condition).values("id")).exclude(
+                advisory__source__in=IMPORTED_REPORT_SOURCES).values_list(
                 "id", "package_id", "advisory_id", "installed_version", "vulnerability_id", "fixed_version", "severity",
                 "severity_source"):
             stored[row[1]].append(row)  # row[2:] is the key compared

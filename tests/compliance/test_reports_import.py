@@ -312,3 +312,18 @@ def test_it_imports_from_the_command_line(scanned, tmp_path):
         call_command("report_import", "grype", str(path), "--build", str(scanned.build.pk))
     with pytest.raises(CommandError, match="No build"):
         call_command("report_import", "grype", str(path), "--build", "999999")
+
+
+@pytest.mark.django_db
+def test_matching_again_keeps_findings_imported_from_other_scanners(tmp_path):
+    """Re-matching after a database import rewrites our findings only, never Trivy's or Grype's."""
+    from compliance.matching import IMPORTED_REPORT_SOURCES, scan_match
+    scan = ImageScan.objects.create(digest="sha256:" + "5" * 64, status="done", os_id="debian", os_version="12")
+    package = SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1", source_name="openssl",
+                                         source_version="3.0.11-1")
+    advisory = Advisory.objects.create(source="trivy", osv_id="CVE-2024-0001", modified="2024-01-01T00:00:00Z")
+    Finding.objects.create(scan=scan, package=package, advisory=advisory, vulnerability_id="CVE-2024-0001",
+                           installed_version="3.0.11-1", severity="High", severity_source="trivy")
+    assert "trivy" in IMPORTED_REPORT_SOURCES
+    scan_match(scan)
+    assert scan.findings.filter(advisory__source="trivy").count() == 1
