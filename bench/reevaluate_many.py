@@ -32,8 +32,8 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scan_vs_download import (IMAGE, database_create, django_setup, real_feeds, synthetic_database,  # noqa: E402
-                              version_above)
+from scan_vs_download import (IMAGE, database_create, django_setup, module_at, real_feeds,  # noqa: E402
+                              synthetic_database, version_above)
 
 SERVER = "postgres://postgres@127.0.0.1:5432"
 NOT_IN_CONTAINERS = ("linux", "chromium", "firefox", "thunderbird", "iceweasel", "icedove", "xen", "qemu", "kde4libs")
@@ -283,6 +283,11 @@ def main() -> None:
     parser.add_argument("--server", default=os.environ.get("BENCH_DATABASE_SERVER", SERVER))
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile the re-evaluation (slower)")
+    parser.add_argument("--baseline", metavar="REV", help="also time compliance/reevaluation.py and matching.py as "
+                        "they were at this git revision (e.g. 8f0ed0e), on a sample of the scans, extrapolated")
+    parser.add_argument("--baseline-sample", type=int, default=40)
+    parser.add_argument("--verify", type=int, default=50, metavar="N", help="check N scans afterwards: their findings "
+                        "and verdict must equal a whole scan_match and verdict_evaluate (rolled back)")
     args = parser.parse_args()
     template, run = f"{args.server}/portal_bench_reeval_base", f"{args.server}/portal_bench_reeval"
     params = {"scans": args.scans, "records": args.records, "seed": args.seed, "data": str(args.data), "layout": 2}
@@ -355,6 +360,59 @@ def main() -> None:
           f"{Verdict.objects.count() - verdicts_before:,} verdicts re-evaluated; {counts['flipped_to_fail']} "
           f"turned non-compliant ({counts['alerts']} published: alerted), {counts['flipped_to_pass']} compliant again; "
           f"findings {s['findings']:,} -> {after['findings']:,}")
+    if args.verify:
+        verify(args.verify, random.Random(args.seed + 3))
+    if args.baseline:
+        baseline(args.baseline, changed, args.baseline_sample, random.Random(args.seed + 2))
+
+
+def verify(count: int, rng: random.Random) -> None:
+    """Findings and verdicts left by the re-evaluation, next to a whole match and evaluation."""
+    from django.db import transaction
+
+    from compliance.matching import scan_match
+    from compliance.models import ImageScan
+    from compliance.services import verdict_evaluate
+
+    fields = ("package_id", "advisory_id", "installed_version", "vulnerability_id", "fixed_version", "severity",
+              "severity_source")
+    chosen = rng.sample(list(ImageScan.objects.values_list("pk", flat=True)), count)
+    differ = []
+    for scan in ImageScan.objects.filter(pk__in=chosen).select_related("build"):
+        stored = sorted(scan.findings.values_list(*fields))
+        verdict = scan.build.verdicts.order_by("-created").first()
+        with transaction.atomic():
+            whole = sorted(tuple(getattr(f, name) for name in fields) for f in scan_match(scan))
+            evaluated = verdict_evaluate(build=scan.build, trigger="check")
+            transaction.set_rollback(True)
+        if stored != whole or (verdict.passed, verdict.results) != (evaluated.passed, evaluated.results):
+            differ.append(scan.pk)
+    print(f"verified {count} scans against a whole scan_match and verdict_evaluate: "
+          + (f"{len(differ)} differ: {differ[:10]}" if differ else "findings and verdicts identical"))
+
+
+def baseline(revision: str, changed: set, sample: int, rng: random.Random) -> None:
+    """Today's database, re-evaluated as `revision` did it: each scan that names a changed pair
+    matched whole, then its whole verdict evaluated. Timed on a sample, extrapolated."""
+    from compliance.services import verdict_evaluate
+
+    matching = module_at(revision, "compliance/matching.py")
+    old = module_at(revision, "compliance/reevaluation.py", scan_match=matching.scan_match,
+                    package_coordinates=matching.package_coordinates)
+    named = list(old.scans_naming(changed).values_list("pk", flat=True))
+    chosen = rng.sample(named, min(sample, len(named)))
+    started, kept = time.monotonic(), 0
+    for scan in old.scans_naming(changed).filter(pk__in=chosen):
+        if not old._names_changed_package(scan, changed):
+            continue
+        kept += 1
+        scan.build.verdicts.order_by("-created").first()
+        matching.scan_match(scan)
+        verdict_evaluate(build=scan.build, trigger="reevaluation")
+    each = (time.monotonic() - started) / len(chosen)
+    share = kept / len(chosen)
+    print(f"baseline ({revision}): {each:.2f} s per scan named by a changed pair (sample of {len(chosen)}, "
+          f"{share:.0%} re-matched); for the {len(named):,} scans: ~{each * len(named):,.0f} s")
 
 
 if __name__ == "__main__":

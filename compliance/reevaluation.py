@@ -10,9 +10,11 @@ An import changes findings and nothing else, so only the rule that reads finding
 again: the other results (approved base, user, secrets, Dockerfile lint) are carried over from
 the build's latest verdict, as the same inputs would give the same answers. Whenever that could
 be wrong, the whole verdict is evaluated by `verdict_evaluate` instead: no usable latest verdict
-(none, another policy version, one without the threshold rule), a waived result in it, or an
-approved exception whose scope may cover the build (waivers need every finding, not a count).
-Changes to those other inputs re-evaluate verdicts on their own (exceptions, the gate).
+(none, another policy version, other rules than a whole evaluation gives today, as after a rule
+was added), a waived result in it, or an approved exception whose scope may cover the build
+(waivers need every finding, not a count). The first build of a run is always evaluated whole:
+that is how today's rules are known. Changes to those other inputs re-evaluate verdicts on their
+own (exceptions, the gate).
 """
 import logging
 import time
@@ -59,13 +61,14 @@ def _exception_scopes() -> tuple[bool, set[int], set[int]]:
             {team for _, team, _ in scopes if team}, {recipe for _, _, recipe in scopes if recipe})
 
 
-def _carried_results(build, scopes) -> list[dict] | None:
-    """The latest verdict's non-threshold results, when they may be carried over (see above)."""
+def _carried_results(build, scopes, rules: list[str] | None) -> list[dict] | None:
+    """The latest verdict's non-threshold results, when they may be carried over (see above);
+    `rules` are those a whole evaluation gives today (None: not known yet)."""
     previous, (any_global, teams, recipes) = build.previous, scopes
-    if previous is None or previous.policy_version != Verdict.POLICY_VERSION or any_global \
+    if rules is None or previous is None or previous.policy_version != Verdict.POLICY_VERSION or any_global \
             or build.team_id in teams or build.recipe_id in recipes:
         return None
-    if [r["rule"] for r in previous.results].count(THRESHOLD) != 1 or any(r["status"] == "waived" for r in previous.results):
+    if [r["rule"] for r in previous.results] != rules or any(r["status"] == "waived" for r in previous.results):
         return None
     return [r for r in previous.results if r["rule"] != THRESHOLD]
 
@@ -99,15 +102,16 @@ def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
     rematch = findings_rematch(changed)
     counts["scans"] = len(rematch.scans)
     matched = time.monotonic()
-    version, scopes, made, whole = database_version(), _exception_scopes(), 0, 0
+    version, scopes, rules, made, whole = database_version(), _exception_scopes(), None, 0, 0
     limits = {"block": set(settings.POLICY_BLOCK_SEVERITIES), "fixable_only": settings.POLICY_BLOCK_FIXABLE_ONLY}
     for builds in builds_of_scans(rematch.changed_scans):
         inputs = threshold_inputs([build.scan.pk for build in builds])
         carried, evaluated = [], []
         for build in builds:
-            results = _carried_results(build, scopes)
+            results = _carried_results(build, scopes, rules)
             if results is None:
                 evaluated.append((build, verdict_evaluate(build=build, trigger="reevaluation")))
+                rules = rules or [r["rule"] for r in evaluated[-1][1].results]
                 continue
             threshold = rule_vulnerability_threshold(inputs.get(build.scan.pk, []), **limits)
             # RuleResult.to_dict() without its deep copy, which cost more than the rule: the result is ours alone.

@@ -1,4 +1,5 @@
 """Re-evaluation after an import: only affected images re-matched, verdict flips, owners alerted."""
+import datetime
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -8,9 +9,10 @@ from django.utils import timezone
 
 from builds.models import Build
 from builds.services import build_request
-from compliance.models import ImageScan, SbomPackage, Verdict
+from compliance.models import ImageScan, PolicyException, SbomPackage, Verdict
 from compliance.reevaluation import reevaluate_after_import
 from compliance.sbom.models import ImageFacts
+from compliance.services import verdict_evaluate
 from compliance.vulndb_store import vulndb_import
 from portal.models import AuditEvent
 from tests.builds.test_views import busybox, recipe, runtime_user  # noqa: F401
@@ -96,3 +98,143 @@ def test_it_flips_back_when_a_record_stops_affecting_the_installed_version(tmp_p
     counts = reevaluate_after_import(changed)
     assert counts["flipped_to_pass"] == 1
     assert published.verdicts.order_by("-created").first().passed
+
+
+CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+
+
+def findings_of(scan):
+    return {f.package.source_name: (f.pk, f.fixed_version) for f in scan.findings.select_related("package")}
+
+
+def test_it_rewrites_only_the_findings_that_changed(tmp_path, published):
+    SbomPackage.objects.create(scan=published.scan, name="zlib1g", version="1:1.2.13.dfsg-1", source_name="zlib",
+                               source_version="1:1.2.13.dfsg-1")
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002", name="zlib", fixed=None)))
+    reevaluate_after_import(changed)
+    before = findings_of(published.scan)
+    verdicts = published.verdicts.count()
+
+    # openssl's record gets a new fix: its finding is replaced; zlib is not named, its row stays
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv(
+        "DEB-2024-0001", modified="2024-02-01T00:00:00Z", fixed="3.0.13-1~deb12u1")))
+    assert reevaluate_after_import(changed)["scans"] == 1
+    after = findings_of(published.scan)
+    assert after["zlib"] == before["zlib"]
+    assert after["openssl"][1] == "3.0.13-1~deb12u1" and after["openssl"][0] != before["openssl"][0]
+    assert published.verdicts.count() == verdicts + 1
+
+    # a new summary: openssl is re-matched, but its finding stays the same row and no verdict is made
+    record = osv("DEB-2024-0001", modified="2024-03-01T00:00:00Z", fixed="3.0.13-1~deb12u1")
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, {**record, "summary": "openssl: clearer summary"}))
+    assert reevaluate_after_import(changed)["scans"] == 1
+    assert findings_of(published.scan) == after
+    assert published.verdicts.count() == verdicts + 1
+
+    # a new modification date alone changes nothing: no pair to re-match
+    run, changed = vulndb_import(source="osv", path=write(tmp_path, {
+        **record, "summary": "openssl: clearer summary", "modified": "2024-04-01T00:00:00Z"}))
+    assert (run.updated, changed) == (0, set())
+
+
+def test_it_rematches_scans_without_a_build_and_gives_them_no_verdict(tmp_path, published):
+    scan = ImageScan.objects.create(digest="sha256:" + "5" * 64, status="done", os_id="debian", os_version="12")
+    SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1~deb12u1", source_name="openssl",
+                               source_version="3.0.11-1~deb12u1")
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001")))
+    assert reevaluate_after_import(changed)["scans"] == 2
+    assert [f.vulnerability_id for f in scan.findings.all()] == ["CVE-0001-0001"]
+
+
+def another_build(published, member):
+    """A second build of the same recipe, with the same facts and SBOM."""
+    build = build_request(user=member, recipe=published.recipe)
+    scan = ImageScan.objects.create(build=build, digest="sha256:" + "6" * 64, status="done", os_id="debian",
+                                    os_version="12", facts=published.scan.facts)
+    SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1~deb12u1", source_name="openssl",
+                               source_version="3.0.11-1~deb12u1")
+    Build.objects.filter(pk=build.pk).update(status="succeeded", digest=scan.digest)
+    build.refresh_from_db()
+    return build
+
+
+def test_it_carries_the_other_rules_over_and_agrees_with_a_whole_evaluation(tmp_path, published, member, caplog):
+    second = another_build(published, member)
+    for build in (published, second):
+        verdict_evaluate(build=build)  # whole verdicts: the ones builds get
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", severity=CRITICAL)))
+    with caplog.at_level("INFO", logger="compliance.reevaluation"):
+        reevaluate_after_import(changed)
+    assert "2 verdicts (1 evaluated whole)" in caplog.text
+    for build in (published, second):  # the first is evaluated whole (to learn today's rules), the second carried
+        after = build.verdicts.order_by("-created").first()
+        whole = verdict_evaluate(build=build, trigger="reevaluation")
+        assert (after.passed, after.results, after.database_version) == (whole.passed, whole.results, whole.database_version)
+        assert not after.passed and len(after.results) > 1
+
+
+def test_it_evaluates_whole_a_verdict_with_other_rules_than_today(tmp_path, published, member):
+    second = another_build(published, member)
+    verdict_evaluate(build=published)
+    Verdict.objects.create(build=second, passed=True, results=[  # as before a rule was added
+        {"rule": "vulnerability-threshold", "title": "", "status": "pass", "message": "", "evidence": {}}])
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", severity=CRITICAL)))
+    reevaluate_after_import(changed)
+    rules = [r["rule"] for r in published.verdicts.order_by("-created").first().results]
+    assert [r["rule"] for r in second.verdicts.order_by("-created").first().results] == rules
+
+
+def test_it_evaluates_the_whole_verdict_when_an_exception_may_waive(tmp_path, published, member):
+    verdict_evaluate(build=published)
+    PolicyException.objects.create(
+        scope="team", team=published.team, target_kind="vulnerability", target="CVE-0001-0001", reason="fix_pending",
+        justification="Upstream fix lands next week; the service is internal only.", end_when_fixed=False,
+        expires_at=timezone.now() + datetime.timedelta(days=7), status="approved", requested_by=member)
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", severity=CRITICAL)))
+    assert reevaluate_after_import(changed)["flipped_to_fail"] == 0
+    verdict = published.verdicts.order_by("-created").first()
+    assert verdict.passed
+    assert [r["status"] for r in verdict.results if r["rule"] == "vulnerability-threshold"] == ["waived"]
+
+
+@pytest.mark.parametrize("ecosystem,versions", [
+    ("Debian:12", ["3.0.11-1~deb12u1", "3.0.11-1", "1:1.0-1", "1.0~rc1-1", "2.36-9+deb12u4", "not a version", ""]),
+    ("PyPI", ["2.10", "2.10.1", "3.0rc1", "1!1.0", "not a version"]),
+])
+def test_its_fast_range_check_answers_as_the_osv_evaluator(ecosystem, versions):
+    from compliance.matching import entry_hit
+    from compliance.vulndb.osv_range import fixed_versions, osv_affects_safe
+    from compliance.vulndb.versions import comparator_for
+
+    def reference(ranges, listed, version):
+        if not osv_affects_safe({"ranges": ranges, "versions": listed}, version, ecosystem)[0]:
+            return False, ""
+        key, above = comparator_for(ecosystem), []
+        for fixed in fixed_versions({"ranges": ranges}):
+            try:
+                if key(fixed) > key(version):
+                    above.append(fixed)
+            except ValueError:
+                continue
+        return True, min(above, key=key) if above else ""
+
+    shapes = [[{"introduced": "0"}]] + [[{"introduced": "0"}, {"fixed": v}] for v in versions] \
+        + [[{"introduced": versions[0]}, {"fixed": versions[1]}], [{"introduced": "0"}, {"last_affected": versions[0]}]]
+    for events in shapes:
+        for listed in ([], [versions[0]]):
+            for version in versions:
+                ranges = [{"type": "ECOSYSTEM", "events": events}]
+                assert entry_hit(ranges, listed, ecosystem, version) == reference(ranges, listed, version), (events, listed, version)
+
+
+def test_its_import_keeps_the_latest_of_an_id_listed_twice(tmp_path):
+    from compliance.models import AffectedPackage
+
+    folder = tmp_path / "twice"
+    folder.mkdir()
+    (folder / "a.json").write_text(json.dumps(osv("DEB-2024-0001")))
+    (folder / "b.json").write_text(json.dumps(osv("DEB-2024-0001", modified="2024-02-01T00:00:00Z", fixed="3.0.13-1")))
+    (folder / "c.json").write_text(json.dumps(osv("DEB-2024-0001", modified="2023-12-01T00:00:00Z", fixed="3.0.1-1")))
+    run, changed = vulndb_import(source="osv", path=str(folder))
+    assert (run.added, run.updated, run.unchanged, changed) == (1, 1, 1, {("Debian:12", "openssl")})
+    assert AffectedPackage.objects.get().ranges[0]["events"][1] == {"fixed": "3.0.13-1"}
