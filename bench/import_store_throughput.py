@@ -56,7 +56,7 @@ def osv_copy(records, folder: Path, modified: str, summary: str) -> str:
         data["modified"], data["summary"] = modified, f"{record.summary} {summary}"
         data["affected"] = [{"package": {"ecosystem": a.ecosystem, "name": a.name}, "ranges": a.ranges,
                              "versions": a.versions, "ecosystem_specific": a.ecosystem_specific,
-                             "database_specific": a.database_specific, **({"severity": a.severity} if a.severity else {})}
+                             "database_specific": a.database_specific} | ({"severity": a.severity} if a.severity else {})
                             for a in record.affected]
         (folder / f"{number:06d}.json").write_text(json.dumps(data))
     return str(folder)

@@ -6,7 +6,9 @@ time it takes just to download and read the image's layers from the local regist
 (a) `read_image` alone on base/debian:bookworm (download + read every layer: packages, users,
 secrets); (b) the scan path of a build: `image_scan` (the same read, then the SBOM rows stored)
 followed by `scan_match` against the database. Rounds alternate the order of (a) and (b), so
-machine noise hits both alike; the medians and their ratio are printed.
+machine noise hits both alike; the medians and their ratio are printed. `--baseline REV` adds, to
+each round, the scan path with compliance/matching.py as it was at that git revision (e.g.
+8f0ed0e); `--profile` prints a cProfile of one `scan_match`.
 
 The database (>= --records advisories, 200,000 by default) is synthesised once from the real
 feeds under --data and reused by later runs (`--rebuild` starts over); how is printed. It lives in
@@ -82,7 +84,9 @@ def real_feeds(data: Path) -> dict[str, list]:
               for r in read_debian_lists((tracker / f"{kind}.list").read_text(encoding="utf-8"), kind)]
     debian += list(read_osv_source(data / "debian-elts-osv" / "advisories"))
     pypi = list(read_osv_source(data / "pypa-advisory-database" / "vulns"))
-    keep = lambda records: [r for r in records if isinstance(r, Advisory) and not r.withdrawn and r.affected]  # noqa: E731
+    def keep(records):
+        return [r for r in records if isinstance(r, Advisory) and not r.withdrawn and r.affected]
+
     return {"debian": keep(debian), "pypi": keep(pypi)}
 
 

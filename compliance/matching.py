@@ -288,8 +288,9 @@ def _findings_insert(rows: list[tuple]) -> None:
         Finding.objects.bulk_create([Finding(**{f.attname: v for f, v in zip(fields, row)}) for row in rows],
                                     batch_size=2000)
         return
+    table = connection.ops.quote_name(Finding._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(Finding._meta.db_table)} ({columns}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)

@@ -81,7 +81,7 @@ def threshold_inputs(scan_ids: list[int]) -> dict[int, list[dict]]:
     if fixable_only:
         blocking = blocking.exclude(fixed_version="")
     findings, shown = defaultdict(list), defaultdict(int)
-    for scan_id, vulnerability_id, severity, fixed, installed, package in blocking.values_list(
+    for scan_id, vulnerability_id, severity, fixed, installed, package in blocking.order_by("id").values_list(
             "scan_id", "vulnerability_id", "severity", "fixed_version", "installed_version", "package__name"):
         findings[scan_id].append({"vulnerability_id": vulnerability_id, "severity": severity, "fixed_version": fixed,
                                   "installed_version": installed, "package": package})

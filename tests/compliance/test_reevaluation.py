@@ -110,7 +110,8 @@ def findings_of(scan):
 def test_it_rewrites_only_the_findings_that_changed(tmp_path, published):
     SbomPackage.objects.create(scan=published.scan, name="zlib1g", version="1:1.2.13.dfsg-1", source_name="zlib",
                                source_version="1:1.2.13.dfsg-1")
-    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002", name="zlib", fixed=None)))
+    _, changed = vulndb_import(source="osv", path=write(
+        tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002", name="zlib", fixed=None)))
     reevaluate_after_import(changed)
     before = findings_of(published.scan)
     verdicts = published.verdicts.count()
@@ -169,7 +170,8 @@ def test_it_carries_the_other_rules_over_and_agrees_with_a_whole_evaluation(tmp_
     for build in (published, second):  # the first is evaluated whole (to learn today's rules), the second carried
         after = build.verdicts.order_by("-created").first()
         whole = verdict_evaluate(build=build, trigger="reevaluation")
-        assert (after.passed, after.results, after.database_version) == (whole.passed, whole.results, whole.database_version)
+        assert (after.passed, after.results, after.database_version) == \
+            (whole.passed, whole.results, whole.database_version)
         assert not after.passed and len(after.results) > 1
 
 
@@ -224,7 +226,8 @@ def test_its_fast_range_check_answers_as_the_osv_evaluator(ecosystem, versions):
         for listed in ([], [versions[0]]):
             for version in versions:
                 ranges = [{"type": "ECOSYSTEM", "events": events}]
-                assert entry_hit(ranges, listed, ecosystem, version) == reference(ranges, listed, version), (events, listed, version)
+                assert entry_hit(ranges, listed, ecosystem, version) == reference(ranges, listed, version), \
+                    (events, listed, version)
 
 
 def test_its_import_keeps_the_latest_of_an_id_listed_twice(tmp_path):
