@@ -20,17 +20,30 @@ from builds.models import Recipe
 from portal.rbac import teams_of, visible_teams
 
 
+class Refused(Exception):
+    """Carries a 400 answer whose `lines` keep their integer line numbers (DRF's ValidationError
+    would turn every value into a string)."""
+
+    def __init__(self, error: CompositionError):
+        body = {"detail": str(error), "errors": error.errors}
+        if isinstance(error, DockerfileError):
+            body["lines"] = error.lines
+        self.response = Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
 def _refused(error: CompositionError):
-    body = {"detail": str(error), "errors": error.errors}
-    if isinstance(error, DockerfileError):
-        body["lines"] = error.lines
-    raise ValidationError(body)
+    raise Refused(error)
 
 
 class DockerfileRecipeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = DockerfileRecipeSerializer
     queryset = Recipe.objects.none()  # for the schema only: get_queryset is what serves requests
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, Refused):
+            return exc.response
+        return super().handle_exception(exc)
 
     def get_queryset(self):
         return Recipe.objects.filter(kind=Recipe.Kind.DOCKERFILE, team__in=visible_teams(self.request.user)).select_related("team", "base")
