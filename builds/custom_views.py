@@ -16,8 +16,10 @@ def _annotated(text: str, line_errors: list[dict]) -> list[dict]:
     by_line: dict[int, list[str]] = {}
     for error in line_errors:
         by_line.setdefault(error["line"], []).append(error["message"])
-    return [{"number": n, "text": line, "errors": by_line.get(n, [])}
-            for n, line in enumerate(text.replace("\r\n", "\n").split("\n"), 1)]
+    lines = text.replace("\r\n", "\n").split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()  # the final newline does not start a line
+    return [{"number": n, "text": line, "errors": by_line.get(n, [])} for n, line in enumerate(lines, 1)]
 
 
 def _check_context(values) -> dict:

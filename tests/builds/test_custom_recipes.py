@@ -144,6 +144,26 @@ def test_the_page_saves_builds_and_edits_a_dockerfile_recipe(client, member, bus
     assert "Own Dockerfile" in detail and "ctx.zip" in detail
 
 
+def test_anonymous_users_are_sent_to_login(client, build_of_own):
+    for url in [reverse("recipe-new-dockerfile"), reverse("recipe-edit", args=[build_of_own.recipe.pk])]:
+        assert client.get(url).url.startswith(reverse("login")), url
+    for url in [reverse("recipe-dockerfile-check"), reverse("build-propose-base", args=[build_of_own.pk])]:
+        assert client.post(url).url.startswith(reverse("login")), url
+    assert client.post("/api/dockerfile-recipes/check/", {"dockerfile": DOCKERFILE}).status_code == 401
+
+
+def test_the_error_summary_links_each_problem_to_its_line(client, member, busybox):  # noqa: F811
+    client.force_login(member)
+    page = client.post(reverse("recipe-new-dockerfile"), {"team": "payments", "name": "own", "action": "save",
+                                                           "dockerfile": "FROM base/busybox:1.35\nFROM nginx\n"}).content.decode()
+    assert '<a href="#dockerfile-line-2">Dockerfile line 2: FROM: nginx:latest is not an approved base image' in page
+
+
+@pytest.fixture
+def build_of_own(member, team, busybox):  # noqa: F811
+    return build_request(user=member, recipe=save(member, team))
+
+
 def test_outsiders_and_reviewers_cannot_save_or_edit(client, member, team, outsider, reviewer, busybox):  # noqa: F811
     recipe = save(member, team)
     client.force_login(outsider)
