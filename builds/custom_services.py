@@ -85,7 +85,7 @@ def context_check(upload) -> tuple[str, str]:
         raise CompositionError(f"The build context was refused: {error}", {"context": str(error)})
     finally:
         upload.seek(0)
-    if any(m.name == DOCKERFILE_NAME for m in info.members):
+    if any(m.name == DOCKERFILE_NAME or m.name.startswith(DOCKERFILE_NAME + "/") for m in info.members):
         raise CompositionError(f"The context may not contain {DOCKERFILE_NAME}; the portal writes it.",
                                {"context": f"{DOCKERFILE_NAME} is reserved"})
     return name, info.sha256

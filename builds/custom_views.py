@@ -34,9 +34,24 @@ def _check_context(values) -> dict:
         context["errors"]["dockerfile"] = str(error)
     except CompositionError as error:
         context["errors"].update(error.errors or {"dockerfile": str(error)})
+    if context["resolved"] is not None:
+        context["lint"], context["lint_problem"] = _lint(context["resolved"].dockerfile)
     context["general_errors"] = [e["message"] for e in context["line_errors"] if e["line"] == 0]
     context["annotated"] = _annotated(text, context["line_errors"]) if context["line_errors"] else []
     return context
+
+
+def _lint(dockerfile: str) -> tuple[list[dict], str]:
+    """hadolint's findings before the build, as the policy will see them (line numbers are the
+    user's: resolution keeps them)."""
+    import subprocess
+
+    from compliance.lint import dockerfile_lint
+
+    try:
+        return dockerfile_lint(dockerfile, timeout=10), ""
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+        return [], f"hadolint could not run: {error}"
 
 
 def _form_errors(request, values) -> tuple[object, dict]:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('builds', '0007_recipe_dockerfile_kind'),
+        ('builds', '0001_initial'),  # Build exists from the start: no tie to later builds migrations
         ('catalog', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -125,6 +125,8 @@ def test_the_page_shows_each_error_next_to_its_line(client, member, busybox):  #
     assert 'data-line="2">Line 2: ADD http://x.example/a downloads at build time' in page
     ok = client.post(reverse("recipe-dockerfile-check"), {"dockerfile": DOCKERFILE}).content.decode()
     assert PINNED in ok and "approved base <strong>busybox</strong>" in ok
+    lint = client.post(reverse("recipe-dockerfile-check"), {"dockerfile": "FROM base/busybox:1.35\nWORKDIR app\nRUN sudo true\n"})
+    assert "line 3 DL3004" in lint.content.decode(), "hadolint's errors show before the build, on the user's line"
 
 
 def test_the_page_saves_builds_and_edits_a_dockerfile_recipe(client, member, busybox):  # noqa: F811
