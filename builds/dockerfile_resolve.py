@@ -124,7 +124,9 @@ def dockerfile_resolve(text: str, *, build_args: dict[str, str], context: Resolv
 
 
 def _text_check(text: str, max_bytes: int) -> None:
-    size = len(text.encode("utf-8", "surrogatepass"))
+    if not _is_utf8(text):
+        raise DockerfileRefused([LineError(0, "the Dockerfile is not valid UTF-8 text")])
+    size = len(text.encode("utf-8"))
     if size > max_bytes:
         raise DockerfileRefused([LineError(0, f"the Dockerfile is {size:,} bytes; the limit is {max_bytes:,}")])
     if not text.strip():
@@ -141,8 +143,17 @@ def _build_args_check(state: _State) -> None:
     for name, value in state.build_args.items():
         if not ARG_NAME.fullmatch(name):
             state.error(0, f"build argument name {name[:40]!r}: use letters, digits and '_' (at most 64)")
-        elif not isinstance(value, str) or len(value) > MAX_BUILD_ARG_VALUE or _CONTROL.search(value) or "\n" in value:
+        elif (not isinstance(value, str) or len(value) > MAX_BUILD_ARG_VALUE or _CONTROL.search(value) or "\n" in value
+              or not _is_utf8(value)):
             state.error(0, f"build argument {name}: one line of text, at most {MAX_BUILD_ARG_VALUE} characters")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # a JSON body can carry lone surrogates ("\ud800"), which are not text
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def _instruction(state: _State, instruction: dict) -> None:

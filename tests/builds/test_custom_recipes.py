@@ -215,6 +215,9 @@ def test_the_api_applies_the_same_permissions(member, team, outsider, reviewer, 
     assert api_for(reviewer).get(f"/api/dockerfile-recipes/{recipe.pk}/").status_code == 200
     hostile = api_for(member).post("/api/dockerfile-recipes/", {**payload, "build_args": ["not", "a", "dict"]}, format="json")
     assert hostile.status_code == 400 and "JSON object" in str(hostile.json())
+    surrogate = api_for(member).post("/api/dockerfile-recipes/check/", data='{"dockerfile": "FROM base/busybox:1.35\\ud800"}',
+                                     content_type="application/json")
+    assert surrogate.status_code == 400 and "Surrogate characters are not allowed" in str(surrogate.json())
 
 
 def test_the_schema_names_the_new_endpoints(client):

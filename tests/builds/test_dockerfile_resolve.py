@@ -135,6 +135,7 @@ def test_it_keeps_line_numbers_when_a_from_spans_lines():
     ("ARG T=$(id)\nFROM base/busybox:$T\n", "unsupported substitution"),
     ("FROM --network=host base/busybox:1.35\n", "FROM --network"),
     ("FROM base/busybox:1.35\n" + "FROM base/busybox:1.35\n" * 40, "more than 32 stages"),
+    ("FROM base/busybox:1.35\nRUN echo \ud800\n", "not valid UTF-8"),
 ])
 def test_it_refuses_hostile_or_malformed_dockerfiles_with_a_message(text, message):
     with pytest.raises(DockerfileRefused) as refused:
@@ -142,7 +143,7 @@ def test_it_refuses_hostile_or_malformed_dockerfiles_with_a_message(text, messag
     assert message in str(refused.value) or any(message in e.message for e in refused.value.errors)
 
 
-@pytest.mark.parametrize("name, value", [("bad-name", "x"), ("OK", "two\nlines"), ("OK", "x" * 2000)])
+@pytest.mark.parametrize("name, value", [("bad-name", "x"), ("OK", "two\nlines"), ("OK", "x" * 2000), ("OK", "\udc80")])
 def test_it_refuses_hostile_build_arguments(name, value):
     text = "ARG OK\nARG bad\nFROM base/busybox:1.35\n"
     with pytest.raises(DockerfileRefused, match="build argument"):
