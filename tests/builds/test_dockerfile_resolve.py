@@ -64,7 +64,7 @@ def test_it_follows_multi_stage_references_and_copy_from():
         "FROM base/busybox:1.35\n"
         "COPY --from=builder /out /out\n"
         "COPY --from=1 /out /again\n"
-        f"COPY --from=base/debian:bookworm /etc/os-release /debian-release\n"
+        "COPY --from=base/debian:bookworm /etc/os-release /debian-release\n"
         "USER 10001\n"
     )
     resolved = resolve(text)

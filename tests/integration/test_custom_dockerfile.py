@@ -26,6 +26,7 @@ MULTI_STAGE = (
     "FROM base/busybox:1.35\n"
     "COPY --from=build /built.txt /app/built.txt\n"
     "COPY hello.txt /app/hello.txt\n"
+    "COPY --from=base/busybox:1.35 /etc/passwd /app/passwd-of-the-base\n"
     "USER 10001\n"
 )
 
@@ -41,6 +42,7 @@ def test_it_builds_scans_and_publishes_a_custom_dockerfile_from_the_approved_bus
 
     assert build.status == Build.Status.SUCCEEDED, build.error_message
     assert f"FROM {HOST}/base/busybox@{busybox.digest} AS build" in build.dockerfile
+    assert f"COPY --from={HOST}/base/busybox@{busybox.digest} /etc/passwd" in build.dockerfile
     assert build.log_chunks.filter(text__contains="Step 1/").exists()
     assert build.scan.status == "done"
     verdict = build.verdicts.get()
@@ -49,9 +51,9 @@ def test_it_builds_scans_and_publishes_a_custom_dockerfile_from_the_approved_bus
     assert rules["approved-base"] == "pass" and rules["dockerfile-lint"] == "pass"
     assert build.published_reference.endswith(f"@{build.digest}")
     status, output = run_in_image(f"{HOST}/{settings.PUBLISHED_REPOSITORY_PREFIX}/{team.slug}/own@{build.digest}",
-                                  ["sh", "-c", "cat /app/hello.txt /app/built.txt; id -u"])
+                                  ["sh", "-c", "cat /app/hello.txt /app/built.txt; id -u; cmp /etc/passwd /app/passwd-of-the-base && echo same"])
     assert status == 0, output
-    assert output.split("\n")[:3] == ["hello from the context", "built-in-stage-one", "10001"]
+    assert output.split("\n")[:4] == ["hello from the context", "built-in-stage-one", "10001", "same"]
 
 
 def test_it_refuses_an_unapproved_from_before_any_build(starter_catalog, celery_worker, team, member):
