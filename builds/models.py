@@ -7,7 +7,12 @@ from portal.models import Team
 
 
 class Recipe(models.Model):
-    """Base image + ticked components with parameters + an optional artifact file."""
+    """Base image + ticked components with parameters + an optional artifact file, or (kind
+    "dockerfile") a team's own Dockerfile, a context archive and build arguments."""
+
+    class Kind(models.TextChoices):
+        COMPOSED = "composed", "Composed from catalog options"
+        DOCKERFILE = "dockerfile", "Own Dockerfile"
 
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="recipes")
     name = models.SlugField(max_length=60, help_text="Image name within the team, e.g. pay-api")
@@ -16,6 +21,12 @@ class Recipe(models.Model):
     artifact_name = models.CharField(max_length=128, blank=True)
     artifact_sha256 = models.CharField(max_length=64, blank=True)
     script_findings = models.JSONField(default=list, blank=True, help_text="Checks of the package's .paas scripts")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COMPOSED)
+    dockerfile = models.TextField(blank=True, help_text="The team's Dockerfile as submitted (kind dockerfile)")
+    build_args = models.JSONField(default=dict, blank=True, help_text="Build arguments (kind dockerfile)")
+    context = models.FileField(upload_to="contexts/%Y/%m/", blank=True, help_text="Build context archive (kind dockerfile)")
+    context_name = models.CharField(max_length=128, blank=True)
+    context_sha256 = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

@@ -121,7 +121,10 @@ def build_context(build: Build, script_stage_from: str = "") -> bytes:
     """The first stage's context (Dockerfile, parameter files, artifact) or, given the first
     stage's image id, the script stage's (its Dockerfile and the checked script only)."""
     from builds.compose import IMAGE_SCRIPT, STAGE_ONE
+    from builds.custom_context import custom_build_context, is_custom
 
+    if is_custom(build):
+        return custom_build_context(build)
     if script_stage_from:
         dockerfile = build.script_stage.replace(f"FROM {STAGE_ONE}", f"FROM {script_stage_from}", 1)
         return context_tar({"Dockerfile": dockerfile.encode(), IMAGE_SCRIPT: build.context_files[IMAGE_SCRIPT].encode()})
@@ -155,11 +158,14 @@ def step_build(build: Build, log: BuildLog) -> None:
 
 
 def _engine_build(build: Build, log: BuildLog, context: bytes, tag: str, network_mode: str | None = None) -> str:
+    from builds.custom_context import custom_engine_options
+
     try:
         return image_build(
             context=context, tag=tag, build_id=build.pk, on_line=log.line,
             deadline_seconds=settings.BUILD_DEADLINE_SECONDS, no_cache=build.no_cache,
             should_stop=lambda: watchdog_tick(build.pk, log), network_mode=network_mode,
+            **custom_engine_options(build),
         )
     except EngineError as error:
         if error.cancelled:

@@ -49,7 +49,7 @@ class RecipeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Recipe
-        fields = ["id", "team", "name", "base", "components", "artifact_name", "artifact_sha256", "created", "updated"]
+        fields = ["id", "team", "name", "kind", "base", "components", "artifact_name", "artifact_sha256", "created", "updated"]
 
     def get_components(self, recipe) -> list[dict]:
         return [

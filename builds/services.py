@@ -96,6 +96,10 @@ def build_reusable(*, team, composition_sha256: str) -> Build | None:
 
 def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
     """Snapshot the composition on a new Build and queue it once the row is committed."""
+    if recipe.kind == Recipe.Kind.DOCKERFILE:
+        from builds.custom_services import custom_build_request
+
+        return custom_build_request(user=user, recipe=recipe, no_cache=no_cache)
     require_team_member(user, recipe.team)
     if not recipe.base.selectable:
         raise CompositionError(f"Base image {recipe.base.name} is no longer approved.", {"base": "not approved"})

@@ -124,6 +124,10 @@ def recipe_new(request):
 def recipe_edit(request, pk):
     recipe = _recipe_for_user(request, pk)
     require_team_member(request.user, recipe.team)
+    if recipe.kind == Recipe.Kind.DOCKERFILE:
+        from builds.custom_views import dockerfile_form
+
+        return dockerfile_form(request, recipe)
     return _builder(request, recipe)
 
 
@@ -184,6 +188,7 @@ def build_detail(request, pk):
     total = build.log_chunks.count()
     context = _live_context(build, max(-1, total - LOG_TAIL_CHUNKS - 1))
     context["hidden_chunks"] = max(0, total - LOG_TAIL_CHUNKS)
+    context["can_propose"] = build.team in teams_of(request.user)
     return render(request, "builds/build_detail.html", context)
 
 

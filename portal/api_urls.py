@@ -1,12 +1,16 @@
 from rest_framework.routers import DefaultRouter
 
 from builds.api import BaseImageViewSet, BuildViewSet, ComponentViewSet, RecipeViewSet
+from builds.custom_api import DockerfileRecipeViewSet
+from catalog.proposal_api import BaseProposalViewSet
 from compliance.api import BuildReportViewSet
 from compliance.exception_api import ExceptionViewSet
 
 router = DefaultRouter()
 router.register("catalog/bases", BaseImageViewSet, basename="api-base")
 router.register("catalog/components", ComponentViewSet, basename="api-component")
+router.register("catalog/base-proposals", BaseProposalViewSet, basename="api-base-proposal")
+router.register("dockerfile-recipes", DockerfileRecipeViewSet, basename="api-dockerfile-recipe")
 router.register("recipes", RecipeViewSet, basename="api-recipe")
 router.register("builds", BuildViewSet, basename="api-build")
 router.register("exceptions", ExceptionViewSet, basename="api-exception")

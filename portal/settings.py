@@ -147,6 +147,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Compose, build, scan, gate and publish container images.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Recipe.kind and Component.kind both have choices named "kind": give each enum its own name.
+    "ENUM_NAME_OVERRIDES": {"RecipeKindEnum": "builds.models.Recipe.Kind", "ComponentKindEnum": "catalog.models.Component.Kind"},
 }
 
 # Celery: JSON only, ids not objects, one build per worker process at a time.
@@ -218,6 +220,11 @@ BUILD_CPU_SHARES = envint("BUILD_CPU_SHARES", 512)
 BUILD_STALE_SECONDS = envint("BUILD_STALE_SECONDS", 120)
 # A build still queued after this long may have lost its broker message; it is dispatched again.
 BUILD_REDISPATCH_SECONDS = envint("BUILD_REDISPATCH_SECONDS", 600)
+# Teams' own Dockerfiles: size limit, the engine's platform (the only --platform accepted) and the
+# largest uncompressed build context (the worker holds it in memory while sending it).
+DOCKERFILE_MAX_BYTES = envint("DOCKERFILE_MAX_BYTES", 64 * 1024)
+BUILD_ENGINE_PLATFORM = env("BUILD_ENGINE_PLATFORM", "linux/amd64")
+CONTEXT_MAX_BYTES = envint("CONTEXT_MAX_BYTES", 256 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from builds import custom_views
 from builds import views as build_views
+from catalog import proposal_views
 from compliance import exception_views
 from compliance import views as compliance_views
 from portal import views
@@ -16,6 +18,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("images/new", build_views.recipe_new, name="recipe-new"),
     path("images/new/preview", build_views.recipe_preview_partial, name="recipe-preview"),
+    path("images/new/dockerfile", custom_views.recipe_new_dockerfile, name="recipe-new-dockerfile"),
+    path("images/new/dockerfile/check", custom_views.dockerfile_check_partial, name="recipe-dockerfile-check"),
+    path("builds/<int:pk>/propose-base", proposal_views.build_propose_base, name="build-propose-base"),
     path("recipes/<int:pk>/", build_views.recipe_detail, name="recipe-detail"),
     path("recipes/<int:pk>/edit", build_views.recipe_edit, name="recipe-edit"),
     path("recipes/<int:pk>/build", build_views.recipe_build, name="recipe-build"),

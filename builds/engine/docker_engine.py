@@ -104,8 +104,11 @@ def image_build(
     should_stop: Callable[[], bool] = lambda: False,
     no_cache: bool = False,
     network_mode: str | None = None,
+    dockerfile: str | None = None,
+    buildargs: dict[str, str] | None = None,
 ) -> str:
-    """Build the context's Dockerfile; every output line goes to on_line. Returns the image id."""
+    """Build the context's Dockerfile (or the one named `dockerfile` in it); every output line goes
+    to on_line. Returns the image id."""
     api = engine_client()
     progress = BuildProgress()
     finished = threading.Event()
@@ -121,7 +124,7 @@ def image_build(
         stream = api.build(
             fileobj=io.BytesIO(context), custom_context=True, decode=True, rm=True, forcerm=True,
             tag=tag, labels={BUILD_LABEL: str(build_id)}, pull=False, timeout=600, nocache=no_cache,
-            container_limits=build_limits(), network_mode=network_mode,
+            container_limits=build_limits(), network_mode=network_mode, dockerfile=dockerfile, buildargs=buildargs,
         )
         for event in stream:
             if "stream" in event:
