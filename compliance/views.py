@@ -113,6 +113,7 @@ def security_dashboard(request):
     from django.utils import timezone
 
     from compliance.exception_views import _exceptions_for
+    from compliance.models import PolicyException
 
     now = timezone.now()
     exceptions = _exceptions_for(request.user)
@@ -121,7 +122,7 @@ def security_dashboard(request):
         "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
         "expiring": exceptions.filter(status="approved", expires_at__gt=now,
                                       expires_at__lte=now + datetime.timedelta(days=14)).order_by("expires_at")[:20],
-        "pending_exceptions": exceptions.filter(status="pending").count(),
+        "pending_exceptions": exceptions.filter(status__in=PolicyException.AWAITING_REVIEW).count(),
     })
 
 
