@@ -178,6 +178,8 @@ CELERY_IMPORTS = ["compliance.tasks_exceptions"]
 CELERY_BEAT_SCHEDULE = {
     "reap-stuck-builds": {"task": "builds.tasks.reap_stuck_builds", "schedule": envint("REAPER_INTERVAL_SECONDS", 60)},
     "expire-exceptions": {"task": "compliance.tasks_exceptions.expire_exceptions", "schedule": 300},
+    "remind-expiring-exceptions": {"task": "compliance.tasks_exceptions.remind_expiring_exceptions",
+                                   "schedule": envint("EXCEPTION_REMINDER_INTERVAL_SECONDS", 3600)},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -194,6 +196,8 @@ EXCEPTION_MAX_DAYS = {"Critical": 30, "High": 90, "Medium": 180, "Low": 365, "de
 ALERT_WEBHOOK_TIMEOUT = envint("ALERT_WEBHOOK_TIMEOUT", 10)
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "image-portal@localhost")
+# Where users reach the portal: links in e-mails and webhook bodies sent by background jobs.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
 # The Docker Engine the build worker uses (DOCKER_HOST as the docker SDK reads it) and the registry.
 DOCKER_HOST = env("DOCKER_HOST", "")
