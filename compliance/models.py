@@ -89,6 +89,9 @@ class ImportRun(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     rejections = models.JSONField(default=list, blank=True, help_text="The first rejected records and why")
     error = models.TextField(blank=True)
+    # HTTP validators of the file a sync downloaded: the next sync asks "changed since?" with them.
+    etag = models.CharField(max_length=300, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["-started"]

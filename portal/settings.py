@@ -32,6 +32,19 @@ def envint(name, default):
     return int(env(name, str(default)))
 
 
+def envdata(name):
+    """A JSON or YAML document from NAME (or the file NAME_FILE names); None when unset."""
+    import yaml
+
+    text = env(name, "")
+    if not text:
+        return None
+    try:
+        return yaml.safe_load(text)  # JSON is YAML too
+    except yaml.YAMLError as error:
+        raise ValueError(f"{name} is neither JSON nor YAML: {error}") from None
+
+
 SECRET_KEY = env("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-production")
 DEBUG = envbool("DEBUG", "False")
 ALLOWED_HOSTS = env("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
@@ -190,6 +203,13 @@ HARBOR_ADAPTER_TOKEN = env("HARBOR_ADAPTER_TOKEN", "")
 # Policy defaults (rules as data per team come later): block these severities, only when fixable.
 POLICY_BLOCK_SEVERITIES = [s for s in env("POLICY_BLOCK_SEVERITIES", "Critical,High").split(",") if s]
 POLICY_BLOCK_FIXABLE_ONLY = envbool("POLICY_BLOCK_FIXABLE_ONLY", "True")
+
+# vulndb_sync: the feeds to download, a list of {source, url} (sources: osv, debian-tracker,
+# debian-dsa, debian-dla, alpine-secdb), in VULNDB_FEEDS or in the JSON/YAML file VULNDB_FEEDS_FILE names.
+VULNDB_FEEDS = envdata("VULNDB_FEEDS")
+VULNDB_FEED_MAX_BYTES = envint("VULNDB_FEED_MAX_BYTES", 1024 * 1024 * 1024)
+VULNDB_FEED_CONNECT_TIMEOUT = envint("VULNDB_FEED_CONNECT_TIMEOUT", 10)
+VULNDB_FEED_READ_TIMEOUT = envint("VULNDB_FEED_READ_TIMEOUT", 60)
 
 # The longest an exception may run, by the worst severity it waives (days).
 EXCEPTION_MAX_DAYS = {"Critical": 30, "High": 90, "Medium": 180, "Low": 365, "default": 365}
