@@ -32,7 +32,8 @@ def trend_chart(points) -> dict:
             "label": point.label.split("-")[1] if (len(points) - 1 - i) % label_every == 0 else "",
             "point": point,
         })
-    values = sorted({top * k // 4 for k in range(5)})
+    step = 1 if top <= 5 else top // 5  # every nice top above 5 divides by 5: ticks stay whole numbers
+    values = range(0, top + 1, step)
     ticks = [{"value": v, "y": round(TOP + plot_height - v * scale, 1)} for v in values]
     return {"width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "baseline": TOP + plot_height,
             "label_y": HEIGHT - BOTTOM + 16, "bars": bars, "ticks": ticks}

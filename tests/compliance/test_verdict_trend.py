@@ -117,3 +117,18 @@ def test_the_api_gives_the_same_numbers_to_the_same_teams(team, other_team, memb
     assert len(mine) == 12 and (mine[-1]["compliant"], mine[-1]["noncompliant"]) == (0, 1)
     bad = api_for(member).get("/api/security/verdict-trend/?weeks=7")
     assert bad.status_code == 400 and bad.json()["weeks"] == "One of 12, 26, 52."
+
+
+def test_the_chart_axis_reads_in_whole_round_numbers():
+    from compliance.trend import WeekPoint
+    from compliance.trend_chart import trend_chart
+
+    def chart(*totals):
+        return trend_chart([WeekPoint(f"2026-W{i:02d}", datetime.date(2026, 1, 5), NOW, t, 0) for i, t in enumerate(totals, 1)])
+
+    assert [t["value"] for t in chart(0, 3)["ticks"]] == [0, 1, 2, 3, 4]
+    assert [t["value"] for t in chart(6, 9)["ticks"]] == [0, 2, 4, 6, 8, 10]
+    assert [t["value"] for t in chart(130)["ticks"]] == [0, 40, 80, 120, 160, 200]
+    tall = chart(10, 5)
+    assert tall["bars"][0]["ok_height"] == 2 * tall["bars"][1]["ok_height"], "bar heights are proportional"
+    assert [b["label"] for b in chart(*range(52))["bars"]].count("") == 52 - 13, "about a dozen week labels"
