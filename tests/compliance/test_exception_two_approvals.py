@@ -105,3 +105,20 @@ def test_the_page_refuses_a_duplicate_approval_with_the_current_state(client, fa
     assert "1 of 2 needed" in page
     assert client.get(reverse("exception-list") + "?status=pending").content.decode().count(
         f'href="{reverse("exception-detail", args=[exception.pk])}"') == 1, "awaiting exceptions stay in the queue"
+
+
+def test_the_detail_page_keeps_a_constant_number_of_queries(client, failing, member, reviewer, other_reviewer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    exception = request_for(failing, member)
+    url = reverse("exception-detail", args=[exception.pk])
+    client.force_login(member)
+    counts = []
+    for approver in (None, reviewer):
+        if approver:  # one approval more and more history lines
+            exception_decide(user=approver, exception=exception, approve=True, comment="ok")
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts

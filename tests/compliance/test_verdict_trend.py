@@ -132,3 +132,12 @@ def test_the_chart_axis_reads_in_whole_round_numbers():
     tall = chart(10, 5)
     assert tall["bars"][0]["ok_height"] == 2 * tall["bars"][1]["ok_height"], "bar heights are proportional"
     assert [b["label"] for b in chart(*range(52))["bars"]].count("") == 52 - 13, "about a dozen week labels"
+
+
+def test_anonymous_users_get_neither_the_card_nor_the_api(client):
+    from rest_framework.test import APIClient
+
+    response = client.get(reverse("security-dashboard") + "?weeks=26", headers={"HX-Request": "true",
+                                                                               "HX-Target": "verdict-trend"})
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert APIClient().get("/api/security/verdict-trend/").status_code == 401
