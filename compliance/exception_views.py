@@ -78,8 +78,7 @@ def exception_new(request):
     return render(request, "compliance/exception_new.html", context)
 
 
-@require_GET
-def exception_detail(request, pk):
+def _render_detail(request, pk, status=200):
     exception = get_object_or_404(_exceptions_for(request.user).select_related("team", "recipe", "requested_by", "decided_by"), pk=pk)
     from portal.models import AuditEvent
 
@@ -90,7 +89,12 @@ def exception_detail(request, pk):
         "can_decide": is_security_reviewer(request.user) and exception.requested_by_id != request.user.pk,
         "approved_by_me": any(a.reviewer_id == request.user.pk for a in approvals),
         "awaiting_review": exception.status in PolicyException.AWAITING_REVIEW,
-    })
+    }, status=status)
+
+
+@require_GET
+def exception_detail(request, pk):
+    return _render_detail(request, pk)
 
 
 @require_POST
@@ -108,8 +112,9 @@ def exception_decision(request, pk):
             if exception.status == PolicyException.Status.AWAITING_SECOND else ""
         messages.success(request, f"Exception {exception.pk}: {action} recorded.{waiting}")
     except DecisionConflict as conflict:
+        # Someone decided first, or this reviewer already approved: the current state, with why.
         messages.error(request, str(conflict))
-        return redirect("exception-detail", pk=exception.pk)
+        return _render_detail(request, exception.pk, status=409)
     except (ValidationError, PermissionDenied) as error:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
     return redirect("exception-detail", pk=exception.pk)
