@@ -77,11 +77,21 @@ def feed_sync(feed: Feed, *, force: bool = False) -> FeedOutcome:
             return FeedOutcome(feed, "unchanged", "not modified since the last import (HTTP 304); skipped")
         run, changed = vulndb_import(source=feed.source, path=str(download.path), origin=feed.url,
                                      etag=download.etag[:300], last_modified=download.last_modified[:100])
+        _name_rejections_by_url(run, str(download.path), feed.url)
     if run.status != ImportRun.Status.DONE:
         return FeedOutcome(feed, "failed", f"import {run.pk} failed: {run.error}", run)
     return FeedOutcome(feed, "imported", f"import {run.pk}: {download.size:,} bytes; added {run.added}, updated "
                                          f"{run.updated}, unchanged {run.unchanged}, withdrawn {run.withdrawn}, "
                                          f"rejected {run.rejected}", run, changed)
+
+
+def _name_rejections_by_url(run: ImportRun, path: str, url: str) -> None:
+    """Rejections name where a record was; the temporary file is gone, the URL is not."""
+    if any(r.get("origin", "").startswith(path) for r in run.rejections):
+        for rejection in run.rejections:
+            if rejection.get("origin", "").startswith(path):
+                rejection["origin"] = url + rejection["origin"][len(path):]
+        run.save(update_fields=["rejections"])
 
 
 def vulndb_sync(feeds: list[Feed], *, force: bool = False) -> list[FeedOutcome]:

@@ -26,6 +26,8 @@ DSA_LIST = """\
 \t{CVE-2024-5999}
 \t[bookworm] - openssl 3.0.11-1~deb12u2
 """
+TRACKER = {"libdemo": {"CVE-2024-1000": {"releases": {"bookworm": {
+    "status": "resolved", "fixed_version": "1.2-3+deb12u1", "urgency": "medium"}}}}}
 SECDB = {"distroversion": "v3.19", "reponame": "main",
          "packages": [{"pkg": {"name": "musl", "secfixes": {"1.2.4-r3": ["CVE-2024-7777"]}}}]}
 
@@ -127,19 +129,23 @@ def test_a_failing_feed_is_reported_and_the_others_still_import(settings, feed_s
     base, root, _ = feed_server
     (root / "DSA.list").write_text(DSA_LIST)
     (root / "secdb").write_text(json.dumps(SECDB))  # no suffix: the source decides how it is read
+    (root / "tracker.json").write_text(json.dumps(TRACKER))
+    (root / "DLA.list").write_text(DSA_LIST.replace("DSA-5999-1", "DLA-3999-1").replace("bookworm", "bullseye"))
     feeds = [{"source": "osv", "url": f"{base}/broken"}, {"source": "debian-dsa", "url": f"{base}/DSA.list"},
-             {"source": "osv", "url": refused_url}, {"source": "alpine-secdb", "url": f"{base}/secdb"}]
+             {"source": "osv", "url": refused_url}, {"source": "alpine-secdb", "url": f"{base}/secdb"},
+             {"source": "debian-tracker", "url": f"{base}/tracker.json"}, {"source": "debian-dla", "url": f"{base}/DLA.list"}]
     settings.VULNDB_FEEDS = feeds
     out = io.StringIO()
     with pytest.raises(CommandError) as error:
         call_command("vulndb_sync", stdout=out)
     message = str(error.value)
-    assert message.startswith("2 of 4 feeds failed")
+    assert message.startswith("2 of 6 feeds failed")
     assert f"{base}/broken: 127.0.0.1:{base.rsplit(':', 1)[1]} answered HTTP 500 Internal Server Error" in message
     assert f"{refused_url}: cannot connect to 127.0.0.1" in message and "Connection refused" in message
     assert sorted(ImportRun.objects.values_list("source", "status", "added")) == [
-        ("alpine-secdb", "done", 1), ("debian-dsa", "done", 1)]
-    assert Advisory.objects.filter(osv_id="DSA-5999-1").exists()
+        ("alpine-secdb", "done", 1), ("debian-dla", "done", 1), ("debian-dsa", "done", 1), ("debian-tracker", "done", 1)]
+    assert Advisory.objects.filter(osv_id__in=["DSA-5999-1", "DLA-3999-1"]).count() == 2
+    assert f"debian-tracker {base}/tracker.json: imported" in out.getvalue()
 
 
 def test_a_server_that_stops_answering_times_out(settings, feed_server):
@@ -163,6 +169,16 @@ def test_it_stops_a_download_past_the_size_cap(settings, feed_server):
     with pytest.raises(CommandError, match="more than the 100 allowed"):
         sync(settings, [{"source": "osv", "url": f"{base}/big.json"}])
     assert not ImportRun.objects.exists()
+
+
+def test_rejected_records_are_named_by_the_feed_url(settings, feed_server):
+    base, root, _ = feed_server
+    (root / "mixed.zip").write_bytes(osv_zip(osv("DEB-2024-0006"), {"id": "BROKEN-1", "modified": "yesterday"}))
+    out = sync(settings, [{"source": "osv", "url": f"{base}/mixed.zip"}])
+    run = ImportRun.objects.get()
+    assert (run.added, run.rejected) == (1, 1)
+    assert run.rejections[0]["origin"] == f"{base}/mixed.zip!BROKEN-1.json"
+    assert f"rejected {base}/mixed.zip!BROKEN-1.json" in out
 
 
 def test_force_downloads_an_unchanged_feed_again(settings, feed_server):
