@@ -89,6 +89,9 @@ class ImportRun(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     rejections = models.JSONField(default=list, blank=True, help_text="The first rejected records and why")
     error = models.TextField(blank=True)
+    # HTTP validators of the file a sync downloaded: the next sync asks "changed since?" with them.
+    etag = models.CharField(max_length=300, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["-started"]
@@ -181,10 +184,15 @@ class PolicyException(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending review"
+        # A first approval of an exception that needs two: it does not apply yet.
+        AWAITING_SECOND = "awaiting_second", "Awaiting second approval"
         APPROVED = "approved", "Approved"
         DENIED = "denied", "Denied"
         REVOKED = "revoked", "Revoked"
         EXPIRED = "expired", "Expired"
+
+    # Both wait for a reviewer: the reviewers' queue ("pending" tab) lists them together.
+    AWAITING_REVIEW = (Status.PENDING, Status.AWAITING_SECOND)
 
     scope = models.CharField(max_length=20, choices=Scope.choices)
     team = models.ForeignKey("portal.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="exceptions")
@@ -203,9 +211,27 @@ class PolicyException(models.Model):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_comment = models.TextField(blank=True)
+    approvals_required = models.PositiveSmallIntegerField(
+        default=1, help_text="2 when the exception may waive a Critical finding (see compliance/exception_approvals.py)")
+    # Set by the reminder job when it claims a reminder, so each is sent at most once.
+    reminded_14d_at = models.DateTimeField(null=True, blank=True)
+    reminded_3d_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at"]
 
     def __str__(self):
         return f"exception {self.pk}: {self.target_kind} {self.target} ({self.get_scope_display()})"
+
+
+class ExceptionApproval(models.Model):
+    """One reviewer's approval; an exception needing two has two rows from two reviewers."""
+
+    exception = models.ForeignKey(PolicyException, on_delete=models.CASCADE, related_name="approvals")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    comment = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created"]
+        constraints = [models.UniqueConstraint(fields=["exception", "reviewer"], name="one_approval_per_reviewer")]

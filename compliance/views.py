@@ -102,27 +102,53 @@ def vulnerability_impact(request, vulnerability_id):
     })
 
 
+def _trend_weeks(request) -> int:
+    """12, 26 or 52 from ?weeks=; anything else (a stale or edited link) shows the default."""
+    from compliance.trend import PERIODS
+
+    value = request.GET.get("weeks", "")
+    return int(value) if value.isdigit() and int(value) in PERIODS else PERIODS[0]
+
+
+def _trend_context(request, teams) -> dict:
+    from compliance.trend import PERIODS, verdict_trend
+    from compliance.trend_chart import trend_chart
+
+    weeks = _trend_weeks(request)
+    points = verdict_trend(teams, weeks=weeks)
+    return {"trend": points, "trend_chart": trend_chart(points), "trend_weeks": weeks, "trend_periods": PERIODS,
+            "trend_first": points[0], "trend_last": points[-1]}
+
+
 @require_GET
 def security_dashboard(request):
-    from compliance.models import ImportRun
-    from compliance.selectors import fleet_summary
-    from portal.rbac import visible_teams
-
     import datetime
 
     from django.utils import timezone
+    from django.utils.cache import patch_vary_headers
 
     from compliance.exception_views import _exceptions_for
+    from compliance.models import ImportRun, PolicyException
+    from compliance.selectors import fleet_summary
+    from portal.rbac import visible_teams
 
-    now = timezone.now()
-    exceptions = _exceptions_for(request.user)
-    return render(request, "compliance/dashboard.html", {
-        "summary": fleet_summary(visible_teams(request.user)), "severity_order": SEVERITY_ORDER,
-        "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
-        "expiring": exceptions.filter(status="approved", expires_at__gt=now,
-                                      expires_at__lte=now + datetime.timedelta(days=14)).order_by("expires_at")[:20],
-        "pending_exceptions": exceptions.filter(status="pending").count(),
-    })
+    teams = visible_teams(request.user)
+    if request.htmx and request.htmx.target == "verdict-trend":
+        # The period selector re-renders only its card.
+        response = render(request, "compliance/_verdict_trend.html", _trend_context(request, teams))
+    else:
+        now = timezone.now()
+        exceptions = _exceptions_for(request.user)
+        response = render(request, "compliance/dashboard.html", {
+            "summary": fleet_summary(teams), "severity_order": SEVERITY_ORDER,
+            "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
+            "expiring": exceptions.filter(status="approved", expires_at__gt=now,
+                                          expires_at__lte=now + datetime.timedelta(days=14)).order_by("expires_at")[:20],
+            "pending_exceptions": exceptions.filter(status__in=PolicyException.AWAITING_REVIEW).count(),
+            **_trend_context(request, teams),
+        })
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
 @require_GET

@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from builds.api import BaseImageViewSet, BuildViewSet, ComponentViewSet, RecipeViewSet
@@ -5,6 +6,7 @@ from builds.custom_api import DockerfileRecipeViewSet
 from catalog.proposal_api import BaseProposalViewSet
 from compliance.api import BuildReportViewSet
 from compliance.exception_api import ExceptionViewSet
+from compliance.trend_api import VerdictTrendView
 
 router = DefaultRouter()
 router.register("catalog/bases", BaseImageViewSet, basename="api-base")
@@ -16,4 +18,4 @@ router.register("builds", BuildViewSet, basename="api-build")
 router.register("exceptions", ExceptionViewSet, basename="api-exception")
 router.register(r"builds/(?P<build_id>[0-9]+)/reports", BuildReportViewSet, basename="api-build-report")
 
-urlpatterns = router.urls
+urlpatterns = [path("security/verdict-trend/", VerdictTrendView.as_view(), name="api-verdict-trend"), *router.urls]

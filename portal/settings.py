@@ -32,6 +32,19 @@ def envint(name, default):
     return int(env(name, str(default)))
 
 
+def envdata(name):
+    """A JSON or YAML document from NAME (or the file NAME_FILE names); None when unset."""
+    import yaml
+
+    text = env(name, "")
+    if not text:
+        return None
+    try:
+        return yaml.safe_load(text)  # JSON is YAML too
+    except yaml.YAMLError as error:
+        raise ValueError(f"{name} is neither JSON nor YAML: {error}") from None
+
+
 SECRET_KEY = env("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-production")
 DEBUG = envbool("DEBUG", "False")
 ALLOWED_HOSTS = env("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
@@ -180,6 +193,8 @@ CELERY_IMPORTS = ["compliance.tasks_exceptions"]
 CELERY_BEAT_SCHEDULE = {
     "reap-stuck-builds": {"task": "builds.tasks.reap_stuck_builds", "schedule": envint("REAPER_INTERVAL_SECONDS", 60)},
     "expire-exceptions": {"task": "compliance.tasks_exceptions.expire_exceptions", "schedule": 300},
+    "remind-expiring-exceptions": {"task": "compliance.tasks_exceptions.remind_expiring_exceptions",
+                                   "schedule": envint("EXCEPTION_REMINDER_INTERVAL_SECONDS", 3600)},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -191,11 +206,20 @@ HARBOR_ADAPTER_TOKEN = env("HARBOR_ADAPTER_TOKEN", "")
 POLICY_BLOCK_SEVERITIES = [s for s in env("POLICY_BLOCK_SEVERITIES", "Critical,High").split(",") if s]
 POLICY_BLOCK_FIXABLE_ONLY = envbool("POLICY_BLOCK_FIXABLE_ONLY", "True")
 
+# vulndb_sync: the feeds to download, a list of {source, url} (sources: osv, debian-tracker,
+# debian-dsa, debian-dla, alpine-secdb), in VULNDB_FEEDS or in the JSON/YAML file VULNDB_FEEDS_FILE names.
+VULNDB_FEEDS = envdata("VULNDB_FEEDS")
+VULNDB_FEED_MAX_BYTES = envint("VULNDB_FEED_MAX_BYTES", 1024 * 1024 * 1024)
+VULNDB_FEED_CONNECT_TIMEOUT = envint("VULNDB_FEED_CONNECT_TIMEOUT", 10)
+VULNDB_FEED_READ_TIMEOUT = envint("VULNDB_FEED_READ_TIMEOUT", 60)
+
 # The longest an exception may run, by the worst severity it waives (days).
 EXCEPTION_MAX_DAYS = {"Critical": 30, "High": 90, "Medium": 180, "Low": 365, "default": 365}
 ALERT_WEBHOOK_TIMEOUT = envint("ALERT_WEBHOOK_TIMEOUT", 10)
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "image-portal@localhost")
+# Where users reach the portal: links in e-mails and webhook bodies sent by background jobs.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
 # The Docker Engine the build worker uses (DOCKER_HOST as the docker SDK reads it) and the registry.
 DOCKER_HOST = env("DOCKER_HOST", "")
