@@ -212,6 +212,8 @@ def build_log_raw(request, pk):
 def build_dockerfile(request, pk):
     build = _build_for_user(request, pk)
     text = build.dockerfile + (f"\n# ---- stage 2 ----\n{build.script_stage}" if build.script_stage else "")
+    if build.build_stage:
+        text = f"# ---- build stage ----\n{build.build_stage}\n# ---- stage 1 ----\n{text}"
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 

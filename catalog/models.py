@@ -24,6 +24,8 @@ class BaseImage(models.Model):
     approved = models.BooleanField(default=False)
     lifecycle = models.CharField(max_length=20, choices=Lifecycle.choices, default=Lifecycle.PUBLISHED)
     description = models.TextField(blank=True)
+    build_base = models.BooleanField(
+        default=False, help_text="Offered as a build-stage base (compilers, SDKs) for recipes that build their package")
 
     class Meta:
         ordering = ["slug"]
