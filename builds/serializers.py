@@ -45,11 +45,13 @@ class BuildInputSerializer(serializers.Serializer):
 class RecipeSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    build_base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     components = serializers.SerializerMethodField()
 
     class Meta:
         model = Recipe
-        fields = ["id", "team", "name", "base", "components", "artifact_name", "artifact_sha256", "created", "updated"]
+        fields = ["id", "team", "name", "base", "components", "artifact_name", "artifact_sha256", "created", "updated",
+                  "build_command", "build_output", "build_base", "shared_build_script", "shared_image_script"]
 
     def get_components(self, recipe) -> list[dict]:
         return [
