@@ -137,10 +137,13 @@ def recipe_preview_partial(request):
 def recipe_detail(request, pk):
     recipe = _recipe_for_user(request, pk)
     builds = recipe.builds.select_related("requested_by").prefetch_related("verdicts")[:20]
+    from builds.team_script_views import recipe_scripts_context
+
     return render(request, "builds/recipe_detail.html", {
         "recipe": recipe, "builds": builds,
         "choices": recipe.choices.select_related("version__component"),
         "can_build": recipe.team in teams_of(request.user),
+        **recipe_scripts_context(request, recipe),
     })
 
 
