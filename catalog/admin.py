@@ -23,7 +23,7 @@ def _rebuild_message(modeladmin, request, outcome):
 @admin.register(BaseImage)
 class BaseImageAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     list_display = ["slug", "name", "repository", "tag", "os_family", "approved", "lifecycle", "digest", "recipe_count"]
-    list_filter = ["approved", "lifecycle", "os_family"]
+    list_filter = ["approved", "lifecycle", "os_family", "build_base"]
     readonly_fields = ["used_by"]
     actions = ["repin_and_rebuild"]
 
