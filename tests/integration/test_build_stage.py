@@ -19,6 +19,9 @@ from tests.conftest import run_in_image, wait_for_build
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 HOSTILE = "$(id); rm -rf / `uname` 'q'"
+# With network_mode "none" a container has only the loopback interface; on a network it has eth0.
+# (Whether the internet answers says nothing here: the machines have no internet.)
+NETWORK_PROBE = b"if grep -q eth0: /proc/net/dev; then echo net > dist/net; else echo no-net > dist/net; fi\n"
 
 
 def stage_images(value=""):
@@ -56,7 +59,7 @@ def scripted_recipe(member, team, name, build_env, command):
 
 def test_the_build_output_reaches_the_image_and_the_build_stage_leaves_no_image(starter_catalog, celery_worker, team, member):
     build_env = (b"#!/bin/sh\nset -eu\nmkdir -p dist\n"
-                 b"if wget -q -T 3 -O /dev/null http://deb.debian.org/; then echo net > dist/net; else echo no-net > dist/net; fi\n")
+                 + NETWORK_PROBE)
     command = ["sh", "-c", 'cp src/greeting.txt dist/ && printf "%s" "$1" > dist/argument', "sh", HOSTILE]
     recipe = scripted_recipe(member, team, "compiled", build_env, command)
     before = stage_images()
@@ -98,3 +101,38 @@ def test_a_failing_build_env_script_fails_the_build_clearly_and_leaves_no_stage_
     client.force_login(member)
     page = client.get(reverse("build-detail", args=[build.pk])).content.decode()
     assert "build-env.sh failed" in page and "compiling the native parts" in page, "the reason and the log tail show"
+
+
+def test_a_team_granted_network_gets_it_in_the_build_stage(starter_catalog, celery_worker, team, member):
+    team.script_network = True
+    team.save(update_fields=["script_network"])
+    build_env = (b"#!/bin/sh\nmkdir -p dist\n"
+                 + NETWORK_PROBE)
+    recipe = scripted_recipe(member, team, "networked", build_env, None)
+
+    build = wait_for_build(build_request(user=member, recipe=recipe))
+
+    assert build.status == Build.Status.SUCCEEDED, build.error_message
+    assert "network access granted to the team" in build.build_stage
+    reference = f"{settings.REGISTRY_URL.split('://')[1]}/{build.quarantine_repository}@{build.digest}"
+    assert run_in_image(reference, ["cat", "/app/dist/net"]) == (0, "net\n")
+
+
+def test_a_cancelled_build_stage_leaves_no_image(starter_catalog, celery_worker, team, member):
+    from builds.services import build_cancel
+    from tests.integration.test_build_faults import wait_for_log
+
+    build_env = b"#!/bin/sh\necho started-the-long-build\nsleep 300\n"
+    recipe = scripted_recipe(member, team, "cancelled-build", build_env, None)
+    before = stage_images()
+    build = build_request(user=member, recipe=recipe)
+    wait_for_log(build, "started-the-long-build")
+    build_cancel(user=member, build=build)
+
+    build = wait_for_build(build, timeout=60)
+
+    assert build.status == Build.Status.CANCELLED
+    run_id = stage_run_id(build)
+    assert removed_count(build) >= 3
+    assert stage_images(run_id) == set() and stage_images() == before
+    assert stage_containers(run_id) == []
