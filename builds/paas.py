@@ -39,17 +39,6 @@ def package_check(upload, filename: str) -> list[dict]:
     return findings
 
 
-def recipe_image_script(recipe) -> bytes:
-    """The checked .paas/image-env.sh of the recipe's package, read again from the stored file."""
-    if not recipe.artifact:
-        return b""
-    with recipe.artifact.open("rb") as handle:
-        if not is_archive(handle):
-            return b""
-        scripts = archive_inspect(handle, filename=recipe.artifact_name).paas_scripts
-    return next((content for name, content in scripts.items() if name.endswith("image-env.sh")), b"")
-
-
 def recipe_package_scripts(recipe) -> tuple[dict[str, bytes], str]:
     """The checked `.paas` scripts of the recipe's package by kind ("build-env", "image-env"), and
     the folder holding the project inside the package ("" or "app-1.0/")."""

@@ -152,6 +152,12 @@ def step_build(build: Build, log: BuildLog) -> None:
     run_id = build_stage_run_id(build)
     try:
         _image_build(build, log, build_stage_from=_build_stage_run(build, log, run_id))
+    except StepFailed as failure:
+        if "COPY --from=" not in failure.failed_step:
+            raise
+        output = build.snapshot["build_stage"]["output"] or "the project folder"
+        raise StepFailed(failure.code, f"The build stage did not leave its build output {output}: {failure.message}",
+                         failure.failed_step)
     finally:
         try:
             log.line(f"Build stage: removed its {build_stage_cleanup(run_id)} image(s).")

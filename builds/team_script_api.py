@@ -10,7 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from builds.compose import CompositionError
-from builds.models import Recipe, TeamScript
+from builds.models import TeamScript
 from builds.recipe_build_settings import recipe_build_settings_save
 from builds.team_script_serializers import (
     BuildSettingsSerializer, PromoteInputSerializer, RecipeBuildSettingsSerializer, TeamScriptInputSerializer,
@@ -50,13 +50,9 @@ class TeamScriptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         return Response(TeamScriptVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
-class RecipeScriptsViewSet(viewsets.GenericViewSet):
-    """A recipe's build settings and the promotion of its package scripts (under /api/recipes/{id}/)."""
-
-    serializer_class = RecipeBuildSettingsSerializer
-
-    def get_queryset(self):
-        return Recipe.objects.filter(team__in=visible_teams(self.request.user)).select_related("team", "base")
+class RecipeScriptActions:
+    """A recipe's build settings and the promotion of its package scripts, as actions of the recipe
+    viewset (/api/recipes/{id}/...), which supplies get_object() and its visibility filter."""
 
     @extend_schema(request=BuildSettingsSerializer, responses={200: RecipeBuildSettingsSerializer})
     @action(detail=True, methods=["put"], url_path="build-settings")

@@ -1,7 +1,7 @@
 from rest_framework.routers import DefaultRouter
 
 from builds.api import BaseImageViewSet, BuildViewSet, ComponentViewSet, RecipeViewSet
-from builds.team_script_api import RecipeScriptsViewSet, TeamScriptViewSet
+from builds.team_script_api import TeamScriptViewSet
 from compliance.api import BuildReportViewSet
 from compliance.exception_api import ExceptionViewSet
 
@@ -9,7 +9,6 @@ router = DefaultRouter()
 router.register("catalog/bases", BaseImageViewSet, basename="api-base")
 router.register("catalog/components", ComponentViewSet, basename="api-component")
 router.register("recipes", RecipeViewSet, basename="api-recipe")
-router.register("recipes", RecipeScriptsViewSet, basename="api-recipe-scripts")
 router.register("team-scripts", TeamScriptViewSet, basename="api-team-script")
 router.register("builds", BuildViewSet, basename="api-build")
 router.register("exceptions", ExceptionViewSet, basename="api-exception")

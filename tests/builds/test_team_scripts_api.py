@@ -116,7 +116,9 @@ def test_a_script_of_another_team_cannot_be_used(member, outsider, recipe, other
     assert response.status_code == 400 and "shared_build_script" in response.json()["errors"]
 
 
-def test_the_schema_names_the_new_endpoints(client):
+def test_the_schema_names_the_new_endpoints_and_the_api_root_still_lists_recipes(client, member):
+    root = api_for(member).get("/api/").json()
+    assert root["recipes"].endswith("/api/recipes/") and root["team-scripts"].endswith("/api/team-scripts/")
     paths = client.get("/api/schema/?format=json").json()["paths"]
     for path in ["/api/team-scripts/", "/api/team-scripts/{id}/", "/api/recipes/{id}/build-settings/",
                  "/api/recipes/{id}/promote-script/"]:
