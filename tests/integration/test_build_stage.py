@@ -136,3 +136,17 @@ def test_a_cancelled_build_stage_leaves_no_image(starter_catalog, celery_worker,
     assert removed_count(build) >= 3
     assert stage_images(run_id) == set() and stage_images() == before
     assert stage_containers(run_id) == []
+
+
+def test_a_build_output_that_was_never_made_fails_clearly_and_leaves_no_stage_image(
+        starter_catalog, celery_worker, team, member):
+    recipe = scripted_recipe(member, team, "no-output", b"#!/bin/sh\necho nothing to build\n", ["true"])
+    before = stage_images()
+
+    build = wait_for_build(build_request(user=member, recipe=recipe))
+
+    assert build.status == Build.Status.FAILED
+    assert build.error_message.startswith("The build stage did not leave its build output dist")
+    assert "COPY --from=" in build.failed_step
+    run_id = stage_run_id(build)
+    assert stage_images(run_id) == set() and stage_images() == before
