@@ -62,6 +62,7 @@ class RecipeSnapshot:
     components: tuple[ComponentChoice, ...]
     artifact: Artifact | None = None
     image_script: bytes = b""  # the checked .paas/image-env.sh, run with no network before the final USER
+    image_script_origin: str = ""  # "" (the package) or "team script <name> v<n>", recorded in stage 2
     build_stage: BuildStage | None = None  # .paas/build-env.sh and/or a build command: the artifact is built first
     scripts_network: bool = False  # the team was granted network access for its .paas scripts
 
@@ -214,6 +215,8 @@ def compose(snapshot: RecipeSnapshot) -> Composition:
         script_stage = "\n".join([
             f"# Stage 2, built {network}: the team's .paas/image-env.sh, then the final settings.",
             f"FROM {STAGE_ONE}",
+            *([f"# .paas/image-env.sh from the {snapshot.image_script_origin}, "
+               f"sha256:{hashlib.sha256(snapshot.image_script).hexdigest()}"] if snapshot.image_script_origin else []),
             f"COPY {IMAGE_SCRIPT} /tmp/portal-paas/image-env.sh",
             "RUN sh /tmp/portal-paas/image-env.sh && rm -rf /tmp/portal-paas",
             *final,

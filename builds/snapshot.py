@@ -56,13 +56,14 @@ def recipe_snapshot(recipe) -> RecipeSnapshot:
     package_scripts, package_root = recipe_package_scripts(recipe)
     network = recipe.team.script_network
     build_script, build_origin = _script(recipe.shared_build_script, package_scripts.get("build-env", b""))
-    image_script, _ = _script(recipe.shared_image_script, package_scripts.get("image-env", b""))
+    image_script, image_origin = _script(recipe.shared_image_script, package_scripts.get("image-env", b""))
     build_stage = None
     if build_script or recipe.build_command:
         build_stage = BuildStage(
             base_reference=base_reference(recipe.build_base or recipe.base), script=build_script, script_origin=build_origin,
             command=tuple(recipe.build_command), output=recipe.build_output, package_root=package_root, network=network)
-    return replace(snapshot, image_script=image_script, build_stage=build_stage, scripts_network=network)
+    return replace(snapshot, image_script=image_script, build_stage=build_stage, scripts_network=network,
+                   image_script_origin="" if image_origin == "package" else image_origin)
 
 
 def _script(shared, from_package: bytes) -> tuple[bytes, str]:

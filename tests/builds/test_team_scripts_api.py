@@ -1,7 +1,7 @@
 """Shared team scripts and build settings over the REST API: same checks and permissions as the pages."""
 import pytest
 
-from builds.models import Build, TeamScript, TeamScriptVersion
+from builds.models import Build, Recipe, TeamScript, TeamScriptVersion
 from builds.services import build_request
 from portal.models import AuditEvent
 from tests.builds.test_api import api_for
@@ -123,3 +123,33 @@ def test_the_schema_names_the_new_endpoints_and_the_api_root_still_lists_recipes
     for path in ["/api/team-scripts/", "/api/team-scripts/{id}/", "/api/recipes/{id}/build-settings/",
                  "/api/recipes/{id}/promote-script/"]:
         assert path in paths, path
+
+
+def test_a_shared_image_script_replaces_the_packages_copy_and_is_recorded(member, team, busybox, runtime_user):  # noqa: F811
+    recipe = save(member, team, busybox, runtime_user, targz((".paas/image-env.sh", b"#!/bin/sh\necho from-the-package\n"),
+                                                             ("app.jar", b"jar")))
+    response = post_script(member, "#!/bin/sh\necho from-the-team\n", name="labels", kind="image-env")
+    assert response.status_code == 201
+    script = TeamScript.objects.get(name="labels")
+    assert api_for(member).put(f"/api/recipes/{recipe.pk}/build-settings/", {"shared_image_script": script.pk},
+                               format="json").status_code == 200
+    build = build_request(user=member, recipe=Recipe.objects.get(pk=recipe.pk))
+    assert build.context_files["paas/image-env.sh"] == "#!/bin/sh\necho from-the-team\n"
+    assert "from the team script labels v1, sha256:" + response.json()["sha256"] in build.script_stage
+    assert not build.build_stage, "an image-env script alone needs no build stage"
+
+
+def test_a_build_stage_base_must_be_the_recipes_or_flagged_for_builds(member, recipe, busybox):  # noqa: F811
+    from catalog.models import BaseImage
+
+    sdk = BaseImage.objects.create(slug="sdk", name="SDK", repository="base/sdk", tag="1", digest="sha256:" + "3" * 64,
+                                   os_family="busybox", approved=True)
+    url = f"/api/recipes/{recipe.pk}/build-settings/"
+    refused = api_for(member).put(url, {"build_command": "make", "build_base": "sdk"}, format="json")
+    assert refused.status_code == 400 and "not offered as a build-stage base" in refused.json()["detail"]
+    sdk.build_base = True
+    sdk.save()
+    assert api_for(member).put(url, {"build_command": "make", "build_base": "sdk"}, format="json").status_code == 200
+    sdk.approved = False
+    sdk.save()
+    assert api_for(member).put(url, {"build_command": "make", "build_base": "sdk"}, format="json").status_code == 400
