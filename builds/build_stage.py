@@ -49,8 +49,9 @@ def _add(tar, path, data):
     tar.addfile(info, io.BytesIO(data))
 
 
-def build_stage_network(build: Build) -> str | None:
-    """None is the engine's default bridge: only for a team the platform admins granted it."""
+def scripts_network_mode(build: Build) -> str | None:
+    """The network of both script stages (build-env and image-env). None is the engine's default
+    bridge: only for a team the platform admins granted it when the build was requested."""
     return None if build.snapshot.get("scripts_network") else "none"
 
 
@@ -64,4 +65,4 @@ def build_stage_failure_part(failed_step: str) -> str:
         return "the package's .paas/build-env.sh"
     if "RUN [" in failed_step:
         return "the build command"
-    return "the build stage"
+    return "a step"

@@ -166,9 +166,9 @@ def step_build(build: Build, log: BuildLog) -> None:
 
 
 def _build_stage_run(build: Build, log: BuildLog, run_id: str) -> str:
-    from builds.build_stage import build_stage_context, build_stage_failure_part, build_stage_network
+    from builds.build_stage import build_stage_context, build_stage_failure_part, scripts_network_mode
 
-    network = build_stage_network(build)
+    network = scripts_network_mode(build)
     log.line(f"Build stage: the code package, .paas/build-env.sh and the build command, "
              f"{'with no network' if network == 'none' else 'with the network access granted to the team'}")
     try:
@@ -181,7 +181,7 @@ def _build_stage_run(build: Build, log: BuildLog, run_id: str) -> str:
 
 
 def _image_build(build: Build, log: BuildLog, build_stage_from: str = "") -> None:
-    from builds.build_stage import build_stage_network
+    from builds.build_stage import scripts_network_mode
 
     context = build_context(build, build_stage_from=build_stage_from)
     log.line(f"Build context: {len(context)} bytes; composition sha256:{build.composition_sha256}")
@@ -190,7 +190,7 @@ def _image_build(build: Build, log: BuildLog, build_stage_from: str = "") -> Non
         build.image_id = _engine_build(build, log, context, f"{local_tag}:latest")
     else:
         stage_one = _engine_build(build, log, context, f"{local_tag}-stage-one:latest")
-        network = build_stage_network(build)
+        network = scripts_network_mode(build)
         log.line("Stage 2: the team's .paas/image-env.sh, "
                  + ("with no network" if network == "none" else "with the network access granted to the team"))
         build.image_id = _engine_build(build, log, build_context(build, script_stage_from=stage_one),
