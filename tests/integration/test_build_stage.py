@@ -18,7 +18,7 @@ from tests.builds.test_paas_upload import targz
 from tests.conftest import run_in_image, wait_for_build
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-HOSTILE = "$(id); rm -rf / `uname` 'q'"
+HOSTILE = "$(id); rm -rf / `uname` 'q' \\ \"quoted\" ${HOME} ]"
 # With network_mode "none" a container has only the loopback interface; on a network it has eth0.
 # (Whether the internet answers says nothing here: the machines have no internet.)
 NETWORK_PROBE = b"if grep -q eth0: /proc/net/dev; then echo net > dist/net; else echo no-net > dist/net; fi\n"
