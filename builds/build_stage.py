@@ -5,10 +5,11 @@ build, so a search by label finds them all)."""
 import io
 import secrets
 import tarfile
+import time
 
 from builds.archive import archive_extract_to_tar
 from builds.compose_build_stage import BUILD_SCRIPT, PACKAGE_DIR, STAGE_LABEL, STAGE_LABEL_VALUE
-from builds.engine.docker_engine import images_remove_with_label
+from builds.engine.docker_engine import images_remove_with_label, images_with_label
 from builds.models import Build
 from builds.paas import is_archive
 
@@ -57,6 +58,20 @@ def scripts_network_mode(build: Build) -> str | None:
 
 def build_stage_cleanup(run_id: str) -> int:
     return images_remove_with_label(label=STAGE_LABEL, value=run_id)
+
+
+def build_stage_orphans_remove(*, older_than_seconds: float, now: float | None = None) -> int:
+    """Remove build-stage images left by a run that never cleaned up (its worker was killed).
+
+    Runs on the build worker, since each engine has its own images. Only runs whose newest layer is
+    older than any build can last are touched, so a build running right now is never hit."""
+    now = time.time() if now is None else now
+    newest: dict[str, int] = {}
+    for image in images_with_label(label=STAGE_LABEL):
+        run_id = (image.get("Labels") or {}).get(STAGE_LABEL, "")
+        newest[run_id] = max(newest.get(run_id, 0), image.get("Created", 0))
+    stale = [run_id for run_id, created in newest.items() if run_id and created < now - older_than_seconds]
+    return sum(images_remove_with_label(label=STAGE_LABEL, value=run_id) for run_id in stale)
 
 
 def build_stage_failure_part(failed_step: str) -> str:

@@ -147,8 +147,11 @@ def step_build(build: Build, log: BuildLog) -> None:
         return
     if not build.build_stage:
         return _image_build(build, log)
-    from builds.build_stage import build_stage_cleanup, build_stage_run_id
+    from builds.build_stage import build_stage_cleanup, build_stage_orphans_remove, build_stage_run_id
 
+    # Runs whose worker was killed never cleaned up: no build outlives its three stage deadlines.
+    if orphans := build_stage_orphans_remove(older_than_seconds=3 * settings.BUILD_DEADLINE_SECONDS + 600):
+        log.line(f"Build stage: removed {orphans} image(s) left by earlier runs whose worker stopped.")
     run_id = build_stage_run_id(build)
     try:
         _image_build(build, log, build_stage_from=_build_stage_run(build, log, run_id))

@@ -150,3 +150,23 @@ def test_a_build_output_that_was_never_made_fails_clearly_and_leaves_no_stage_im
     assert "COPY --from=" in build.failed_step
     run_id = stage_run_id(build)
     assert stage_images(run_id) == set() and stage_images() == before
+
+
+def test_images_of_a_run_that_never_cleaned_up_are_removed_later_and_fresh_ones_are_kept(services):
+    import io
+    import time
+    import uuid
+
+    from builds.build_stage import build_stage_orphans_remove
+    from builds.engine.docker_engine import context_tar, image_build
+
+    run_id = f"orphan-{uuid.uuid4().hex[:8]}"
+    dockerfile = f"FROM 127.0.0.1:5000/base/busybox:1.35\nLABEL {STAGE_LABEL}={run_id}\nRUN echo left-behind > /x\n"
+    image_build(context=context_tar({"Dockerfile": dockerfile.encode()}), tag=f"portal-{run_id}:latest", build_id=0,
+                on_line=lambda line: None, deadline_seconds=120)
+    made = stage_images(run_id)
+    assert len(made) >= 2, "the labelled layers exist, as a killed worker would leave them"
+
+    assert build_stage_orphans_remove(older_than_seconds=3600) == 0 and stage_images(run_id) == made, "recent runs stay"
+    removed = build_stage_orphans_remove(older_than_seconds=3600, now=time.time() + 7200)
+    assert removed >= len(made) and stage_images(run_id) == set()
