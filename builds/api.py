@@ -16,6 +16,7 @@ from builds.serializers import (
     BaseImageSerializer, BuildInputSerializer, BuildSerializer, ComponentSerializer, RecipeInputSerializer, RecipeSerializer,
 )
 from builds.services import build_cancel, build_request, recipe_save
+from builds.team_script_api import RecipeScriptActions
 from catalog.models import BaseImage, Component
 from compliance.gate import GateClosed, image_publish
 from portal.rbac import teams_of, visible_teams
@@ -41,7 +42,8 @@ class ComponentViewSet(viewsets.ReadOnlyModelViewSet):
         return Component.objects.prefetch_related("versions")
 
 
-class RecipeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                    viewsets.GenericViewSet):
     serializer_class = RecipeSerializer
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 

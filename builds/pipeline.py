@@ -117,21 +117,26 @@ def cancel_check(build: Build) -> None:
         raise BuildCancelled()
 
 
-def build_context(build: Build, script_stage_from: str = "") -> bytes:
+def build_context(build: Build, script_stage_from: str = "", build_stage_from: str = "") -> bytes:
     """The first stage's context (Dockerfile, parameter files, artifact) or, given the first
-    stage's image id, the script stage's (its Dockerfile and the checked script only)."""
+    stage's image id, the script stage's (its Dockerfile and the checked script only). With a build
+    stage, the first stage copies from its image (`build_stage_from`) and gets no artifact."""
     from builds.compose import IMAGE_SCRIPT, STAGE_ONE
     from builds.custom_context import custom_build_context, is_custom
+    from builds.compose_build_stage import BUILD_SCRIPT, BUILD_STAGE
 
     if is_custom(build):
         return custom_build_context(build)
     if script_stage_from:
         dockerfile = build.script_stage.replace(f"FROM {STAGE_ONE}", f"FROM {script_stage_from}", 1)
         return context_tar({"Dockerfile": dockerfile.encode(), IMAGE_SCRIPT: build.context_files[IMAGE_SCRIPT].encode()})
-    files = {"Dockerfile": build.dockerfile.encode()}
-    files.update({path: text.encode() for path, text in build.context_files.items()})
+    dockerfile = build.dockerfile
+    if build.build_stage:
+        dockerfile = dockerfile.replace(f"COPY --from={BUILD_STAGE} ", f"COPY --from={build_stage_from} ", 1)
+    files = {"Dockerfile": dockerfile.encode()}
+    files.update({path: text.encode() for path, text in build.context_files.items() if path != BUILD_SCRIPT})
     recipe = build.recipe
-    if build.snapshot.get("artifact"):
+    if build.snapshot.get("artifact") and not build.build_stage:
         name = build.snapshot["artifact"]["filename"]
         with recipe.artifact.open("rb") as handle:
             files[f"artifact/{name}"] = handle.read()
@@ -143,16 +148,59 @@ def step_build(build: Build, log: BuildLog) -> None:
         log.line(f"Identical composition to build #{build.reused_from_id} (sha256:{build.composition_sha256[:12]}): "
                  "reusing its image, no rebuild.")
         return
-    context = build_context(build)
+    if not build.build_stage:
+        return _image_build(build, log)
+    from builds.build_stage import build_stage_cleanup, build_stage_orphans_remove, build_stage_run_id
+
+    # Runs whose worker was killed never cleaned up: no build outlives its three stage deadlines.
+    if orphans := build_stage_orphans_remove(older_than_seconds=3 * settings.BUILD_DEADLINE_SECONDS + 600):
+        log.line(f"Build stage: removed {orphans} image(s) left by earlier runs whose worker stopped.")
+    run_id = build_stage_run_id(build)
+    try:
+        _image_build(build, log, build_stage_from=_build_stage_run(build, log, run_id))
+    except StepFailed as failure:
+        if "COPY --from=" not in failure.failed_step:
+            raise
+        output = build.snapshot["build_stage"]["output"] or "the project folder"
+        raise StepFailed(failure.code, f"The build stage did not leave its build output {output}: {failure.message}",
+                         failure.failed_step)
+    finally:
+        try:
+            log.line(f"Build stage: removed its {build_stage_cleanup(run_id)} image(s).")
+        except EngineError as error:
+            log.line(f"Build stage: its images could not all be removed: {error}")
+
+
+def _build_stage_run(build: Build, log: BuildLog, run_id: str) -> str:
+    from builds.build_stage import build_stage_context, build_stage_failure_part, scripts_network_mode
+
+    network = scripts_network_mode(build)
+    log.line(f"Build stage: the code package, .paas/build-env.sh and the build command, "
+             f"{'with no network' if network == 'none' else 'with the network access granted to the team'}")
+    try:
+        return _engine_build(build, log, build_stage_context(build, run_id), f"portal-build-{run_id}-build-stage:latest",
+                             network_mode=network)
+    except StepFailed as failure:
+        part = build_stage_failure_part(failure.failed_step)
+        raise StepFailed(failure.code, f"Build stage: {part} failed: {failure.message}",
+                         f"build stage: {failure.failed_step}" if failure.failed_step else "build stage")
+
+
+def _image_build(build: Build, log: BuildLog, build_stage_from: str = "") -> None:
+    from builds.build_stage import scripts_network_mode
+
+    context = build_context(build, build_stage_from=build_stage_from)
     log.line(f"Build context: {len(context)} bytes; composition sha256:{build.composition_sha256}")
     local_tag = f"portal-build-{build.pk}"
     if not build.script_stage:
         build.image_id = _engine_build(build, log, context, f"{local_tag}:latest")
     else:
         stage_one = _engine_build(build, log, context, f"{local_tag}-stage-one:latest")
-        log.line("Stage 2: the team's .paas/image-env.sh, with no network")
+        network = scripts_network_mode(build)
+        log.line("Stage 2: the team's .paas/image-env.sh, "
+                 + ("with no network" if network == "none" else "with the network access granted to the team"))
         build.image_id = _engine_build(build, log, build_context(build, script_stage_from=stage_one),
-                                       f"{local_tag}:latest", network_mode="none")
+                                       f"{local_tag}:latest", network_mode=network)
         image_remove_local(reference=f"{local_tag}-stage-one:latest")  # build-stage images go after use
     Build.objects.filter(pk=build.pk).update(image_id=build.image_id)
 

@@ -45,11 +45,13 @@ class BuildInputSerializer(serializers.Serializer):
 class RecipeSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    build_base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     components = serializers.SerializerMethodField()
 
     class Meta:
         model = Recipe
-        fields = ["id", "team", "name", "kind", "base", "components", "artifact_name", "artifact_sha256", "created", "updated"]
+        fields = ["id", "team", "name", "kind", "base", "components", "artifact_name", "artifact_sha256", "created",
+                  "updated", "build_command", "build_output", "build_base", "shared_build_script", "shared_image_script"]
 
     def get_components(self, recipe) -> list[dict]:
         return [
@@ -68,6 +70,7 @@ class BuildSerializer(serializers.ModelSerializer):
             "id", "recipe", "status", "current_step", "steps", "dockerfile", "composition_sha256", "no_cache", "reused_from", "digest",
             "quarantine_repository", "quarantine_tag", "published_reference", "published_at", "error_code",
             "error_message", "failed_step", "cancel_requested", "attempts", "log_lines", "created", "started", "finished", "verdict",
+            "build_stage",
         ]
 
     def get_verdict(self, build) -> dict | None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from builds.compose import CompositionError, artifact_filename_check, compose
 from builds.models import Build, BuildLogChunk, Recipe, RecipeComponent
 from builds.paas import package_blocking, package_check
+from builds.recipe_build_settings import package_findings_in_use
 from builds.snapshot import recipe_snapshot, snapshot_as_dict, snapshot_build
 from catalog.models import BaseImage, ComponentVersion
 from portal.audit import audit_record
@@ -103,8 +104,11 @@ def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
     require_team_member(user, recipe.team)
     if not recipe.base.selectable:
         raise CompositionError(f"Base image {recipe.base.name} is no longer approved.", {"base": "not approved"})
-    if package_blocking(recipe.script_findings):
-        errors = [f"{f['script']} line {f['line']}: {f['message']}" for f in recipe.script_findings if f["severity"] == "error"]
+    if recipe.build_base_id and not recipe.build_base.selectable:
+        raise CompositionError(f"Build-stage base {recipe.build_base.name} is no longer approved.", {"build_base": "not approved"})
+    findings = package_findings_in_use(recipe)
+    if package_blocking(findings):
+        errors = [f"{f['script']} line {f['line']}: {f['message']}" for f in findings if f["severity"] == "error"]
         raise CompositionError("The package's .paas scripts have errors: " + "; ".join(errors[:5]),
                                {"artifact": "script errors"})
     snapshot = recipe_snapshot(recipe)
@@ -119,6 +123,7 @@ def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
             snapshot=snapshot_as_dict(snapshot),
             dockerfile=composition.dockerfile,
             script_stage=composition.script_stage,
+            build_stage=composition.build_stage,
             context_files={path: data.decode() for path, data in composition.context_files.items()},
             composition_sha256=composition.sha256,
             no_cache=no_cache,

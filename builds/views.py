@@ -141,10 +141,13 @@ def recipe_preview_partial(request):
 def recipe_detail(request, pk):
     recipe = _recipe_for_user(request, pk)
     builds = recipe.builds.select_related("requested_by").prefetch_related("verdicts")[:20]
+    from builds.team_script_views import recipe_scripts_context
+
     return render(request, "builds/recipe_detail.html", {
         "recipe": recipe, "builds": builds,
         "choices": recipe.choices.select_related("version__component"),
         "can_build": recipe.team in teams_of(request.user),
+        **recipe_scripts_context(request, recipe),
     })
 
 
@@ -217,6 +220,8 @@ def build_log_raw(request, pk):
 def build_dockerfile(request, pk):
     build = _build_for_user(request, pk)
     text = build.dockerfile + (f"\n# ---- stage 2 ----\n{build.script_stage}" if build.script_stage else "")
+    if build.build_stage:
+        text = f"# ---- build stage ----\n{build.build_stage}\n# ---- stage 1 ----\n{text}"
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 

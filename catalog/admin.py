@@ -25,7 +25,7 @@ def _rebuild_message(modeladmin, request, outcome):
 class BaseImageAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     list_display = ["slug", "name", "repository", "tag", "os_family", "approved", "proposal_state", "lifecycle", "digest",
                     "recipe_count"]
-    list_filter = ["approved", "proposal_state", "lifecycle", "os_family"]
+    list_filter = ["approved", "proposal_state", "lifecycle", "os_family", "build_base"]
     readonly_fields = ["used_by", "source_build", "proposed_by", "reviewed_by", "reviewed_at"]
     actions = ["repin_and_rebuild", "approve_proposed", "reject_proposed"]
 

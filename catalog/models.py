@@ -39,6 +39,8 @@ class BaseImage(models.Model):
     proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    build_base = models.BooleanField(
+        default=False, help_text="Offered as a build-stage base (compilers, SDKs) for recipes that build their package")
 
     class Meta:
         ordering = ["slug"]

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from builds import custom_views
+from builds import team_script_views
 from builds import views as build_views
 from catalog import proposal_views
 from compliance import exception_views
@@ -24,6 +25,10 @@ urlpatterns = [
     path("recipes/<int:pk>/", build_views.recipe_detail, name="recipe-detail"),
     path("recipes/<int:pk>/edit", build_views.recipe_edit, name="recipe-edit"),
     path("recipes/<int:pk>/build", build_views.recipe_build, name="recipe-build"),
+    path("recipes/<int:pk>/build-settings", team_script_views.recipe_build_settings, name="recipe-build-settings"),
+    path("recipes/<int:pk>/promote-script", team_script_views.recipe_promote_script, name="recipe-promote-script"),
+    path("team-scripts/", team_script_views.team_script_list, name="team-script-list"),
+    path("team-scripts/<int:pk>", team_script_views.team_script_detail, name="team-script-detail"),
     path("builds/", build_views.build_list, name="build-list"),
     path("builds/<int:pk>", build_views.build_detail, name="build-detail"),
     path("builds/<int:pk>/live", build_views.build_live, name="build-live"),

@@ -207,3 +207,32 @@ def image_remove_local(*, reference: str) -> None:
         engine_client().remove_image(reference, noprune=True)
     except APIError:
         pass
+
+
+def images_with_label(*, label: str, value: str = "") -> list[dict]:
+    """Every image (intermediate layers included) carrying the label."""
+    wanted = f"{label}={value}" if value else label
+    return engine_client().images(all=True, filters={"label": wanted})
+
+
+def images_remove_with_label(*, label: str, value: str) -> int:
+    """Remove the images a throw-away build made (each carries the label from its first step on);
+    returns how many there were. Removing the newest also prunes its untagged parents, so the rest
+    may already be gone (404). Containers of such a build are already gone (forcerm)."""
+    api = engine_client()
+    found = images_with_label(label=label, value=value)
+    remaining = {image["Id"]: image.get("ParentId", "") for image in found}
+    while remaining:
+        # Children first (creation times tie within a second): the engine refuses to remove a parent.
+        leaves = [image_id for image_id in remaining if image_id not in set(remaining.values())] or list(remaining)
+        for image_id in leaves:
+            del remaining[image_id]
+            try:
+                api.remove_image(image_id, force=True)
+            except APIError as error:
+                if getattr(error, "status_code", None) != 404:
+                    raise EngineError(f"Could not remove build-stage image {image_id[:19]}: {error.explanation or error}")
+    left = images_with_label(label=label, value=value)
+    if left:
+        raise EngineError(f"{len(left)} build-stage image(s) could not be removed: {', '.join(i['Id'][:19] for i in left)}")
+    return len(found)
