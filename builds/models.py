@@ -16,6 +16,9 @@ class Recipe(models.Model):
     artifact_name = models.CharField(max_length=128, blank=True)
     artifact_sha256 = models.CharField(max_length=64, blank=True)
     script_findings = models.JSONField(default=list, blank=True, help_text="Checks of the package's .paas scripts")
+    # How the image is meant to run; recorded on each build and checked by the runtime-privileges rule.
+    privileged = models.BooleanField(default=False, help_text="Run the container in privileged mode")
+    cap_add = models.JSONField(default=list, blank=True, help_text="Linux capabilities to add, e.g. [\"NET_BIND_SERVICE\"]")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
