@@ -43,13 +43,27 @@ def _preview_context(request, parsed):
 def _expected_checks(parsed):
     """What the policy will say, as far as it can be known before the build (never the scan)."""
     slugs = {v.component.slug for v, _ in parsed.choices}
-    return [
+    checks = [
         ("pass" if parsed.base and parsed.base.approved else "fail", "Approved base image",
          parsed.base.name if parsed.base else "no base chosen"),
         ("pass" if "runtime-user" in slugs else "fail", "Non-root user",
          "runs as user app" if "runtime-user" in slugs else "tick 'Non-root runtime user' or the image is blocked"),
         ("unknown", "No secrets in ENV", "checked on the built image"),
     ]
+    return checks + _expected_runtime_check(parsed)
+
+
+def _expected_runtime_check(parsed) -> list:
+    """The runtime-privileges rule needs nothing from the image: the team's rule says it now."""
+    from compliance.policy_rules_extra import rule_runtime_privileges
+    from compliance.ruleset import ruleset_for
+
+    rule = ruleset_for(parsed.team).get("runtime-privileges") if parsed.team else None
+    if rule is None or rule.error:
+        return []
+    result = rule_runtime_privileges(parsed.runtime, **rule.params)
+    state = "pass" if result.status == "pass" else ("warn" if rule.action == "warn" else "fail")
+    return [(state, result.title, result.message)]
 
 
 def _component_rows(components, values, errors):
@@ -72,7 +86,10 @@ def _component_rows(components, values, errors):
 def _recipe_values(recipe: Recipe) -> QueryDict:
     """The builder's form fields for an existing recipe, so editing starts from what was saved."""
     values = QueryDict(mutable=True)
-    values.update({"team": recipe.team.slug, "name": recipe.name, "base": recipe.base.slug})
+    values.update({"team": recipe.team.slug, "name": recipe.name, "base": recipe.base.slug,
+                   "cap_add": ", ".join(recipe.cap_add)})
+    if recipe.privileged:
+        values["privileged"] = "1"
     for choice in recipe.choices.select_related("version__component"):
         slug = choice.version.component.slug
         values.appendlist("component", slug)
@@ -104,7 +121,8 @@ def _builder(request, recipe: Recipe | None = None):
         if not parsed.errors:
             try:
                 saved = recipe_save(user=request.user, team=parsed.team, name=parsed.name, base=parsed.base,
-                                    choices=parsed.choices, artifact=request.FILES.get("artifact"), recipe=recipe)
+                                    choices=parsed.choices, artifact=request.FILES.get("artifact"), recipe=recipe,
+                                    runtime=parsed.runtime)
             except CompositionError as error:
                 context["errors"].update(error.errors or {"recipe": str(error)})
             else:
