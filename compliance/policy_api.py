@@ -19,6 +19,9 @@ from portal.rbac import visible_teams
 class PolicyRuleSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False,
                                         help_text="Team slug; null for the global rule")
+    # Declared, so DRF adds no uniqueness validator of its own: it would read the global-only
+    # constraint as "kind is unique" and refuse every team override.
+    kind = serializers.ChoiceField(PolicyRule.Kind.choices)
     params = serializers.JSONField(required=False, help_text="Parameters of the kind (see GET /api/policy/rules/effective/)")
 
     class Meta:
