@@ -5,6 +5,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from compliance.rule_params import params_summary
 from compliance.ruleset import ruleset_for
 from portal.rbac import teams_of, visible_teams
 
@@ -22,7 +23,7 @@ def policy_page(request):
     else:
         team = teams_of(request.user).order_by("name").first()
     ruleset = ruleset_for(team)
-    rows = [{"rule": rule, "params": json.dumps(rule.params, indent=1, sort_keys=True) if rule.params else ""}
-            for rule in ruleset.rules]
+    rows = [{"rule": rule, "summary": params_summary(rule.kind, rule.params),
+             "params": json.dumps(rule.params, sort_keys=True) if rule.params else ""} for rule in ruleset.rules]
     return render(request, "compliance/policy.html", {"team": team, "teams": teams, "rows": rows,
                                                       "version": ruleset.version})

@@ -188,3 +188,22 @@ def params_clean(kind: str, params: Any) -> dict:
         raise RuleParamsError({"params": f"Unknown parameters {sorted(map(str, extra))[:5]}; "
                                          f"the {kind} rule takes {', '.join(sorted(allowed))}."})
     return cleaner(params)
+
+
+def params_summary(kind: str, params: dict) -> str:
+    """One line a team member reads instead of the JSON."""
+    try:
+        if kind == "vulnerability-threshold":
+            fix = " that have a fix" if params["fixable_only"] else ", fixable or not"
+            return f"Blocks {', '.join(params['severities'])} vulnerabilities{fix}."
+        if kind == "banned-packages":
+            names = [" ".join(filter(None, [e["name"], e.get("version"), f"({e['ecosystem']})" if e.get("ecosystem") else ""]))
+                     for e in params["packages"]]
+            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            return f"Banned: {'; '.join(names[:10])}{more}."
+        if kind == "runtime-privileges":
+            caps = ", ".join(params["allowed_capabilities"]) or "none"
+            return f"Privileged mode {'allowed' if params['allow_privileged'] else 'not allowed'}; capabilities allowed: {caps}."
+    except (KeyError, TypeError):
+        return "Invalid parameters."
+    return ""

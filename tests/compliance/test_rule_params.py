@@ -89,3 +89,16 @@ def test_it_knows_linux_capability_names(given, name):
 
 def test_it_lists_capabilities_sorted_without_duplicates():
     assert capabilities_clean(["SYS_TIME", "cap_sys_time", "AUDIT_WRITE"]) == ["AUDIT_WRITE", "SYS_TIME"]
+
+
+def test_it_summarises_params_in_one_line():
+    from compliance.rule_params import params_summary
+
+    assert params_summary("vulnerability-threshold", {"severities": ["Critical"], "fixable_only": True}) == \
+        "Blocks Critical vulnerabilities that have a fix."
+    assert params_summary("banned-packages", params_clean("banned-packages", {"packages": [
+        {"name": "telnet"}, {"name": "requests", "ecosystem": "PyPI", "version": "<2.0"}]})) == \
+        "Banned: requests <2.0 (PyPI); telnet."
+    assert params_summary("runtime-privileges", {"allow_privileged": False, "allowed_capabilities": []}) == \
+        "Privileged mode not allowed; capabilities allowed: none."
+    assert params_summary("banned-packages", {"packages": "everything"}) == "Invalid parameters."

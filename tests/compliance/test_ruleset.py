@@ -1,6 +1,7 @@
 """Rules as data: seeded global rows, team overrides, the rule set a verdict records, the gate
 and re-evaluation under a changed rule set."""
 import pytest
+from django.urls import reverse
 
 from builds.models import Recipe
 from builds.services import build_request, recipe_runtime_set
@@ -178,3 +179,16 @@ def test_reevaluation_evaluates_whole_the_builds_of_a_team_with_its_own_rules(tm
     assert "2 verdicts (2 evaluated whole)" in caplog.text
     threshold = results_by_rule(latest(unpublished))["vulnerability-threshold"]
     assert threshold["status"] == "fail", "the team's threshold blocks findings without a fix; the global one does not"
+
+
+def test_the_build_and_report_pages_show_the_rule_set_of_the_verdict(client, unpublished, member, admin):
+    policy_rule_save(actor=admin, team=unpublished.team, kind="banned-packages", action="warn",
+                     params={"packages": [{"name": "libssl3"}]})
+    verdict = verdict_evaluate(build=unpublished)
+    client.force_login(member)
+    for name in ("build-detail", "image-report"):
+        page = client.get(reverse(name, args=[unpublished.pk])).content.decode()
+        assert f'title="{verdict.ruleset_version}"' in page and "policy version 2" in page, name
+        assert "banned-packages</code> · warn · team rule" in page, name
+    assert "! Warning · <strong>No banned packages</strong>" in client.get(
+        reverse("build-detail", args=[unpublished.pk])).content.decode()
