@@ -10,6 +10,7 @@ from builds.parameters import known_time_zones
 from builds.models import Build, BuildLogChunk, Recipe
 from builds.services import build_cancel, build_request, recipe_preview, recipe_save
 from compliance.gate import GateClosed, image_publish
+from compliance.ruleset import ruleset_for
 from portal.rbac import require_team_member, teams_of, visible_teams
 
 LOG_TAIL_CHUNKS = 400
@@ -50,15 +51,23 @@ def _expected_checks(parsed):
          "runs as user app" if "runtime-user" in slugs else "tick 'Non-root runtime user' or the image is blocked"),
         ("unknown", "No secrets in ENV", "checked on the built image"),
     ]
-    return checks + _expected_runtime_check(parsed)
+    if parsed.team is None:
+        return checks
+    # Only the rules the team's images face; the runtime rule needs nothing from the image.
+    ruleset = ruleset_for(parsed.team)
+    kinds = {"Approved base image": "approved-base", "Non-root user": "non-root-user", "No secrets in ENV": "no-secrets-in-env"}
+    shown = []
+    for state, title, detail in checks:
+        rule = ruleset.get(kinds[title])
+        if rule is not None:
+            shown.append(("warn" if state == "fail" and rule.action == "warn" else state, title, detail))
+    return shown + _expected_runtime_check(parsed, ruleset)
 
 
-def _expected_runtime_check(parsed) -> list:
-    """The runtime-privileges rule needs nothing from the image: the team's rule says it now."""
+def _expected_runtime_check(parsed, ruleset) -> list:
     from compliance.policy_rules_extra import rule_runtime_privileges
-    from compliance.ruleset import ruleset_for
 
-    rule = ruleset_for(parsed.team).get("runtime-privileges") if parsed.team else None
+    rule = ruleset.get("runtime-privileges")
     if rule is None or rule.error:
         return []
     result = rule_runtime_privileges(parsed.runtime, **rule.params)

@@ -10,8 +10,9 @@ An import changes findings and nothing else, so only the rule that reads finding
 again: the other results (approved base, user, secrets, Dockerfile lint) are carried over from
 the build's latest verdict, as the same inputs would give the same answers. Whenever that could
 be wrong, the whole verdict is evaluated by `verdict_evaluate` instead: no usable latest verdict
-(none, another policy version or rule set, a team with rules of its own, other rules than a whole evaluation gives today, as after a rule
-was added), a waived result in it, or an approved exception whose scope may cover the build
+(none, another policy version, other rules than a whole evaluation gives today, as after a rule
+was added), a rule set other than today's global one (`RulesetCarry`: a rule was edited, or the
+team has rules of its own), a waived result in it, or an approved exception whose scope may cover the build
 (waivers need every finding, not a count). The first build of a run is always evaluated whole:
 that is how today's rules are known. Changes to those other inputs re-evaluate verdicts on their
 own (exceptions, the gate).

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 
+from compliance.policy_vulns import SEVERITY_ORDER
 from compliance.rule_params import KIND_ORDER, KIND_TITLES, RuleParamsError, params_clean
 
 # Enforced with these parameters until a global row says otherwise (they are what the policy
@@ -20,8 +21,9 @@ BUILT_IN_KINDS = ["approved-base", "non-root-user", "no-secrets-in-env", "no-sec
 
 def default_params(kind: str) -> dict:
     if kind == "vulnerability-threshold":
-        return params_clean(kind, {"severities": list(settings.POLICY_BLOCK_SEVERITIES),
-                                   "fixable_only": settings.POLICY_BLOCK_FIXABLE_ONLY})
+        # A misspelt severity in the environment must not stop every evaluation: keep the known ones.
+        severities = [s for s in settings.POLICY_BLOCK_SEVERITIES if s in SEVERITY_ORDER] or ["Critical", "High"]
+        return params_clean(kind, {"severities": severities, "fixable_only": bool(settings.POLICY_BLOCK_FIXABLE_ONLY)})
     return {}
 
 

@@ -83,3 +83,11 @@ def test_the_preview_says_what_the_runtime_rule_will_decide(client, recipe, memb
     client.force_login(member)
     page = client.post(reverse("recipe-preview"), form(recipe, privileged="1")).content.decode()
     assert "No privileged mode or extra capabilities" in page and "runs privileged" in page and "✗ Fail" in page
+
+
+def test_the_preview_lists_only_the_rules_the_team_faces(client, recipe, member, team):  # noqa: F811
+    PolicyRule.objects.create(team=team, kind="non-root-user", enabled=False)
+    PolicyRule.objects.create(team=team, kind="approved-base", action="warn")
+    client.force_login(member)
+    page = client.post(reverse("recipe-preview"), form(recipe)).content.decode()
+    assert "Non-root user" not in page and "Approved base image" in page and "No secrets in ENV" in page
