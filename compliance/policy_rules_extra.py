@@ -50,9 +50,14 @@ def rule_banned_packages(packages: list[dict], *, packages_banned: list[dict]) -
     """Fail when an SBOM package matches a banned entry (name, optional ecosystem, optional
     version constraint compared with the ecosystem's own version ordering)."""
     rule, title = "banned-packages", KIND_TITLES["banned-packages"]
+    by_name: dict[str, set[int]] = {}  # a fleet image has thousands of packages: look entries up by name
+    for index, entry in enumerate(packages_banned):
+        by_name.setdefault(entry["name"], set()).add(index)
+        by_name.setdefault(pypi_canonical(entry["name"]), set()).add(index)
     matches = []
     for package in packages:
-        for entry in packages_banned:
+        candidates = sorted(set().union(*(by_name.get(name, set()) for name in _names(package))))
+        for entry in (packages_banned[i] for i in candidates):
             hit, unordered = _entry_matches(entry, package)
             if hit:
                 matches.append({"package": package["name"], "version": package["version"], "type": package["type"],
