@@ -148,3 +148,13 @@ def test_the_policy_page_shows_a_team_its_effective_rules(client, member, team, 
 def test_the_policy_page_lets_a_reviewer_see_any_team(client, reviewer, team):
     client.force_login(reviewer)
     assert client.get(reverse("policy") + f"?team={team.slug}").status_code == 200
+
+
+def test_a_bulk_delete_in_the_admin_is_audited_per_rule(client, admin, team):
+    rules = [PolicyRule.objects.create(team=team, kind=kind) for kind in ("non-root-user", "dockerfile-lint")]
+    client.force_login(admin)
+    response = client.post("/admin/compliance/policyrule/", {"action": "delete_selected", "post": "yes",
+                                                             "_selected_action": [r.pk for r in rules]})
+    assert response.status_code == 302 and not PolicyRule.objects.filter(team=team).exists()
+    assert set(AuditEvent.objects.filter(action="policy.policyrule.deleted").values_list("target_id", flat=True)) == \
+        {str(r.pk) for r in rules}
