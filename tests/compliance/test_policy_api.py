@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from compliance.models import PolicyRule
 from compliance.ruleset import ruleset_for
@@ -158,3 +159,14 @@ def test_a_bulk_delete_in_the_admin_is_audited_per_rule(client, admin, team):
     assert response.status_code == 302 and not PolicyRule.objects.filter(team=team).exists()
     assert set(AuditEvent.objects.filter(action="policy.policyrule.deleted").values_list("target_id", flat=True)) == \
         {str(r.pk) for r in rules}
+
+
+@pytest.mark.parametrize("who, status", [("anonymous", 302), ("member", 200), ("outsider", 404), ("reviewer", 200),
+                                         ("admin", 200)])
+def test_the_policy_page_per_role(client, member, outsider, reviewer, admin, team, who, status):
+    if who != "anonymous":
+        client.force_login({"member": member, "outsider": outsider, "reviewer": reviewer, "admin": admin}[who])
+    response = client.get(reverse("policy") + f"?team={team.slug}")
+    assert response.status_code == status
+    assert ("Edit rules in the admin" in response.content.decode()) == (who == "admin")
+    assert APIClient().get(f"{RULES}effective/").status_code == 401
