@@ -14,7 +14,7 @@ from builds.dockerfile_args import ARG_NAME
 from builds.dockerfile_resolve import DockerfileRefused, ResolveContext, ResolvedDockerfile, dockerfile_resolve
 from builds.image_reference import CatalogBase, pinned
 from builds.models import Build, Recipe
-from builds.snapshot import registry_host
+from builds.snapshot import registry_host, runtime_snapshot
 from catalog.models import BaseImage, ProposalState
 from portal.audit import audit_record
 from portal.rbac import require_team_member
@@ -138,6 +138,7 @@ def custom_composition(recipe: Recipe) -> tuple[dict, ResolvedDockerfile, str]:
         "stages": [{"index": s.index, "name": s.name, "line": s.line, "base": s.base_slug, "from": s.source}
                    for s in resolved.stages],
         "bases": {slug: f"{b.repository}@{b.digest}" for slug, b in bases.items()},
+        "runtime": runtime_snapshot(recipe),  # read by the runtime-privileges rule, as for composed recipes
     }
     return snapshot, resolved, digest.hexdigest()
 

@@ -35,6 +35,9 @@ class Recipe(models.Model):
                                             related_name="build_recipes", help_text="Used instead of the package's build-env.sh")
     shared_image_script = models.ForeignKey("TeamScript", null=True, blank=True, on_delete=models.PROTECT,
                                             related_name="image_recipes", help_text="Used instead of the package's image-env.sh")
+    # How the image is meant to run; recorded on each build and checked by the runtime-privileges rule.
+    privileged = models.BooleanField(default=False, help_text="Run the container in privileged mode")
+    cap_add = models.JSONField(default=list, blank=True, help_text="Linux capabilities to add, e.g. [\"NET_BIND_SERVICE\"]")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

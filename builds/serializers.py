@@ -36,6 +36,15 @@ class RecipeInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=60)
     base = serializers.SlugField()
     components = ChoiceInputSerializer(many=True, required=False)
+    privileged = serializers.BooleanField(default=False, help_text="Run the container in privileged mode")
+    cap_add = serializers.ListField(child=serializers.CharField(max_length=40), default=list, max_length=64,
+                                    help_text="Linux capabilities to add, e.g. NET_BIND_SERVICE")
+
+
+class RuntimeInputSerializer(serializers.Serializer):
+    privileged = serializers.BooleanField(help_text="Run the container in privileged mode")
+    cap_add = serializers.ListField(child=serializers.CharField(max_length=40), max_length=64,
+                                    help_text="Linux capabilities to add, e.g. NET_BIND_SERVICE")
 
 
 class BuildInputSerializer(serializers.Serializer):
@@ -50,8 +59,9 @@ class RecipeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Recipe
-        fields = ["id", "team", "name", "kind", "base", "components", "artifact_name", "artifact_sha256", "created",
-                  "updated", "build_command", "build_output", "build_base", "shared_build_script", "shared_image_script"]
+        fields = ["id", "team", "name", "kind", "base", "components", "artifact_name", "artifact_sha256", "privileged",
+                  "cap_add", "created", "updated", "build_command", "build_output", "build_base", "shared_build_script",
+                  "shared_image_script"]
 
     def get_components(self, recipe) -> list[dict]:
         return [
@@ -78,4 +88,5 @@ class BuildSerializer(serializers.ModelSerializer):
         if verdict is None:
             return None
         return {"passed": verdict.passed, "results": verdict.results, "policy_version": verdict.policy_version,
-                "created": verdict.created}
+                "ruleset_version": verdict.ruleset_version, "ruleset": verdict.ruleset,
+                "database_version": verdict.database_version, "created": verdict.created}

@@ -81,3 +81,9 @@ def snapshot_as_dict(snapshot: RecipeSnapshot) -> dict:
     if snapshot.build_stage is not None:
         data["build_stage"]["script"] = snapshot.build_stage.script.decode("utf-8", errors="replace")
     return data
+
+
+def runtime_snapshot(recipe) -> dict:
+    """How the image is meant to run, as the build records it (the runtime-privileges rule reads it).
+    Not part of the composition: it does not change the image, so builds may still share it."""
+    return {"privileged": recipe.privileged, "cap_add": list(recipe.cap_add)}

@@ -10,6 +10,7 @@ from builds.parameters import known_time_zones
 from builds.models import Build, BuildLogChunk, Recipe
 from builds.services import build_cancel, build_request, recipe_preview, recipe_save
 from compliance.gate import GateClosed, image_publish
+from compliance.ruleset import ruleset_for
 from portal.rbac import require_team_member, teams_of, visible_teams
 
 LOG_TAIL_CHUNKS = 400
@@ -43,13 +44,35 @@ def _preview_context(request, parsed):
 def _expected_checks(parsed):
     """What the policy will say, as far as it can be known before the build (never the scan)."""
     slugs = {v.component.slug for v, _ in parsed.choices}
-    return [
+    checks = [
         ("pass" if parsed.base and parsed.base.approved else "fail", "Approved base image",
          parsed.base.name if parsed.base else "no base chosen"),
         ("pass" if "runtime-user" in slugs else "fail", "Non-root user",
          "runs as user app" if "runtime-user" in slugs else "tick 'Non-root runtime user' or the image is blocked"),
         ("unknown", "No secrets in ENV", "checked on the built image"),
     ]
+    if parsed.team is None:
+        return checks
+    # Only the rules the team's images face; the runtime rule needs nothing from the image.
+    ruleset = ruleset_for(parsed.team)
+    kinds = {"Approved base image": "approved-base", "Non-root user": "non-root-user", "No secrets in ENV": "no-secrets-in-env"}
+    shown = []
+    for state, title, detail in checks:
+        rule = ruleset.get(kinds[title])
+        if rule is not None:
+            shown.append(("warn" if state == "fail" and rule.action == "warn" else state, title, detail))
+    return shown + _expected_runtime_check(parsed, ruleset)
+
+
+def _expected_runtime_check(parsed, ruleset) -> list:
+    from compliance.policy_rules_extra import rule_runtime_privileges
+
+    rule = ruleset.get("runtime-privileges")
+    if rule is None or rule.error:
+        return []
+    result = rule_runtime_privileges(parsed.runtime, **rule.params)
+    state = "pass" if result.status == "pass" else ("warn" if rule.action == "warn" else "fail")
+    return [(state, result.title, result.message)]
 
 
 def _component_rows(components, values, errors):
@@ -72,7 +95,10 @@ def _component_rows(components, values, errors):
 def _recipe_values(recipe: Recipe) -> QueryDict:
     """The builder's form fields for an existing recipe, so editing starts from what was saved."""
     values = QueryDict(mutable=True)
-    values.update({"team": recipe.team.slug, "name": recipe.name, "base": recipe.base.slug})
+    values.update({"team": recipe.team.slug, "name": recipe.name, "base": recipe.base.slug,
+                   "cap_add": ", ".join(recipe.cap_add)})
+    if recipe.privileged:
+        values["privileged"] = "1"
     for choice in recipe.choices.select_related("version__component"):
         slug = choice.version.component.slug
         values.appendlist("component", slug)
@@ -104,7 +130,8 @@ def _builder(request, recipe: Recipe | None = None):
         if not parsed.errors:
             try:
                 saved = recipe_save(user=request.user, team=parsed.team, name=parsed.name, base=parsed.base,
-                                    choices=parsed.choices, artifact=request.FILES.get("artifact"), recipe=recipe)
+                                    choices=parsed.choices, artifact=request.FILES.get("artifact"), recipe=recipe,
+                                    runtime=parsed.runtime)
             except CompositionError as error:
                 context["errors"].update(error.errors or {"recipe": str(error)})
             else:

@@ -9,7 +9,7 @@ from builds import custom_views
 from builds import team_script_views
 from builds import views as build_views
 from catalog import proposal_views
-from compliance import exception_views
+from compliance import exception_views, policy_views
 from compliance import views as compliance_views
 from portal import views
 
@@ -40,6 +40,7 @@ urlpatterns = [
     path("security", compliance_views.security_dashboard, name="security-dashboard"),
     path("cves/<str:vulnerability_id>", compliance_views.vulnerability_impact, name="vulnerability-impact"),
     path("search", compliance_views.search, name="search"),
+    path("policy", policy_views.policy_page, name="policy"),
     path("exceptions", exception_views.exception_list, name="exception-list"),
     path("exceptions/new", exception_views.exception_new, name="exception-new"),
     path("exceptions/<int:pk>", exception_views.exception_detail, name="exception-detail"),
