@@ -180,6 +180,9 @@ CELERY_BEAT_SCHEDULE = {
     "expire-exceptions": {"task": "compliance.tasks_exceptions.expire_exceptions", "schedule": 300},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker restart must not stop a build that is running: its message was acknowledged when it
+# started (no late acks), and the database, not Redis, says what is running.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # Harbor's pluggable scanner API (/harbor/api/v1/): Harbor sends this as "Authorization: Bearer
 # <token>". Empty disables the adapter (every call answers 503 saying so).
