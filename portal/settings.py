@@ -207,6 +207,10 @@ QUARANTINE_REPOSITORY_PREFIX = env("PORTAL_QUARANTINE_PREFIX", "quarantine")
 PUBLISHED_REPOSITORY_PREFIX = env("PORTAL_PUBLISHED_PREFIX", "published")
 # A build may run no longer than this; the SDK's own timeout is only the gap between log lines.
 BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
+# Pushing to the registry: attempts, and the first pause between them (doubled each time), so a
+# registry restart of up to about 2+4+8 s costs a slower push rather than a failed build.
+PUSH_ATTEMPTS = envint("PUSH_ATTEMPTS", 4)
+PUSH_FIRST_DELAY_SECONDS = float(env("PUSH_FIRST_DELAY_SECONDS", "2"))
 BUILD_LOG_MAX_BYTES = envint("BUILD_LOG_MAX_BYTES", 5 * 1024 * 1024)
 # Hosts a .paas script may download from (and pipe to a shell); others are flagged.
 SCRIPT_ALLOWED_HOSTS = [h for h in env("SCRIPT_ALLOWED_HOSTS", "deb.debian.org,pypi.org,files.pythonhosted.org").split(",") if h]

@@ -9,9 +9,7 @@ import redis
 
 from builds.models import Build
 from builds.services import build_request
-from tests.conftest import ARTIFACTS, _database_url, wait_for_build
-from tests.integration.private_services import (PrivateRedis, private_workdir, repointed_celery, start_worker,
-                                                stop_worker)
+from tests.conftest import wait_for_build
 from tests.integration.test_build_faults import full_log, sleeper_recipe, wait_for_log
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -19,29 +17,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.django_db
 REDISPATCH_SECONDS = 6  # what the worker's reaper treats as "this queued build's message may be lost"
 
 
-@pytest.fixture
-def private_broker(services):
-    workdir = private_workdir("redis")
-    broker = PrivateRedis(workdir).start()
-    try:
-        with repointed_celery(broker.url):
-            yield broker
-    finally:
-        broker.stop()
-
-
-@pytest.fixture
-def worker_on_private_broker(private_broker, django_db_setup):
+@pytest.fixture(scope="module")
+def worker_on_private_broker(fault_worker_factory):
     """One build at a time (so the others really wait in Redis), with the reaper every 2 s."""
-    from django.db import connection
-
-    env = {"DATABASE_URL": _database_url(connection.settings_dict), "CELERY_BROKER_URL": private_broker.url,
-           "REAPER_INTERVAL_SECONDS": "2", "BUILD_REDISPATCH_SECONDS": str(REDISPATCH_SECONDS)}
-    ARTIFACTS.mkdir(exist_ok=True)
-    process, _ = start_worker(env=env, log_path=ARTIFACTS / "worker-broker-restart.log", concurrency=1,
-                              beat_schedule=private_broker.workdir / "beat-schedule")
-    yield process
-    stop_worker(process)
+    return fault_worker_factory("broker-restart", concurrency=1, beat=True, REAPER_INTERVAL_SECONDS=2,
+                                BUILD_REDISPATCH_SECONDS=REDISPATCH_SECONDS)
 
 
 def test_every_build_finishes_once_after_a_redis_restart(starter_catalog, private_broker, worker_on_private_broker,
