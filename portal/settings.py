@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,7 +91,10 @@ WSGI_APPLICATION = "portal.wsgi.application"
 
 if env("DATABASE_URL"):
     # CONN_MAX_AGE 0 by default: runserver opens a thread per request and would keep each connection.
-    DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=envint("CONN_MAX_AGE", 0))}
+    # Health checks: a connection kept across requests is tested before reuse, so the first request
+    # after a PostgreSQL restart reconnects instead of failing on the dead connection.
+    DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=envint("CONN_MAX_AGE", 0),
+                                                  conn_health_checks=envbool("CONN_HEALTH_CHECKS", "True"))}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
