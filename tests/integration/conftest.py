@@ -16,7 +16,7 @@ def private_broker(services):
         with repointed_celery(broker.url):
             yield broker
     finally:
-        broker.stop()
+        broker.remove()
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def private_registry(services):
     try:
         yield registry
     finally:
-        registry.stop()
+        registry.remove()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,14 @@ import pytest
 import requests
 
 INSTALL_HINT = "`make test` (scripts/ensure-services.sh --with-db) installs it"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def postgres_bin() -> Path:
+    """The newest installed PostgreSQL's binaries (Debian keeps them per major version)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parts[-3]))
+    if not found:
+        pytest.fail(f"PostgreSQL's initdb is missing (Debian package postgresql); {INSTALL_HINT}", pytrace=False)
+    return found[-1].parent
 
 
 def free_port() -> int:
@@ -74,6 +81,11 @@ class _Process:
                 self.process.kill()
                 self.process.wait()
         wait_until(lambda: not port_open(self.port), 10, f"{self.name} releasing port {self.port}")
+
+    def remove(self) -> None:
+        """Stop, then delete the data directory: nothing of it may outlive the test module."""
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self) -> str:
         try:
@@ -136,13 +148,14 @@ class PrivateRegistry(_Process):
 
 
 class PrivatePostgres(_Process):
-    """A PostgreSQL 15 cluster of our own (initdb in a temporary directory, trust auth), run as
+    """A PostgreSQL cluster of our own (initdb in a temporary directory, trust auth), run as
     the `postgres` OS user because the server refuses to run as root."""
 
     def __init__(self, workdir: Path):
         super().__init__("postgres", workdir)
-        for tool in ("initdb", "pg_ctl", "postgres"):
-            require_binary(str(PG_BIN / tool), "postgresql-15")
+        self.bin = postgres_bin()
+        for tool in ("initdb", "pg_ctl", "postgres", "createdb"):
+            require_binary(str(self.bin / tool), "postgresql")
         require_binary("runuser", "util-linux")
         self.data = workdir / "data"
         # The server runs as `postgres`, which cannot enter root's pytest temporary directories.
@@ -159,24 +172,24 @@ class PrivatePostgres(_Process):
             pytest.fail(f"{' '.join(argv)} failed: {result.stdout}{result.stderr}", pytrace=False)
 
     def init(self) -> "PrivatePostgres":
-        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
+        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                           "--no-sync", "-E", "UTF8")
         return self
 
     def start(self) -> "PrivatePostgres":
         # fsync off: a throw-away cluster; a clean stop (-m fast) still writes everything out.
         options = f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.log_path),
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.log_path),
                           "-w", "-t", "60", "start")
         return self
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+            self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
         wait_until(lambda: not port_open(self.port), 10, f"PostgreSQL releasing port {self.port}")
 
     def create_database(self, name: str = "portal") -> None:
-        self._as_postgres(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        self._as_postgres(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
 
 
 def private_workdir(prefix: str) -> Path:

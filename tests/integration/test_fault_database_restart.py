@@ -41,7 +41,7 @@ def private_postgres():
                "t = Team.objects.create(slug='ops', name='Ops'); Membership.objects.create(user=u, team=t)")
         yield cluster
     finally:
-        cluster.stop()
+        cluster.remove()
 
 
 @pytest.fixture(scope="module")
