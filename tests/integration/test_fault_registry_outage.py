@@ -4,14 +4,17 @@ The push retries with backoff (logged); if the registry stays away the build fai
 "registry unreachable" and nothing is published, not even half; if it comes back within the
 retry window the build succeeds as if nothing happened.
 """
+import time
+
 import docker
 import pytest
 import requests
 
 from builds.models import Build
 from builds.services import build_request, recipe_save
-from catalog.models import BaseImage, ComponentVersion
+from catalog.models import BaseImage, Component, ComponentVersion
 from tests.conftest import wait_for_build
+from tests.integration.private_services import wait_until
 from tests.integration.test_build_faults import full_log, sleeper_recipe, wait_for_log
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -126,3 +129,36 @@ def test_a_registry_back_within_the_retry_window_lets_the_build_succeed(
     manifest = requests.head(f"{registry.url}/v2/{published}/manifests/{build.pk}", timeout=5,
                              headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
     assert manifest.headers["Docker-Content-Digest"] == build.digest, "the very image that was pushed"
+
+
+def test_a_registry_killed_in_the_middle_of_a_push_still_ends_with_the_whole_image(
+        busybox, registry_with_base, team, member):
+    """The registry dies while a layer uploads (a bulky random layer keeps the upload going
+    for a while) and comes back a second later: the push resumes or restarts, never half."""
+    registry = registry_with_base
+    component = Component.objects.create(slug="bulky", name="Bulky", kind="option")
+    bulky = ComponentVersion.objects.create(component=component, version="1", os_families=["busybox"],
+                                            fragment="RUN head -c 48000000 /dev/urandom > /bulk")
+    runtime_user = ComponentVersion.objects.get(component__slug="runtime-user")
+    recipe = recipe_save(user=member, team=team, name="bulky", base=busybox,
+                         choices=[(bulky, {}), (runtime_user, {"uid": "10001"})])
+    build = build_request(user=member, recipe=recipe, no_cache=True)
+    wait_until(lambda: Build.objects.filter(pk=build.pk, current_step="push").exists() or
+               Build.objects.get(pk=build.pk).is_done, 120, "the push starting")
+    time.sleep(0.3)  # the image is tagged and the upload under way
+    registry.stop()
+    time.sleep(1)
+    registry.start()
+    wait_for_build(build, timeout=180)
+
+    assert build.status == Build.Status.SUCCEEDED, build.error_message
+    log = full_log(build)
+    assert "Retrying in" in log or "retrying in" in log, "the push met the outage:\n" + log[-3000:]
+    repository = f"quarantine-faults/{team.slug}/bulky"
+    manifest = requests.get(f"{registry.url}/v2/{repository}/manifests/{build.quarantine_tag}", timeout=5,
+                            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    assert manifest.headers["Docker-Content-Digest"] == build.digest
+    for layer in manifest.json()["layers"]:  # every layer the manifest names is really there
+        blob = requests.head(f"{registry.url}/v2/{repository}/blobs/{layer['digest']}", timeout=5)
+        assert blob.status_code == 200 and int(blob.headers["Content-Length"]) == layer["size"]
+    assert build.published_reference.endswith("@" + build.digest)
