@@ -17,8 +17,8 @@ from django.utils import timezone
 from builds.engine.docker_engine import (EngineError, RegistryUnreachable, context_tar, image_build, image_push,
                                          image_remove_local, image_tag)
 from builds.log_mask import LogMasker
-from builds.retry import registry_unreachable, with_registry_retries
 from builds.models import Build
+from builds.retry import registry_unreachable, with_registry_retries
 from builds.services import build_log_append
 from builds.snapshot import registry_host
 
