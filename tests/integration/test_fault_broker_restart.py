@@ -48,6 +48,7 @@ def test_every_build_finishes_once_after_a_redis_restart(starter_catalog, privat
         log = full_log(build).splitlines()
         assert sum(line.startswith("started-sleeping-") for line in log) == 1, "its step ran exactly once"
         assert "queued again" not in full_log(build), "no worker was presumed dead"
+    assert worker_on_private_broker.poll() is None, "the same worker process reconnected and carried on"
     resent = [b for b in waiting if b.log_chunks.filter(step="reaper", text__contains="sent to the build workers again").exists()]
     assert resent, "the reaper re-sent the builds whose messages the restart lost"
     # The builds ran one after the other: never two at once on a one-slot worker, never one twice.
