@@ -206,10 +206,13 @@ class repointed_celery:
 
     @staticmethod
     def _switch(url: str | None) -> None:
+        from kombu import pools
+
         from portal.celery import app
 
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # kombu keeps one pool per broker URL process-wide: close and forget them all, or the pool of
+        # the URL we come back to would be found closed ("Acquire on closed pool").
+        pools.reset()
         # Celery reads CELERY_BROKER_URL from the environment before any setting.
         if url is None:
             os.environ.pop("CELERY_BROKER_URL", None)
