@@ -188,7 +188,10 @@ def step_push(build: Build, log: BuildLog) -> None:
     except EngineError as error:
         raise StepFailed("build:app:push", str(error))
     finally:
+        # The registry holds the image now (or nothing does): both local names go, or every build
+        # would leave an image on the engine's disk for good. Scan and publish read the registry.
         image_remove_local(reference=f"portal-build-{build.pk}:latest")
+        image_remove_local(reference=f"{remote}:{build.quarantine_tag}")
     log.line(f"Pushed {remote}:{build.quarantine_tag}@{build.digest}")
     Build.objects.filter(pk=build.pk).update(
         quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest

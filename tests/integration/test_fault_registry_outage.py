@@ -97,6 +97,9 @@ def test_a_push_to_a_registry_that_stays_down_fails_clearly_and_publishes_nothin
     assert not build.verdicts.exists(), "no verdict may claim anything about an image never pushed"
     assert not [r for r in registry.repositories() if r.startswith("published-faults/")]
     assert registry_tags(registry, f"quarantine-faults/{team.slug}/outage") == []
+    local_tags = [tag for image in docker.APIClient(version="auto").images() for tag in image.get("RepoTags") or []]
+    assert not [tag for tag in local_tags if tag.endswith(f"/outage:build-{build.pk}") or
+                tag == f"portal-build-{build.pk}:latest"], "no local tag left behind on the engine"
 
 
 def test_a_registry_back_within_the_retry_window_lets_the_build_succeed(
