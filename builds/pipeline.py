@@ -14,9 +14,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from builds.engine.docker_engine import EngineError, context_tar, image_build, image_push, image_remove_local, image_tag
+from builds.engine.docker_engine import (EngineError, RegistryUnreachable, context_tar, image_build, image_push,
+                                         image_remove_local, image_tag)
 from builds.log_mask import LogMasker
 from builds.models import Build
+from builds.retry import registry_unreachable, with_registry_retries
 from builds.services import build_log_append
 from builds.snapshot import registry_host
 
@@ -231,15 +233,38 @@ def step_push(build: Build, log: BuildLog) -> None:
         return
     try:
         image_tag(image_id=build.image_id, repository=remote, tag=build.quarantine_tag)
-        build.digest = image_push(repository=remote, tag=build.quarantine_tag, on_line=log.line)
+        build.digest = image_push(repository=remote, tag=build.quarantine_tag, on_line=log.line,
+                                  attempts=settings.PUSH_ATTEMPTS, first_delay=settings.PUSH_FIRST_DELAY_SECONDS,
+                                  sleep=lambda seconds: _sleep_beating(build, log, seconds))
+    except RegistryUnreachable as error:
+        raise StepFailed("build:app:registry-unreachable",
+                         f"{error}. Nothing was published; retry the build once the registry is back.")
     except EngineError as error:
         raise StepFailed("build:app:push", str(error))
     finally:
+        # The registry holds the image now (or nothing does): both local names go, or every build
+        # would leave an image on the engine's disk for good. Scan and publish read the registry.
         image_remove_local(reference=f"portal-build-{build.pk}:latest")
+        image_remove_local(reference=f"{remote}:{build.quarantine_tag}")
     log.line(f"Pushed {remote}:{build.quarantine_tag}@{build.digest}")
     Build.objects.filter(pk=build.pk).update(
         quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest
     )
+
+
+def _sleep_beating(build: Build, log: BuildLog, seconds: float) -> None:
+    """Wait between push attempts while still flushing the log and beating the heart, so a long
+    backoff is visible at once and never mistaken for a dead worker by the reaper."""
+    log.flush()
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 1.0))
+        Build.objects.filter(pk=build.pk).update(heartbeat=timezone.now())
+
+
+def _registry_retrying(build: Build, log: BuildLog, call):
+    return with_registry_retries(call, attempts=settings.PUSH_ATTEMPTS, first_delay=settings.PUSH_FIRST_DELAY_SECONDS,
+                                 on_line=log.line, sleep=lambda seconds: _sleep_beating(build, log, seconds))
 
 
 def _push_reused(build: Build, log: BuildLog) -> None:
@@ -249,10 +274,11 @@ def _push_reused(build: Build, log: BuildLog) -> None:
 
     source = build.reused_from
     try:
-        build.digest = registry_client().copy_image(source.quarantine_repository, source.digest,
-                                                    build.quarantine_repository, build.quarantine_tag)
+        build.digest = _registry_retrying(build, log, lambda: registry_client().copy_image(
+            source.quarantine_repository, source.digest, build.quarantine_repository, build.quarantine_tag))
     except RegistryError as error:
-        raise StepFailed("build:app:push", f"Could not reuse the image of build #{source.pk}: {error}")
+        code = "build:app:registry-unreachable" if registry_unreachable(error) else "build:app:push"
+        raise StepFailed(code, f"Could not reuse the image of build #{source.pk}: {error}")
     log.line(f"Copied {source.quarantine_reference}@{source.digest} to {build.quarantine_reference} in the registry")
     Build.objects.filter(pk=build.pk).update(
         quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest)
@@ -287,12 +313,18 @@ def step_policy(build: Build, log: BuildLog) -> None:
 def step_publish(build: Build, log: BuildLog) -> None:
     from compliance.gate import GateClosed, image_publish
 
+    from portal.registry import RegistryError
+
     try:
-        reference = image_publish(build=build, actor=None)
+        # Publishing again is harmless (same manifest bytes, same tags), so it may be retried whole.
+        reference = _registry_retrying(build, log, lambda: image_publish(build=build, actor=None))
     except GateClosed as closed:
         log.line(f"Not published: {closed}")
         _step_set(build, "publish", "blocked")
         return
+    except RegistryError as error:
+        code = "publish:app:registry-unreachable" if registry_unreachable(error) else "publish:app:registry"
+        raise StepFailed(code, f"Not published: {error}. Retry once the registry is back.")
     log.line(f"Published {reference}")
 
 

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -103,7 +104,10 @@ WSGI_APPLICATION = "portal.wsgi.application"
 
 if env("DATABASE_URL"):
     # CONN_MAX_AGE 0 by default: runserver opens a thread per request and would keep each connection.
-    DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=envint("CONN_MAX_AGE", 0))}
+    # Health checks: a connection kept across requests is tested before reuse, so the first request
+    # after a PostgreSQL restart reconnects instead of failing on the dead connection.
+    DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=envint("CONN_MAX_AGE", 0),
+                                                  conn_health_checks=envbool("CONN_HEALTH_CHECKS", "True"))}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -197,6 +201,9 @@ CELERY_BEAT_SCHEDULE = {
                                    "schedule": envint("EXCEPTION_REMINDER_INTERVAL_SECONDS", 3600)},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker restart must not stop a build that is running: its message was acknowledged when it
+# started (no late acks), and the database, not Redis, says what is running.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # Harbor's pluggable scanner API (/harbor/api/v1/): Harbor sends this as "Authorization: Bearer
 # <token>". Empty disables the adapter (every call answers 503 saying so).
@@ -230,6 +237,10 @@ QUARANTINE_REPOSITORY_PREFIX = env("PORTAL_QUARANTINE_PREFIX", "quarantine")
 PUBLISHED_REPOSITORY_PREFIX = env("PORTAL_PUBLISHED_PREFIX", "published")
 # A build may run no longer than this; the SDK's own timeout is only the gap between log lines.
 BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
+# Pushing to the registry: attempts, and the first pause between them (doubled each time), so a
+# registry restart of up to about 2+4+8 s costs a slower push rather than a failed build.
+PUSH_ATTEMPTS = envint("PUSH_ATTEMPTS", 4)
+PUSH_FIRST_DELAY_SECONDS = float(env("PUSH_FIRST_DELAY_SECONDS", "2"))
 BUILD_LOG_MAX_BYTES = envint("BUILD_LOG_MAX_BYTES", 5 * 1024 * 1024)
 # Hosts a .paas script may download from (and pipe to a shell); others are flagged.
 SCRIPT_ALLOWED_HOSTS = [h for h in env("SCRIPT_ALLOWED_HOSTS", "deb.debian.org,pypi.org,files.pythonhosted.org").split(",") if h]

@@ -13,6 +13,9 @@ from compliance import exception_views, policy_views
 from compliance import views as compliance_views
 from portal import views
 
+# A database outage answers 503 "retry shortly" rather than a 500 (see portal/outage.py).
+handler500 = "portal.outage.handler500"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

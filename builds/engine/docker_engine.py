@@ -155,23 +155,43 @@ def image_build(
     return image_id
 
 
+# What the engine says when it cannot talk to the registry at all (as opposed to a refusal).
+UNREACHABLE = re.compile(r"connection refused|connection reset|broken pipe|no such host|i/o timeout|"
+                         r"dial tcp|EOF$|server misbehaving|network is unreachable", re.IGNORECASE)
+
+
+class RegistryUnreachable(EngineError):
+    """The push could not reach the registry (down, restarting, network)."""
+
+
 def image_push(*, repository: str, tag: str, on_line: Callable[[str], None],
-               attempts: int = 4, first_delay: float = 2.0) -> str:
+               attempts: int = 4, first_delay: float = 2.0, sleep: Callable[[float], None] = time.sleep) -> str:
     """Push with retries and exponential backoff: a registry restart should not fail a build.
 
-    A failed push publishes nothing (the manifest is written last), so retrying is safe.
+    A failed push publishes nothing (the manifest is written last, and a tag points at a manifest
+    only once it is complete), so retrying is safe. Each retry is announced through on_line, so
+    the build log shows why the push takes longer.
     """
-    delay = first_delay
+    delay, waited = first_delay, 0.0
     for attempt in range(1, attempts + 1):
         try:
             return _push_once(repository=repository, tag=tag, on_line=on_line)
         except EngineError as error:
             if attempt == attempts:
-                raise EngineError(f"{error} (gave up after {attempts} attempts)")
-            on_line(f"{error}; retrying in {delay:.0f} s (attempt {attempt + 1} of {attempts})")
-            time.sleep(delay)
+                kind = type(error)
+                raise kind(f"{error} (gave up after {attempts} attempts over {waited:.0f} s)")
+            on_line(f"{error}; retrying in {delay:g} s (attempt {attempt + 1} of {attempts})")
+            sleep(delay)
+            waited += delay
             delay *= 2
     raise AssertionError("unreachable")
+
+
+def _push_failure(repository: str, detail: str) -> EngineError:
+    registry = repository.split("/", 1)[0]
+    if UNREACHABLE.search(detail.strip()):
+        return RegistryUnreachable(f"registry unreachable ({registry}): {detail.strip()}")
+    return EngineError(f"Push to the registry failed: {detail.strip()}")
 
 
 def _push_once(*, repository: str, tag: str, on_line: Callable[[str], None]) -> str:
@@ -181,7 +201,7 @@ def _push_once(*, repository: str, tag: str, on_line: Callable[[str], None]) -> 
     try:
         for event in api.push(repository, tag=tag, stream=True, decode=True):
             if "error" in event:
-                raise EngineError(f"Push to the registry failed: {event['error']}")
+                raise _push_failure(repository, event["error"])
             if "aux" in event and "Digest" in event["aux"]:
                 digest = event["aux"]["Digest"]
             status = event.get("status", "")
@@ -191,7 +211,9 @@ def _push_once(*, repository: str, tag: str, on_line: Callable[[str], None]) -> 
                 last_status[layer] = status
                 on_line(f"{layer}: {status}" if layer else status)
     except APIError as error:
-        raise EngineError(f"Push to the registry failed: {error.explanation or error}")
+        raise _push_failure(repository, str(error.explanation or error))
+    except DockerException as error:  # the engine itself dropped the stream
+        raise EngineError(f"Docker Engine error during the push: {error}")
     if not digest:
         raise EngineError("The registry did not report a digest for the pushed image.")
     return digest
