@@ -9,6 +9,7 @@ import time
 import docker
 import pytest
 import requests
+from django.conf import settings
 
 from builds.models import Build
 from builds.services import build_request, recipe_save
@@ -95,8 +96,8 @@ def test_a_push_to_a_registry_that_stays_down_fails_clearly_and_publishes_nothin
     # Nothing half-published: no verdict, no publication, no tag in the registry (back up now).
     assert build.digest == "" and build.published_reference == ""
     assert not build.verdicts.exists(), "no verdict may claim anything about an image never pushed"
-    assert not [r for r in registry.repositories() if r.startswith("published-faults/")]
-    assert registry_tags(registry, f"quarantine-faults/{team.slug}/outage") == []
+    assert not [r for r in registry.repositories() if r.startswith(f"{settings.PUBLISHED_REPOSITORY_PREFIX}/")]
+    assert registry_tags(registry, f"{settings.QUARANTINE_REPOSITORY_PREFIX}/{team.slug}/outage") == []
     local_tags = [tag for image in docker.APIClient(version="auto").images() for tag in image.get("RepoTags") or []]
     assert not [tag for tag in local_tags if tag.endswith(f"/outage:build-{build.pk}") or
                 tag == f"portal-build-{build.pk}:latest"], "no local tag left behind on the engine"
@@ -120,14 +121,14 @@ def test_a_registry_back_within_the_retry_window_lets_the_build_succeed(
 
     assert build.status == Build.Status.SUCCEEDED, build.error_message
     assert "registry unreachable" in full_log(build)
-    repository = f"quarantine-faults/{team.slug}/blip"
+    repository = f"{settings.QUARANTINE_REPOSITORY_PREFIX}/{team.slug}/blip"
     assert registry_tags(registry, repository) == [build.quarantine_tag]
     manifest = requests.head(f"{registry.url}/v2/{repository}/manifests/{build.quarantine_tag}", timeout=5,
                              headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
     assert manifest.headers["Docker-Content-Digest"] == build.digest, "the pushed image is whole"
     assert build.verdicts.get().passed
     assert build.published_reference.endswith("@" + build.digest)
-    published = f"published-faults/{team.slug}/blip"
+    published = f"{settings.PUBLISHED_REPOSITORY_PREFIX}/{team.slug}/blip"
     assert sorted(registry_tags(registry, published)) == sorted([str(build.pk), "latest"])
     manifest = requests.head(f"{registry.url}/v2/{published}/manifests/{build.pk}", timeout=5,
                              headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
@@ -157,7 +158,7 @@ def test_a_registry_killed_in_the_middle_of_a_push_still_ends_with_the_whole_ima
     assert build.status == Build.Status.SUCCEEDED, build.error_message
     log = full_log(build)
     assert "Retrying in" in log or "retrying in" in log, "the push met the outage:\n" + log[-3000:]
-    repository = f"quarantine-faults/{team.slug}/bulky"
+    repository = f"{settings.QUARANTINE_REPOSITORY_PREFIX}/{team.slug}/bulky"
     manifest = requests.get(f"{registry.url}/v2/{repository}/manifests/{build.quarantine_tag}", timeout=5,
                             headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
     assert manifest.headers["Docker-Content-Digest"] == build.digest
