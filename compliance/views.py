@@ -119,7 +119,7 @@ def security_dashboard(request):
     return render(request, "compliance/dashboard.html", {
         "summary": fleet_summary(visible_teams(request.user)), "severity_order": SEVERITY_ORDER,
         "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
-        "expiring": exceptions.filter(status="approved", expires_at__gt=now,
+        "expiring": exceptions.select_related("team").filter(status="approved", expires_at__gt=now,
                                       expires_at__lte=now + datetime.timedelta(days=14)).order_by("expires_at")[:20],
         "pending_exceptions": exceptions.filter(status="pending").count(),
     })
