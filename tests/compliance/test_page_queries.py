@@ -64,3 +64,17 @@ def test_it_reads_each_security_page_in_a_constant_number_of_queries(client, tea
 
     assert large == small
     assert Finding.objects.count() >= 5 * len(small), "the fleet really grew"
+
+
+def test_it_summarises_the_fleet_with_the_counts_each_finding_gives(team, other_team, member, reviewer):
+    from compliance.models import Finding
+    from compliance.selectors import fleet_summary
+
+    fleet_grow(teams=[team, other_team], images=4, findings_per_image=6, requester=member, reviewer=reviewer)
+    summary = fleet_summary([team, other_team])
+    findings = list(Finding.objects.values_list("severity", "fixed_version", "scan__build__team__slug"))
+    for severity, counted in summary["counts"].items():
+        assert counted == {"total": sum(1 for s, _, _ in findings if s == severity),
+                           "fixable": sum(1 for s, f, _ in findings if s == severity and f)}, severity
+    assert summary["fixable_critical_high"] == sum(1 for s, f, _ in findings if s in ("Critical", "High") and f) == 8
+    assert dict(summary["teams"])[team.slug]["Critical"] == sum(1 for s, _, t in findings if s == "Critical" and t == team.slug)
