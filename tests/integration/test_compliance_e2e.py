@@ -2,7 +2,9 @@
 real pip inside it installing old versions of (test-made) Python packages from the team's code
 package, and a private key added in one layer and deleted in a later one. Then OSV imports drive
 the findings, the verdict, the gate and the alert webhook. One build serves every step."""
+import csv
 import datetime
+import io
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from builds.models import Build
@@ -90,7 +93,7 @@ def osv_import(tmp_path, name, records):
 
 
 def test_it_finds_old_pip_packages_and_a_deleted_key_then_follows_the_database_to_an_alert(
-        starter_catalog, celery_worker, team, member, reviewer, webhook, tmp_path):
+        starter_catalog, celery_worker, team, member, reviewer, webhook, tmp_path, client):
     team.webhook_url = webhook.url
     team.save()
     python = option_version("e2e-python", apt_install("python3-pip"))
@@ -142,6 +145,17 @@ def test_it_finds_old_pip_packages_and_a_deleted_key_then_follows_the_database_t
         ("PORTALTEST-2026-2", "PORTALTEST-2026-2", data.PARSER, "1.0.2", "1.1.0", "High", "record"),
         ("PORTALTEST-2026-3", "PORTALTEST-2026-3", data.HTTP, "0.9.0", "", "High", "cvss-v3.1:7.5"),
     }
+    # the pages read the same findings: the report's CSV, and the CVE's impact by its alias
+    client.force_login(reviewer)
+    rows = csv.DictReader(io.StringIO(client.get(reverse("image-report-csv", args=[build.pk])).content.decode()))
+    assert sorted((r["vulnerability"], r["package"], r["installed_version"], r["fixed_version"], r["layer"])
+                  for r in rows) == [
+        ("CVE-2026-990001", data.PARSER, "1.0.2", "1.0.5", str(script_layer)),
+        ("PORTALTEST-2026-2", data.PARSER, "1.0.2", "1.1.0", str(script_layer)),
+        ("PORTALTEST-2026-3", data.HTTP, "0.9.0", "", str(script_layer))]
+    [impact] = csv.DictReader(io.StringIO(client.get(
+        reverse("vulnerability-impact", args=["CVE-2026-990001"]) + "?format=csv").content.decode()))
+    assert (impact["team"], impact["digest"], impact["package"]) == (team.slug, build.digest, data.PARSER)
     blocked = latest_verdict(build)
     assert blocked.trigger == "reevaluation" and not blocked.passed
     assert {r for r, s in statuses(blocked).items() if s == "fail"} == {"no-secrets-in-layers", "vulnerability-threshold"}
