@@ -88,8 +88,11 @@ def statuses(verdict):
     return {r["rule"]: r["status"] for r in verdict.results}
 
 
-def osv_import(tmp_path, name, records):
-    call_command("vulndb_import", "osv", str(data.write_records(tmp_path / name, records)), stdout=open("/dev/null", "w"))
+def osv_import(tmp_path, name, records) -> str:
+    """What `manage.py vulndb_import` prints: the import, then the re-evaluation it runs."""
+    out = io.StringIO()
+    call_command("vulndb_import", "osv", str(data.write_records(tmp_path / name, records)), stdout=out)
+    return out.getvalue()
 
 
 def test_it_finds_old_pip_packages_and_a_deleted_key_then_follows_the_database_to_an_alert(
@@ -194,10 +197,11 @@ def test_it_finds_old_pip_packages_and_a_deleted_key_then_follows_the_database_t
 
     # -- import v3: the dependency's advisory now has a fix, so it blocks: the published image
     # turns non-compliant, stays published, and the team's webhook hears about it
-    osv_import(tmp_path, "v3", [
+    printed = osv_import(tmp_path, "v3", [
         data.osv_record("PORTALTEST-2026-3", data.HTTP, [[("introduced", "0"), ("fixed", "0.9.1")]],
                         modified="2026-04-01T00:00:00Z", severity=[{"type": "CVSS_V3", "score": data.HIGH_VECTOR}]),
     ])
+    assert "updated 1," in printed and "1 turned non-compliant, 1 alerts sent" in printed, printed
     flipped = latest_verdict(build)
     assert not flipped.passed and {r for r, s in statuses(flipped).items() if s == "fail"} == {"vulnerability-threshold"}
     assert len(webhook.bodies) == 1, webhook.bodies
