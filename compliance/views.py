@@ -142,7 +142,7 @@ def security_dashboard(request):
         response = render(request, "compliance/dashboard.html", {
             "summary": fleet_summary(teams), "severity_order": SEVERITY_ORDER,
             "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
-            "expiring": exceptions.filter(status="approved", expires_at__gt=now,
+            "expiring": exceptions.select_related("team").filter(status="approved", expires_at__gt=now,
                                           expires_at__lte=now + datetime.timedelta(days=14)).order_by("expires_at")[:20],
             "pending_exceptions": exceptions.filter(status__in=PolicyException.AWAITING_REVIEW).count(),
             **_trend_context(request, teams),
@@ -164,16 +164,26 @@ def search(request):
 
 @require_GET
 def image_sbom(request, pk):
-    """The image's SBOM as CycloneDX JSON (1.6), for other tools and audits."""
+    """The image's SBOM as CycloneDX JSON (1.6), or SPDX 2.3 JSON with ?format=spdx, for other tools and audits."""
+    import json
+
     from django.http import Http404
+    from django.utils import timezone
 
     from compliance.sbom.cyclonedx import cyclonedx_json
     from compliance.sbom.models import ImageFacts
+    from compliance.sbom.spdx import spdx_document
 
     build = _build_for_user(request, pk)
     scan = ImageScan.objects.filter(build=build, status=ImageScan.Status.DONE).first()
     if scan is None:
         raise Http404("This image has not been scanned, so it has no SBOM yet.")
-    response = HttpResponse(cyclonedx_json(ImageFacts.from_dict(scan.facts)), content_type="application/vnd.cyclonedx+json")
+    facts = ImageFacts.from_dict(scan.facts)
+    if request.GET.get("format") == "spdx":
+        text = json.dumps(spdx_document(facts, created=timezone.now(), tool="image-portal"), indent=2)
+        response = HttpResponse(text, content_type="application/spdx+json")
+        response["Content-Disposition"] = f'attachment; filename="{build.recipe.name}-build-{build.pk}.spdx.json"'
+        return response
+    response = HttpResponse(cyclonedx_json(facts), content_type="application/vnd.cyclonedx+json")
     response["Content-Disposition"] = f'attachment; filename="{build.recipe.name}-build-{build.pk}.cdx.json"'
     return response
