@@ -1,6 +1,5 @@
 """REST API for the same flow as the pages, with the same permission checks (portal.rbac)."""
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action

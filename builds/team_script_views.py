@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from builds.builder import selectable_bases
 from builds.compose import CompositionError
+from builds.lookups import visible_recipe_or_404
 from builds.models import Recipe, TeamScript
 from builds.recipe_build_settings import recipe_build_settings_save
 from builds.team_scripts import TeamScriptRefused, team_script_promote, team_script_save
@@ -19,7 +20,7 @@ def _script_for_user(request, pk) -> TeamScript:
 
 
 def _recipe_for_member(request, pk) -> Recipe:
-    recipe = get_object_or_404(Recipe.objects.select_related("team", "base"), pk=pk, team__in=visible_teams(request.user))
+    recipe = visible_recipe_or_404(request.user, pk)
     require_team_member(request.user, recipe.team)
     return recipe
 

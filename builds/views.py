@@ -1,11 +1,12 @@
 """Pages for recipes and builds. Each view starts with one access helper."""
 from django.contrib import messages
 from django.http import Http404, HttpResponse, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from builds.builder import builder_parse, catalog_components, selectable_bases
 from builds.compose import CompositionError
+from builds.lookups import visible_build_or_404, visible_recipe_or_404
 from builds.parameters import known_time_zones
 from builds.models import Build, BuildLogChunk, Recipe
 from builds.services import build_cancel, build_request, recipe_preview, recipe_save
@@ -14,15 +15,6 @@ from compliance.ruleset import ruleset_for
 from portal.rbac import require_team_member, teams_of, visible_teams
 
 LOG_TAIL_CHUNKS = 400
-
-
-def _recipe_for_user(request, pk) -> Recipe:
-    return get_object_or_404(Recipe.objects.select_related("team", "base"), pk=pk, team__in=visible_teams(request.user))
-
-
-def _build_for_user(request, pk) -> Build:
-    builds = Build.objects.select_related("recipe", "team", "requested_by", "recipe__base")
-    return get_object_or_404(builds, pk=pk, team__in=visible_teams(request.user))
 
 
 def _preview_context(request, parsed):
@@ -149,7 +141,7 @@ def recipe_new(request):
 
 
 def recipe_edit(request, pk):
-    recipe = _recipe_for_user(request, pk)
+    recipe = visible_recipe_or_404(request.user, pk)
     require_team_member(request.user, recipe.team)
     if recipe.kind == Recipe.Kind.DOCKERFILE:
         from builds.custom_views import dockerfile_form
@@ -166,7 +158,7 @@ def recipe_preview_partial(request):
 
 @require_GET
 def recipe_detail(request, pk):
-    recipe = _recipe_for_user(request, pk)
+    recipe = visible_recipe_or_404(request.user, pk)
     builds = recipe.builds.select_related("requested_by").prefetch_related("verdicts")[:20]
     from builds.team_script_views import recipe_scripts_context
 
@@ -180,7 +172,7 @@ def recipe_detail(request, pk):
 
 @require_POST
 def recipe_build(request, pk):
-    recipe = _recipe_for_user(request, pk)
+    recipe = visible_recipe_or_404(request.user, pk)
     try:
         build = build_request(user=request.user, recipe=recipe, no_cache=request.POST.get("no_cache") == "1")
     except CompositionError as error:
@@ -214,7 +206,7 @@ def _failure_tail(build, lines=20) -> str:
 
 @require_GET
 def build_detail(request, pk):
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     total = build.log_chunks.count()
     context = _live_context(build, max(-1, total - LOG_TAIL_CHUNKS - 1))
     context["hidden_chunks"] = max(0, total - LOG_TAIL_CHUNKS)
@@ -225,7 +217,7 @@ def build_detail(request, pk):
 @require_GET
 def build_live(request, pk):
     """New log lines and the current status; answers 286 once the build is done so htmx stops polling."""
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     try:
         after = int(request.GET.get("after", "-1"))
     except ValueError:
@@ -238,14 +230,14 @@ def build_live(request, pk):
 
 @require_GET
 def build_log_raw(request, pk):
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     text = "".join(BuildLogChunk.objects.filter(build=build).order_by("seq").values_list("text", flat=True))
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
 @require_GET
 def build_dockerfile(request, pk):
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     text = build.dockerfile + (f"\n# ---- stage 2 ----\n{build.script_stage}" if build.script_stage else "")
     if build.build_stage:
         text = f"# ---- build stage ----\n{build.build_stage}\n# ---- stage 1 ----\n{text}"
@@ -254,7 +246,7 @@ def build_dockerfile(request, pk):
 
 @require_POST
 def build_cancel_view(request, pk):
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     build = build_cancel(user=request.user, build=build)
     messages.info(request, "Build cancelled." if build.is_done else "Stopping the build…")
     return redirect("build-detail", pk=build.pk)
@@ -262,7 +254,7 @@ def build_cancel_view(request, pk):
 
 @require_POST
 def build_publish(request, pk):
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     if build.team not in teams_of(request.user):
         messages.error(request, "Only members of the owning team may publish this image.")
         return redirect("build-detail", pk=build.pk)

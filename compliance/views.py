@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from builds.views import _build_for_user
+from builds.lookups import visible_build_or_404
 from compliance.models import ImageScan
 from compliance.policy_vulns import SEVERITY_ORDER
 from compliance.selectors import findings_filter, severity_counts
@@ -27,7 +27,7 @@ def _report_filters(request) -> dict:
 
 @require_GET
 def image_report(request, pk):
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     scan = ImageScan.objects.filter(build=build).first()
     filters = _report_filters(request)
     context = {"build": build, "scan": scan, "filters": filters, "severity_order": SEVERITY_ORDER,
@@ -54,7 +54,7 @@ def image_report(request, pk):
 @require_GET
 def image_report_csv(request, pk):
     """The findings under the current filters, with identifying columns, for audits."""
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     scan = ImageScan.objects.filter(build=build).first()
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="build-{build.pk}-findings.csv"'
@@ -174,7 +174,7 @@ def image_sbom(request, pk):
     from compliance.sbom.models import ImageFacts
     from compliance.sbom.spdx import spdx_document
 
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     scan = ImageScan.objects.filter(build=build, status=ImageScan.Status.DONE).first()
     if scan is None:
         raise Http404("This image has not been scanned, so it has no SBOM yet.")
