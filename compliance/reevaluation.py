@@ -73,58 +73,65 @@ def _carried_results(build, scopes, rules: list[str] | None) -> list[dict] | Non
     return [r for r in previous.results if r["rule"] != THRESHOLD]
 
 
-def threshold_inputs(scan_ids: list[int]) -> dict[int, list[dict]]:
+def threshold_inputs(scan_ids: list[int]) -> dict[int, tuple[list[dict], dict[str, int]]]:
     """Per scan, what the threshold rule needs, in two queries: every finding that can block
-    (as `findings_as_dicts` gives it) and, for the counts, a blank stand-in for each other one."""
+    (as `findings_as_dicts` gives it, in id order) and the number of findings per severity."""
     block, fixable_only = set(settings.POLICY_BLOCK_SEVERITIES), settings.POLICY_BLOCK_FIXABLE_ONLY
     blocking = Finding.objects.filter(scan_id__in=scan_ids, severity__in=block)
     if fixable_only:
         blocking = blocking.exclude(fixed_version="")
-    findings, shown = defaultdict(list), defaultdict(int)
+    inputs = {scan_id: ([], {}) for scan_id in scan_ids}
     for scan_id, vulnerability_id, severity, fixed, installed, package in blocking.order_by("id").values_list(
             "scan_id", "vulnerability_id", "severity", "fixed_version", "installed_version", "package__name"):
-        findings[scan_id].append({"vulnerability_id": vulnerability_id, "severity": severity, "fixed_version": fixed,
-                                  "installed_version": installed, "package": package})
-        shown[(scan_id, severity)] += 1
+        inputs[scan_id][0].append({"vulnerability_id": vulnerability_id, "severity": severity,
+                                   "fixed_version": fixed, "installed_version": installed, "package": package})
     counted = Finding.objects.filter(scan_id__in=scan_ids).order_by().values_list("scan_id", "severity")
     for scan_id, severity, total in counted.annotate(total=Count("id")):
-        blank = {"vulnerability_id": "", "severity": severity, "fixed_version": "", "installed_version": "",
-                 "package": ""}  # cannot block: it has a severity that does not, or no fix when fixes count
-        findings[scan_id] += [blank] * (total - shown[(scan_id, severity)])
-    return findings
+        inputs[scan_id][1][severity] = total
+    return inputs
 
 
 def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
+    """Re-match what the changed pairs name (only the findings of the advisories the import
+    changed, when `changed` lists them, as `vulndb_import` returns it) and bring the verdicts of
+    the builds whose findings changed up to date. A verdict that would say exactly what the
+    latest one says is not made again: the latest is marked current for the database version."""
     counts = {"scans": 0, "flipped_to_fail": 0, "flipped_to_pass": 0, "alerts": 0}
     if not changed:
         return counts
     started = time.monotonic()
-    rematch = findings_rematch(changed)
+    rematch = findings_rematch(changed, getattr(changed, "advisories", None))
     counts["scans"] = len(rematch.scans)
     matched = time.monotonic()
-    version, scopes, rules, made, whole = database_version(), _exception_scopes(), None, 0, 0
+    version, scopes, rules, made, whole, confirmed = database_version(), _exception_scopes(), None, 0, 0, 0
     limits = {"block": set(settings.POLICY_BLOCK_SEVERITIES), "fixable_only": settings.POLICY_BLOCK_FIXABLE_ONLY}
     for builds in builds_of_scans(rematch.changed_scans):
         inputs = threshold_inputs([build.scan.pk for build in builds])
-        carried, evaluated = [], []
+        carried, evaluated, same = [], [], []
         for build in builds:
             results = _carried_results(build, scopes, rules)
             if results is None:
                 evaluated.append((build, verdict_evaluate(build=build, trigger="reevaluation")))
                 rules = rules or [r["rule"] for r in evaluated[-1][1].results]
                 continue
-            threshold = rule_vulnerability_threshold(inputs.get(build.scan.pk, []), **limits)
+            blocking, severities = inputs[build.scan.pk]
+            threshold = rule_vulnerability_threshold(blocking, counts=severities, **limits)
             # RuleResult.to_dict() without its deep copy, which cost more than the rule: the result is ours alone.
             results.append({field.name: getattr(threshold, field.name) for field in fields(threshold)})
+            if results == build.previous.results:
+                same.append(build.previous.pk)  # the same verdict: no new row, the latest is current
+                continue
             carried.append((build, Verdict(build=build, passed=all(r["status"] != "fail" for r in results),
                                            results=results, database_version=version, trigger="reevaluation")))
         Verdict.objects.bulk_create([verdict for _, verdict in carried])
-        made, whole = made + len(carried) + len(evaluated), whole + len(evaluated)
+        if same:
+            Verdict.objects.filter(pk__in=same).update(database_version=version)
+        made, whole, confirmed = made + len(carried) + len(evaluated), whole + len(evaluated), confirmed + len(same)
         for build, after in carried + evaluated:
             _count_flip(build, after, counts)
     log.info("re-evaluation after import: %s; findings +%d -%d in %d scans (matched in %.1f s); %d verdicts "
-             "(%d evaluated whole) in %.1f s", counts, rematch.added, rematch.removed, len(rematch.changed_scans),
-             matched - started, made, whole, time.monotonic() - matched)
+             "(%d evaluated whole), %d unchanged marked current, in %.1f s", counts, rematch.added, rematch.removed,
+             len(rematch.changed_scans), matched - started, made, whole, confirmed, time.monotonic() - matched)
     return counts
 
 
