@@ -2,8 +2,12 @@
 
 No image is downloaded again, and no image is matched whole: the packages of every stored SBOM
 that a changed (ecosystem, package) pair names are matched in bulk, and only the findings that
-differ are rewritten. A verdict is re-evaluated only for a build whose findings changed; the
-owners of a published image that turned non-compliant are alerted. Pulls are never blocked.
+differ are rewritten; when the import says which advisories it changed (`vulndb_import` does),
+only the findings of those advisories are matched, read and compared, as the others cannot have
+changed. A verdict is re-evaluated only for a build whose findings changed; the owners of a
+published image that turned non-compliant are alerted. Pulls are never blocked. A verdict that
+would say exactly what the latest one says (a finding changed, no count or blocking one did) is
+not made again: the latest one gets the new database version, so the gate sees it current.
 Scans without a build (scanner API requests) get current findings too; they have no verdict.
 
 An import changes findings and nothing else, so only the rule that reads findings is computed
