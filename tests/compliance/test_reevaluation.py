@@ -353,3 +353,16 @@ def test_the_threshold_rule_gives_the_same_result_from_counts():
         rule_vulnerability_threshold(findings, **limits)
     assert rule_vulnerability_threshold([], counts={"Low": 2}, **limits) == \
         rule_vulnerability_threshold(findings[2:3] * 2, **limits)
+
+
+@pytest.mark.parametrize("with_ids", [True, False])
+def test_a_package_named_in_two_chunks_is_matched_once(tmp_path, published, monkeypatch, with_ids):
+    from compliance import matching
+
+    monkeypatch.setattr(matching, "CHUNK", 1)  # one name a query: libssl3 (its name), then openssl (its source)
+    _, changed = vulndb_import(source="osv", path=write(
+        tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002", name="libssl3", fixed=None)))
+    assert changed == {("Debian:12", "openssl"), ("Debian:12", "libssl3")}
+    for _ in range(2):
+        reevaluate_after_import(changed if with_ids else set(changed))
+        assert stored(published.scan) == whole_match(published.scan) and len(stored(published.scan)) == 1
