@@ -353,7 +353,7 @@ def main() -> None:
 
         profiler = cProfile.Profile()
         counts = profiler.runcall(reevaluate_after_import, changed)
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(70)
     else:
         counts = reevaluate_after_import(changed)
     seconds = time.monotonic() - started

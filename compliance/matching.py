@@ -136,14 +136,21 @@ def _pairs_filter(pairs: set[Pair]) -> list[Q]:
 class AdvisoryIndex:
     """The current (non-withdrawn) affected entries of some pairs, loaded once."""
 
-    def __init__(self, pairs: set[Pair]):
+    def __init__(self, pairs: set[Pair], advisories: set[int] | None = None):
+        """The entries of `pairs`; of those, only the entries of `advisories` when given."""
         self.entries: dict[Pair, list[tuple]] = defaultdict(list)
-        for condition in _pairs_filter(pairs):
+        if advisories is None:
+            conditions = _pairs_filter(pairs)
+        else:  # by advisory: its few entries, of which the pairs are picked here
+            ordered = sorted(advisories)
+            conditions = [Q(advisory_id__in=ordered[i:i + CHUNK]) for i in range(0, len(ordered), CHUNK)]
+        for condition in conditions:
             rows = AffectedPackage.objects.filter(condition, advisory__withdrawn__isnull=True).values_list(
                 "ecosystem", "name", "advisory_id", "ranges", "versions", "ecosystem_specific", "database_specific",
                 "severity")
             for ecosystem, name, *entry in rows:
-                self.entries[(ecosystem, name)].append(tuple(entry))
+                if advisories is None or (ecosystem, name) in pairs:
+                    self.entries[(ecosystem, name)].append(tuple(entry))
 
     def match(self, wanted: set[tuple[Pair, str]]) -> dict[tuple[Pair, str], list[Hit]]:
         """Hits for each (pair, version); each entry is evaluated once per distinct version."""
@@ -227,53 +234,100 @@ def _named_filters(changed: set[Pair]):
         yield Q(scan__status=ImageScan.Status.DONE) & (Q(source_name__in=chunk) | Q(name__in=chunk))
 
 
-def findings_rematch(changed: set[Pair]) -> Rematch:
+def findings_rematch(changed: set[Pair], advisories: set[int] | None = None) -> Rematch:
     """Re-match, in every stored SBOM, only the packages the changed pairs name, and rewrite
-    only the findings that differ: a finding still true is kept as it is (same row)."""
-    packages, stored = {}, defaultdict(list)  # package id -> (scan id, pair, version); -> its finding rows
-    for condition in _named_filters(changed):
-        for pk, scan_id, type_, name, version, source_name, source_version, os_id, os_version in \
-                SbomPackage.objects.filter(condition).values_list(
-                    "id", "scan_id", "type", "name", "version", "source_name", "source_version", "scan__os_id",
-                    "scan__os_version"):
-            found = coordinates(os_id=os_id, os_version=os_version, type=type_, name=name, version=version,
-                                source_name=source_name, source_version=source_version)
-            if found and (found[0], found[1]) in changed:
-                packages[pk] = (scan_id, (found[0], found[1]), found[2])
-        # One join per chunk rather than IN lists of package ids: the findings of those packages.
-        for row in Finding.objects.filter(package__in=SbomPackage.objects.filter(condition).values("id")).exclude(
-                advisory__source__in=IMPORTED_REPORT_SOURCES).values_list(
-                "id", "package_id", "advisory_id", "installed_version", "vulnerability_id", "fixed_version", "severity",
-                "severity_source"):
-            stored[row[1]].append(row)  # row[2:] is the key compared
-    result = Rematch(scans={scan_id for scan_id, _, _ in packages.values()}, changed_scans=set())
-    if not packages:
+    only the findings that differ: a finding still true is kept as it is (same row).
+
+    With `advisories`, the ids of the advisories the import added, updated or withdrew, only
+    their entries are matched and only their findings are read and compared: the findings of
+    the pairs' other advisories cannot have changed (their entries and records did not)."""
+    groups = defaultdict(lambda: ([], []))  # (pair, version) -> the ids of its packages, of their scans
+    stored = defaultdict(list)  # package id -> its finding rows
+    own = None if advisories is None else _own_advisories(advisories)
+    conditions = list(_named_filters(changed))
+    seen = set() if len(conditions) > 1 else None  # a package may match two chunks (its name, its source)
+    for condition in conditions:
+        for pair, version, ids, scans in _named_packages(condition, changed):
+            if seen is not None:
+                kept = [(package_id, scan_id) for package_id, scan_id in zip(ids, scans) if package_id not in seen]
+                ids, scans = [package_id for package_id, _ in kept], [scan_id for _, scan_id in kept]
+                seen.update(ids)
+            groups[(pair, version)][0].extend(ids)
+            groups[(pair, version)][1].extend(scans)
+        if own is None:  # One join per chunk rather than IN lists of package ids: the findings of those packages.
+            rows = Finding.objects.filter(package__in=SbomPackage.objects.filter(condition).values("id")).exclude(
+                advisory__source__in=IMPORTED_REPORT_SOURCES)
+            for row in rows.values_list(*STORED):
+                if seen is None or ("finding", row[0]) not in seen:
+                    stored[row[1]].append(row)  # row[2:] is the key compared
+                    if seen is not None:
+                        seen.add(("finding", row[0]))
+    for i in range(0, len(own or ()), CHUNK):
+        for row in Finding.objects.filter(advisory_id__in=own[i:i + CHUNK]).values_list(*STORED):
+            stored[row[1]].append(row)  # of any package: only the named ones are compared
+    result = Rematch(scans=set().union(*(scans for _, scans in groups.values())), changed_scans=set())
+    if not groups:
         return result
-    hits = AdvisoryIndex(changed).match({(pair, version) for _, pair, version in packages.values()})
-    # Packages at the same (pair, version) expect the same findings: key them once, and most
-    # packages are settled by comparing two sorted tuples.
-    expected = {(pair, version): sorted((h.advisory.pk, version, h.vulnerability_id, h.fixed_version, h.severity,
-                                         h.severity_source) for h in found)
-                for (pair, version), found in hits.items()}
+    hits = AdvisoryIndex(changed, own).match(set(groups))
     stale, fresh = [], []
-    for package_id, (scan_id, pair, version) in packages.items():
-        wanted, have = expected[(pair, version)], stored.get(package_id, ())
-        if len(wanted) == len(have) and wanted == sorted(row[2:] for row in have):
-            continue
-        missing = list(wanted)
-        for row in have:
-            if row[2:] in missing:
-                missing.remove(row[2:])  # still true: the row stays as it is
-            else:
-                stale.append(row[0])
-        fresh += [(scan_id, package_id, advisory_id, *rest) for advisory_id, *rest in missing]
-        result.changed_scans.add(scan_id)
+    for (pair, version), (ids, scans) in groups.items():
+        # Packages at the same (pair, version) expect the same findings: keyed once, and most
+        # packages are settled by comparing two sorted tuples.
+        wanted = sorted((h.advisory.pk, version, h.vulnerability_id, h.fixed_version, h.severity, h.severity_source)
+                        for h in hits[(pair, version)])
+        for package_id, scan_id in zip(ids, scans):
+            have = stored.get(package_id, ())
+            if len(wanted) == len(have) and (not have or wanted == sorted(row[2:] for row in have)):
+                continue
+            missing = list(wanted)
+            for row in have:
+                if row[2:] in missing:
+                    missing.remove(row[2:])  # still true: the row stays as it is
+                else:
+                    stale.append(row[0])
+            fresh += [(scan_id, package_id, advisory_id, *rest) for advisory_id, *rest in missing]
+            result.changed_scans.add(scan_id)
     with transaction.atomic():
         for i in range(0, len(stale), CHUNK):
             Finding.objects.filter(pk__in=stale[i:i + CHUNK]).delete()
         _findings_insert(fresh)
     result.added, result.removed = len(fresh), len(stale)
     return result
+
+
+NAMED = ("type", "name", "version", "source_name", "source_version", "scan__os_id", "scan__os_version")
+
+
+def _named_packages(condition: Q, changed: set[Pair]):
+    """(pair, version, package ids, their scan ids) of the packages of done scans the changed
+    pairs name, grouped by what decides their coordinates: on PostgreSQL one row per distinct
+    package and version (a fleet repeats them) rather than one per package."""
+    named = SbomPackage.objects.filter(condition).order_by()
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.aggregates import ArrayAgg
+
+        rows = named.values_list(*NAMED).annotate(ids=ArrayAgg("id", order_by="id"),
+                                                  scans=ArrayAgg("scan_id", order_by="id"))
+    else:
+        rows = ((*row[2:], [row[0]], [row[1]]) for row in named.values_list("id", "scan_id", *NAMED))
+    for type_, name, version, source_name, source_version, os_id, os_version, ids, scans in rows:
+        found = coordinates(os_id=os_id, os_version=os_version, type=type_, name=name, version=version,
+                            source_name=source_name, source_version=source_version)
+        if found and (found[0], found[1]) in changed:
+            yield (found[0], found[1]), found[2], ids, scans
+
+
+STORED = ("id", "package_id", "advisory_id", "installed_version", "vulnerability_id", "fixed_version", "severity",
+          "severity_source")
+
+
+def _own_advisories(ids: set[int]) -> list[int]:
+    """Of these advisory ids, those whose findings matching computes (not imported reports')."""
+    ordered, own = sorted(ids), []
+    for i in range(0, len(ordered), CHUNK):
+        own += Advisory.objects.filter(pk__in=ordered[i:i + CHUNK]).exclude(
+            source__in=IMPORTED_REPORT_SOURCES).values_list("pk", flat=True)
+    return sorted(own)
 
 
 INSERTED = ("scan", "package", "advisory", "installed_version", "vulnerability_id", "fixed_version", "severity",

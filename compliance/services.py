@@ -78,7 +78,7 @@ def findings_as_dicts(scan) -> list[dict]:
     return [
         {"vulnerability_id": f.vulnerability_id, "severity": f.severity, "fixed_version": f.fixed_version,
          "installed_version": f.installed_version, "package": f.package.name}
-        for f in scan.findings.select_related("package")
+        for f in scan.findings.select_related("package").order_by("id")  # the order re-evaluation reads them in
     ]
 
 

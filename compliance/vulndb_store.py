@@ -68,7 +68,27 @@ def _same_content(row: Advisory, data: dict) -> bool:
 UPDATED_FIELDS = ["modified", "published", "withdrawn", "aliases", "summary", "record", "import_run"]
 
 
-def _store_batch(run: ImportRun, records: list, changed: set) -> None:
+class Changed(set):
+    """The (ecosystem, name) pairs an import changed, a set; `advisories` are the ids of the
+    advisories it added, updated or withdrew: only their findings can have changed. A plain set
+    of pairs (or one combined from two imports with `|`) has no ids: re-evaluation then
+    re-matches every advisory of the pairs."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.advisories: set[int] | None = set()
+
+    def absorb(self, other: set) -> None:
+        """Add another import's changes (vulndb_sync re-evaluates once for all its feeds). The
+        advisory ids stay known only while every absorbed change knows them; None means unknown."""
+        if not other:
+            return
+        self.update(other)
+        theirs = getattr(other, "advisories", None)
+        self.advisories = None if self.advisories is None or theirs is None else self.advisories | theirs
+
+
+def _store_batch(run: ImportRun, records: list, changed: Changed) -> None:
     """Upsert one batch in one transaction: one query reads what is stored, new advisories go in
     one bulk insert, and the affected entries of the batch are replaced in bulk; only an updated
     advisory costs a query of its own."""
@@ -114,24 +134,27 @@ def _store_batch(run: ImportRun, records: list, changed: set) -> None:
     _write(new, updated, affected, changed)
 
 
-def _write(new: dict, updated: dict, affected: dict, changed: set) -> None:
+def _write(new: dict, updated: dict, affected: dict, changed: Changed) -> None:
     """Write what `_store_batch` decided; the pairs the replaced entries named are changed too."""
     replaced = AffectedPackage.objects.filter(advisory_id__in=list(updated))
     changed.update(replaced.values_list("ecosystem", "name"))
     replaced.delete()
     Advisory.objects.bulk_create(list(new.values()), batch_size=BATCH)
+    changed.advisories.update(updated)
+    changed.advisories.update(row.pk for row in new.values())
     for row in updated.values():  # one UPDATE each: bulk_update's CASE expressions cost three times more here
         row.save(update_fields=UPDATED_FIELDS)
     rows = [entry for row, record in affected.values() for entry in _affected_rows(row, record)]
     AffectedPackage.objects.bulk_create(rows, batch_size=1000)
 
 
-def vulndb_import(*, source: str, path: str, origin: str = "", **validators) -> tuple[ImportRun, set[tuple[str, str]]]:
-    """Import one feed. Returns the run and the (ecosystem, name) pairs whose advisories changed.
-    `origin` names where the file came from when `path` is a download (vulndb_sync), which also
-    passes the HTTP validators (`etag`, `last_modified`) to keep on the run."""
+def vulndb_import(*, source: str, path: str, origin: str = "", **validators) -> tuple[ImportRun, Changed]:
+    """Import one feed. Returns the run and the (ecosystem, name) pairs whose advisories changed
+    (with the ids of those advisories, see `Changed`). `origin` names where the file came from
+    when `path` is a download (vulndb_sync), which also passes the HTTP validators (`etag`,
+    `last_modified`) to keep on the run."""
     run = ImportRun.objects.create(source=source, origin=origin or str(path), **validators)
-    changed: set[tuple[str, str]] = set()
+    changed = Changed()
     rejections = []
     try:
         items = iter(feed_read(source, path))

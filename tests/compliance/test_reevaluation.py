@@ -241,3 +241,142 @@ def test_its_import_keeps_the_latest_of_an_id_listed_twice(tmp_path):
     run, changed = vulndb_import(source="osv", path=str(folder))
     assert (run.added, run.updated, run.unchanged, changed) == (1, 1, 1, {("Debian:12", "openssl")})
     assert AffectedPackage.objects.get().ranges[0]["events"][1] == {"fixed": "3.0.13-1"}
+
+
+def test_its_import_names_the_advisories_it_added_updated_or_withdrew(tmp_path):
+    from compliance.models import Advisory
+
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002")))
+    ids = dict(Advisory.objects.values_list("osv_id", "pk"))
+    assert changed.advisories == {ids["DEB-2024-0001"], ids["DEB-2024-0002"]}
+    _, changed = vulndb_import(source="osv", path=write(  # one updated, one withdrawn, one added, one as it was
+        tmp_path, osv("DEB-2024-0001", modified="2024-02-01T00:00:00Z", fixed="3.0.13-1"),
+        osv("DEB-2024-0002", modified="2024-02-01T00:00:00Z", withdrawn="2024-02-01T00:00:00Z"),
+        osv("DEB-2024-0003", name="zlib")))
+    ids = dict(Advisory.objects.values_list("osv_id", "pk"))
+    assert changed.advisories == {ids["DEB-2024-0001"], ids["DEB-2024-0002"], ids["DEB-2024-0003"]}
+    assert changed == {("Debian:12", "openssl"), ("Debian:12", "zlib")}
+
+
+def whole_match(scan):
+    """The findings a whole scan_match gives the scan (rolled back), as comparable tuples."""
+    from django.db import transaction
+
+    from compliance.matching import scan_match
+
+    with transaction.atomic():
+        whole = sorted((f.package_id, f.advisory_id, f.vulnerability_id, f.fixed_version, f.severity)
+                       for f in scan_match(scan))
+        transaction.set_rollback(True)
+    return whole
+
+
+def stored(scan):
+    return sorted(scan.findings.values_list("package_id", "advisory_id", "vulnerability_id", "fixed_version",
+                                            "severity"))
+
+
+def test_it_rewrites_only_the_findings_of_the_advisories_the_import_changed(tmp_path, published):
+    _, changed = vulndb_import(source="osv", path=write(
+        tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002", fixed=None), osv("DEB-2024-0003", fixed="3.0.12-1")))
+    reevaluate_after_import(changed)
+    scan = published.scan
+    before = dict(scan.findings.values_list("advisory__osv_id", "pk"))
+    assert set(before) == {"DEB-2024-0001", "DEB-2024-0002", "DEB-2024-0003"}
+
+    # 0001 gets an urgency, 0002 is withdrawn, 0004 is new; 0003 is not in the import
+    _, changed = vulndb_import(source="osv", path=write(
+        tmp_path, osv("DEB-2024-0001", modified="2024-02-01T00:00:00Z", urgency="high"),
+        osv("DEB-2024-0002", modified="2024-02-01T00:00:00Z", fixed=None, withdrawn="2024-02-01T00:00:00Z"),
+        osv("DEB-2024-0004", fixed=None)))
+    assert len(changed.advisories) == 3
+    reevaluate_after_import(changed)
+    after = dict(scan.findings.values_list("advisory__osv_id", "pk"))
+    assert set(after) == {"DEB-2024-0001", "DEB-2024-0003", "DEB-2024-0004"}
+    assert after["DEB-2024-0003"] == before["DEB-2024-0003"], "an advisory the import did not change: same row"
+    assert after["DEB-2024-0001"] != before["DEB-2024-0001"]
+    assert scan.findings.get(advisory__osv_id="DEB-2024-0001").severity == "High"
+    assert stored(scan) == whole_match(scan)
+
+
+def test_a_plain_set_of_pairs_rematches_every_advisory_of_them(tmp_path, published):
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002")))
+    reevaluate_after_import(set(changed))  # no advisory ids: every advisory of the pairs is matched
+    assert stored(published.scan) == whole_match(published.scan) and len(stored(published.scan)) == 2
+    published.scan.findings.filter(advisory__osv_id="DEB-2024-0002").delete()  # out of date, however it came
+    reevaluate_after_import({("Debian:12", "openssl")})
+    assert stored(published.scan) == whole_match(published.scan) and len(stored(published.scan)) == 2
+
+
+def test_a_verdict_that_would_not_change_is_marked_current_not_made_again(tmp_path, published, member):
+    from compliance.gate import verdict_make_current
+
+    second = another_build(published, member)
+    for build in (published, second):
+        verdict_evaluate(build=build)
+    run, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", urgency="low")))
+    reevaluate_after_import(changed)  # a new Low finding: the counts change, new verdicts
+    latest = second.verdicts.order_by("-created").first()
+    assert latest.trigger == "reevaluation" and latest.database_version == run.pk and latest.passed
+    assert latest.results[-1]["evidence"]["counts"]["Low"] == 1
+    verdicts = Verdict.objects.count()
+
+    # a new fix for a Low finding: the finding is rewritten, the verdicts would say the same
+    run, changed = vulndb_import(source="osv", path=write(tmp_path, osv(
+        "DEB-2024-0001", modified="2024-02-01T00:00:00Z", urgency="low", fixed="3.0.13-1")))
+    assert second.scan.findings.get().fixed_version == "3.0.11-1~deb12u2"
+    reevaluate_after_import(changed)
+    assert second.scan.findings.get().fixed_version == "3.0.13-1"
+    assert Verdict.objects.count() == verdicts + 1, "only the first build of a run, evaluated whole, has a new one"
+    current = second.verdicts.order_by("-created").first()
+    assert current.pk == latest.pk and current.database_version == run.pk
+    whole = verdict_evaluate(build=second, trigger="check")
+    assert (whole.passed, whole.results) == (current.passed, current.results)
+    whole.delete()
+    verdict_make_current(second)  # the gate finds it current: nothing evaluated again
+    assert Verdict.objects.count() == verdicts + 1
+
+
+def test_the_threshold_rule_gives_the_same_result_from_counts():
+    from compliance.policy_vulns import rule_vulnerability_threshold
+
+    findings = [{"vulnerability_id": f"CVE-1-{i}", "severity": severity, "fixed_version": fixed,
+                 "installed_version": "1", "package": "p"}
+                for i, (severity, fixed) in enumerate([("Critical", "2"), ("High", ""), ("Low", "2"), ("Medium", ""),
+                                                       ("Unknown", ""), ("High", "3"), ("Weird", "")])]
+    limits = {"block": {"Critical", "High"}, "fixable_only": True}
+    counts = {}
+    for f in findings:
+        counts[f["severity"]] = counts.get(f["severity"], 0) + 1
+    blocking = [f for f in findings if f["severity"] in limits["block"] and f["fixed_version"]]
+    assert rule_vulnerability_threshold(blocking, counts=counts, **limits) == \
+        rule_vulnerability_threshold(findings, **limits)
+    assert rule_vulnerability_threshold([], counts={"Low": 2}, **limits) == \
+        rule_vulnerability_threshold(findings[2:3] * 2, **limits)
+
+
+@pytest.mark.parametrize("with_ids", [True, False])
+def test_a_package_named_in_two_chunks_is_matched_once(tmp_path, published, monkeypatch, with_ids):
+    from compliance import matching
+
+    monkeypatch.setattr(matching, "CHUNK", 1)  # one name a query: libssl3 (its name), then openssl (its source)
+    _, changed = vulndb_import(source="osv", path=write(
+        tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002", name="libssl3", fixed=None)))
+    assert changed == {("Debian:12", "openssl"), ("Debian:12", "libssl3")}
+    for _ in range(2):
+        reevaluate_after_import(changed if with_ids else set(changed))
+        assert stored(published.scan) == whole_match(published.scan) and len(stored(published.scan)) == 1
+
+
+def test_changes_of_several_imports_keep_their_advisory_ids_only_while_every_import_knows_them():
+    from compliance.vulndb_store import Changed
+
+    first, second = Changed({("PyPI", "a")}), Changed({("PyPI", "b")})
+    first.advisories, second.advisories = {1}, {2}
+    combined = Changed()
+    combined.absorb(first)
+    combined.absorb(set())  # a feed that changed nothing (unchanged, failed) does not blur the ids
+    combined.absorb(second)
+    assert combined == {("PyPI", "a"), ("PyPI", "b")} and combined.advisories == {1, 2}
+    combined.absorb({("PyPI", "c")})  # a plain set of pairs: which advisories is unknown
+    assert ("PyPI", "c") in combined and combined.advisories is None

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from compliance.reevaluation import reevaluate_after_import
+from compliance.vulndb_store import Changed
 from compliance.vulndb_sync import feeds_from_setting, vulndb_sync
 
 
@@ -18,12 +19,12 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from None
         outcomes = vulndb_sync(feeds, force=force)
-        changed = set()
+        changed = Changed()
         for outcome in outcomes:
             self.stdout.write(f"{outcome.feed.source} {outcome.feed.url}: {outcome.status}: {outcome.message}")
             for rejection in (outcome.run.rejections[:5] if outcome.run else []):
                 self.stdout.write(f"  rejected {rejection['origin']}: {rejection['reason']}")
-            changed |= outcome.changed
+            changed.absorb(outcome.changed)
         counts = reevaluate_after_import(changed)
         self.stdout.write(f"re-evaluated {counts['scans']} images; {counts['flipped_to_fail']} turned non-compliant, "
                           f"{counts['alerts']} alerts sent")
