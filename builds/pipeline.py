@@ -210,18 +210,29 @@ def _image_build(build: Build, log: BuildLog, build_stage_from: str = "") -> Non
 def _engine_build(build: Build, log: BuildLog, context: bytes, tag: str, network_mode: str | None = None) -> str:
     from builds.custom_context import custom_engine_options
 
+    # One deadline for the whole build: a build stage, stage one and the script stage share it.
+    total = settings.BUILD_DEADLINE_SECONDS
+    elapsed = (timezone.now() - build.started).total_seconds() if build.started else 0
+    if elapsed >= total:
+        raise StepFailed("build:user:deadline", _deadline_message(total))
     try:
         return image_build(
             context=context, tag=tag, build_id=build.pk, on_line=log.line,
-            deadline_seconds=settings.BUILD_DEADLINE_SECONDS, no_cache=build.no_cache,
+            deadline_seconds=total - elapsed, no_cache=build.no_cache,
             should_stop=lambda: watchdog_tick(build.pk, log), network_mode=network_mode,
             **custom_engine_options(build),
         )
     except EngineError as error:
         if error.cancelled:
             raise BuildCancelled()
+        if error.timed_out:
+            raise StepFailed("build:user:deadline", _deadline_message(total), error.failed_step)
         code = "build:user:step-failed" if error.user_error else "build:app:engine"
         raise StepFailed(code, str(error), error.failed_step)
+
+
+def _deadline_message(total: int) -> str:
+    return f"The build passed its deadline of {int(total)} s (all its stages together) and was stopped."
 
 
 def step_push(build: Build, log: BuildLog) -> None:

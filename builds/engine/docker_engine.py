@@ -19,11 +19,13 @@ BUILD_LABEL = "io.image-portal.build"
 class EngineError(Exception):
     """The engine or the build failed; `user_error` tells a failing Dockerfile step from an outage."""
 
-    def __init__(self, message: str, *, user_error: bool = False, failed_step: str = "", cancelled: bool = False):
+    def __init__(self, message: str, *, user_error: bool = False, failed_step: str = "", cancelled: bool = False,
+                 timed_out: bool = False):
         super().__init__(message)
         self.user_error = user_error
         self.failed_step = failed_step
         self.cancelled = cancelled
+        self.timed_out = timed_out
 
 
 def engine_client() -> docker.APIClient:
@@ -90,7 +92,7 @@ def _stopped_error(progress: BuildProgress, deadline_seconds: float) -> EngineEr
         return EngineError("The build was cancelled.", user_error=True, failed_step=progress.current_step, cancelled=True)
     if progress.timed_out:
         return EngineError(f"The build passed its deadline of {int(deadline_seconds)} s and was stopped.",
-                           user_error=True, failed_step=progress.current_step)
+                           user_error=True, failed_step=progress.current_step, timed_out=True)
     return None
 
 
