@@ -14,3 +14,10 @@ def scan_registry_artifact(scan_id: int, authorization: str = "") -> None:
     scan = ImageScan.objects.filter(pk=scan_id).first()
     if scan is not None:
         registry_artifact_scan(scan=scan, authorization=authorization)
+
+
+@shared_task(name="compliance.tasks.reevaluate_policy_change", ignore_result=True)
+def reevaluate_policy_change(team_id: int | None) -> None:
+    from compliance.policy_change import reevaluate_after_policy_change
+
+    reevaluate_after_policy_change(team_id)
