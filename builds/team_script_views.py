@@ -15,6 +15,12 @@ from builds.team_scripts import TeamScriptRefused, team_script_promote, team_scr
 from portal.rbac import require_team_member, teams_of, visible_teams
 
 
+def _textarea(request, name: str) -> str:
+    """A textarea's text as typed: browsers submit its line breaks as CRLF (the HTML spec says
+    so), which sh reads as a literal carriage return at the end of every line."""
+    return request.POST.get(name, "").replace("\r\n", "\n")
+
+
 def _script_for_user(request, pk) -> TeamScript:
     return get_object_or_404(TeamScript.objects.select_related("team"), pk=pk, team__in=visible_teams(request.user))
 
@@ -33,7 +39,7 @@ def team_script_list(request):
                "values": {}, "errors": {}, "findings": []}
     if request.method == "POST":
         team = get_object_or_404(visible_teams(request.user), slug=request.POST.get("team", ""))
-        values = {k: request.POST.get(k, "") for k in ("name", "kind", "text")}
+        values = {k: request.POST.get(k, "") for k in ("name", "kind")} | {"text": _textarea(request, "text")}
         try:
             version = team_script_save(user=request.user, team=team, **values)
         except TeamScriptRefused as error:
@@ -55,10 +61,10 @@ def team_script_detail(request, pk):
     if request.method == "POST":
         try:
             version = team_script_save(user=request.user, team=script.team, name=script.name, kind=script.kind,
-                                       text=request.POST.get("text", ""), note=request.POST.get("note", ""))
+                                       text=_textarea(request, "text"), note=request.POST.get("note", ""))
         except TeamScriptRefused as error:
             context.update(errors={**error.errors, "script": str(error)}, findings=error.findings,
-                           draft=request.POST.get("text", ""))
+                           draft=_textarea(request, "text"))
             return render(request, "builds/team_script_detail.html", context, status=400)
         messages.success(request, f"Saved {version}.")
         return redirect("team-script-detail", pk=script.pk)
