@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from builds.apt_proxy import apt_proxy_build_args
 from builds.engine.docker_engine import EngineError, context_tar, image_build, image_push, image_remove_local, image_tag
 from builds.log_mask import LogMasker
 from builds.models import Build
@@ -155,11 +156,14 @@ def step_build(build: Build, log: BuildLog) -> None:
 
 
 def _engine_build(build: Build, log: BuildLog, context: bytes, tag: str, network_mode: str | None = None) -> str:
+    # A step with no network has no use for the package cache (and must not be told of one).
+    build_args = {} if network_mode == "none" else apt_proxy_build_args(
+        url=settings.APT_PROXY, timeout=settings.APT_PROXY_PROBE_SECONDS, on_line=log.line)
     try:
         return image_build(
             context=context, tag=tag, build_id=build.pk, on_line=log.line,
             deadline_seconds=settings.BUILD_DEADLINE_SECONDS, no_cache=build.no_cache,
-            should_stop=lambda: watchdog_tick(build.pk, log), network_mode=network_mode,
+            should_stop=lambda: watchdog_tick(build.pk, log), network_mode=network_mode, build_args=build_args,
         )
     except EngineError as error:
         if error.cancelled:
@@ -279,6 +283,10 @@ def build_run(build_id: int) -> None:
         writer.flush()
         _step_set(build, writer.step, "failed")
         build_finish(build, Build.Status.FAILED, "build:app:crash", f"Internal error: {error}", "")
+    if build.status in (Build.Status.FAILED, Build.Status.CANCELLED) and writer.step == "build":
+        from builds.layers import build_layers_clean
+
+        build_layers_clean(build=build)
 
 
 def build_finish(build: Build, status: str, code: str = "", message: str = "", failed_step: str = "") -> None:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from builds.layers import build_layers_clean
 from builds.models import Build, BuildLogChunk
 from builds.services import build_dispatch, log_next_seq
 
@@ -51,12 +52,16 @@ def builds_reap(*, now=None) -> dict:
     now = now or timezone.now()
     stale = now - datetime.timedelta(seconds=settings.BUILD_STALE_SECONDS)
     counts = {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0}
+    ended = []
     for build_id in Build.objects.filter(status=Build.Status.RUNNING, heartbeat__lt=stale).values_list("pk", flat=True):
         with transaction.atomic():
             build = Build.objects.select_for_update(skip_locked=True).filter(
                 pk=build_id, status=Build.Status.RUNNING, heartbeat__lt=stale).first()
             if build is not None:
                 counts[build_reap(build, now)] += 1
+                ended.append(build)
+    for build in ended:  # engine calls only after the rows are committed and unlocked
+        build_layers_clean(build=build)
     lost = now - datetime.timedelta(seconds=settings.BUILD_REDISPATCH_SECONDS)
     for build_id in Build.objects.filter(status=Build.Status.QUEUED, created__lt=lost).values_list("pk", flat=True):
         build_dispatch(build_id)

@@ -104,8 +104,12 @@ def image_build(
     should_stop: Callable[[], bool] = lambda: False,
     no_cache: bool = False,
     network_mode: str | None = None,
+    build_args: dict | None = None,
 ) -> str:
-    """Build the context's Dockerfile; every output line goes to on_line. Returns the image id."""
+    """Build the context's Dockerfile; every output line goes to on_line. Returns the image id.
+
+    build_args carries only predefined proxy args (http_proxy): the legacy builder leaves those out
+    of the cache key and the image history, so they never split the layer cache."""
     api = engine_client()
     progress = BuildProgress()
     finished = threading.Event()
@@ -121,7 +125,7 @@ def image_build(
         stream = api.build(
             fileobj=io.BytesIO(context), custom_context=True, decode=True, rm=True, forcerm=True,
             tag=tag, labels={BUILD_LABEL: str(build_id)}, pull=False, timeout=600, nocache=no_cache,
-            container_limits=build_limits(), network_mode=network_mode,
+            container_limits=build_limits(), network_mode=network_mode, buildargs=build_args or None,
         )
         for event in stream:
             if "stream" in event:
@@ -204,3 +208,50 @@ def image_remove_local(*, reference: str) -> None:
         engine_client().remove_image(reference, noprune=True)
     except APIError:
         pass
+
+
+# The id line the legacy builder prints after each step (" ---> 0123456789ab").
+STEP_RESULT = re.compile(r"^ ---> ([0-9a-f]{12,64})$", re.M)
+
+
+def step_images_from_log(text: str) -> list[str]:
+    """Ids of the images a build's steps produced, from its log, in order; Step 1 (FROM: the base
+    or the first stage) is left out because it is never the build's own layer."""
+    ids, step = [], 0
+    for line in text.splitlines():
+        if found := STEP_LINE.match(line):
+            step = int(found.group(1))
+        elif (found := STEP_RESULT.match(line)) and step > 1:
+            ids.append(found.group(1))
+    return ids
+
+
+def dangling_images_remove(*, image_ids: list[str], references: list[str] = ()) -> list[str]:
+    """Remove the given step images that nothing else holds, newest first; returns the ids removed.
+
+    Why: a failed or cancelled build leaves its finished steps as untagged images (the engine's
+    build label is only added by the last step, so they cannot be found by label). An image with a
+    tag or digest, a child image (a layer another image builds on) or a container (a running
+    build's step) is kept: the engine refuses those without force, and we never force. Removing
+    one also prunes its untagged parents that nothing else uses.
+    """
+    api = engine_client()
+    removed = []
+    for reference in references:  # this build's own local tags (e.g. a stage-one left by a failed stage 2)
+        try:
+            api.remove_image(reference)
+        except APIError:
+            pass
+    for image_id in reversed(list(dict.fromkeys(image_ids))):
+        try:
+            details = api.inspect_image(image_id)
+        except APIError:
+            continue  # gone already (pruned as a parent of a newer one)
+        if details.get("RepoTags") or details.get("RepoDigests"):
+            continue  # by id, the engine would untag a singly tagged image: never ask it to
+        try:
+            api.remove_image(image_id)
+        except APIError:
+            continue  # has children or a container: someone else's layer
+        removed.append(image_id)
+    return removed
