@@ -6,6 +6,12 @@ dominates a Debian build. One transaction per recipe, with a sorted package list
 FROM, means one index update per build, and every recipe that needs the same packages shares that
 layer whatever else it sets (time zone, certificate, user).
 
+Runtimes are the exception to "one transaction": the packages of service components (a JRE: ~45 s
+here) go in a transaction of their own, below the options' one, so every recipe with the same runtime
+shares that big layer while the small tools on top vary from recipe to recipe. That costs one more
+index update for a recipe with a service and saves the whole runtime install for every other recipe
+that has it (measured in bench/shared_builds.py).
+
 Only a RUN in the catalog's exact form is merged:
     RUN apt-get update && apt-get install -y --no-install-recommends PKG... [&& CMD...] && rm -rf /var/lib/apt/lists/*
 Its packages join the transaction; its other commands (`ln -sf ...`, `update-ca-certificates`) stay
@@ -28,7 +34,7 @@ HARMLESS_BEFORE = {"COPY", "LABEL", "EXPOSE"}
 
 @dataclass
 class Merged:
-    run: str  # the one apt transaction ("" when no fragment could be merged)
+    runs: list[str]  # the apt transactions, lowest layer first (empty when nothing could be merged)
     fragments: list[str]  # the fragments with their merged apt RUN replaced by what remains of it
     packages: list[str]
 
@@ -103,11 +109,22 @@ def _harmless(instruction: str) -> bool:
     return not (keyword == "COPY" and "/etc/apt" in instruction)
 
 
-def apt_merge(fragments: list[str]) -> Merged:
-    """Take the mergeable apt RUN out of each rendered fragment (in the order given)."""
+def _transaction(names: list[str]) -> str:
+    return ("RUN apt-get update \\\n"
+            f" && apt-get install -y --no-install-recommends {' '.join(sorted(names))} \\\n"
+            f" && {APT_CLEAN}")
+
+
+def apt_merge(fragments: list[str], tiers: list[int] | None = None) -> Merged:
+    """Take the mergeable apt RUN out of each rendered fragment (in the order given).
+
+    tiers[i] says which transaction fragment i's packages join (lowest tier = lowest layer); a
+    package two tiers ask for is installed in the lower one only."""
+    tiers = tiers or [0] * len(fragments)
     packages: dict[str, str] = {}  # name -> exact spec, so a second pin of one name is not merged
+    tier_of: dict[str, int] = {}
     out = []
-    for fragment in fragments:
+    for fragment, tier in zip(fragments, tiers):
         parts = instructions(fragment)
         for index, instruction in enumerate(parts):
             if _keyword(instruction) != "RUN":
@@ -117,14 +134,13 @@ def apt_merge(fragments: list[str]) -> Merged:
             specs = {p.split("=")[0].split(":")[0]: p for p in found[0]} if found else {}
             if found and before_ok and all(packages.get(n, s) == s for n, s in specs.items()):
                 packages.update(specs)
+                for name in specs:
+                    tier_of[name] = min(tier_of.get(name, tier), tier)
                 rest = found[1]
                 parts[index] = ("RUN " + " \\\n && ".join(rest)) if rest else ""
             break  # only a fragment's first RUN may be merged: later ones may depend on earlier steps
         out.append("\n".join(p for p in parts if p != "").strip())
-    names = sorted(packages.values())
-    if not names:
-        return Merged(run="", fragments=list(fragments), packages=[])
-    run = ("RUN apt-get update \\\n"
-           f" && apt-get install -y --no-install-recommends {' '.join(names)} \\\n"
-           f" && {APT_CLEAN}")
-    return Merged(run=run, fragments=out, packages=names)
+    if not packages:
+        return Merged(runs=[], fragments=list(fragments), packages=[])
+    runs = [_transaction([packages[n] for n in tier_of if tier_of[n] == tier]) for tier in sorted(set(tier_of.values()))]
+    return Merged(runs=runs, fragments=out, packages=sorted(packages.values()))
