@@ -29,9 +29,8 @@ def build_layers_clean(*, build: Build) -> list[str]:
     running = Build.objects.filter(status=Build.Status.RUNNING).exclude(pk=build.pk).values_list("pk", flat=True)
     in_use = set(step_images_from_log(_log_text(list(running))))
     own = [i for i in step_images_from_log(_log_text([build.pk])) if i not in in_use]
-    references = [f"portal-build-{build.pk}-stage-one:latest", f"portal-build-{build.pk}:latest"]
     try:
-        removed = dangling_images_remove(image_ids=own, references=references)
+        removed = dangling_images_remove(image_ids=own)
     except EngineError as error:  # cleanup must never turn a finished build into a crash
         log.warning("build %s: leftover step images not removed: %s", build.pk, error)
         return []

@@ -149,9 +149,11 @@ def step_build(build: Build, log: BuildLog) -> None:
     else:
         stage_one = _engine_build(build, log, context, f"{local_tag}-stage-one:latest")
         log.line("Stage 2: the team's .paas/image-env.sh, with no network")
-        build.image_id = _engine_build(build, log, build_context(build, script_stage_from=stage_one),
-                                       f"{local_tag}:latest", network_mode="none")
-        image_remove_local(reference=f"{local_tag}-stage-one:latest")  # build-stage images go after use
+        try:
+            build.image_id = _engine_build(build, log, build_context(build, script_stage_from=stage_one),
+                                           f"{local_tag}:latest", network_mode="none")
+        finally:  # build-stage images go after use, and after a failed stage 2 too
+            image_remove_local(reference=f"{local_tag}-stage-one:latest")
     Build.objects.filter(pk=build.pk).update(image_id=build.image_id)
 
 

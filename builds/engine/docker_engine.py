@@ -226,7 +226,7 @@ def step_images_from_log(text: str) -> list[str]:
     return ids
 
 
-def dangling_images_remove(*, image_ids: list[str], references: list[str] = ()) -> list[str]:
+def dangling_images_remove(*, image_ids: list[str]) -> list[str]:
     """Remove the given step images that nothing else holds, newest first; returns the ids removed.
 
     Why: a failed or cancelled build leaves its finished steps as untagged images (the engine's
@@ -237,11 +237,6 @@ def dangling_images_remove(*, image_ids: list[str], references: list[str] = ()) 
     """
     api = engine_client()
     removed = []
-    for reference in references:  # this build's own local tags (e.g. a stage-one left by a failed stage 2)
-        try:
-            api.remove_image(reference)
-        except APIError:
-            pass
     for image_id in reversed(list(dict.fromkeys(image_ids))):
         try:
             details = api.inspect_image(image_id)
