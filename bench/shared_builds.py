@@ -154,7 +154,7 @@ def cache_start(workdir: str) -> tuple[subprocess.Popen, str]:
         Path(workdir, sub).mkdir()
     Path(workdir, "acng.conf").write_text(
         f"CacheDir: {workdir}/cache\nLogDir: {workdir}/log\nSupportDir: /usr/lib/apt-cacher-ng\n"
-        f"Port: {CACHE_PORT}\nBindAddress: {bridge}\nExThreshold: 4\n")
+        f"Port: {CACHE_PORT}\nBindAddress: {bridge}\nExThreshold: 4\nVfilePatternEx: .*\n")  # as ensure-services.sh
     process = subprocess.Popen(["/usr/sbin/apt-cacher-ng", "-c", workdir, "foreground=1", f"pidfile={workdir}/pid",
                                 f"SocketPath={workdir}/socket"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://{bridge}:{CACHE_PORT}"

@@ -29,6 +29,8 @@ def build_layers_clean(*, build: Build) -> list[str]:
     running = Build.objects.filter(status=Build.Status.RUNNING).exclude(pk=build.pk).values_list("pk", flat=True)
     in_use = set(step_images_from_log(_log_text(list(running))))
     own = [i for i in step_images_from_log(_log_text([build.pk])) if i not in in_use]
+    if not own:
+        return []  # failed before its first step finished: nothing to ask the engine
     try:
         removed = dangling_images_remove(image_ids=own)
     except EngineError as error:  # cleanup must never turn a finished build into a crash

@@ -125,7 +125,9 @@ fi
 # Build containers on the default bridge reach the host at docker0's address, so the cache listens
 # there (and on loopback); nothing outside the machine can reach it. Our own config rather than
 # Debian's: its default remaps Debian URLs to a mirror list this machine may not reach, while a plain
-# caching proxy fetches from whatever mirror the image's sources.list names.
+# caching proxy fetches from whatever mirror the image's sources.list names. Builds send every plain
+# HTTP request here, and acng answers 403 to files it does not know as package data: VfilePatternEx
+# makes any other file "volatile" (fetched again each time), so a step's own downloads keep working.
 bridge=$(ip -4 -o addr show docker0 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
 if [ -z "$bridge" ]; then
   say apt-cache "no docker0 bridge address: builds go direct to the mirrors"
@@ -135,7 +137,7 @@ else
   mkdir -p "$APT_CACHE_CONF"
   printf '%s\n' "CacheDir: /var/cache/apt-cacher-ng" "LogDir: /var/log/apt-cacher-ng" \
     "SupportDir: /usr/lib/apt-cacher-ng" "Port: $APT_CACHE_PORT" "BindAddress: $bridge 127.0.0.1" \
-    "ReportPage: acng-report.html" "ExThreshold: 4" >"$APT_CACHE_CONF/acng.conf"
+    "ReportPage: acng-report.html" "ExThreshold: 4" "VfilePatternEx: .*" >"$APT_CACHE_CONF/acng.conf"
   install -d -o apt-cacher-ng -g apt-cacher-ng /run/apt-cacher-ng /var/cache/apt-cacher-ng /var/log/apt-cacher-ng
   start-stop-daemon --start --quiet --chuid apt-cacher-ng --group apt-cacher-ng --pidfile /run/apt-cacher-ng/pid \
     --exec /usr/sbin/apt-cacher-ng -- -c "$APT_CACHE_CONF" pidfile=/run/apt-cacher-ng/pid \

@@ -34,12 +34,16 @@ def full_log(build):
     return "".join(build.log_chunks.order_by("seq").values_list("text", flat=True))
 
 
-def busybox_build(team, member, name, fragment):
-    """Run one build in this process (no Celery), so settings overridden by the test apply."""
+def busybox_recipe(team, member, name, fragment):
     component = Component.objects.create(slug=f"c-{name}", name=name, kind="option")
     version = ComponentVersion.objects.create(component=component, version="1", os_families=["busybox"], fragment=fragment)
-    recipe = recipe_save(user=member, team=team, name=name, base=BaseImage.objects.get(slug="busybox"),
-                         choices=[(version, {})])
+    return recipe_save(user=member, team=team, name=name, base=BaseImage.objects.get(slug="busybox"),
+                       choices=[(version, {})])
+
+
+def busybox_build(team, member, name, fragment):
+    """Run one build in this process (no Celery), so settings overridden by the test apply."""
+    recipe = busybox_recipe(team, member, name, fragment)
     with mock.patch("builds.services.build_dispatch"):  # no broker message: the build runs here
         build = build_request(user=member, recipe=recipe, no_cache=True)
     build_run(build.pk)
@@ -142,3 +146,60 @@ def test_step_images_a_running_build_uses_are_kept_until_it_finishes(starter_cat
     Build.objects.filter(pk=running.pk).update(status=Build.Status.SUCCEEDED)
     build_layers_clean(build=failed)
     assert not image_exists(shared), "once no running build names it, the failed build's leftover goes"
+
+
+@pytest.fixture
+def apt_cache():
+    """The package cache scripts/ensure-services.sh runs on docker0; fail (never skip) without it."""
+    import subprocess
+
+    from builds.apt_proxy import proxy_answers
+
+    found = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True).stdout.split()
+    url = f"http://{found[3].split('/')[0]}:3142" if len(found) > 3 else ""
+    if not url or proxy_answers(url, 2):
+        pytest.fail(f"The apt package cache {url or '(no docker0 address)'} is not answering: "
+                    "start it with scripts/ensure-services.sh", pytrace=False)
+    return url
+
+
+def test_a_step_downloads_through_the_real_package_cache(starter_catalog, team, member, settings, apt_cache):
+    from pathlib import Path
+
+    settings.APT_PROXY = apt_cache
+    acng_log = Path("/var/log/apt-cacher-ng/apt-cacher.log")
+    url = "http://deb.debian.org/debian/dists/bookworm/Release"  # a repository file: cached
+    served_before = acng_log.read_text().count("dists/bookworm/Release") if acng_log.exists() else 0
+    token = uuid.uuid4().hex
+    build = busybox_build(team, member, "through-cache",
+                          f"RUN wget -q -O /release {url} && grep -q '^Codename: bookworm' /release && echo {token}")
+
+    assert build.status == Build.Status.SUCCEEDED, build.error_message
+    assert token in full_log(build).splitlines()
+    assert acng_log.read_text().count("dists/bookworm/Release") > served_before, "the cache served the download"
+
+
+def test_the_reaper_removes_the_step_images_of_a_build_whose_worker_died(starter_catalog, team, member):
+    import datetime
+
+    from django.utils import timezone
+
+    from builds.reaper import MAX_ATTEMPTS, builds_reap
+
+    token = uuid.uuid4().hex
+    dockerfile = f"FROM {base_reference(BaseImage.objects.get(slug='busybox'))}\nRUN echo {token} > /left\n"
+    lines = []
+    image_build(context=context_tar({"Dockerfile": dockerfile.encode()}), tag=f"test-reaped-{token}:x",
+                build_id=1, on_line=lines.append, deadline_seconds=300)
+    image_remove_local(reference=f"test-reaped-{token}:x")
+    left = step_images_from_log("\n".join(lines))[0]
+    recipe = busybox_recipe(team, member, "reaped", f"RUN echo {token}")
+    dead = Build.objects.create(recipe=recipe, team=team, requested_by=member, status=Build.Status.RUNNING,
+                                attempts=MAX_ATTEMPTS, snapshot={}, steps={"build": {"status": "running"}},
+                                heartbeat=timezone.now() - datetime.timedelta(hours=1))
+    BuildLogChunk.objects.create(build=dead, seq=1, first_line=1, step="build", text="\n".join(lines) + "\n")
+
+    assert builds_reap()["failed"] == 1
+    dead.refresh_from_db()
+    assert dead.status == Build.Status.FAILED
+    assert not image_exists(left), "the dead build's step image went with it"
