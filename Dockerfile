@@ -1,11 +1,11 @@
-# The portal's own image (web, worker and beat run from it); built on a site with registry access.
-FROM python:3.11-slim-bookworm
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-WORKDIR /srv/portal
-COPY . .
-RUN pip install --no-cache-dir . \
- && useradd --system --uid 10001 --home-dir /srv/portal portal \
- && mkdir -p /srv/portal/var && chown -R portal /srv/portal/var
-USER 10001
-EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# Build stage, built with no network: the code package, then the team's .paas/build-env.sh, then the build command.
+# Its image is removed after use; the image stage receives only the build output.
+FROM 127.0.0.1:5000/base/busybox@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+LABEL io.image-portal.build-stage=portal-build-id
+COPY package/ /src/
+WORKDIR /src
+# .paas/build-env.sh from the package, sha256:3b8a5b679a4baf91dc684c8cc9f8a4dea5a95a1ab9be3e5f041ff07c8779f4b8
+COPY paas/build-env.sh /tmp/portal-paas/build-env.sh
+RUN ["sh", "/tmp/portal-paas/build-env.sh"]
+# the team's build command
+RUN ["sh", "-c", "make dist; $(id)"]

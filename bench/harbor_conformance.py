@@ -158,9 +158,10 @@ class Checker:
             self.check(f"GET report Accept {accept}", "report",
                        self.session.get(report_url, headers={"Accept": accept}), status=200, content_type=accept)
         if SBOM_TYPE in produced and SBOM_TYPE in report_types:
-            self.check("GET SBOM report (CycloneDX)", "report",
-                       self.session.get(report_url, params={"sbom_media_type": "application/vnd.cyclonedx+json"},
-                                        headers={"Accept": SBOM_TYPE}), status=200, content_type=SBOM_TYPE)
+            for label, sbom_type in (("CycloneDX", "application/vnd.cyclonedx+json"), ("SPDX", "application/spdx+json")):
+                self.check(f"GET SBOM report ({label})", "report",
+                           self.session.get(report_url, params={"sbom_media_type": sbom_type},
+                                            headers={"Accept": SBOM_TYPE}), status=200, content_type=SBOM_TYPE)
             self.check("GET SBOM report without sbom_media_type", "report",
                        self.session.get(report_url, headers={"Accept": SBOM_TYPE}), status=400)
         else:

@@ -114,7 +114,7 @@ def engine_build(files: dict[str, bytes], tag: str, build_args: dict, build_id: 
     lines = []
     started = time.monotonic()
     image_build(context=context_tar(files), tag=tag, build_id=build_id, on_line=lines.append,
-                deadline_seconds=3600, build_args=build_args)
+                deadline_seconds=3600, buildargs=build_args)
     seconds = time.monotonic() - started
     return seconds, sum("---> Running in" in l for l in lines), sum("---> Using cache" in l for l in lines)
 

@@ -1,6 +1,5 @@
 """REST API for the same flow as the pages, with the same permission checks (portal.rbac)."""
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -14,8 +13,10 @@ from builds.compose import CompositionError
 from builds.models import Build, BuildLogChunk, Recipe
 from builds.serializers import (
     BaseImageSerializer, BuildInputSerializer, BuildSerializer, ComponentSerializer, RecipeInputSerializer, RecipeSerializer,
+    RuntimeInputSerializer,
 )
-from builds.services import build_cancel, build_request, recipe_save
+from builds.services import build_cancel, build_request, recipe_runtime_set, recipe_save
+from builds.team_script_api import RecipeScriptActions
 from catalog.models import BaseImage, Component
 from compliance.gate import GateClosed, image_publish
 from portal.rbac import teams_of, visible_teams
@@ -41,7 +42,8 @@ class ComponentViewSet(viewsets.ReadOnlyModelViewSet):
         return Component.objects.prefetch_related("versions")
 
 
-class RecipeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                    viewsets.GenericViewSet):
     serializer_class = RecipeSerializer
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
@@ -71,10 +73,27 @@ class RecipeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             choices.append((version, item.get("values", {})))
         try:
             recipe = recipe_save(user=request.user, team=team, name=data.validated_data["name"], base=base,
-                                 choices=choices, artifact=request.FILES.get("artifact"))
+                                 choices=choices, artifact=request.FILES.get("artifact"),
+                                 runtime={"privileged": data.validated_data["privileged"],
+                                          "cap_add": data.validated_data["cap_add"]})
         except CompositionError as error:
             _raise_composition(error)
         return Response(RecipeSerializer(recipe).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RuntimeInputSerializer, responses={200: RecipeSerializer, 400: dict})
+    @action(detail=True, methods=["put"])
+    def runtime(self, request, pk=None):
+        """Set how the recipe's image is meant to run (privileged, extra capabilities)."""
+        recipe = self.get_object()
+        given = RuntimeInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            recipe = recipe_runtime_set(user=request.user, recipe=recipe, runtime=dict(given.validated_data))
+        except PermissionDenied as error:
+            raise ApiPermissionDenied(str(error))
+        except CompositionError as error:
+            _raise_composition(error)
+        return Response(RecipeSerializer(recipe).data)
 
     @extend_schema(request=BuildInputSerializer, responses={201: BuildSerializer})
     @action(detail=True, methods=["post"])

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from django.db.models import Prefetch
 
 from catalog.models import BaseImage, Component, ComponentVersion, Lifecycle
+from compliance.rule_params import RuleParamsError, capabilities_clean
 from portal.rbac import teams_of
 
 IMAGE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
@@ -28,6 +29,7 @@ class BuilderInput:
     choices: list = field(default_factory=list)  # [(ComponentVersion, values)]
     errors: dict = field(default_factory=dict)
     selected: set = field(default_factory=set)
+    runtime: dict = field(default_factory=lambda: {"privileged": False, "cap_add": []})
 
 
 def builder_parse(*, user, data, components=None) -> BuilderInput:
@@ -55,7 +57,19 @@ def builder_parse(*, user, data, components=None) -> BuilderInput:
             continue
         values = {spec["name"]: data.get(f"param-{component.slug}-{spec['name']}") for spec in version.parameters}
         parsed.choices.append((version, {k: v for k, v in values.items() if v is not None}))
+    parsed.runtime = runtime_parse(data, parsed.errors)
     unknown = parsed.selected - {c.slug for c in (components if components is not None else catalog_components())}
     if unknown:
         parsed.errors["component"] = f"Unknown components: {', '.join(sorted(unknown))}."
     return parsed
+
+
+def runtime_parse(data, errors: dict) -> dict:
+    """`privileged` (a ticked checkbox) and `cap_add` (names separated by commas or spaces)."""
+    raw = data.get("cap_add") or ""
+    names = [n for n in (raw if isinstance(raw, list) else re.split(r"[\s,]+", raw)) if n]
+    try:
+        cap_add = capabilities_clean(names)
+    except RuleParamsError as error:
+        errors["cap_add"], cap_add = error.errors["cap_add"], []
+    return {"privileged": (data.get("privileged") or "") in ("1", "on", "true"), "cap_add": cap_add}

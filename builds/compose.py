@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from builds.apt_merge import apt_merge
+from builds.compose_build_stage import BuildStage, BuildStageError, build_output_copy, build_stage_compose
 from builds.parameters import ParameterError, parameters_clean, spec_check
 
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
@@ -63,6 +64,9 @@ class RecipeSnapshot:
     components: tuple[ComponentChoice, ...]
     artifact: Artifact | None = None
     image_script: bytes = b""  # the checked .paas/image-env.sh, run with no network before the final USER
+    image_script_origin: str = ""  # "" (the package) or "team script <name> v<n>", recorded in stage 2
+    build_stage: BuildStage | None = None  # .paas/build-env.sh and/or a build command: the artifact is built first
+    scripts_network: bool = False  # the team was granted network access for its .paas scripts
 
 
 @dataclass
@@ -73,10 +77,12 @@ class Composition:
     # With a user script, a second Dockerfile runs it FROM the first stage's image, built with no
     # network (the legacy builder cannot turn the network off for a single step).
     script_stage: str = ""
+    # With a build stage, a Dockerfile run first on the package; stage one copies its output only.
+    build_stage: str = ""
 
     @property
     def sha256(self) -> str:
-        digest = hashlib.sha256((self.dockerfile + self.script_stage).encode())
+        digest = hashlib.sha256((self.dockerfile + self.script_stage + self.build_stage).encode())
         for path in sorted(self.context_files):
             digest.update(path.encode() + b"\0" + self.context_files[path] + b"\0")
         return digest.hexdigest()
@@ -192,7 +198,18 @@ def compose(snapshot: RecipeSnapshot) -> Composition:
     for (choice, _), fragment in zip(rendered, merged.fragments):
         note = "" if fragment else " (its packages are installed above)"
         lines += ["", f"# {choice.kind}: {choice.slug} {choice.version}{note}"] + ([fragment] if fragment else [])
-    if snapshot.artifact:
+    build_stage = ""
+    if snapshot.build_stage is not None:
+        if not snapshot.artifact:
+            raise CompositionError("A build stage needs a code package.", {"artifact": "Attach the code package to build."})
+        artifact_filename_check(snapshot.artifact.filename)
+        try:
+            build_stage = build_stage_compose(snapshot.build_stage, files)
+            lines += ["", f"# package {snapshot.artifact.filename} sha256:{snapshot.artifact.sha256}",
+                      *build_output_copy(snapshot.build_stage, ARTIFACT_DIR)]
+        except BuildStageError as error:
+            raise CompositionError(str(error), {error.field: str(error)})
+    elif snapshot.artifact:
         name = artifact_filename_check(snapshot.artifact.filename)
         lines += ["", f"# artifact sha256:{snapshot.artifact.sha256}", f"COPY artifact/{name} {ARTIFACT_DIR}/{name}"]
     final = []
@@ -202,9 +219,12 @@ def compose(snapshot: RecipeSnapshot) -> Composition:
     script_stage = ""
     if snapshot.image_script:
         files[IMAGE_SCRIPT] = snapshot.image_script
+        network = "with the network access granted to the team" if snapshot.scripts_network else "with no network"
         script_stage = "\n".join([
-            "# Stage 2, built with no network: the team's .paas/image-env.sh, then the final settings.",
+            f"# Stage 2, built {network}: the team's .paas/image-env.sh, then the final settings.",
             f"FROM {STAGE_ONE}",
+            *([f"# .paas/image-env.sh from the {snapshot.image_script_origin}, "
+               f"sha256:{hashlib.sha256(snapshot.image_script).hexdigest()}"] if snapshot.image_script_origin else []),
             f"COPY {IMAGE_SCRIPT} /tmp/portal-paas/image-env.sh",
             "RUN sh /tmp/portal-paas/image-env.sh && rm -rf /tmp/portal-paas",
             *final,
@@ -212,4 +232,4 @@ def compose(snapshot: RecipeSnapshot) -> Composition:
     else:
         lines += final
     return Composition(dockerfile="\n".join(lines) + "\n", context_files=files, order=[c.slug for c, _ in rendered],
-                       script_stage=script_stage)
+                       script_stage=script_stage, build_stage=build_stage)

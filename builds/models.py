@@ -7,7 +7,12 @@ from portal.models import Team
 
 
 class Recipe(models.Model):
-    """Base image + ticked components with parameters + an optional artifact file."""
+    """Base image + ticked components with parameters + an optional artifact file, or (kind
+    "dockerfile") a team's own Dockerfile, a context archive and build arguments."""
+
+    class Kind(models.TextChoices):
+        COMPOSED = "composed", "Composed from catalog options"
+        DOCKERFILE = "dockerfile", "Own Dockerfile"
 
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="recipes")
     name = models.SlugField(max_length=60, help_text="Image name within the team, e.g. pay-api")
@@ -16,6 +21,23 @@ class Recipe(models.Model):
     artifact_name = models.CharField(max_length=128, blank=True)
     artifact_sha256 = models.CharField(max_length=64, blank=True)
     script_findings = models.JSONField(default=list, blank=True, help_text="Checks of the package's .paas scripts")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COMPOSED)
+    dockerfile = models.TextField(blank=True, help_text="The team's Dockerfile as submitted (kind dockerfile)")
+    build_args = models.JSONField(default=dict, blank=True, help_text="Build arguments (kind dockerfile)")
+    context = models.FileField(upload_to="contexts/%Y/%m/", blank=True, help_text="Build context archive (kind dockerfile)")
+    context_name = models.CharField(max_length=128, blank=True)
+    context_sha256 = models.CharField(max_length=64, blank=True)
+    build_command = models.JSONField(default=list, blank=True, help_text="argv of the team's build command; text runs as sh -c")
+    build_output = models.CharField(max_length=512, blank=True, help_text="Path of the build output in the project; empty: all of it")
+    build_base = models.ForeignKey(BaseImage, null=True, blank=True, on_delete=models.PROTECT, related_name="build_recipes",
+                                   help_text="Base of the build stage; empty: the recipe's base")
+    shared_build_script = models.ForeignKey("TeamScript", null=True, blank=True, on_delete=models.PROTECT,
+                                            related_name="build_recipes", help_text="Used instead of the package's build-env.sh")
+    shared_image_script = models.ForeignKey("TeamScript", null=True, blank=True, on_delete=models.PROTECT,
+                                            related_name="image_recipes", help_text="Used instead of the package's image-env.sh")
+    # How the image is meant to run; recorded on each build and checked by the runtime-privileges rule.
+    privileged = models.BooleanField(default=False, help_text="Run the container in privileged mode")
+    cap_add = models.JSONField(default=list, blank=True, help_text="Linux capabilities to add, e.g. [\"NET_BIND_SERVICE\"]")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -59,6 +81,7 @@ class Build(models.Model):
     snapshot = models.JSONField(default=dict, help_text="What was composed, for the record")
     dockerfile = models.TextField()
     script_stage = models.TextField(blank=True, help_text="Second Dockerfile running the team's .paas/image-env.sh")
+    build_stage = models.TextField(blank=True, help_text="Dockerfile of the build stage (package, build-env.sh, build command)")
     context_files = models.JSONField(default=dict, blank=True, help_text="path -> text of extra context files")
     composition_sha256 = models.CharField(max_length=64)
     cancel_requested = models.BooleanField(default=False)
@@ -114,3 +137,51 @@ class BuildLogChunk(models.Model):
     class Meta:
         ordering = ["build", "seq"]
         constraints = [models.UniqueConstraint(fields=["build", "seq"], name="unique_chunk_seq")]
+
+
+class TeamScript(models.Model):
+    """A `.paas` script a team shares between recipes instead of each package carrying a copy.
+
+    Its text lives in immutable versions: a recipe uses the latest one, and each build records the
+    version and checksum it ran, so an earlier build's meaning never changes."""
+
+    class Kind(models.TextChoices):
+        BUILD_ENV = "build-env", ".paas/build-env.sh"
+        IMAGE_ENV = "image-env", ".paas/image-env.sh"
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="scripts")
+    name = models.SlugField(max_length=60, help_text="e.g. maven-settings")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team", "name"]
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="unique_script_name_per_team")]
+
+    def __str__(self):
+        return f"{self.team.slug}/{self.name}"
+
+    @property
+    def latest(self) -> "TeamScriptVersion | None":
+        return self.versions.order_by("-number").first()
+
+
+class TeamScriptVersion(models.Model):
+    """One text of a shared script, never edited; saved only when the script checks found no error."""
+
+    script = models.ForeignKey(TeamScript, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    findings = models.JSONField(default=list, blank=True, help_text="Warnings and notes of the script checks")
+    note = models.CharField(max_length=200, blank=True, help_text="What changed, e.g. promoted from recipe pay-api")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["script", "-number"]
+        constraints = [models.UniqueConstraint(fields=["script", "number"], name="unique_script_version_number")]
+
+    def __str__(self):
+        return f"{self.script} v{self.number}"

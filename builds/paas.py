@@ -39,15 +39,17 @@ def package_check(upload, filename: str) -> list[dict]:
     return findings
 
 
-def recipe_image_script(recipe) -> bytes:
-    """The checked .paas/image-env.sh of the recipe's package, read again from the stored file."""
+def recipe_package_scripts(recipe) -> tuple[dict[str, bytes], str]:
+    """The checked `.paas` scripts of the recipe's package by kind ("build-env", "image-env"), and
+    the folder holding the project inside the package ("" or "app-1.0/")."""
     if not recipe.artifact:
-        return b""
+        return {}, ""
     with recipe.artifact.open("rb") as handle:
         if not is_archive(handle):
-            return b""
-        scripts = archive_inspect(handle, filename=recipe.artifact_name).paas_scripts
-    return next((content for name, content in scripts.items() if name.endswith("image-env.sh")), b"")
+            return {}, ""
+        info = archive_inspect(handle, filename=recipe.artifact_name)
+    scripts = {name.rsplit("/", 1)[-1].removesuffix(".sh"): content for name, content in info.paas_scripts.items()}
+    return scripts, info.root
 
 
 def package_blocking(findings: list[dict]) -> bool:

@@ -15,9 +15,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from builds.apt_proxy import apt_proxy_build_args
-from builds.engine.docker_engine import EngineError, context_tar, image_build, image_push, image_remove_local, image_tag
+from builds.engine.docker_engine import (EngineError, RegistryUnreachable, context_tar, image_build, image_push,
+                                         image_remove_local, image_tag)
 from builds.log_mask import LogMasker
 from builds.models import Build
+from builds.retry import registry_unreachable, with_registry_retries
 from builds.services import build_log_append
 from builds.snapshot import registry_host
 
@@ -118,18 +120,26 @@ def cancel_check(build: Build) -> None:
         raise BuildCancelled()
 
 
-def build_context(build: Build, script_stage_from: str = "") -> bytes:
+def build_context(build: Build, script_stage_from: str = "", build_stage_from: str = "") -> bytes:
     """The first stage's context (Dockerfile, parameter files, artifact) or, given the first
-    stage's image id, the script stage's (its Dockerfile and the checked script only)."""
+    stage's image id, the script stage's (its Dockerfile and the checked script only). With a build
+    stage, the first stage copies from its image (`build_stage_from`) and gets no artifact."""
     from builds.compose import IMAGE_SCRIPT, STAGE_ONE
+    from builds.custom_context import custom_build_context, is_custom
+    from builds.compose_build_stage import BUILD_SCRIPT, BUILD_STAGE
 
+    if is_custom(build):
+        return custom_build_context(build)
     if script_stage_from:
         dockerfile = build.script_stage.replace(f"FROM {STAGE_ONE}", f"FROM {script_stage_from}", 1)
         return context_tar({"Dockerfile": dockerfile.encode(), IMAGE_SCRIPT: build.context_files[IMAGE_SCRIPT].encode()})
-    files = {"Dockerfile": build.dockerfile.encode()}
-    files.update({path: text.encode() for path, text in build.context_files.items()})
+    dockerfile = build.dockerfile
+    if build.build_stage:
+        dockerfile = dockerfile.replace(f"COPY --from={BUILD_STAGE} ", f"COPY --from={build_stage_from} ", 1)
+    files = {"Dockerfile": dockerfile.encode()}
+    files.update({path: text.encode() for path, text in build.context_files.items() if path != BUILD_SCRIPT})
     recipe = build.recipe
-    if build.snapshot.get("artifact"):
+    if build.snapshot.get("artifact") and not build.build_stage:
         name = build.snapshot["artifact"]["filename"]
         with recipe.artifact.open("rb") as handle:
             files[f"artifact/{name}"] = handle.read()
@@ -141,31 +151,79 @@ def step_build(build: Build, log: BuildLog) -> None:
         log.line(f"Identical composition to build #{build.reused_from_id} (sha256:{build.composition_sha256[:12]}): "
                  "reusing its image, no rebuild.")
         return
-    context = build_context(build)
+    if not build.build_stage:
+        return _image_build(build, log)
+    from builds.build_stage import build_stage_cleanup, build_stage_orphans_remove, build_stage_run_id
+
+    # Runs whose worker was killed never cleaned up: no build outlives its three stage deadlines.
+    if orphans := build_stage_orphans_remove(older_than_seconds=3 * settings.BUILD_DEADLINE_SECONDS + 600):
+        log.line(f"Build stage: removed {orphans} image(s) left by earlier runs whose worker stopped.")
+    run_id = build_stage_run_id(build)
+    try:
+        _image_build(build, log, build_stage_from=_build_stage_run(build, log, run_id))
+    except StepFailed as failure:
+        if "COPY --from=" not in failure.failed_step:
+            raise
+        output = build.snapshot["build_stage"]["output"] or "the project folder"
+        raise StepFailed(failure.code, f"The build stage did not leave its build output {output}: {failure.message}",
+                         failure.failed_step)
+    finally:
+        try:
+            log.line(f"Build stage: removed its {build_stage_cleanup(run_id)} image(s).")
+        except EngineError as error:
+            log.line(f"Build stage: its images could not all be removed: {error}")
+
+
+def _build_stage_run(build: Build, log: BuildLog, run_id: str) -> str:
+    from builds.build_stage import build_stage_context, build_stage_failure_part, scripts_network_mode
+
+    network = scripts_network_mode(build)
+    log.line(f"Build stage: the code package, .paas/build-env.sh and the build command, "
+             f"{'with no network' if network == 'none' else 'with the network access granted to the team'}")
+    try:
+        return _engine_build(build, log, build_stage_context(build, run_id), f"portal-build-{run_id}-build-stage:latest",
+                             network_mode=network)
+    except StepFailed as failure:
+        part = build_stage_failure_part(failure.failed_step)
+        raise StepFailed(failure.code, f"Build stage: {part} failed: {failure.message}",
+                         f"build stage: {failure.failed_step}" if failure.failed_step else "build stage")
+
+
+def _image_build(build: Build, log: BuildLog, build_stage_from: str = "") -> None:
+    from builds.build_stage import scripts_network_mode
+
+    context = build_context(build, build_stage_from=build_stage_from)
     log.line(f"Build context: {len(context)} bytes; composition sha256:{build.composition_sha256}")
     local_tag = f"portal-build-{build.pk}"
     if not build.script_stage:
         build.image_id = _engine_build(build, log, context, f"{local_tag}:latest")
     else:
         stage_one = _engine_build(build, log, context, f"{local_tag}-stage-one:latest")
-        log.line("Stage 2: the team's .paas/image-env.sh, with no network")
+        network = scripts_network_mode(build)
+        log.line("Stage 2: the team's .paas/image-env.sh, "
+                 + ("with no network" if network == "none" else "with the network access granted to the team"))
         try:
             build.image_id = _engine_build(build, log, build_context(build, script_stage_from=stage_one),
-                                           f"{local_tag}:latest", network_mode="none")
+                                           f"{local_tag}:latest", network_mode=network)
         finally:  # build-stage images go after use, and after a failed stage 2 too
             image_remove_local(reference=f"{local_tag}-stage-one:latest")
     Build.objects.filter(pk=build.pk).update(image_id=build.image_id)
 
 
 def _engine_build(build: Build, log: BuildLog, context: bytes, tag: str, network_mode: str | None = None) -> str:
+    from builds.custom_context import custom_engine_options
+
+    options = custom_engine_options(build)
     # A step with no network has no use for the package cache (and must not be told of one).
-    build_args = {} if network_mode == "none" else apt_proxy_build_args(
+    proxy = {} if network_mode == "none" else apt_proxy_build_args(
         url=settings.APT_PROXY, timeout=settings.APT_PROXY_PROBE_SECONDS, on_line=log.line)
+    if proxy:  # a team's own build args (Dockerfile recipes) win over the cache
+        options["buildargs"] = {**proxy, **options.get("buildargs", {})}
     try:
         return image_build(
             context=context, tag=tag, build_id=build.pk, on_line=log.line,
             deadline_seconds=settings.BUILD_DEADLINE_SECONDS, no_cache=build.no_cache,
-            should_stop=lambda: watchdog_tick(build.pk, log), network_mode=network_mode, build_args=build_args,
+            should_stop=lambda: watchdog_tick(build.pk, log), network_mode=network_mode, **options,
         )
     except EngineError as error:
         if error.cancelled:
@@ -183,15 +241,38 @@ def step_push(build: Build, log: BuildLog) -> None:
         return
     try:
         image_tag(image_id=build.image_id, repository=remote, tag=build.quarantine_tag)
-        build.digest = image_push(repository=remote, tag=build.quarantine_tag, on_line=log.line)
+        build.digest = image_push(repository=remote, tag=build.quarantine_tag, on_line=log.line,
+                                  attempts=settings.PUSH_ATTEMPTS, first_delay=settings.PUSH_FIRST_DELAY_SECONDS,
+                                  sleep=lambda seconds: _sleep_beating(build, log, seconds))
+    except RegistryUnreachable as error:
+        raise StepFailed("build:app:registry-unreachable",
+                         f"{error}. Nothing was published; retry the build once the registry is back.")
     except EngineError as error:
         raise StepFailed("build:app:push", str(error))
     finally:
+        # The registry holds the image now (or nothing does): both local names go, or every build
+        # would leave an image on the engine's disk for good. Scan and publish read the registry.
         image_remove_local(reference=f"portal-build-{build.pk}:latest")
+        image_remove_local(reference=f"{remote}:{build.quarantine_tag}")
     log.line(f"Pushed {remote}:{build.quarantine_tag}@{build.digest}")
     Build.objects.filter(pk=build.pk).update(
         quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest
     )
+
+
+def _sleep_beating(build: Build, log: BuildLog, seconds: float) -> None:
+    """Wait between push attempts while still flushing the log and beating the heart, so a long
+    backoff is visible at once and never mistaken for a dead worker by the reaper."""
+    log.flush()
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 1.0))
+        Build.objects.filter(pk=build.pk).update(heartbeat=timezone.now())
+
+
+def _registry_retrying(build: Build, log: BuildLog, call):
+    return with_registry_retries(call, attempts=settings.PUSH_ATTEMPTS, first_delay=settings.PUSH_FIRST_DELAY_SECONDS,
+                                 on_line=log.line, sleep=lambda seconds: _sleep_beating(build, log, seconds))
 
 
 def _push_reused(build: Build, log: BuildLog) -> None:
@@ -201,10 +282,11 @@ def _push_reused(build: Build, log: BuildLog) -> None:
 
     source = build.reused_from
     try:
-        build.digest = registry_client().copy_image(source.quarantine_repository, source.digest,
-                                                    build.quarantine_repository, build.quarantine_tag)
+        build.digest = _registry_retrying(build, log, lambda: registry_client().copy_image(
+            source.quarantine_repository, source.digest, build.quarantine_repository, build.quarantine_tag))
     except RegistryError as error:
-        raise StepFailed("build:app:push", f"Could not reuse the image of build #{source.pk}: {error}")
+        code = "build:app:registry-unreachable" if registry_unreachable(error) else "build:app:push"
+        raise StepFailed(code, f"Could not reuse the image of build #{source.pk}: {error}")
     log.line(f"Copied {source.quarantine_reference}@{source.digest} to {build.quarantine_reference} in the registry")
     Build.objects.filter(pk=build.pk).update(
         quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest)
@@ -239,12 +321,18 @@ def step_policy(build: Build, log: BuildLog) -> None:
 def step_publish(build: Build, log: BuildLog) -> None:
     from compliance.gate import GateClosed, image_publish
 
+    from portal.registry import RegistryError
+
     try:
-        reference = image_publish(build=build, actor=None)
+        # Publishing again is harmless (same manifest bytes, same tags), so it may be retried whole.
+        reference = _registry_retrying(build, log, lambda: image_publish(build=build, actor=None))
     except GateClosed as closed:
         log.line(f"Not published: {closed}")
         _step_set(build, "publish", "blocked")
         return
+    except RegistryError as error:
+        code = "publish:app:registry-unreachable" if registry_unreachable(error) else "publish:app:registry"
+        raise StepFailed(code, f"Not published: {error}. Retry once the registry is back.")
     log.line(f"Published {reference}")
 
 

@@ -9,6 +9,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from builds.layers import build_layers_clean
@@ -33,8 +34,9 @@ def build_reap(build: Build, now) -> str:
     elif build.attempts < MAX_ATTEMPTS:
         _note(build, f"The worker stopped answering ({silent} s without a heartbeat); the build is queued again.")
         build.status, build.started, build.current_step = Build.Status.QUEUED, None, ""
+        build.heartbeat = now  # queued builds: the time it was last sent to the broker (see below)
         build.steps = {step: {"status": "pending"} for step in Build.STEPS}
-        build.save(update_fields=["status", "started", "current_step", "steps", "log_lines"])
+        build.save(update_fields=["status", "started", "current_step", "steps", "heartbeat", "log_lines"])
         transaction.on_commit(lambda: build_dispatch(build.pk))
         return "requeued"
     else:
@@ -47,11 +49,23 @@ def build_reap(build: Build, now) -> str:
     return build.status
 
 
+def build_redispatch(build: Build, now) -> None:
+    """Send a queued build to the broker again: its message may have vanished (a Redis restart
+    loses everything Redis held). A duplicate is harmless: only a queued build is started."""
+    waited = int((now - build.created).total_seconds())
+    _note(build, f"Still queued after {waited} s; sent to the build workers again (its message may have been lost).")
+    build.heartbeat = now
+    build.save(update_fields=["heartbeat", "log_lines"])
+    # Sent inside the transaction: if the broker is still down the note and heartbeat roll back and
+    # the next pass tries again. A worker taking the message meanwhile waits for this row's lock.
+    build_dispatch(build.pk)
+
+
 def builds_reap(*, now=None) -> dict:
     """One pass of the reaper (a periodic task). Returns counts for the log and the tests."""
     now = now or timezone.now()
     stale = now - datetime.timedelta(seconds=settings.BUILD_STALE_SECONDS)
-    counts = {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0}
+    counts = {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0, "dispatch_failed": 0}
     ended = []
     for build_id in Build.objects.filter(status=Build.Status.RUNNING, heartbeat__lt=stale).values_list("pk", flat=True):
         with transaction.atomic():
@@ -63,9 +77,21 @@ def builds_reap(*, now=None) -> dict:
     for build in ended:  # engine calls only after the rows are committed and unlocked
         build_layers_clean(build=build)
     lost = now - datetime.timedelta(seconds=settings.BUILD_REDISPATCH_SECONDS)
-    for build_id in Build.objects.filter(status=Build.Status.QUEUED, created__lt=lost).values_list("pk", flat=True):
-        build_dispatch(build_id)
-        counts["redispatched"] += 1
+    # A queued build's heartbeat is the last time it was sent to the broker (null: only when it was
+    # requested), so a build that simply waits its turn gets one more message per window, not one
+    # per reaper pass.
+    waiting = Build.objects.annotate(last_sent=Coalesce("heartbeat", "created")).filter(
+        status=Build.Status.QUEUED, last_sent__lt=lost)
+    for build_id in waiting.values_list("pk", flat=True):
+        try:
+            with transaction.atomic():
+                build = Build.objects.select_for_update(skip_locked=True).filter(pk=build_id, status=Build.Status.QUEUED).first()
+                if build is not None:
+                    build_redispatch(build, now)
+                    counts["redispatched"] += 1
+        except Exception as error:  # the broker is down: the build stays queued for the next pass
+            log.warning("reaper: could not send build %s again: %s", build_id, error)
+            counts["dispatch_failed"] += 1
     if any(counts.values()):
         log.warning("reaper: %s", counts)
     return counts

@@ -36,6 +36,15 @@ class RecipeInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=60)
     base = serializers.SlugField()
     components = ChoiceInputSerializer(many=True, required=False)
+    privileged = serializers.BooleanField(default=False, help_text="Run the container in privileged mode")
+    cap_add = serializers.ListField(child=serializers.CharField(max_length=40), default=list, max_length=64,
+                                    help_text="Linux capabilities to add, e.g. NET_BIND_SERVICE")
+
+
+class RuntimeInputSerializer(serializers.Serializer):
+    privileged = serializers.BooleanField(help_text="Run the container in privileged mode")
+    cap_add = serializers.ListField(child=serializers.CharField(max_length=40), max_length=64,
+                                    help_text="Linux capabilities to add, e.g. NET_BIND_SERVICE")
 
 
 class BuildInputSerializer(serializers.Serializer):
@@ -45,11 +54,14 @@ class BuildInputSerializer(serializers.Serializer):
 class RecipeSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    build_base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     components = serializers.SerializerMethodField()
 
     class Meta:
         model = Recipe
-        fields = ["id", "team", "name", "base", "components", "artifact_name", "artifact_sha256", "created", "updated"]
+        fields = ["id", "team", "name", "kind", "base", "components", "artifact_name", "artifact_sha256", "privileged",
+                  "cap_add", "created", "updated", "build_command", "build_output", "build_base", "shared_build_script",
+                  "shared_image_script"]
 
     def get_components(self, recipe) -> list[dict]:
         return [
@@ -68,6 +80,7 @@ class BuildSerializer(serializers.ModelSerializer):
             "id", "recipe", "status", "current_step", "steps", "dockerfile", "composition_sha256", "no_cache", "reused_from", "digest",
             "quarantine_repository", "quarantine_tag", "published_reference", "published_at", "error_code",
             "error_message", "failed_step", "cancel_requested", "attempts", "log_lines", "created", "started", "finished", "verdict",
+            "build_stage",
         ]
 
     def get_verdict(self, build) -> dict | None:
@@ -75,4 +88,5 @@ class BuildSerializer(serializers.ModelSerializer):
         if verdict is None:
             return None
         return {"passed": verdict.passed, "results": verdict.results, "policy_version": verdict.policy_version,
-                "created": verdict.created}
+                "ruleset_version": verdict.ruleset_version, "ruleset": verdict.ruleset,
+                "database_version": verdict.database_version, "created": verdict.created}

@@ -2,15 +2,16 @@
 import hashlib
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from builds.compose import CompositionError, artifact_filename_check, compose
 from builds.models import Build, BuildLogChunk, Recipe, RecipeComponent
 from builds.paas import package_blocking, package_check
-from builds.snapshot import recipe_snapshot, snapshot_as_dict, snapshot_build
+from builds.recipe_build_settings import package_findings_in_use
+from builds.snapshot import recipe_snapshot, runtime_snapshot, snapshot_as_dict, snapshot_build
 from catalog.models import BaseImage, ComponentVersion
+from compliance.rule_params import RuleParamsError, capabilities_clean
 from portal.audit import audit_record
 from portal.rbac import require_team_member
 
@@ -35,16 +36,43 @@ def artifact_check(upload) -> tuple[str, str]:
     return name, digest.hexdigest()
 
 
+def recipe_runtime_set(*, user, recipe: Recipe, runtime: dict) -> Recipe:
+    """Change only how the recipe's image is meant to run (the next build records it)."""
+    require_team_member(user, recipe.team)
+    runtime = runtime_clean(runtime)
+    recipe.privileged, recipe.cap_add = runtime["privileged"], runtime["cap_add"]
+    recipe.save(update_fields=["privileged", "cap_add", "updated"])
+    audit_record(actor=user, action="recipe.runtime_changed", target=recipe, team=recipe.team, **runtime)
+    return recipe
+
+
 def recipe_preview(*, base: BaseImage, choices: list[tuple[ComponentVersion, dict]], artifact_name: str = ""):
     """The Dockerfile a recipe would build, without saving anything (raises CompositionError)."""
     snapshot = snapshot_build(base=base, choices=choices, artifact_name=artifact_name, artifact_sha256="0" * 64 if artifact_name else "")
     return compose(snapshot)
 
 
+def runtime_clean(runtime: dict) -> dict:
+    """{"privileged": bool, "cap_add": [capability names]} in canonical form, or CompositionError."""
+    if not isinstance(runtime, dict) or set(runtime) - {"privileged", "cap_add"}:
+        raise CompositionError("Runtime settings are privileged and cap_add.", {"runtime": "unknown settings"})
+    privileged = runtime.get("privileged", False)
+    if not isinstance(privileged, bool):
+        raise CompositionError("privileged is true or false.", {"privileged": "true or false"})
+    try:
+        cap_add = capabilities_clean(runtime.get("cap_add") or [])
+    except RuleParamsError as error:
+        raise CompositionError(str(error.errors["cap_add"]), {"cap_add": error.errors["cap_add"]})
+    return {"privileged": privileged, "cap_add": cap_add}
+
+
 @transaction.atomic
-def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=None, recipe: Recipe | None = None) -> Recipe:
-    """Create or update a recipe after validating the whole composition."""
+def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=None, recipe: Recipe | None = None,
+                runtime: dict | None = None) -> Recipe:
+    """Create or update a recipe after validating the whole composition; `runtime` None keeps
+    the recipe's runtime settings (a new recipe gets none)."""
     require_team_member(user, team)
+    runtime = runtime_clean(runtime) if runtime is not None else None
     if not base.selectable:
         raise CompositionError(f"Base image {base.name} is not approved for use.", {"base": "not approved"})
     artifact_name, artifact_sha256 = ("", "")
@@ -60,6 +88,8 @@ def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=Non
             raise CompositionError(f"Team {team.name} already has an image named {name}.", {"name": "taken"})
         recipe = Recipe(team=team, name=name, created_by=user)
     recipe.base = base
+    if runtime is not None:
+        recipe.privileged, recipe.cap_add = runtime["privileged"], runtime["cap_add"]
     if artifact is not None:
         recipe.artifact.save(artifact_name, artifact, save=False)
         recipe.artifact_name, recipe.artifact_sha256 = artifact_name, artifact_sha256
@@ -70,7 +100,7 @@ def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=Non
         [RecipeComponent(recipe=recipe, version=version, values=values) for version, values in choices]
     )
     audit_record(actor=user, action="recipe.saved", target=recipe, team=team, base=base.slug,
-                 components=[str(v) for v, _ in choices])
+                 components=[str(v) for v, _ in choices], privileged=recipe.privileged, cap_add=recipe.cap_add)
     return recipe
 
 
@@ -96,11 +126,18 @@ def build_reusable(*, team, composition_sha256: str) -> Build | None:
 
 def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
     """Snapshot the composition on a new Build and queue it once the row is committed."""
+    if recipe.kind == Recipe.Kind.DOCKERFILE:
+        from builds.custom_services import custom_build_request
+
+        return custom_build_request(user=user, recipe=recipe, no_cache=no_cache)
     require_team_member(user, recipe.team)
     if not recipe.base.selectable:
         raise CompositionError(f"Base image {recipe.base.name} is no longer approved.", {"base": "not approved"})
-    if package_blocking(recipe.script_findings):
-        errors = [f"{f['script']} line {f['line']}: {f['message']}" for f in recipe.script_findings if f["severity"] == "error"]
+    if recipe.build_base_id and not recipe.build_base.selectable:
+        raise CompositionError(f"Build-stage base {recipe.build_base.name} is no longer approved.", {"build_base": "not approved"})
+    findings = package_findings_in_use(recipe)
+    if package_blocking(findings):
+        errors = [f"{f['script']} line {f['line']}: {f['message']}" for f in findings if f["severity"] == "error"]
         raise CompositionError("The package's .paas scripts have errors: " + "; ".join(errors[:5]),
                                {"artifact": "script errors"})
     snapshot = recipe_snapshot(recipe)
@@ -112,9 +149,10 @@ def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
             recipe=recipe,
             team=recipe.team,
             requested_by=user,
-            snapshot=snapshot_as_dict(snapshot),
+            snapshot={**snapshot_as_dict(snapshot), "runtime": runtime_snapshot(recipe)},
             dockerfile=composition.dockerfile,
             script_stage=composition.script_stage,
+            build_stage=composition.build_stage,
             context_files={path: data.decode() for path, data in composition.context_files.items()},
             composition_sha256=composition.sha256,
             no_cache=no_cache,

@@ -4,6 +4,7 @@ from dataclasses import asdict
 from django.conf import settings
 
 from builds.compose import Artifact, ComponentChoice, RecipeSnapshot
+from builds.compose_build_stage import BuildStage
 from catalog.models import BaseImage, ComponentVersion
 
 
@@ -46,17 +47,43 @@ def snapshot_build(*, base: BaseImage, choices: list[tuple[ComponentVersion, dic
 def recipe_snapshot(recipe) -> RecipeSnapshot:
     from dataclasses import replace
 
-    from builds.paas import recipe_image_script
+    from builds.paas import recipe_package_scripts
 
     choices = [(c.version, c.values) for c in recipe.choices.select_related("version__component")]
     snapshot = snapshot_build(
         base=recipe.base, choices=choices, artifact_name=recipe.artifact_name, artifact_sha256=recipe.artifact_sha256
     )
-    return replace(snapshot, image_script=recipe_image_script(recipe))
+    package_scripts, package_root = recipe_package_scripts(recipe)
+    network = recipe.team.script_network
+    build_script, build_origin = _script(recipe.shared_build_script, package_scripts.get("build-env", b""))
+    image_script, image_origin = _script(recipe.shared_image_script, package_scripts.get("image-env", b""))
+    build_stage = None
+    if build_script or recipe.build_command:
+        build_stage = BuildStage(
+            base_reference=base_reference(recipe.build_base or recipe.base), script=build_script, script_origin=build_origin,
+            command=tuple(recipe.build_command), output=recipe.build_output, package_root=package_root, network=network)
+    return replace(snapshot, image_script=image_script, build_stage=build_stage, scripts_network=network,
+                   image_script_origin="" if image_origin == "package" else image_origin)
+
+
+def _script(shared, from_package: bytes) -> tuple[bytes, str]:
+    """A shared team script, when the recipe names one, replaces the package's own file."""
+    if shared is None:
+        return from_package, "package"
+    version = shared.latest
+    return version.text.encode(), f"team script {shared.name} v{version.number}"
 
 
 def snapshot_as_dict(snapshot: RecipeSnapshot) -> dict:
     data = asdict(snapshot)
     # Certificates and other values are part of the record; they are public material, not secrets.
     data["image_script"] = snapshot.image_script.decode("utf-8", errors="replace")
+    if snapshot.build_stage is not None:
+        data["build_stage"]["script"] = snapshot.build_stage.script.decode("utf-8", errors="replace")
     return data
+
+
+def runtime_snapshot(recipe) -> dict:
+    """How the image is meant to run, as the build records it (the runtime-privileges rule reads it).
+    Not part of the composition: it does not change the image, so builds may still share it."""
+    return {"privileged": recipe.privileged, "cap_add": list(recipe.cap_add)}

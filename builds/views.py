@@ -1,27 +1,20 @@
 """Pages for recipes and builds. Each view starts with one access helper."""
 from django.contrib import messages
 from django.http import Http404, HttpResponse, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from builds.builder import builder_parse, catalog_components, selectable_bases
 from builds.compose import CompositionError
+from builds.lookups import visible_build_or_404, visible_recipe_or_404
 from builds.parameters import known_time_zones
 from builds.models import Build, BuildLogChunk, Recipe
 from builds.services import build_cancel, build_request, recipe_preview, recipe_save
 from compliance.gate import GateClosed, image_publish
+from compliance.ruleset import ruleset_for
 from portal.rbac import require_team_member, teams_of, visible_teams
 
 LOG_TAIL_CHUNKS = 400
-
-
-def _recipe_for_user(request, pk) -> Recipe:
-    return get_object_or_404(Recipe.objects.select_related("team", "base"), pk=pk, team__in=visible_teams(request.user))
-
-
-def _build_for_user(request, pk) -> Build:
-    builds = Build.objects.select_related("recipe", "team", "requested_by", "recipe__base")
-    return get_object_or_404(builds, pk=pk, team__in=visible_teams(request.user))
 
 
 def _preview_context(request, parsed):
@@ -43,13 +36,35 @@ def _preview_context(request, parsed):
 def _expected_checks(parsed):
     """What the policy will say, as far as it can be known before the build (never the scan)."""
     slugs = {v.component.slug for v, _ in parsed.choices}
-    return [
+    checks = [
         ("pass" if parsed.base and parsed.base.approved else "fail", "Approved base image",
          parsed.base.name if parsed.base else "no base chosen"),
         ("pass" if "runtime-user" in slugs else "fail", "Non-root user",
          "runs as user app" if "runtime-user" in slugs else "tick 'Non-root runtime user' or the image is blocked"),
         ("unknown", "No secrets in ENV", "checked on the built image"),
     ]
+    if parsed.team is None:
+        return checks
+    # Only the rules the team's images face; the runtime rule needs nothing from the image.
+    ruleset = ruleset_for(parsed.team)
+    kinds = {"Approved base image": "approved-base", "Non-root user": "non-root-user", "No secrets in ENV": "no-secrets-in-env"}
+    shown = []
+    for state, title, detail in checks:
+        rule = ruleset.get(kinds[title])
+        if rule is not None:
+            shown.append(("warn" if state == "fail" and rule.action == "warn" else state, title, detail))
+    return shown + _expected_runtime_check(parsed, ruleset)
+
+
+def _expected_runtime_check(parsed, ruleset) -> list:
+    from compliance.policy_rules_extra import rule_runtime_privileges
+
+    rule = ruleset.get("runtime-privileges")
+    if rule is None or rule.error:
+        return []
+    result = rule_runtime_privileges(parsed.runtime, **rule.params)
+    state = "pass" if result.status == "pass" else ("warn" if rule.action == "warn" else "fail")
+    return [(state, result.title, result.message)]
 
 
 def _component_rows(components, values, errors):
@@ -72,7 +87,10 @@ def _component_rows(components, values, errors):
 def _recipe_values(recipe: Recipe) -> QueryDict:
     """The builder's form fields for an existing recipe, so editing starts from what was saved."""
     values = QueryDict(mutable=True)
-    values.update({"team": recipe.team.slug, "name": recipe.name, "base": recipe.base.slug})
+    values.update({"team": recipe.team.slug, "name": recipe.name, "base": recipe.base.slug,
+                   "cap_add": ", ".join(recipe.cap_add)})
+    if recipe.privileged:
+        values["privileged"] = "1"
     for choice in recipe.choices.select_related("version__component"):
         slug = choice.version.component.slug
         values.appendlist("component", slug)
@@ -104,7 +122,8 @@ def _builder(request, recipe: Recipe | None = None):
         if not parsed.errors:
             try:
                 saved = recipe_save(user=request.user, team=parsed.team, name=parsed.name, base=parsed.base,
-                                    choices=parsed.choices, artifact=request.FILES.get("artifact"), recipe=recipe)
+                                    choices=parsed.choices, artifact=request.FILES.get("artifact"), recipe=recipe,
+                                    runtime=parsed.runtime)
             except CompositionError as error:
                 context["errors"].update(error.errors or {"recipe": str(error)})
             else:
@@ -122,8 +141,12 @@ def recipe_new(request):
 
 
 def recipe_edit(request, pk):
-    recipe = _recipe_for_user(request, pk)
+    recipe = visible_recipe_or_404(request.user, pk)
     require_team_member(request.user, recipe.team)
+    if recipe.kind == Recipe.Kind.DOCKERFILE:
+        from builds.custom_views import dockerfile_form
+
+        return dockerfile_form(request, recipe)
     return _builder(request, recipe)
 
 
@@ -135,18 +158,21 @@ def recipe_preview_partial(request):
 
 @require_GET
 def recipe_detail(request, pk):
-    recipe = _recipe_for_user(request, pk)
+    recipe = visible_recipe_or_404(request.user, pk)
     builds = recipe.builds.select_related("requested_by").prefetch_related("verdicts")[:20]
+    from builds.team_script_views import recipe_scripts_context
+
     return render(request, "builds/recipe_detail.html", {
         "recipe": recipe, "builds": builds,
         "choices": recipe.choices.select_related("version__component"),
         "can_build": recipe.team in teams_of(request.user),
+        **recipe_scripts_context(request, recipe),
     })
 
 
 @require_POST
 def recipe_build(request, pk):
-    recipe = _recipe_for_user(request, pk)
+    recipe = visible_recipe_or_404(request.user, pk)
     try:
         build = build_request(user=request.user, recipe=recipe, no_cache=request.POST.get("no_cache") == "1")
     except CompositionError as error:
@@ -180,17 +206,18 @@ def _failure_tail(build, lines=20) -> str:
 
 @require_GET
 def build_detail(request, pk):
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     total = build.log_chunks.count()
     context = _live_context(build, max(-1, total - LOG_TAIL_CHUNKS - 1))
     context["hidden_chunks"] = max(0, total - LOG_TAIL_CHUNKS)
+    context["can_propose"] = build.team in teams_of(request.user)
     return render(request, "builds/build_detail.html", context)
 
 
 @require_GET
 def build_live(request, pk):
     """New log lines and the current status; answers 286 once the build is done so htmx stops polling."""
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     try:
         after = int(request.GET.get("after", "-1"))
     except ValueError:
@@ -203,21 +230,23 @@ def build_live(request, pk):
 
 @require_GET
 def build_log_raw(request, pk):
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     text = "".join(BuildLogChunk.objects.filter(build=build).order_by("seq").values_list("text", flat=True))
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
 @require_GET
 def build_dockerfile(request, pk):
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     text = build.dockerfile + (f"\n# ---- stage 2 ----\n{build.script_stage}" if build.script_stage else "")
+    if build.build_stage:
+        text = f"# ---- build stage ----\n{build.build_stage}\n# ---- stage 1 ----\n{text}"
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
 @require_POST
 def build_cancel_view(request, pk):
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     build = build_cancel(user=request.user, build=build)
     messages.info(request, "Build cancelled." if build.is_done else "Stopping the build…")
     return redirect("build-detail", pk=build.pk)
@@ -225,7 +254,7 @@ def build_cancel_view(request, pk):
 
 @require_POST
 def build_publish(request, pk):
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     if build.team not in teams_of(request.user):
         messages.error(request, "Only members of the owning team may publish this image.")
         return redirect("build-detail", pk=build.pk)

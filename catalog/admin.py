@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -7,6 +7,7 @@ from portal.admin_site import AuditedAdmin, PlatformAdminOnly
 
 from catalog.impact import recipes_rebuild, recipes_using_base, recipes_using_component
 from catalog.models import BaseImage, Component, ComponentVersion
+from catalog.proposals import ProposalError, base_approve, base_reject
 from catalog.services import base_image_pin
 
 
@@ -22,10 +23,35 @@ def _rebuild_message(modeladmin, request, outcome):
 
 @admin.register(BaseImage)
 class BaseImageAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
-    list_display = ["slug", "name", "repository", "tag", "os_family", "approved", "lifecycle", "digest", "recipe_count"]
-    list_filter = ["approved", "lifecycle", "os_family"]
-    readonly_fields = ["used_by"]
-    actions = ["repin_and_rebuild"]
+    list_display = ["slug", "name", "repository", "tag", "os_family", "approved", "proposal_state", "lifecycle", "digest",
+                    "recipe_count"]
+    list_filter = ["approved", "proposal_state", "lifecycle", "os_family", "build_base"]
+    readonly_fields = ["used_by", "source_build", "proposed_by", "reviewed_by", "reviewed_at"]
+    actions = ["repin_and_rebuild", "approve_proposed", "reject_proposed"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A proposal is decided by the approve/reject actions (which check the image and pin it),
+        # not by ticking "approved" or editing what it points at.
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.pending:
+            fields += ["approved", "proposal_state", "repository", "tag", "digest", "layer_digests"]
+        return fields
+
+    @admin.action(description="Approve the selected proposed base images (pinned by digest and layers)")
+    def approve_proposed(self, request, queryset):
+        self._review(request, queryset, base_approve, "approved")
+
+    @admin.action(description="Reject the selected proposed base images")
+    def reject_proposed(self, request, queryset):
+        self._review(request, queryset, base_reject, "rejected")
+
+    def _review(self, request, queryset, review, done):
+        for base in queryset:
+            try:
+                review(user=request.user, base=base)
+                self.message_user(request, f"{base.slug}: {done}.", messages.SUCCESS)
+            except ProposalError as error:
+                self.message_user(request, f"{base.slug}: {error}", messages.ERROR)
 
     @admin.display(description="Used by")
     def used_by(self, base):

@@ -1,4 +1,5 @@
 """What platform admins curate: approved base images and versioned components."""
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -8,6 +9,12 @@ class Lifecycle(models.TextChoices):
     PUBLISHED = "published", "Published"
     DEPRECATED = "deprecated", "Deprecated"
     RETIRED = "retired", "Retired"
+
+
+class ProposalState(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
 
 
 class BaseImage(models.Model):
@@ -24,6 +31,16 @@ class BaseImage(models.Model):
     approved = models.BooleanField(default=False)
     lifecycle = models.CharField(max_length=20, choices=Lifecycle.choices, default=Lifecycle.PUBLISHED)
     description = models.TextField(blank=True)
+    # A custom base proposed from a published image waits in "pending" until a platform admin
+    # approves it; "" means an admin curated it directly.
+    proposal_state = models.CharField(max_length=20, choices=ProposalState.choices, blank=True, default="")
+    source_build = models.ForeignKey("builds.Build", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="proposed_bases", help_text="The published build it was proposed from")
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    build_base = models.BooleanField(
+        default=False, help_text="Offered as a build-stage base (compilers, SDKs) for recipes that build their package")
 
     class Meta:
         ordering = ["slug"]
@@ -34,6 +51,10 @@ class BaseImage(models.Model):
     @property
     def selectable(self) -> bool:
         return self.approved and bool(self.digest) and self.lifecycle == Lifecycle.PUBLISHED
+
+    @property
+    def pending(self) -> bool:
+        return self.proposal_state == ProposalState.PENDING
 
 
 class Component(models.Model):

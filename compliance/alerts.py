@@ -27,25 +27,35 @@ def alert_body(build, verdict) -> dict:
     }
 
 
+def webhook_send(url: str, body: dict) -> str:
+    """POST the JSON body; what happened, for the audit log (a failure is reported, not raised)."""
+    try:
+        response = requests.post(url, json=body, timeout=settings.ALERT_WEBHOOK_TIMEOUT)
+        return f"HTTP {response.status_code}"
+    except requests.RequestException as error:
+        log.warning("webhook %s failed: %s", url, error)
+        return f"failed: {error}"
+
+
+def email_send(subject: str, text: str, recipients: list[str]) -> str:
+    """Send through Django's mail settings; what happened, for the audit log."""
+    try:
+        send_mail(subject, text, None, recipients)
+        return "sent"
+    except OSError as error:
+        return f"failed: {error}"
+
+
 def alert_noncompliant(build, verdict) -> dict:
     """Send the alert to the team's webhook and e-mail; returns what happened to each."""
     body = alert_body(build, verdict)
     outcome = {}
     if build.team.webhook_url:
-        try:
-            response = requests.post(build.team.webhook_url, json=body, timeout=settings.ALERT_WEBHOOK_TIMEOUT)
-            outcome["webhook"] = f"HTTP {response.status_code}"
-        except requests.RequestException as error:
-            outcome["webhook"] = f"failed: {error}"
-            log.warning("alert webhook for team %s failed: %s", build.team.slug, error)
+        outcome["webhook"] = webhook_send(build.team.webhook_url, body)
     if build.team.alert_email:
         subject = f"[image portal] {build.recipe} is no longer compliant"
         lines = [f"{r['rule']}: {r['message']}" for r in body["failing_rules"]]
         text = f"{build.published_reference}\n\n" + "\n".join(lines) + f"\n\n{body['note']}\n"
-        try:
-            send_mail(subject, text, None, [build.team.alert_email])
-            outcome["email"] = "sent"
-        except OSError as error:
-            outcome["email"] = f"failed: {error}"
+        outcome["email"] = email_send(subject, text, [build.team.alert_email])
     audit_record(actor=None, action="alert.noncompliant", target=build, team=build.team, **outcome)
     return outcome

@@ -9,20 +9,30 @@ from rest_framework.response import Response
 from builds.models import Build
 from compliance.exception_views import _exceptions_for
 from compliance.exceptions import DecisionConflict, exception_decide, exception_request, exception_revoke
-from compliance.models import PolicyException
+from compliance.models import ExceptionApproval, PolicyException
 from portal.rbac import visible_teams
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    reviewer = serializers.StringRelatedField()
+
+    class Meta:
+        model = ExceptionApproval
+        fields = ["reviewer", "comment", "created"]
+        read_only_fields = fields
 
 
 class ExceptionSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     requested_by = serializers.StringRelatedField()
     decided_by = serializers.StringRelatedField()
+    approvals = ApprovalSerializer(many=True, read_only=True)
 
     class Meta:
         model = PolicyException
         fields = ["id", "scope", "team", "recipe", "digest", "target_kind", "target", "reason", "justification", "ticket",
                   "end_when_fixed", "expires_at", "status", "requested_by", "requested_at", "decided_by", "decided_at",
-                  "decision_comment"]
+                  "decision_comment", "approvals_required", "approvals", "reminded_14d_at", "reminded_3d_at"]
         read_only_fields = fields
 
 
@@ -51,7 +61,8 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     serializer_class = ExceptionSerializer
 
     def get_queryset(self):
-        queryset = _exceptions_for(self.request.user).select_related("team", "requested_by", "decided_by")
+        queryset = (_exceptions_for(self.request.user).select_related("team", "requested_by", "decided_by")
+                    .prefetch_related("approvals__reviewer"))
         wanted = self.request.query_params.get("status")
         return queryset.filter(status=wanted) if wanted else queryset
 
@@ -80,12 +91,16 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         try:
             exception = act(exception, data.validated_data)
         except DecisionConflict as conflict:
-            return Response({"detail": str(conflict), "current": ExceptionSerializer(exception).data}, status=status.HTTP_409_CONFLICT)
+            current = self.get_queryset().get(pk=exception.pk)
+            return Response({"detail": str(conflict), "current": ExceptionSerializer(current).data}, status=status.HTTP_409_CONFLICT)
         except DjangoValidationError as error:
             _django_errors(error)
         return Response(ExceptionSerializer(exception).data)
 
-    @extend_schema(request=DecisionSerializer, responses={200: ExceptionSerializer, 409: dict})
+    @extend_schema(request=DecisionSerializer, responses={200: ExceptionSerializer, 409: dict},
+                   description="Approve. An exception that may waive a Critical finding needs two approvals from two "
+                               "different reviewers: the first leaves it `awaiting_second` (not applied); a second "
+                               "approval by the same reviewer answers 409.")
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         return self._decision(request, pk, lambda e, d: exception_decide(

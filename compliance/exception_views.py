@@ -29,17 +29,19 @@ def exception_list(request):
     tab = request.GET.get("status", "pending" if is_security_reviewer(request.user) else "active")
     tab = tab if tab in TABS else "active"
     now = timezone.now()
-    exceptions = _exceptions_for(request.user).select_related("team", "recipe", "requested_by", "decided_by")
+    exceptions = _exceptions_for(request.user).select_related("team", "recipe__team", "requested_by", "decided_by")  # a recipe's name shows its team
     if tab == "active":
         exceptions = exceptions.filter(status="approved", expires_at__gt=now)
     elif tab == "expiring":
         exceptions = exceptions.filter(status="approved", expires_at__gt=now, expires_at__lte=now + datetime.timedelta(days=14))
+    elif tab == "pending":
+        exceptions = exceptions.filter(status__in=PolicyException.AWAITING_REVIEW)
     else:
         exceptions = exceptions.filter(status=tab)
     return render(request, "compliance/exception_list.html", {
         "exceptions": exceptions.order_by("expires_at" if tab in ("active", "expiring") else "requested_at")[:500],
         "tab": tab, "tabs": TABS,
-        "pending_count": _exceptions_for(request.user).filter(status="pending").count(),
+        "pending_count": _exceptions_for(request.user).filter(status__in=PolicyException.AWAITING_REVIEW).count(),
     })
 
 
@@ -76,16 +78,23 @@ def exception_new(request):
     return render(request, "compliance/exception_new.html", context)
 
 
-@require_GET
-def exception_detail(request, pk):
+def _render_detail(request, pk, status=200):
     exception = get_object_or_404(_exceptions_for(request.user).select_related("team", "recipe", "requested_by", "decided_by"), pk=pk)
     from portal.models import AuditEvent
 
     history = AuditEvent.objects.filter(target_type="PolicyException", target_id=str(exception.pk)).select_related("actor").order_by("created")
+    approvals = list(exception.approvals.select_related("reviewer"))
     return render(request, "compliance/exception_detail.html", {
-        "exception": exception, "history": history,
+        "exception": exception, "history": history, "approvals": approvals,
         "can_decide": is_security_reviewer(request.user) and exception.requested_by_id != request.user.pk,
-    })
+        "approved_by_me": any(a.reviewer_id == request.user.pk for a in approvals),
+        "awaiting_review": exception.status in PolicyException.AWAITING_REVIEW,
+    }, status=status)
+
+
+@require_GET
+def exception_detail(request, pk):
+    return _render_detail(request, pk)
 
 
 @require_POST
@@ -98,10 +107,14 @@ def exception_decision(request, pk):
         else:
             exception_decide(user=request.user, exception=exception, approve=action == "approve", comment=comment,
                              expires_at=_expiry(request.POST.get("expires_at")))
-        messages.success(request, f"Exception {exception.pk}: {action} recorded.")
+        exception.refresh_from_db()
+        waiting = " It needs a second approval from another reviewer before it applies." \
+            if exception.status == PolicyException.Status.AWAITING_SECOND else ""
+        messages.success(request, f"Exception {exception.pk}: {action} recorded.{waiting}")
     except DecisionConflict as conflict:
+        # Someone decided first, or this reviewer already approved: the current state, with why.
         messages.error(request, str(conflict))
-        return redirect("exception-detail", pk=exception.pk)
+        return _render_detail(request, exception.pk, status=409)
     except (ValidationError, PermissionDenied) as error:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
     return redirect("exception-detail", pk=exception.pk)

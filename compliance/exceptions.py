@@ -1,4 +1,5 @@
-"""Exceptions: requested by a team, decided by a security reviewer who is not the requester,
+"""Exceptions: requested by a team, decided by a security reviewer who is not the requester
+(two reviewers when it may waive a Critical finding: compliance/exception_approvals.py),
 scoped, and expiring. Every decision goes to the audit log; an expired or revoked exception
 stops applying at once (the affected verdicts are re-evaluated)."""
 import datetime
@@ -10,15 +11,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from builds.models import Build
+from compliance.exception_approvals import DecisionConflict, approvals_required_for, exception_approve
 from compliance.models import Finding, PolicyException
 from portal.audit import audit_record
 from portal.rbac import is_security_reviewer, require_team_member
 
 MIN_JUSTIFICATION = 30
-
-
-class DecisionConflict(Exception):
-    """Someone else decided first; the caller shows the current state (HTTP 409)."""
+__all__ = ["DecisionConflict", "exception_request", "exception_decide", "exception_revoke", "exceptions_expire"]
 
 
 def max_days_for(severity: str) -> int:
@@ -69,9 +68,11 @@ def exception_request(*, user, scope, target_kind, target, reason, justification
     exception = PolicyException.objects.create(
         scope=scope, team=team if scope != PolicyException.Scope.GLOBAL else None, recipe=recipe, digest=digest,
         target_kind=target_kind, target=target.strip(), reason=reason, justification=justification.strip(),
-        ticket=ticket, end_when_fixed=end_when_fixed, expires_at=expires_at, requested_by=user)
+        ticket=ticket, end_when_fixed=end_when_fixed, expires_at=expires_at, requested_by=user,
+        approvals_required=approvals_required_for(target_kind, target.strip()))
     audit_record(actor=user, action="exception.requested", target=exception, team=exception.team,
-                 scope=scope, target_kind=target_kind, subject=exception.target, expires_at=expires_at.isoformat())
+                 scope=scope, target_kind=target_kind, subject=exception.target, expires_at=expires_at.isoformat(),
+                 approvals_required=exception.approvals_required)
     return exception
 
 
@@ -89,19 +90,21 @@ def _decide(*, user, exception, status, comment, allowed_from) -> PolicyExceptio
 
 
 def exception_decide(*, user, exception, approve: bool, comment: str = "", expires_at=None) -> PolicyException:
-    """A security reviewer, never the requester, approves (optionally shortening) or denies."""
+    """A security reviewer, never the requester, approves (optionally shortening) or denies.
+    An approval that is the first of two leaves the exception awaiting a second reviewer."""
     if not is_security_reviewer(user):
         raise PermissionDenied("Only security reviewers decide exceptions.")
     if exception.requested_by_id == user.pk:
         raise PermissionDenied("You requested this exception; another reviewer must decide it.")
     if not approve and not comment.strip():
         raise ValidationError({"comment": "Say why the request is denied."})
-    if approve and expires_at is not None:
-        if expires_at > exception.expires_at:
-            raise ValidationError({"expires_at": "A reviewer may shorten the expiry, not extend it."})
-        PolicyException.objects.filter(pk=exception.pk).update(expires_at=expires_at)
-    status = PolicyException.Status.APPROVED if approve else PolicyException.Status.DENIED
-    return _decide(user=user, exception=exception, status=status, comment=comment, allowed_from={PolicyException.Status.PENDING})
+    if approve:
+        exception, active = exception_approve(user=user, exception=exception, comment=comment, expires_at=expires_at)
+        if active:
+            builds_reevaluate(exception)
+        return exception
+    return _decide(user=user, exception=exception, status=PolicyException.Status.DENIED, comment=comment,
+                   allowed_from={PolicyException.Status.PENDING, PolicyException.Status.AWAITING_SECOND})
 
 
 def exception_revoke(*, user, exception, comment: str) -> PolicyException:

@@ -18,24 +18,31 @@ def publication_repository(build: Build) -> str:
 
 
 def verdict_make_current(build: Build) -> None:
-    """A verdict computed before the latest database import is stale: match and evaluate again,
-    from the stored SBOM, before anything is published on it."""
+    """A verdict computed before the latest database import, under another policy version or
+    under a rule set that is no longer the team's is stale: evaluate again, from the stored
+    SBOM, before anything is published on it (matching again only when the database moved)."""
     from compliance.matching import scan_match
-    from compliance.models import ImageScan
+    from compliance.models import ImageScan, Verdict
+    from compliance.ruleset import ruleset_for
     from compliance.services import verdict_evaluate
     from compliance.vulndb_store import database_version
 
     latest = build.verdicts.order_by("-created").first()
     scan = ImageScan.objects.filter(build=build, status=ImageScan.Status.DONE).first()
-    if latest is None or scan is None or latest.database_version == database_version():
+    if latest is None or scan is None:
         return
-    scan_match(scan)
+    database_moved = latest.database_version != database_version()
+    rules_moved = latest.policy_version != Verdict.POLICY_VERSION or latest.ruleset_version != ruleset_for(build.team).version
+    if not (database_moved or rules_moved):
+        return
+    if database_moved:
+        scan_match(scan)
     verdict_evaluate(build=build, trigger="gate")
 
 
 def image_publish(*, build: Build, actor) -> str:
     """Copy the quarantined image to the publication repository if, and only if, its verdict
-    passed and is current for the latest vulnerability database import."""
+    passed and is current for the latest vulnerability database import and today's rules."""
     if not build.published_reference:
         verdict_make_current(build)
     with transaction.atomic():

@@ -47,13 +47,16 @@ class SbomPackage(models.Model):
 class Verdict(models.Model):
     """The policy outcome for one build, with every rule's result and evidence."""
 
-    POLICY_VERSION = "1"
+    # 2: rules come from PolicyRule rows; the verdict records the rule set it used.
+    POLICY_VERSION = "2"
 
     build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="verdicts")
     passed = models.BooleanField()
     results = models.JSONField(default=list)
     policy_version = models.CharField(max_length=20, default=POLICY_VERSION)
     database_version = models.PositiveIntegerField(null=True, blank=True, help_text="Latest ImportRun id used")
+    ruleset_version = models.CharField(max_length=64, blank=True, help_text="sha256 of the effective rules used")
+    ruleset = models.JSONField(default=list, blank=True, help_text="The effective rules used: kind, action, params, source")
     trigger = models.CharField(max_length=30, default="build", help_text="build, or reevaluation after an import")
     created = models.DateTimeField(auto_now_add=True)
 
@@ -67,6 +70,60 @@ class Verdict(models.Model):
     @property
     def waived(self):
         return [r for r in self.results if r["status"] == "waived"]
+
+    @property
+    def warnings(self):
+        return [r for r in self.results if r["status"] == "warn"]
+
+
+class PolicyRule(models.Model):
+    """One policy rule as data. A row without a team is global; a team's row of the same kind
+    replaces the global one for that team's images. A built-in kind with no global row runs
+    with its default parameters, so a rule is turned off by disabling it, never by deleting it."""
+
+    class Kind(models.TextChoices):
+        APPROVED_BASE = "approved-base", "Approved base image"
+        NON_ROOT_USER = "non-root-user", "Non-root runtime user"
+        NO_SECRETS_IN_ENV = "no-secrets-in-env", "No secrets in environment"
+        NO_SECRETS_IN_LAYERS = "no-secrets-in-layers", "No secrets in files, labels or history"
+        DOCKERFILE_LINT = "dockerfile-lint", "Dockerfile lint (hadolint)"
+        BANNED_PACKAGES = "banned-packages", "No banned packages"
+        RUNTIME_PRIVILEGES = "runtime-privileges", "No privileged mode or extra capabilities"
+        VULNERABILITY_THRESHOLD = "vulnerability-threshold", "Vulnerability threshold"
+
+    class Action(models.TextChoices):
+        BLOCK = "block", "Block publication"
+        WARN = "warn", "Warn only"
+
+    team = models.ForeignKey("portal.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="policy_rules",
+                             help_text="Empty: the global rule. Set: replaces the global rule of this kind for the team")
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    enabled = models.BooleanField(default=True)
+    action = models.CharField(max_length=10, choices=Action.choices, default=Action.BLOCK)
+    params = models.JSONField(default=dict, blank=True, help_text="Parameters of the kind, as JSON (see the policy page)")
+    note = models.TextField(blank=True, help_text="Why the rule is set this way")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["team__slug", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "kind"], name="one_policy_rule_per_team_and_kind"),
+            models.UniqueConstraint(fields=["kind"], condition=models.Q(team__isnull=True), name="one_global_policy_rule_per_kind"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} ({self.team.slug if self.team_id else 'global'})"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from compliance.rule_params import RuleParamsError, params_clean
+
+        try:
+            self.params = params_clean(self.kind, self.params)
+        except RuleParamsError as error:
+            raise ValidationError({"params": [f"{k}: {v}" for k, v in error.errors.items()]})
 
 
 class ImportRun(models.Model):
@@ -89,6 +146,9 @@ class ImportRun(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     rejections = models.JSONField(default=list, blank=True, help_text="The first rejected records and why")
     error = models.TextField(blank=True)
+    # HTTP validators of the file a sync downloaded: the next sync asks "changed since?" with them.
+    etag = models.CharField(max_length=300, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["-started"]
@@ -181,10 +241,15 @@ class PolicyException(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending review"
+        # A first approval of an exception that needs two: it does not apply yet.
+        AWAITING_SECOND = "awaiting_second", "Awaiting second approval"
         APPROVED = "approved", "Approved"
         DENIED = "denied", "Denied"
         REVOKED = "revoked", "Revoked"
         EXPIRED = "expired", "Expired"
+
+    # Both wait for a reviewer: the reviewers' queue ("pending" tab) lists them together.
+    AWAITING_REVIEW = (Status.PENDING, Status.AWAITING_SECOND)
 
     scope = models.CharField(max_length=20, choices=Scope.choices)
     team = models.ForeignKey("portal.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="exceptions")
@@ -203,9 +268,27 @@ class PolicyException(models.Model):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_comment = models.TextField(blank=True)
+    approvals_required = models.PositiveSmallIntegerField(
+        default=1, help_text="2 when the exception may waive a Critical finding (see compliance/exception_approvals.py)")
+    # Set by the reminder job when it claims a reminder, so each is sent at most once.
+    reminded_14d_at = models.DateTimeField(null=True, blank=True)
+    reminded_3d_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at"]
 
     def __str__(self):
         return f"exception {self.pk}: {self.target_kind} {self.target} ({self.get_scope_display()})"
+
+
+class ExceptionApproval(models.Model):
+    """One reviewer's approval; an exception needing two has two rows from two reviewers."""
+
+    exception = models.ForeignKey(PolicyException, on_delete=models.CASCADE, related_name="approvals")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    comment = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created"]
+        constraints = [models.UniqueConstraint(fields=["exception", "reviewer"], name="one_approval_per_reviewer")]

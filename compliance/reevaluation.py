@@ -11,7 +11,8 @@ again: the other results (approved base, user, secrets, Dockerfile lint) are car
 the build's latest verdict, as the same inputs would give the same answers. Whenever that could
 be wrong, the whole verdict is evaluated by `verdict_evaluate` instead: no usable latest verdict
 (none, another policy version, other rules than a whole evaluation gives today, as after a rule
-was added), a waived result in it, or an approved exception whose scope may cover the build
+was added), a rule set other than today's global one (`RulesetCarry`: a rule was edited, or the
+team has rules of its own), a waived result in it, or an approved exception whose scope may cover the build
 (waivers need every finding, not a count). The first build of a run is always evaluated whole:
 that is how today's rules are known. Changes to those other inputs re-evaluate verdicts on their
 own (exceptions, the gate).
@@ -21,7 +22,6 @@ import time
 from collections import defaultdict
 from dataclasses import fields
 
-from django.conf import settings
 from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
@@ -30,6 +30,7 @@ from compliance.alerts import alert_noncompliant
 from compliance.matching import findings_rematch
 from compliance.models import Finding, PolicyException, Verdict
 from compliance.policy_vulns import rule_vulnerability_threshold
+from compliance.ruleset import RulesetCarry
 from compliance.services import verdict_evaluate
 from compliance.vulndb_store import database_version
 
@@ -61,22 +62,22 @@ def _exception_scopes() -> tuple[bool, set[int], set[int]]:
             {team for _, team, _ in scopes if team}, {recipe for _, _, recipe in scopes if recipe})
 
 
-def _carried_results(build, scopes, rules: list[str] | None) -> list[dict] | None:
+def _carried_results(build, scopes, rules: list[str] | None, carry: RulesetCarry) -> list[dict] | None:
     """The latest verdict's non-threshold results, when they may be carried over (see above);
     `rules` are those a whole evaluation gives today (None: not known yet)."""
     previous, (any_global, teams, recipes) = build.previous, scopes
     if rules is None or previous is None or previous.policy_version != Verdict.POLICY_VERSION or any_global \
-            or build.team_id in teams or build.recipe_id in recipes:
+            or build.team_id in teams or build.recipe_id in recipes or not carry.allows(build, previous):
         return None
     if [r["rule"] for r in previous.results] != rules or any(r["status"] == "waived" for r in previous.results):
         return None
     return [r for r in previous.results if r["rule"] != THRESHOLD]
 
 
-def threshold_inputs(scan_ids: list[int]) -> dict[int, list[dict]]:
+def threshold_inputs(scan_ids: list[int], limits: dict) -> dict[int, list[dict]]:
     """Per scan, what the threshold rule needs, in two queries: every finding that can block
     (as `findings_as_dicts` gives it) and, for the counts, a blank stand-in for each other one."""
-    block, fixable_only = set(settings.POLICY_BLOCK_SEVERITIES), settings.POLICY_BLOCK_FIXABLE_ONLY
+    block, fixable_only = limits["block"], limits["fixable_only"]
     blocking = Finding.objects.filter(scan_id__in=scan_ids, severity__in=block)
     if fixable_only:
         blocking = blocking.exclude(fixed_version="")
@@ -103,12 +104,13 @@ def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
     counts["scans"] = len(rematch.scans)
     matched = time.monotonic()
     version, scopes, rules, made, whole = database_version(), _exception_scopes(), None, 0, 0
-    limits = {"block": set(settings.POLICY_BLOCK_SEVERITIES), "fixable_only": settings.POLICY_BLOCK_FIXABLE_ONLY}
+    carry = RulesetCarry()  # builds under another rule set than today's global one are evaluated whole
+    limits = carry.limits
     for builds in builds_of_scans(rematch.changed_scans):
-        inputs = threshold_inputs([build.scan.pk for build in builds])
+        inputs = threshold_inputs([build.scan.pk for build in builds], limits)
         carried, evaluated = [], []
         for build in builds:
-            results = _carried_results(build, scopes, rules)
+            results = _carried_results(build, scopes, rules, carry)
             if results is None:
                 evaluated.append((build, verdict_evaluate(build=build, trigger="reevaluation")))
                 rules = rules or [r["rule"] for r in evaluated[-1][1].results]
@@ -117,7 +119,8 @@ def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
             # RuleResult.to_dict() without its deep copy, which cost more than the rule: the result is ours alone.
             results.append({field.name: getattr(threshold, field.name) for field in fields(threshold)})
             carried.append((build, Verdict(build=build, passed=all(r["status"] != "fail" for r in results),
-                                           results=results, database_version=version, trigger="reevaluation")))
+                                           results=results, database_version=version, trigger="reevaluation",
+                                           ruleset_version=carry.version, ruleset=carry.snapshot)))
         Verdict.objects.bulk_create([verdict for _, verdict in carried])
         made, whole = made + len(carried) + len(evaluated), whole + len(evaluated)
         for build, after in carried + evaluated:

@@ -1,7 +1,7 @@
 """Compliance writes: record the SBOM of a pushed image and the policy verdict for a build."""
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -9,7 +9,10 @@ from builds.models import Build
 from catalog.models import BaseImage
 from catalog.services import registry_client
 from compliance.models import ImageScan, SbomPackage, Verdict
-from compliance.policy import ApprovedBase, policy_evaluate
+from compliance.policy import (ApprovedBase, RuleResult, rule_approved_base, rule_no_secrets_in_env,
+                               rule_no_secrets_in_layers, rule_non_root_user)
+from compliance.policy_rules_extra import rule_banned_packages, rule_runtime_privileges
+from compliance.ruleset import EffectiveRule, ruleset_for
 from compliance.lint import rule_dockerfile_lint
 from compliance.policy_vulns import rule_vulnerability_threshold
 from compliance.vulndb_store import database_version
@@ -79,16 +82,18 @@ def findings_as_dicts(scan) -> list[dict]:
     ]
 
 
+def packages_as_dicts(scan) -> list[dict]:
+    return list(scan.packages.values("type", "name", "version", "source_name", "layer_index"))
+
+
 def verdict_evaluate(*, build: Build, trigger: str = "build") -> Verdict:
-    """Evaluate every rule on the build's scan and findings; store the verdict with its evidence
-    and the database version it was computed against."""
-    facts = ImageFacts.from_dict(build.scan.facts)
-    outcome = policy_evaluate(facts=facts, approved_bases=approved_bases())
-    results = [r.to_dict() for r in outcome.results]
-    results.append(rule_dockerfile_lint(build.dockerfile + build.script_stage.replace("FROM portal-stage-one", "FROM scratch")).to_dict())
+    """Evaluate the team's effective rules on the build's scan and findings; store the verdict
+    with its evidence, the rule set and the database version it was computed against."""
+    ruleset = ruleset_for(build.team)
     findings = findings_as_dicts(build.scan)
     waivers = waivers_for(build, findings)
-    results.append(_threshold_with_waivers(findings, waivers))
+    inputs = _RuleInputs(build, findings, waivers)
+    results = [_rule_apply(rule, _rule_run(rule, inputs)) for rule in ruleset.rules]
     for result in results:
         exception = waivers.rules.get(result["rule"])
         if result["status"] == "fail" and exception is not None:
@@ -97,12 +102,58 @@ def verdict_evaluate(*, build: Build, trigger: str = "build") -> Verdict:
             result["evidence"]["exception"] = exception.pk
     return Verdict.objects.create(
         build=build, passed=all(r["status"] != "fail" for r in results), results=results,
-        database_version=database_version(), trigger=trigger)
+        database_version=database_version(), ruleset_version=ruleset.version, ruleset=ruleset.snapshot(),
+        trigger=trigger)
 
 
-def _threshold_with_waivers(findings: list[dict], waivers) -> dict:
+class _RuleInputs:
+    """What the rules read about one build; the facts and packages are loaded once, when a rule needs them."""
+
+    def __init__(self, build: Build, findings: list[dict], waivers):
+        self.build, self.findings, self.waivers = build, findings, waivers
+
+    @cached_property
+    def facts(self) -> ImageFacts:
+        return ImageFacts.from_dict(self.build.scan.facts)
+
+    @cached_property
+    def packages(self) -> list[dict]:
+        return packages_as_dicts(self.build.scan)
+
+
+def _rule_run(rule: EffectiveRule, inputs: _RuleInputs) -> dict:
+    """One rule's result as a dict; a rule whose stored parameters are invalid fails (closed)."""
+    if rule.error:
+        return RuleResult(rule.kind, rule.title, "fail", f"This rule's parameters are invalid ({rule.error}); "
+                          "a platform admin must correct them.", {"params": rule.params}).to_dict()
+    kind, params, build = rule.kind, rule.params, inputs.build
+    if kind == "vulnerability-threshold":
+        return _threshold_with_waivers(inputs.findings, inputs.waivers, params)
+    if kind == "dockerfile-lint":
+        stages = build.dockerfile + build.script_stage.replace("FROM portal-stage-one", "FROM scratch")
+        return rule_dockerfile_lint(stages).to_dict()
+    if kind == "banned-packages":
+        return rule_banned_packages(inputs.packages, packages_banned=params["packages"]).to_dict()
+    if kind == "runtime-privileges":
+        return rule_runtime_privileges(build.snapshot.get("runtime") or {}, **params).to_dict()
+    if kind == "approved-base":
+        return rule_approved_base(inputs.facts, approved_bases()).to_dict()
+    image_rules = {"non-root-user": rule_non_root_user, "no-secrets-in-env": rule_no_secrets_in_env,
+                   "no-secrets-in-layers": rule_no_secrets_in_layers}
+    return image_rules[kind](inputs.facts).to_dict()
+
+
+def _rule_apply(rule: EffectiveRule, result: dict) -> dict:
+    """A failing warn-only rule is reported as 'warn' and does not block publication."""
+    if rule.action == "warn" and result["status"] == "fail":
+        result["status"] = "warn"
+        result["evidence"]["action"] = "warn"
+    return result
+
+
+def _threshold_with_waivers(findings: list[dict], waivers, params: dict) -> dict:
     """The threshold rule as 'pass', 'fail', or 'waived' when only exceptions make it pass."""
-    limits = {"block": set(settings.POLICY_BLOCK_SEVERITIES), "fixable_only": settings.POLICY_BLOCK_FIXABLE_ONLY}
+    limits = {"block": set(params["severities"]), "fixable_only": params["fixable_only"]}
     strict = rule_vulnerability_threshold(findings, **limits).to_dict()
     if strict["status"] == "pass" or not (waivers.vulnerabilities or waivers.packages):
         return strict

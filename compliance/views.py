@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from builds.views import _build_for_user
+from builds.lookups import visible_build_or_404
 from compliance.models import ImageScan
 from compliance.policy_vulns import SEVERITY_ORDER
 from compliance.selectors import findings_filter, severity_counts
@@ -27,7 +27,7 @@ def _report_filters(request) -> dict:
 
 @require_GET
 def image_report(request, pk):
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     scan = ImageScan.objects.filter(build=build).first()
     filters = _report_filters(request)
     context = {"build": build, "scan": scan, "filters": filters, "severity_order": SEVERITY_ORDER,
@@ -54,7 +54,7 @@ def image_report(request, pk):
 @require_GET
 def image_report_csv(request, pk):
     """The findings under the current filters, with identifying columns, for audits."""
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     scan = ImageScan.objects.filter(build=build).first()
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="build-{build.pk}-findings.csv"'
@@ -102,27 +102,53 @@ def vulnerability_impact(request, vulnerability_id):
     })
 
 
+def _trend_weeks(request) -> int:
+    """12, 26 or 52 from ?weeks=; anything else (a stale or edited link) shows the default."""
+    from compliance.trend import PERIODS
+
+    value = request.GET.get("weeks", "")
+    return int(value) if value.isdigit() and int(value) in PERIODS else PERIODS[0]
+
+
+def _trend_context(request, teams) -> dict:
+    from compliance.trend import PERIODS, verdict_trend
+    from compliance.trend_chart import trend_chart
+
+    weeks = _trend_weeks(request)
+    points = verdict_trend(teams, weeks=weeks)
+    return {"trend": points, "trend_chart": trend_chart(points), "trend_weeks": weeks, "trend_periods": PERIODS,
+            "trend_first": points[0], "trend_last": points[-1]}
+
+
 @require_GET
 def security_dashboard(request):
-    from compliance.models import ImportRun
-    from compliance.selectors import fleet_summary
-    from portal.rbac import visible_teams
-
     import datetime
 
     from django.utils import timezone
+    from django.utils.cache import patch_vary_headers
 
     from compliance.exception_views import _exceptions_for
+    from compliance.models import ImportRun, PolicyException
+    from compliance.selectors import fleet_summary
+    from portal.rbac import visible_teams
 
-    now = timezone.now()
-    exceptions = _exceptions_for(request.user)
-    return render(request, "compliance/dashboard.html", {
-        "summary": fleet_summary(visible_teams(request.user)), "severity_order": SEVERITY_ORDER,
-        "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
-        "expiring": exceptions.filter(status="approved", expires_at__gt=now,
-                                      expires_at__lte=now + datetime.timedelta(days=14)).order_by("expires_at")[:20],
-        "pending_exceptions": exceptions.filter(status="pending").count(),
-    })
+    teams = visible_teams(request.user)
+    if request.htmx and request.htmx.target == "verdict-trend":
+        # The period selector re-renders only its card.
+        response = render(request, "compliance/_verdict_trend.html", _trend_context(request, teams))
+    else:
+        now = timezone.now()
+        exceptions = _exceptions_for(request.user)
+        response = render(request, "compliance/dashboard.html", {
+            "summary": fleet_summary(teams), "severity_order": SEVERITY_ORDER,
+            "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
+            "expiring": exceptions.select_related("team").filter(status="approved", expires_at__gt=now,
+                                          expires_at__lte=now + datetime.timedelta(days=14)).order_by("expires_at")[:20],
+            "pending_exceptions": exceptions.filter(status__in=PolicyException.AWAITING_REVIEW).count(),
+            **_trend_context(request, teams),
+        })
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
 @require_GET
@@ -138,16 +164,26 @@ def search(request):
 
 @require_GET
 def image_sbom(request, pk):
-    """The image's SBOM as CycloneDX JSON (1.6), for other tools and audits."""
+    """The image's SBOM as CycloneDX JSON (1.6), or SPDX 2.3 JSON with ?format=spdx, for other tools and audits."""
+    import json
+
     from django.http import Http404
+    from django.utils import timezone
 
     from compliance.sbom.cyclonedx import cyclonedx_json
     from compliance.sbom.models import ImageFacts
+    from compliance.sbom.spdx import spdx_document
 
-    build = _build_for_user(request, pk)
+    build = visible_build_or_404(request.user, pk)
     scan = ImageScan.objects.filter(build=build, status=ImageScan.Status.DONE).first()
     if scan is None:
         raise Http404("This image has not been scanned, so it has no SBOM yet.")
-    response = HttpResponse(cyclonedx_json(ImageFacts.from_dict(scan.facts)), content_type="application/vnd.cyclonedx+json")
+    facts = ImageFacts.from_dict(scan.facts)
+    if request.GET.get("format") == "spdx":
+        text = json.dumps(spdx_document(facts, created=timezone.now(), tool="image-portal"), indent=2)
+        response = HttpResponse(text, content_type="application/spdx+json")
+        response["Content-Disposition"] = f'attachment; filename="{build.recipe.name}-build-{build.pk}.spdx.json"'
+        return response
+    response = HttpResponse(cyclonedx_json(facts), content_type="application/vnd.cyclonedx+json")
     response["Content-Disposition"] = f'attachment; filename="{build.recipe.name}-build-{build.pk}.cdx.json"'
     return response

@@ -126,9 +126,11 @@ def _write(new: dict, updated: dict, affected: dict, changed: set) -> None:
     AffectedPackage.objects.bulk_create(rows, batch_size=1000)
 
 
-def vulndb_import(*, source: str, path: str) -> tuple[ImportRun, set[tuple[str, str]]]:
-    """Import one feed. Returns the run and the (ecosystem, name) pairs whose advisories changed."""
-    run = ImportRun.objects.create(source=source, origin=str(path))
+def vulndb_import(*, source: str, path: str, origin: str = "", **validators) -> tuple[ImportRun, set[tuple[str, str]]]:
+    """Import one feed. Returns the run and the (ecosystem, name) pairs whose advisories changed.
+    `origin` names where the file came from when `path` is a download (vulndb_sync), which also
+    passes the HTTP validators (`etag`, `last_modified`) to keep on the run."""
+    run = ImportRun.objects.create(source=source, origin=origin or str(path), **validators)
     changed: set[tuple[str, str]] = set()
     rejections = []
     try:

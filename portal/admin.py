@@ -12,7 +12,7 @@ class MembershipInline(PlatformAdminOnly, admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(PlatformAdminOnly, admin.ModelAdmin):
-    list_display = ["slug", "name"]
+    list_display = ["slug", "name", "script_network"]
     inlines = [MembershipInline]
 
 

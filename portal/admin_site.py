@@ -27,14 +27,16 @@ class PortalAdminSite(admin.AdminSite):
 class AuditedAdmin:
     """ModelAdmin mixin: every curation decision made in the admin goes to the audit log."""
 
+    audit_prefix = "catalog"  # actions read "<prefix>.<model>.changed"
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         action = f"{obj._meta.model_name}.{'changed' if change else 'created'}"
-        audit_record(actor=request.user, action=f"catalog.{action}", target=obj,
+        audit_record(actor=request.user, action=f"{self.audit_prefix}.{action}", target=obj,
                      fields=sorted(form.changed_data), summary=str(obj))
 
     def delete_model(self, request, obj):
-        audit_record(actor=request.user, action=f"catalog.{obj._meta.model_name}.deleted", target=obj, summary=str(obj))
+        audit_record(actor=request.user, action=f"{self.audit_prefix}.{obj._meta.model_name}.deleted", target=obj, summary=str(obj))
         super().delete_model(request, obj)
 
 

@@ -10,6 +10,8 @@ class Team(models.Model):
     name = models.CharField(max_length=100)
     webhook_url = models.URLField(blank=True, help_text="Receives a JSON POST when a published image turns non-compliant")
     alert_email = models.EmailField(blank=True, help_text="Receives the same alerts by e-mail")
+    script_network = models.BooleanField(
+        default=False, help_text="Granted by platform admins: the team's .paas scripts run with network access (off: no network)")
 
     class Meta:
         ordering = ["slug"]

@@ -32,6 +32,19 @@ def envint(name, default):
     return int(env(name, str(default)))
 
 
+def envdata(name):
+    """A JSON or YAML document from NAME (or the file NAME_FILE names); None when unset."""
+    import yaml
+
+    text = env(name, "")
+    if not text:
+        return None
+    try:
+        return yaml.safe_load(text)  # JSON is YAML too
+    except yaml.YAMLError as error:
+        raise ValueError(f"{name} is neither JSON nor YAML: {error}") from None
+
+
 SECRET_KEY = env("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-production")
 DEBUG = envbool("DEBUG", "False")
 ALLOWED_HOSTS = env("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
@@ -56,6 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,7 +104,10 @@ WSGI_APPLICATION = "portal.wsgi.application"
 
 if env("DATABASE_URL"):
     # CONN_MAX_AGE 0 by default: runserver opens a thread per request and would keep each connection.
-    DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=envint("CONN_MAX_AGE", 0))}
+    # Health checks: a connection kept across requests is tested before reuse, so the first request
+    # after a PostgreSQL restart reconnects instead of failing on the dead connection.
+    DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=envint("CONN_MAX_AGE", 0),
+                                                  conn_health_checks=envbool("CONN_HEALTH_CHECKS", "True"))}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -147,6 +164,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Compose, build, scan, gate and publish container images.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Recipe.kind and Component.kind both have choices named "kind": give each enum its own name.
+    "ENUM_NAME_OVERRIDES": {"RecipeKindEnum": "builds.models.Recipe.Kind", "ComponentKindEnum": "catalog.models.Component.Kind"},
 }
 
 # Celery: JSON only, ids not objects, one build per worker process at a time.
@@ -178,8 +197,13 @@ CELERY_IMPORTS = ["compliance.tasks_exceptions"]
 CELERY_BEAT_SCHEDULE = {
     "reap-stuck-builds": {"task": "builds.tasks.reap_stuck_builds", "schedule": envint("REAPER_INTERVAL_SECONDS", 60)},
     "expire-exceptions": {"task": "compliance.tasks_exceptions.expire_exceptions", "schedule": 300},
+    "remind-expiring-exceptions": {"task": "compliance.tasks_exceptions.remind_expiring_exceptions",
+                                   "schedule": envint("EXCEPTION_REMINDER_INTERVAL_SECONDS", 3600)},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker restart must not stop a build that is running: its message was acknowledged when it
+# started (no late acks), and the database, not Redis, says what is running.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # Harbor's pluggable scanner API (/harbor/api/v1/): Harbor sends this as "Authorization: Bearer
 # <token>". Empty disables the adapter (every call answers 503 saying so).
@@ -189,11 +213,20 @@ HARBOR_ADAPTER_TOKEN = env("HARBOR_ADAPTER_TOKEN", "")
 POLICY_BLOCK_SEVERITIES = [s for s in env("POLICY_BLOCK_SEVERITIES", "Critical,High").split(",") if s]
 POLICY_BLOCK_FIXABLE_ONLY = envbool("POLICY_BLOCK_FIXABLE_ONLY", "True")
 
+# vulndb_sync: the feeds to download, a list of {source, url} (sources: osv, debian-tracker,
+# debian-dsa, debian-dla, alpine-secdb), in VULNDB_FEEDS or in the JSON/YAML file VULNDB_FEEDS_FILE names.
+VULNDB_FEEDS = envdata("VULNDB_FEEDS")
+VULNDB_FEED_MAX_BYTES = envint("VULNDB_FEED_MAX_BYTES", 1024 * 1024 * 1024)
+VULNDB_FEED_CONNECT_TIMEOUT = envint("VULNDB_FEED_CONNECT_TIMEOUT", 10)
+VULNDB_FEED_READ_TIMEOUT = envint("VULNDB_FEED_READ_TIMEOUT", 60)
+
 # The longest an exception may run, by the worst severity it waives (days).
 EXCEPTION_MAX_DAYS = {"Critical": 30, "High": 90, "Medium": 180, "Low": 365, "default": 365}
 ALERT_WEBHOOK_TIMEOUT = envint("ALERT_WEBHOOK_TIMEOUT", 10)
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "image-portal@localhost")
+# Where users reach the portal: links in e-mails and webhook bodies sent by background jobs.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
 # The Docker Engine the build worker uses (DOCKER_HOST as the docker SDK reads it) and the registry.
 DOCKER_HOST = env("DOCKER_HOST", "")
@@ -210,6 +243,10 @@ APT_PROXY = env("PORTAL_APT_PROXY", "")
 APT_PROXY_PROBE_SECONDS = float(env("PORTAL_APT_PROXY_PROBE_SECONDS", "1"))
 # A build may run no longer than this; the SDK's own timeout is only the gap between log lines.
 BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
+# Pushing to the registry: attempts, and the first pause between them (doubled each time), so a
+# registry restart of up to about 2+4+8 s costs a slower push rather than a failed build.
+PUSH_ATTEMPTS = envint("PUSH_ATTEMPTS", 4)
+PUSH_FIRST_DELAY_SECONDS = float(env("PUSH_FIRST_DELAY_SECONDS", "2"))
 BUILD_LOG_MAX_BYTES = envint("BUILD_LOG_MAX_BYTES", 5 * 1024 * 1024)
 # Hosts a .paas script may download from (and pipe to a shell); others are flagged.
 SCRIPT_ALLOWED_HOSTS = [h for h in env("SCRIPT_ALLOWED_HOSTS", "deb.debian.org,pypi.org,files.pythonhosted.org").split(",") if h]
@@ -224,6 +261,11 @@ BUILD_CPU_SHARES = envint("BUILD_CPU_SHARES", 512)
 BUILD_STALE_SECONDS = envint("BUILD_STALE_SECONDS", 120)
 # A build still queued after this long may have lost its broker message; it is dispatched again.
 BUILD_REDISPATCH_SECONDS = envint("BUILD_REDISPATCH_SECONDS", 600)
+# Teams' own Dockerfiles: size limit, the engine's platform (the only --platform accepted) and the
+# largest uncompressed build context (the worker holds it in memory while sending it).
+DOCKERFILE_MAX_BYTES = envint("DOCKERFILE_MAX_BYTES", 64 * 1024)
+BUILD_ENGINE_PLATFORM = env("BUILD_ENGINE_PLATFORM", "linux/amd64")
+CONTEXT_MAX_BYTES = envint("CONTEXT_MAX_BYTES", 256 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

@@ -5,10 +5,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from builds import custom_views
+from builds import team_script_views
 from builds import views as build_views
-from compliance import exception_views
+from catalog import proposal_views
+from compliance import exception_views, policy_views
 from compliance import views as compliance_views
 from portal import views
+
+# A database outage answers 503 "retry shortly" rather than a 500 (see portal/outage.py).
+handler500 = "portal.outage.handler500"
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,9 +22,16 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("images/new", build_views.recipe_new, name="recipe-new"),
     path("images/new/preview", build_views.recipe_preview_partial, name="recipe-preview"),
+    path("images/new/dockerfile", custom_views.recipe_new_dockerfile, name="recipe-new-dockerfile"),
+    path("images/new/dockerfile/check", custom_views.dockerfile_check_partial, name="recipe-dockerfile-check"),
+    path("builds/<int:pk>/propose-base", proposal_views.build_propose_base, name="build-propose-base"),
     path("recipes/<int:pk>/", build_views.recipe_detail, name="recipe-detail"),
     path("recipes/<int:pk>/edit", build_views.recipe_edit, name="recipe-edit"),
     path("recipes/<int:pk>/build", build_views.recipe_build, name="recipe-build"),
+    path("recipes/<int:pk>/build-settings", team_script_views.recipe_build_settings, name="recipe-build-settings"),
+    path("recipes/<int:pk>/promote-script", team_script_views.recipe_promote_script, name="recipe-promote-script"),
+    path("team-scripts/", team_script_views.team_script_list, name="team-script-list"),
+    path("team-scripts/<int:pk>", team_script_views.team_script_detail, name="team-script-detail"),
     path("builds/", build_views.build_list, name="build-list"),
     path("builds/<int:pk>", build_views.build_detail, name="build-detail"),
     path("builds/<int:pk>/live", build_views.build_live, name="build-live"),
@@ -30,6 +43,7 @@ urlpatterns = [
     path("security", compliance_views.security_dashboard, name="security-dashboard"),
     path("cves/<str:vulnerability_id>", compliance_views.vulnerability_impact, name="vulnerability-impact"),
     path("search", compliance_views.search, name="search"),
+    path("policy", policy_views.policy_page, name="policy"),
     path("exceptions", exception_views.exception_list, name="exception-list"),
     path("exceptions/new", exception_views.exception_new, name="exception-new"),
     path("exceptions/<int:pk>", exception_views.exception_detail, name="exception-detail"),

@@ -48,7 +48,9 @@ declare -A hint=(
   [iproute2]="install iproute2 (the ip command)"
 )
 pkgs=()
-need() { "${@:2}" >/dev/null 2>&1 || pkgs+=("$1"); }   # need PKG CHECK...
+need() {   # need PKG CHECK...: queue PKG for installation (once) unless CHECK passes
+  "${@:2}" >/dev/null 2>&1 || [[ " ${pkgs[*]} " == *" $1 "* ]] || pkgs+=("$1")
+}
 
 need curl have curl
 need busybox-static pkg_ok busybox-static     # a dynamic busybox would not run inside the image
@@ -59,8 +61,13 @@ start_docker=0 start_registry=0 start_pg=0 start_redis=0
 docker_up || { start_docker=1; need docker.io have dockerd; }
 if ! have curl || ! registry_up; then start_registry=1; need docker-registry test -x /usr/bin/docker-registry; fi
 if ((with_db)); then
-  pg_up || { start_pg=1; need postgresql compgen -G '/usr/lib/postgresql/*/bin/postgres'; }
-  redis_up || { start_redis=1; need redis-server have redis-server; }
+  pg_up || start_pg=1
+  redis_up || start_redis=1
+  # Needed even when the shared services already answer (say, from containers): the fault tests
+  # start private instances of all three from these binaries (tests/integration/private_services.py).
+  need postgresql compgen -G '/usr/lib/postgresql/*/bin/initdb'
+  need redis-server have redis-server
+  need docker-registry test -x /usr/bin/docker-registry
 fi
 ((with_browser)) && need chromium test -x /usr/lib/chromium/chromium
 

@@ -104,12 +104,15 @@ def image_build(
     should_stop: Callable[[], bool] = lambda: False,
     no_cache: bool = False,
     network_mode: str | None = None,
-    build_args: dict | None = None,
+    dockerfile: str | None = None,
+    buildargs: dict[str, str] | None = None,
 ) -> str:
-    """Build the context's Dockerfile; every output line goes to on_line. Returns the image id.
+    """Build the context's Dockerfile (or the one named `dockerfile` in it); every output line goes
+    to on_line. Returns the image id.
 
-    build_args carries only predefined proxy args (http_proxy): the legacy builder leaves those out
-    of the cache key and the image history, so they never split the layer cache."""
+    The package cache reaches builds as the predefined `http_proxy` build arg: the legacy builder
+    leaves predefined proxy args out of the cache key and the image history (unless a Dockerfile
+    declares them with ARG), so the cache never splits the layer cache."""
     api = engine_client()
     progress = BuildProgress()
     finished = threading.Event()
@@ -125,7 +128,7 @@ def image_build(
         stream = api.build(
             fileobj=io.BytesIO(context), custom_context=True, decode=True, rm=True, forcerm=True,
             tag=tag, labels={BUILD_LABEL: str(build_id)}, pull=False, timeout=600, nocache=no_cache,
-            container_limits=build_limits(), network_mode=network_mode, buildargs=build_args or None,
+            container_limits=build_limits(), network_mode=network_mode, dockerfile=dockerfile, buildargs=buildargs,
         )
         for event in stream:
             if "stream" in event:
@@ -156,23 +159,43 @@ def image_build(
     return image_id
 
 
+# What the engine says when it cannot talk to the registry at all (as opposed to a refusal).
+UNREACHABLE = re.compile(r"connection refused|connection reset|broken pipe|no such host|i/o timeout|"
+                         r"dial tcp|EOF$|server misbehaving|network is unreachable", re.IGNORECASE)
+
+
+class RegistryUnreachable(EngineError):
+    """The push could not reach the registry (down, restarting, network)."""
+
+
 def image_push(*, repository: str, tag: str, on_line: Callable[[str], None],
-               attempts: int = 4, first_delay: float = 2.0) -> str:
+               attempts: int = 4, first_delay: float = 2.0, sleep: Callable[[float], None] = time.sleep) -> str:
     """Push with retries and exponential backoff: a registry restart should not fail a build.
 
-    A failed push publishes nothing (the manifest is written last), so retrying is safe.
+    A failed push publishes nothing (the manifest is written last, and a tag points at a manifest
+    only once it is complete), so retrying is safe. Each retry is announced through on_line, so
+    the build log shows why the push takes longer.
     """
-    delay = first_delay
+    delay, waited = first_delay, 0.0
     for attempt in range(1, attempts + 1):
         try:
             return _push_once(repository=repository, tag=tag, on_line=on_line)
         except EngineError as error:
             if attempt == attempts:
-                raise EngineError(f"{error} (gave up after {attempts} attempts)")
-            on_line(f"{error}; retrying in {delay:.0f} s (attempt {attempt + 1} of {attempts})")
-            time.sleep(delay)
+                kind = type(error)
+                raise kind(f"{error} (gave up after {attempts} attempts over {waited:.0f} s)")
+            on_line(f"{error}; retrying in {delay:g} s (attempt {attempt + 1} of {attempts})")
+            sleep(delay)
+            waited += delay
             delay *= 2
     raise AssertionError("unreachable")
+
+
+def _push_failure(repository: str, detail: str) -> EngineError:
+    registry = repository.split("/", 1)[0]
+    if UNREACHABLE.search(detail.strip()):
+        return RegistryUnreachable(f"registry unreachable ({registry}): {detail.strip()}")
+    return EngineError(f"Push to the registry failed: {detail.strip()}")
 
 
 def _push_once(*, repository: str, tag: str, on_line: Callable[[str], None]) -> str:
@@ -182,7 +205,7 @@ def _push_once(*, repository: str, tag: str, on_line: Callable[[str], None]) -> 
     try:
         for event in api.push(repository, tag=tag, stream=True, decode=True):
             if "error" in event:
-                raise EngineError(f"Push to the registry failed: {event['error']}")
+                raise _push_failure(repository, event["error"])
             if "aux" in event and "Digest" in event["aux"]:
                 digest = event["aux"]["Digest"]
             status = event.get("status", "")
@@ -192,7 +215,9 @@ def _push_once(*, repository: str, tag: str, on_line: Callable[[str], None]) -> 
                 last_status[layer] = status
                 on_line(f"{layer}: {status}" if layer else status)
     except APIError as error:
-        raise EngineError(f"Push to the registry failed: {error.explanation or error}")
+        raise _push_failure(repository, str(error.explanation or error))
+    except DockerException as error:  # the engine itself dropped the stream
+        raise EngineError(f"Docker Engine error during the push: {error}")
     if not digest:
         raise EngineError("The registry did not report a digest for the pushed image.")
     return digest
@@ -250,3 +275,32 @@ def dangling_images_remove(*, image_ids: list[str]) -> list[str]:
             continue  # has children or a container: someone else's layer
         removed.append(image_id)
     return removed
+
+
+def images_with_label(*, label: str, value: str = "") -> list[dict]:
+    """Every image (intermediate layers included) carrying the label."""
+    wanted = f"{label}={value}" if value else label
+    return engine_client().images(all=True, filters={"label": wanted})
+
+
+def images_remove_with_label(*, label: str, value: str) -> int:
+    """Remove the images a throw-away build made (each carries the label from its first step on);
+    returns how many there were. Removing the newest also prunes its untagged parents, so the rest
+    may already be gone (404). Containers of such a build are already gone (forcerm)."""
+    api = engine_client()
+    found = images_with_label(label=label, value=value)
+    remaining = {image["Id"]: image.get("ParentId", "") for image in found}
+    while remaining:
+        # Children first (creation times tie within a second): the engine refuses to remove a parent.
+        leaves = [image_id for image_id in remaining if image_id not in set(remaining.values())] or list(remaining)
+        for image_id in leaves:
+            del remaining[image_id]
+            try:
+                api.remove_image(image_id, force=True)
+            except APIError as error:
+                if getattr(error, "status_code", None) != 404:
+                    raise EngineError(f"Could not remove build-stage image {image_id[:19]}: {error.explanation or error}")
+    left = images_with_label(label=label, value=value)
+    if left:
+        raise EngineError(f"{len(left)} build-stage image(s) could not be removed: {', '.join(i['Id'][:19] for i in left)}")
+    return len(found)

@@ -26,7 +26,7 @@ SPDX = "application/spdx+json"
 
 CONSUMES = [OCI_MANIFEST, DOCKER_MANIFEST_V2]
 VULNERABILITY_REPORTS = [VULN_1_1, VULN_HARBOR_1_0]  # same schema; the first is the default
-SBOM_MEDIA_TYPES = [CYCLONEDX]  # SPDX is not produced
+SBOM_MEDIA_TYPES = [CYCLONEDX, SPDX]  # Harbor asks for SPDX unless told otherwise
 REPORTS = [*VULNERABILITY_REPORTS, SBOM_1_0]
 
 # The portal's grades are Harbor's enum already; anything else is "Unknown". The spec's enum has

@@ -24,6 +24,7 @@ from compliance.harbor.services import registry_artifact_scan_request
 from compliance.models import ImageScan, ImportRun
 from compliance.sbom.cyclonedx import cyclonedx_json
 from compliance.sbom.models import ImageFacts
+from compliance.sbom.spdx import spdx_document
 from compliance.vulndb_store import database_version
 
 REFRESH_AFTER_SECONDS = 5
@@ -200,7 +201,7 @@ def scan_report(request, scan_request_id):
     # An unescaped "+" in the query arrives as a space: read "application/vnd.cyclonedx json" as meant.
     sbom_type = request.GET.get("sbom_media_type", "").replace(" ", "+")
     if wanted == reports.SBOM_1_0 and sbom_type not in reports.SBOM_MEDIA_TYPES:
-        return _error(400, f"An SBOM report needs ?sbom_media_type={reports.CYCLONEDX}"
+        return _error(400, f"An SBOM report needs ?sbom_media_type= one of {', '.join(reports.SBOM_MEDIA_TYPES)}"
                            + (f" ({sbom_type!r} is not produced)." if sbom_type else "."))
     if found.status in (ImageScan.Status.QUEUED, ImageScan.Status.SCANNING):
         if timezone.now() - found.created > PENDING_DEADLINE:
@@ -213,7 +214,11 @@ def scan_report(request, scan_request_id):
     artifact = found.facts.get("harbor", {}).get("artifact") or {"repository": found.repository, "digest": found.digest}
     generated_at = found.finished or timezone.now()
     if wanted == reports.SBOM_1_0:
-        sbom = json.loads(cyclonedx_json(ImageFacts.from_dict(found.facts)))
+        facts = ImageFacts.from_dict(found.facts)
+        if sbom_type == reports.SPDX:
+            sbom = spdx_document(facts, created=generated_at, tool=f"{scanner()['name']}-{scanner()['version']}")
+        else:
+            sbom = json.loads(cyclonedx_json(facts))
         body = reports.sbom_report(artifact=artifact, scanner=scanner(), sbom=sbom, media_type=sbom_type,
                                    generated_at=generated_at)
     else:

@@ -70,6 +70,11 @@ _KEY_CHARACTER = re.compile(r"[A-Za-z0-9_.\-]")
 _WORD = re.compile(r"[A-Za-z]+")
 
 
+def is_placeholder(value: str) -> bool:
+    """A value that stands in for a secret: `http://username:password@host` in a docstring."""
+    return bool(_PLACEHOLDER.fullmatch(value))
+
+
 def _password_value(match: re.Match[str], text: str) -> str | None:
     start = match.start()
     while start > 0 and _KEY_CHARACTER.match(text, start - 1):

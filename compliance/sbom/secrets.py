@@ -27,7 +27,8 @@ from detect_secrets.core.scan import scan_file
 from detect_secrets.settings import transient_settings
 
 from compliance.sbom.models import SecretFinding, Where
-from compliance.sbom.secret_rules import FILE_DETECTORS, NOISE_PATHS, RULES, cued, is_config_file, rule_name
+from compliance.sbom.secret_rules import (FILE_DETECTORS, NOISE_PATHS, RULES, cued, is_config_file, is_placeholder,
+                                          rule_name)
 
 MAX_FILE_SIZE = 1024 * 1024  # configs and keys are small; big text files are logs and data
 BINARY_PROBE = 8 * 1024  # a NUL byte in the first 8 KiB means binary, as git and grep decide
@@ -143,7 +144,9 @@ class SecretScanner:
         texts = [(q.path, q.text) for q in self._queue]
         for queued, detected in zip(self._queue, detect_secrets_scan(texts, plugins=FILE_DETECTORS)):
             for found in detected:
-                if found.value:
+                # detect-secrets has no placeholder filter for URLs: pip's vendored urllib3
+                # documents `http://username:password@host.com`, which would block every image with pip.
+                if found.value and not is_placeholder(found.value):
                     self._add(queued.where, queued.path, queued.layer_index, rule_name(found.type),
                               found.value, found.line)
         self._queue, self._queued_bytes = [], 0

@@ -28,3 +28,11 @@ def duration(start, end):
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+@register.filter
+def as_json(value):
+    """Compact JSON for showing stored parameters as admins wrote them (escaped by the template)."""
+    import json
+
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)

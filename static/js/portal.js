@@ -42,4 +42,11 @@
     if (!location.hash) { toBottom(); }
   }
   document.addEventListener("DOMContentLoaded", setupLog);
+
+  // After an htmx swap that replaced the control the user activated (the trend period links),
+  // move focus to the new content's heading instead of losing it to <body>.
+  document.addEventListener("htmx:afterSettle", function () {
+    var target = document.querySelector("[data-focus-after-swap]");
+    if (target) { target.removeAttribute("data-focus-after-swap"); target.focus(); }
+  });
 })();

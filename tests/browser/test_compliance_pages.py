@@ -11,7 +11,9 @@ from builds.services import build_request, recipe_save
 from catalog.models import BaseImage, ComponentVersion
 from compliance.vulndb_store import vulndb_import
 from tests.browser.conftest import SHOTS
+from portal.models import GlobalRole
 from tests.conftest import wait_for_build
+from tests.factories import UserFactory, with_role
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -28,6 +30,7 @@ def test_it_walks_a_blocked_image_through_report_cve_exception_and_publication(
         portal_url, starter_catalog, celery_worker, member, reviewer, page, tmp_path):  # noqa: F811
     reviewer.set_password("pw-for-tests-1")
     reviewer.save()
+    with_role(UserFactory(username="otto"), GlobalRole.Kind.SECURITY_REVIEWER)
     advisory = {"id": "DEBIAN-CVE-2099-0001", "modified": "2099-01-01T00:00:00Z", "aliases": ["CVE-2099-0001"],
                 "summary": "apt: made-up flaw for the browser test",
                 "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
@@ -71,6 +74,13 @@ def test_it_walks_a_blocked_image_through_report_cve_exception_and_publication(
     page.goto(f"{portal_url}/exceptions?status=pending")
     page.locator("table tbody tr").first.get_by_role("link").first.click()
     page.get_by_role("button", name="Approve exception for CVE-2099-0001").click()
+    # CVE-2099-0001 is Critical (CVSS 9.8): a second reviewer must approve before it applies.
+    page.get_by_text("Awaiting a second approval").wait_for()
+    exception_url = page.url
+    page.context.clear_cookies()
+    log_in(page, portal_url, "otto")
+    page.goto(exception_url)
+    page.get_by_role("button", name="Give second approval for CVE-2099-0001").click()
     page.get_by_text("approve recorded").wait_for()
     page.screenshot(path=SHOTS / "13-exception-approved.png", full_page=True)
     page.goto(f"{portal_url}/security")

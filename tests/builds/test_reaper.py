@@ -41,7 +41,7 @@ def test_it_fails_with_a_clear_reason_on_the_second_loss(build):  # noqa: F811
 
 def test_it_leaves_builds_with_a_fresh_heartbeat_alone(build):  # noqa: F811
     running(build, heartbeat=timezone.now())
-    assert builds_reap() == {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0}
+    assert builds_reap() == {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0, "dispatch_failed": 0}
 
 
 def test_it_finishes_a_cancel_whose_worker_is_gone(build):  # noqa: F811
@@ -56,6 +56,33 @@ def test_it_dispatches_old_queued_builds_again(build):  # noqa: F811
     with mock.patch("builds.tasks.run_build.apply_async") as dispatch:
         assert builds_reap()["redispatched"] == 1
     dispatch.assert_called_once_with(args=[build.pk], queue="builds")
+
+
+def test_it_sends_a_waiting_build_again_once_per_window_not_once_per_pass(build, settings):  # noqa: F811
+    Build.objects.filter(pk=build.pk).update(created=LONG_AGO)
+    with mock.patch("builds.tasks.run_build.apply_async") as dispatch:
+        assert builds_reap()["redispatched"] == 1
+        assert builds_reap()["redispatched"] == 0, "sent a moment ago: not again yet"
+        later = timezone.now() + datetime.timedelta(seconds=settings.BUILD_REDISPATCH_SECONDS + 1)
+        assert builds_reap(now=later)["redispatched"] == 1
+    assert dispatch.call_count == 2
+    notes = list(build.log_chunks.filter(step="reaper").values_list("text", flat=True))
+    assert len(notes) == 2 and all("sent to the build workers again" in note for note in notes)
+
+
+def test_it_keeps_a_build_queued_for_the_next_pass_while_the_broker_is_down(build):  # noqa: F811
+    from kombu.exceptions import OperationalError
+
+    Build.objects.filter(pk=build.pk).update(created=LONG_AGO)
+    with mock.patch("builds.tasks.run_build.apply_async", side_effect=OperationalError("Connection refused")):
+        counts = builds_reap()
+    assert counts["redispatched"] == 0 and counts["dispatch_failed"] == 1
+    build.refresh_from_db()
+    assert build.status == Build.Status.QUEUED and build.heartbeat is None, "rolled back: due again next pass"
+    assert not build.log_chunks.exists(), "no note claims a message that was never sent"
+    with mock.patch("builds.tasks.run_build.apply_async") as dispatch:
+        assert builds_reap()["redispatched"] == 1
+    dispatch.assert_called_once()
 
 
 def test_it_cancels_a_queued_build_at_once_and_the_worker_then_ignores_it(build, member):  # noqa: F811

@@ -18,7 +18,8 @@ FORM = {"target_kind": "vulnerability", "target": "CVE-0001-0001", "scope": "rec
         "end_when_fixed": ""}
 
 
-def test_it_takes_a_request_in_the_page_and_a_decision_from_another_reviewer(client, failing, member, reviewer):
+def test_it_takes_a_request_in_the_page_and_decisions_from_two_other_reviewers(client, failing, member, reviewer,
+                                                                              other_reviewer):
     client.force_login(member)
     response = client.post(reverse("exception-new"), {**FORM, "build": failing.pk})
     exception = PolicyException.objects.get()
@@ -28,6 +29,14 @@ def test_it_takes_a_request_in_the_page_and_a_decision_from_another_reviewer(cli
     client.force_login(reviewer)
     assert "CVE-0001-0001" in client.get(reverse("exception-list") + "?status=pending").content.decode()
     client.post(reverse("exception-decision", args=[exception.pk]), {"action": "approve", "comment": "ok"})
+    exception.refresh_from_db()
+    assert exception.status == "awaiting_second" and not failing.verdicts.order_by("-created").first().passed
+    page = client.get(reverse("exception-detail", args=[exception.pk])).content.decode()
+    assert "Awaiting a second approval" in page and "You approved this exception" in page
+    assert "Give second approval" not in page, "the first approver cannot give the second approval"
+    client.force_login(other_reviewer)
+    assert "Give second approval for CVE-0001-0001" in client.get(reverse("exception-detail", args=[exception.pk])).content.decode()
+    client.post(reverse("exception-decision", args=[exception.pk]), {"action": "approve", "comment": "agreed"})
     exception.refresh_from_db()
     assert exception.status == "approved"
     assert failing.verdicts.order_by("-created").first().passed
@@ -57,7 +66,12 @@ def test_the_api_runs_the_same_workflow_and_answers_409_on_a_second_decision(fai
     assert created.status_code == 201, created.content
     exception_id = created.json()["id"]
     assert api_for(member).post(f"/api/exceptions/{exception_id}/approve/", {}, format="json").status_code == 403
-    assert api_for(reviewer).post(f"/api/exceptions/{exception_id}/approve/", {"comment": "fine"}, format="json").status_code == 200
+    first = api_for(reviewer).post(f"/api/exceptions/{exception_id}/approve/", {"comment": "fine"}, format="json")
+    assert first.status_code == 200 and first.json()["status"] == "awaiting_second"
+    assert first.json()["approvals_required"] == 2 and [a["reviewer"] for a in first.json()["approvals"]] == ["rita"]
+    again = api_for(reviewer).post(f"/api/exceptions/{exception_id}/approve/", {"comment": "fine"}, format="json")
+    assert again.status_code == 409 and again.json()["current"]["status"] == "awaiting_second"
+    assert api_for(other_reviewer).post(f"/api/exceptions/{exception_id}/approve/", {}, format="json").json()["status"] == "approved"
     second = api_for(other_reviewer).post(f"/api/exceptions/{exception_id}/deny/", {"comment": "no"}, format="json")
     assert second.status_code == 409 and second.json()["current"]["status"] == "approved"
     bad = api_for(member).post("/api/exceptions/", {**FORM, "build": failing.pk, "justification": "x", "end_when_fixed": True,
@@ -65,12 +79,11 @@ def test_the_api_runs_the_same_workflow_and_answers_409_on_a_second_decision(fai
     assert bad.status_code == 400 and "justification" in bad.json()
 
 
-def test_the_dashboard_lists_exceptions_expiring_soon(client, failing, member, reviewer):
-    from compliance.exceptions import exception_decide
-    from tests.compliance.test_exceptions import request_for
+def test_the_dashboard_lists_exceptions_expiring_soon(client, failing, member, reviewer, other_reviewer):
+    from tests.compliance.test_exceptions import approve_twice, request_for
 
     exception = request_for(failing, member, expires_at=timezone.now() + datetime.timedelta(days=5))
-    exception_decide(user=reviewer, exception=exception, approve=True)
+    approve_twice(exception, reviewer, other_reviewer)
     from builds.models import Build
 
     Build.objects.filter(pk=failing.pk).update(status="succeeded")

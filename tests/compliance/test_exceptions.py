@@ -46,16 +46,24 @@ def request_for(build, user, **overrides):
     return exception_request(**data)
 
 
-def test_it_waives_a_vulnerability_once_approved_and_records_every_step(failing, member, reviewer):
+def approve_twice(exception, first, second, **decision):
+    """Both approvals a Critical exception needs (the failing image's finding is Critical)."""
+    exception_decide(user=first, exception=exception, approve=True, **decision)
+    return exception_decide(user=second, exception=exception, approve=True, **decision)
+
+
+def test_it_waives_a_critical_vulnerability_once_two_reviewers_approved_and_records_every_step(
+        failing, member, reviewer, other_reviewer):
     exception = request_for(failing, member)
+    assert exception.approvals_required == 2, "the failing image's finding is Critical"
     assert not failing.verdicts.order_by("-created").first().passed, "a request alone changes nothing"
-    exception_decide(user=reviewer, exception=exception, approve=True, comment="ok for two weeks")
+    approve_twice(exception, reviewer, other_reviewer, comment="ok for two weeks")
     verdict = failing.verdicts.order_by("-created").first()
     assert verdict.passed and verdict.trigger == "exception"
     threshold = [r for r in verdict.results if r["rule"] == "vulnerability-threshold"][0]
     assert threshold["status"] == "waived" and threshold["evidence"]["exceptions"] == [exception.pk]
     actions = list(AuditEvent.objects.filter(target_type="PolicyException").values_list("action", flat=True))
-    assert sorted(actions) == ["exception.approved", "exception.requested"]
+    assert sorted(actions) == ["exception.approved", "exception.first_approval", "exception.requested"]
 
 
 def test_it_never_lets_the_requester_decide(failing, reviewer):
@@ -76,7 +84,7 @@ def test_it_lets_only_reviewers_decide_and_asks_a_reason_to_deny(failing, member
 
 def test_it_answers_a_second_decision_with_a_conflict(failing, member, reviewer, other_reviewer):
     exception = request_for(failing, member)
-    exception_decide(user=reviewer, exception=exception, approve=True)
+    approve_twice(exception, reviewer, other_reviewer)
     with pytest.raises(DecisionConflict, match="already approved"):
         exception_decide(user=other_reviewer, exception=exception, approve=False, comment="too late")
 
@@ -101,14 +109,14 @@ def test_it_keeps_scopes_to_their_owners(failing, member, outsider):
         request_for(failing, outsider)
 
 
-def test_it_stops_applying_at_once_when_revoked_or_expired(failing, member, reviewer):
+def test_it_stops_applying_at_once_when_revoked_or_expired(failing, member, reviewer, other_reviewer):
     exception = request_for(failing, member)
-    exception_decide(user=reviewer, exception=exception, approve=True)
+    approve_twice(exception, reviewer, other_reviewer)
     exception_revoke(user=reviewer, exception=exception, comment="the fix shipped")
     assert not failing.verdicts.order_by("-created").first().passed
 
     second = request_for(failing, member, expires_at=days(3))
-    exception_decide(user=reviewer, exception=second, approve=True)
+    approve_twice(second, reviewer, other_reviewer)
     assert failing.verdicts.order_by("-created").first().passed
     PolicyException.objects.filter(pk=second.pk).update(expires_at=days(-0.001))
     assert not verdict_evaluate(build=failing).passed, "past its expiry it no longer applies, job or not"
@@ -116,9 +124,9 @@ def test_it_stops_applying_at_once_when_revoked_or_expired(failing, member, revi
     assert PolicyException.objects.get(pk=second.pk).status == "expired"
 
 
-def test_it_ends_an_exception_once_a_fix_is_available(failing, member, reviewer):
+def test_it_ends_an_exception_once_a_fix_is_available(failing, member, reviewer, other_reviewer):
     exception = request_for(failing, member, end_when_fixed=True)
-    exception_decide(user=reviewer, exception=exception, approve=True)
+    approve_twice(exception, reviewer, other_reviewer)
     exception.refresh_from_db()
     assert exception.status == "expired" and "fixed version is available" in exception.decision_comment
     assert not failing.verdicts.order_by("-created").first().passed

@@ -97,7 +97,7 @@ def test_it_describes_the_scanner_and_its_database(harbor):
     assert vulnerability["consumes_mime_types"] == [reports.OCI_MANIFEST, reports.DOCKER_MANIFEST_V2]
     assert reports.VULN_1_1 in vulnerability["produces_mime_types"]
     assert sbom["produces_mime_types"] == [reports.SBOM_1_0]
-    assert sbom["additional_attributes"]["sbom_media_types"] == ["application/vnd.cyclonedx+json"]
+    assert sbom["additional_attributes"]["sbom_media_types"] == ["application/vnd.cyclonedx+json", "application/spdx+json"]
     properties = body["properties"]
     assert properties["harbor.scanner-adapter/vulnerability-database-updated-at"] == "2026-01-02T03:04:05Z"
     assert properties["image-portal/vulnerability-database-version"] == str(run.pk)
@@ -130,8 +130,6 @@ def test_it_answers_metadata_in_the_version_asked_for(harbor):
     (scan_request(artifact__digest="sha512:abc"), 422, "sha256"),
     (scan_request(artifact__repository="Not/Valid"), 422, "not a repository name"),
     (scan_request(artifact__mime_type="application/vnd.oci.image.index.v1+json"), 422, "consumes"),
-    ({**scan_request(), "enabled_capabilities": [{"type": "sbom", "parameters": {"sbom_media_types": [reports.SPDX]}}]},
-     501, "SPDX".lower()),
     ({**scan_request(), "enabled_capabilities": [{"type": "sbom", "parameters": {"sbom_media_types": ["AAA"]}}]},
      422, "must name"),
     ({**scan_request(), "enabled_capabilities": [{"type": "vulnerability", "produces_mime_types": ["text/plain"]}]},
@@ -162,7 +160,7 @@ def test_it_queues_a_scan_and_keeps_the_credentials_out_of_the_database(harbor, 
     sent = []
     monkeypatch.setattr(tasks.scan_registry_artifact, "apply_async", lambda **kwargs: sent.append(kwargs))
     body = scan_request(registry__authorization="Bearer robot-jwt")
-    # Harbor may ask for more than is made (SPDX, the raw report): what can be made is made.
+    # Harbor may ask for more than is made (the raw report): what can be made is made.
     body["enabled_capabilities"] = [
         {"type": "vulnerability", "produces_mime_types": [reports.VULN_1_1, "application/vnd.scanner.adapter.vuln.report.raw"]},
         {"type": "sbom", "parameters": {"sbom_media_types": [reports.SPDX, reports.CYCLONEDX]}}]
@@ -221,7 +219,7 @@ def test_it_answers_501_for_report_types_it_does_not_produce_and_400_without_an_
     assert response.status_code == 501
     assert "cannot produce" in as_json(response)["error"]["message"]
     assert report(harbor, scan.pk, accept=reports.SBOM_1_0).status_code == 400
-    assert report(harbor, scan.pk, accept=reports.SBOM_1_0, query=f"?sbom_media_type={reports.SPDX}").status_code == 400
+    assert report(harbor, scan.pk, accept=reports.SBOM_1_0, query="?sbom_media_type=text/plain").status_code == 400
 
 
 def _finding(scan, *, package, version, vulnerability_id, severity, fixed="", source_name="", record=None):
@@ -257,6 +255,46 @@ def test_it_serves_a_done_scans_report_in_the_mime_type_asked_for(harbor):
         assert first["links"][0] == "https://security-tracker.debian.org/tracker/CVE-2024-0001"
         assert first["vendor_attributes"]["source_package"] == "openssl"
         assert (second["severity"], "fix_version" in second) == ("Negligible", False)
+
+
+@pytest.mark.django_db
+def test_it_accepts_a_scan_asking_for_an_spdx_sbom_only(harbor, monkeypatch):
+    from compliance import tasks
+
+    monkeypatch.setattr(tasks.scan_registry_artifact, "apply_async", lambda **kwargs: None)
+    body = {**scan_request(), "enabled_capabilities": [  # what Harbor sends by default for SBOMs
+        {"type": "sbom", "produces_mime_types": [reports.SBOM_1_0], "parameters": {"sbom_media_types": [reports.SPDX]}}]}
+    assert post_scan(harbor, body).status_code == 202
+
+
+@pytest.mark.django_db
+def test_it_serves_an_sbom_report_in_spdx_and_in_cyclonedx(harbor):
+    from compliance.sbom.models import ImageFacts, Package
+
+    facts = ImageFacts(repository="base/debian", digest=DIGEST, layer_digests=["sha256:" + "b" * 64], config={},
+                       os={"ID": "debian", "VERSION_ID": "12"},
+                       packages=[Package(name="libssl3", version="3.0.11-1~deb12u1", source_name="openssl",
+                                         source_version="3.0.11-1~deb12u1", architecture="amd64", layer_index=0)])
+    finished = timezone.make_aware(datetime.datetime(2026, 5, 1, 12, 0, 0), datetime.timezone.utc)
+    scan = ImageScan.objects.create(registry="http://127.0.0.1:5000", repository="base/debian", digest=DIGEST,
+                                    status="done", finished=finished, facts={
+                                        **facts.to_dict(), "harbor": {"artifact": {"repository": "base/debian",
+                                                                                   "digest": DIGEST}}})
+    for query in (f"?sbom_media_type={quote(reports.SPDX)}", f"?sbom_media_type={reports.SPDX}"):
+        response = report(harbor, scan.pk, accept=reports.SBOM_1_0, query=query)
+        assert response.status_code == 200 and response["Content-Type"] == reports.SBOM_1_0
+    body = as_json(response)
+    # HarborSbomReport: generated_at, artifact, scanner, media_type, sbom (an object)
+    assert (body["generated_at"], body["artifact"], body["media_type"]) == (
+        "2026-05-01T12:00:00Z", {"repository": "base/debian", "digest": DIGEST}, reports.SPDX)
+    assert body["scanner"]["name"] == "image-portal"
+    spdx = body["sbom"]
+    assert (spdx["spdxVersion"], spdx["creationInfo"]["created"]) == ("SPDX-2.3", "2026-05-01T12:00:00Z")
+    assert spdx["creationInfo"]["creators"] == [f"Tool: image-portal-{body['scanner']['version']}"]
+    assert [p["name"] for p in spdx["packages"]] == ["base/debian", "libssl3", "debian"]
+    assert spdx["packages"][1]["externalRefs"][0]["referenceLocator"].startswith("pkg:deb/debian/libssl3@3.0.11-1~deb12u1")
+    cyclonedx = as_json(report(harbor, scan.pk, accept=reports.SBOM_1_0, query=f"?sbom_media_type={reports.CYCLONEDX}"))
+    assert cyclonedx["media_type"] == reports.CYCLONEDX and cyclonedx["sbom"]["bomFormat"] == "CycloneDX"
 
 
 # -- the pure builder ----------------------------------------------------------------------------

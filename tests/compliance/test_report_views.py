@@ -107,6 +107,9 @@ def test_it_downloads_the_sbom_as_cyclonedx_from_the_page_and_the_api(client, me
     assert response["Content-Type"] == "application/vnd.cyclonedx+json"
     assert document["bomFormat"] == "CycloneDX"
     assert any("libssl3" in (c.get("purl") or "") for c in document["components"])
+    spdx = client.get(reverse("image-sbom", args=[scan.build.pk]) + "?format=spdx")
+    assert spdx["Content-Type"] == "application/spdx+json" and spdx["Content-Disposition"].endswith('.spdx.json"')
+    assert [p["name"] for p in json.loads(spdx.content)["packages"]] == ["quarantine/payments/pay-api", "libssl3", "debian"]
     api = api_for(member).get(f"/api/builds/{scan.build.pk}/sbom/")
     assert api.status_code == 200 and json.loads(api.content)["bomFormat"] == "CycloneDX"
     assert api_for(outsider).get(f"/api/builds/{scan.build.pk}/sbom/").status_code == 404

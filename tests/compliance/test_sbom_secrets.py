@@ -87,6 +87,14 @@ def test_it_uses_detect_secrets_for_the_detectors_we_have_no_rule_for():
     assert [(s.rule, s.line) for s in facts.secrets] == [("basic-auth-credentials", 1)]
 
 
+def test_it_ignores_placeholder_credentials_in_documented_urls():
+    # pip's vendored urllib3 (Debian's python3-pip) documents parse_url with exactly this line.
+    doc = b"    >>> U.url\n    'http://username:password@host.com:80/path?query#fragment'\n"
+    real = f"DSN = 'https://shop:{URL_PASSWORD}@db.internal/shop'\n".encode()
+    facts = read(layer(("usr/lib/python3/dist-packages/pip/_vendor/urllib3/util/url.py", doc), ("app/dsn.py", real)))
+    assert found(facts) == {("file", "app/dsn.py", 0, "basic-auth-credentials", 1, False)}
+
+
 def test_it_reports_a_secret_both_engines_see_once():
     facts = read(layer(("app/run.sh", f"export KEY={AWS_KEY}\nexport T={GITHUB_TOKEN}\n".encode())))
     assert sorted((s.rule, s.line) for s in facts.secrets) == [("aws-access-key-id", 1), ("github-token", 2)]

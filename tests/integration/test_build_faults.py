@@ -52,8 +52,14 @@ def container_exists(container_id):
 def test_it_cancels_a_running_build_and_removes_its_container(starter_catalog, celery_worker, team, member):
     recipe = sleeper_recipe(team, member, "cancel-me", 300)
     build = build_request(user=member, recipe=recipe, no_cache=True)
-    log = wait_for_log(build, "started-sleeping-cancel-me")
-    container_id = re.findall(r"Running in ([0-9a-f]{12})", log)[-1]
+    wait_for_log(build, "started-sleeping-cancel-me")
+    # The Dockerfile's "Step n/m : RUN echo started-sleeping..." line matches too and may be stored
+    # before the engine's "Running in <id>" line of that step: wait for the id that follows it.
+    deadline = time.monotonic() + 30
+    while not (found := re.findall(r"started-sleeping-cancel-me.*?Running in ([0-9a-f]{12})", full_log(build), re.S)):
+        assert time.monotonic() < deadline, full_log(build)
+        time.sleep(0.2)
+    container_id = found[-1]
 
     asked = time.monotonic()
     build_cancel(user=member, build=build)

@@ -36,7 +36,7 @@ def test_it_publishes_a_compliant_busybox_image_with_the_digest_the_registry_rep
     assert build.log_chunks.filter(text__contains="Step 1/").exists(), "the engine's log lines were stored"
     verdict = build.verdicts.get()
     assert verdict.passed, verdict.results
-    published_repo = f"published/{team.slug}/hello"
+    published_repo = f"{settings.PUBLISHED_REPOSITORY_PREFIX}/{team.slug}/hello"
     assert registry_digest(published_repo, str(build.pk)) == build.digest
     assert build.published_reference.endswith(f"@{build.digest}")
     # the hostile value reached the image literally, not through a shell
@@ -59,7 +59,7 @@ def test_it_blocks_an_image_that_runs_as_root(starter_catalog, celery_worker, te
     assert failing == {"non-root-user"}
     assert build.steps["publish"]["status"] == "blocked"
     assert build.published_reference == ""
-    response = requests.head(f"{settings.REGISTRY_URL}/v2/published/{team.slug}/rooty/manifests/{build.pk}",
+    response = requests.head(f"{settings.REGISTRY_URL}/v2/{settings.PUBLISHED_REPOSITORY_PREFIX}/{team.slug}/rooty/manifests/{build.pk}",
                              headers={"Accept": MANIFEST_V2}, timeout=10)
     assert response.status_code == 404, "a blocked image must never reach the publication repository"
 

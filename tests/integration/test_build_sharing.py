@@ -67,9 +67,9 @@ def test_the_proxy_build_arg_reaches_the_step_but_not_the_cache_key_history_or_i
     context = context_tar({"Dockerfile": dockerfile.encode()})
     first_lines, second_lines = [], []
     first = image_build(context=context, tag=f"test-proxy-{token}:a", build_id=1, on_line=first_lines.append,
-                        deadline_seconds=300, build_args={"http_proxy": "http://192.0.2.10:3142"})
+                        deadline_seconds=300, buildargs={"http_proxy": "http://192.0.2.10:3142"})
     second = image_build(context=context, tag=f"test-proxy-{token}:b", build_id=1, on_line=second_lines.append,
-                         deadline_seconds=300, build_args={"http_proxy": "http://192.0.2.99:9"})
+                         deadline_seconds=300, buildargs={"http_proxy": "http://192.0.2.99:9"})
     try:
         assert f"proxy=[http://192.0.2.10:3142] {token}" in first_lines, "the step saw the proxy"
         assert first == second, "another proxy address (or none) must not split the layer cache"

@@ -1,0 +1,49 @@
+"""Fixtures for fault tests: private service instances (see private_services.py) and a worker
+pointed at them. Module-scoped: starting them costs seconds, and each fault test module stops and
+restarts only its own instances."""
+import pytest
+
+from tests.conftest import ARTIFACTS, _database_url
+from tests.integration.private_services import (PrivateRedis, PrivateRegistry, private_workdir, repointed_celery,
+                                                start_worker, stop_worker)
+
+
+@pytest.fixture(scope="module")
+def private_broker(services):
+    """A Redis of our own, and this process's Celery app sending to it."""
+    broker = PrivateRedis(private_workdir("redis")).start()
+    try:
+        with repointed_celery(broker.url):
+            yield broker
+    finally:
+        broker.remove()
+
+
+@pytest.fixture(scope="module")
+def private_registry(services):
+    registry = PrivateRegistry(private_workdir("registry")).start()
+    try:
+        yield registry
+    finally:
+        registry.remove()
+
+
+@pytest.fixture(scope="module")
+def fault_worker_factory(private_broker, django_db_setup):
+    """Start a worker on the private broker and the test database, with extra environment."""
+    from django.db import connection
+
+    started = []
+
+    def start(name: str, concurrency: int = 1, beat: bool = False, **env):
+        ARTIFACTS.mkdir(exist_ok=True)
+        full_env = {"DATABASE_URL": _database_url(connection.settings_dict), "CELERY_BROKER_URL": private_broker.url,
+                    **{key: str(value) for key, value in env.items()}}
+        process, _ = start_worker(env=full_env, log_path=ARTIFACTS / f"worker-{name}.log", concurrency=concurrency,
+                                  beat_schedule=private_broker.workdir / f"beat-{name}" if beat else None)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        stop_worker(process)
