@@ -1,18 +1,19 @@
 """Benchmark 1 of issue 4: 20 overlapping Debian recipes, portal composition vs naive Dockerfiles.
 
 The recipes draw 2-3 apt components (wget, curl, time zone, company CA, JRE) plus the runtime user
-from the starter catalog, in a random (seeded) user order. Each is built twice on the same engine:
+from the starter catalog, in a random (seeded) user order. Each is built once per variant, same engine:
   naive   one Dockerfile per recipe with each component's fragment in the user's order, no proxy;
   portal  the portal's composer (canonical order, merged apt transactions) through its engine code,
-          with the package cache as the http_proxy build arg.
-The two variants alternate recipe by recipe so machine noise hits both alike. Each variant of each
-round builds FROM its own copy of the base (a LABEL-only image), so no layer is shared across
+          with the package cache as the http_proxy build arg;
+  portal-direct (with --variants) the same composition without the cache, to tell the two apart.
+The variants take turns recipe by recipe (rotating who goes first) so machine noise hits all alike.
+Each variant of each round builds FROM its own copy of the base (a LABEL-only image), so no layer is shared across
 variants or rounds: every variant starts from an empty layer cache for its own images.
 Round 1 ("cold") starts the bench's own apt-cacher-ng with an empty cache directory; round 2 ("warm")
 reuses that cache with fresh layer caches again. All images carry the label
 io.image-portal.bench=shared and are removed at the end.
 
-    .venv/bin/python bench/shared_builds.py [--recipes 20] [--rounds 2] [--seed 4]
+    .venv/bin/python bench/shared_builds.py [--recipes 20] [--rounds 2] [--seed 4] [--variants naive,portal,portal-direct]
 
 Needs scripts/ensure-services.sh (dockerd, apt-cacher-ng) and scripts/make-base-images.sh.
 """
@@ -169,23 +170,24 @@ def cache_start(workdir: str) -> tuple[subprocess.Popen, str]:
     return process, url
 
 
-def round_run(number: int, label: str, recipes, proxy: str) -> dict:
-    naive_base, portal_base = bench_base(f"naive-{number}"), bench_base(f"portal-{number}")
-    totals = {"naive": [0.0, 0, 0], "portal": [0.0, 0, 0]}
+def round_run(number: int, label: str, recipes, proxy: str, variants: list[str]) -> dict:
+    """One round: every recipe in every variant, rotating which variant goes first."""
+    bases = {variant: bench_base(f"{variant}-{number}") for variant in variants}
+    makers = {"naive": (naive_files, {}), "portal": (portal_files, {"http_proxy": proxy}),
+              "portal-direct": (portal_files, {})}  # the composition alone, no package cache
+    totals = {variant: [0.0, 0, 0] for variant in variants}
     for index, choices in enumerate(recipes):
-        runs = [("naive", naive_files(naive_base, choices), {}),
-                ("portal", portal_files(portal_base, choices), {"http_proxy": proxy})]
-        if index % 2:
-            runs.reverse()  # alternate who goes first
-        for variant, files, args in runs:
-            build_id = number * 1000 + index * 2 + (variant == "portal")
-            seconds, ran, cached = engine_build(files, f"bench-shared-{variant}-{number}:{index}", args, build_id)
-            total = totals[variant]
-            total[0] += seconds
-            total[1] += ran
-            total[2] += cached
-        print(f"  {label} recipe {index + 1:2d} {'+'.join(c.slug for c in choices):45s} "
-              f"naive {totals['naive'][0]:7.1f} s  portal {totals['portal'][0]:7.1f} s (running totals)", flush=True)
+        shift = index % len(variants)
+        for position, variant in enumerate(variants[shift:] + variants[:shift]):
+            make, args = makers[variant]
+            build_id = number * 1000 + index * 10 + variants.index(variant)
+            seconds, ran, cached = engine_build(make(bases[variant], choices), f"bench-shared-{variant}-{number}:{index}",
+                                                args, build_id)
+            for column, value in enumerate((seconds, ran, cached)):
+                totals[variant][column] += value
+        running = "  ".join(f"{v} {totals[v][0]:7.1f} s" for v in variants)
+        print(f"  {label} recipe {index + 1:2d} {'+'.join(c.slug for c in choices):45s} {running} (running totals)",
+              flush=True)
     bench_images_remove()
     return totals
 
@@ -195,7 +197,10 @@ def main():
     parser.add_argument("--recipes", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2, help="1: cold only; 2: cold then warm package cache")
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--variants", default="naive,portal",
+                        help="naive, portal (composition + package cache), portal-direct (composition only)")
     args = parser.parse_args()
+    variants = args.variants.split(",")
     import django
 
     django.setup()
@@ -210,17 +215,18 @@ def main():
     try:
         for number in range(1, args.rounds + 1):
             label = "cold" if number == 1 else "warm"
-            results.append((label, round_run(number, label, recipes, proxy)))
+            results.append((label, round_run(number, label, recipes, proxy, variants)))
     finally:
         cache.terminate()
         cache.wait(timeout=30)
         bench_images_remove()
         shutil.rmtree(workdir, ignore_errors=True)
     for label, totals in results:
-        naive, portal = totals["naive"], totals["portal"]
-        print(f"{label} package cache: naive {naive[0]:.1f} s ({naive[1]} steps run, {naive[2]} from the layer cache); "
-              f"portal {portal[0]:.1f} s ({portal[1]} steps run, {portal[2]} from the layer cache); "
-              f"ratio naive/portal {naive[0] / portal[0]:.2f}x (target 2.5x)")
+        naive = totals.get("naive")
+        for variant, (seconds, ran, cached) in totals.items():
+            ratio = f"; naive/{variant} {naive[0] / seconds:.2f}x (target 2.5x)" if naive and variant != "naive" else ""
+            print(f"{label} package cache: {variant:13s} {seconds:7.1f} s, {ran} steps run, "
+                  f"{cached} taken from the layer cache{ratio}")
 
 
 if __name__ == "__main__":
