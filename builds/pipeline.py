@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from builds.apt_proxy import apt_proxy_build_args
 from builds.engine.docker_engine import (EngineError, RegistryUnreachable, context_tar, image_build, image_push,
                                          image_remove_local, image_tag)
 from builds.log_mask import LogMasker
@@ -201,9 +202,11 @@ def _image_build(build: Build, log: BuildLog, build_stage_from: str = "") -> Non
         network = scripts_network_mode(build)
         log.line("Stage 2: the team's .paas/image-env.sh, "
                  + ("with no network" if network == "none" else "with the network access granted to the team"))
-        build.image_id = _engine_build(build, log, build_context(build, script_stage_from=stage_one),
-                                       f"{local_tag}:latest", network_mode=network)
-        image_remove_local(reference=f"{local_tag}-stage-one:latest")  # build-stage images go after use
+        try:
+            build.image_id = _engine_build(build, log, build_context(build, script_stage_from=stage_one),
+                                           f"{local_tag}:latest", network_mode=network)
+        finally:  # build-stage images go after use, and after a failed stage 2 too
+            image_remove_local(reference=f"{local_tag}-stage-one:latest")
     Build.objects.filter(pk=build.pk).update(image_id=build.image_id)
 
 
@@ -215,12 +218,17 @@ def _engine_build(build: Build, log: BuildLog, context: bytes, tag: str, network
     elapsed = (timezone.now() - build.started).total_seconds() if build.started else 0
     if elapsed >= total:
         raise StepFailed("build:user:deadline", _deadline_message(total))
+    options = custom_engine_options(build)
+    # A step with no network has no use for the package cache (and must not be told of one).
+    proxy = {} if network_mode == "none" else apt_proxy_build_args(
+        url=settings.APT_PROXY, timeout=settings.APT_PROXY_PROBE_SECONDS, on_line=log.line)
+    if proxy:  # a team's own build args (Dockerfile recipes) win over the cache
+        options["buildargs"] = {**proxy, **options.get("buildargs", {})}
     try:
         return image_build(
             context=context, tag=tag, build_id=build.pk, on_line=log.line,
             deadline_seconds=total - elapsed, no_cache=build.no_cache,
-            should_stop=lambda: watchdog_tick(build.pk, log), network_mode=network_mode,
-            **custom_engine_options(build),
+            should_stop=lambda: watchdog_tick(build.pk, log), network_mode=network_mode, **options,
         )
     except EngineError as error:
         if error.cancelled:
@@ -376,6 +384,10 @@ def build_run(build_id: int) -> None:
         writer.flush()
         _step_set(build, writer.step, "failed")
         build_finish(build, Build.Status.FAILED, "build:app:crash", f"Internal error: {error}", "")
+    if build.status in (Build.Status.FAILED, Build.Status.CANCELLED) and writer.step == "build":
+        from builds.layers import build_layers_clean
+
+        build_layers_clean(build=build)
 
 
 def build_finish(build: Build, status: str, code: str = "", message: str = "", failed_step: str = "") -> None:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from builds.layers import build_layers_clean
 from builds.models import Build, BuildLogChunk
 from builds.services import build_dispatch, log_next_seq
 
@@ -65,12 +66,16 @@ def builds_reap(*, now=None) -> dict:
     now = now or timezone.now()
     stale = now - datetime.timedelta(seconds=settings.BUILD_STALE_SECONDS)
     counts = {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0, "dispatch_failed": 0}
+    ended = []
     for build_id in Build.objects.filter(status=Build.Status.RUNNING, heartbeat__lt=stale).values_list("pk", flat=True):
         with transaction.atomic():
             build = Build.objects.select_for_update(skip_locked=True).filter(
                 pk=build_id, status=Build.Status.RUNNING, heartbeat__lt=stale).first()
             if build is not None:
                 counts[build_reap(build, now)] += 1
+                ended.append(build)
+    for build in ended:  # engine calls only after the rows are committed and unlocked
+        build_layers_clean(build=build)
     lost = now - datetime.timedelta(seconds=settings.BUILD_REDISPATCH_SECONDS)
     # A queued build's heartbeat is the last time it was sent to the broker (null: only when it was
     # requested), so a build that simply waits its turn gets one more message per window, not one

@@ -235,6 +235,12 @@ REGISTRY_USERNAME = env("PORTAL_REGISTRY_USERNAME", "") or None
 REGISTRY_PASSWORD = env("PORTAL_REGISTRY_PASSWORD", "") or None
 QUARANTINE_REPOSITORY_PREFIX = env("PORTAL_QUARANTINE_PREFIX", "quarantine")
 PUBLISHED_REPOSITORY_PREFIX = env("PORTAL_PUBLISHED_PREFIX", "published")
+# An HTTP proxy caching Debian packages (apt-cacher-ng, started by scripts/ensure-services.sh on the
+# docker0 bridge address) or a site mirror proxy. Builds get it as the predefined `http_proxy` build
+# arg, which stays out of the layer cache key and the image history; when it does not answer, builds
+# go direct to the mirrors. Empty: no proxy.
+APT_PROXY = env("PORTAL_APT_PROXY", "")
+APT_PROXY_PROBE_SECONDS = float(env("PORTAL_APT_PROXY_PROBE_SECONDS", "1"))
 # A build may run no longer than this; the SDK's own timeout is only the gap between log lines.
 BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
 # Pushing to the registry: attempts, and the first pause between them (doubled each time), so a

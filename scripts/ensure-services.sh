@@ -7,6 +7,8 @@ set -euo pipefail
 
 REGISTRY=${PORTAL_REGISTRY:-127.0.0.1:5000}
 REG_DIR=/var/lib/portal-registry
+APT_CACHE_PORT=${PORTAL_APT_CACHE_PORT:-3142}
+APT_CACHE_CONF=/etc/portal-apt-cache
 with_db=0 with_browser=0
 for arg in "$@"; do
   case $arg in --with-db) with_db=1 ;; --with-browser) with_browser=1 ;;
@@ -42,6 +44,8 @@ declare -A hint=(
   [postgresql]="install PostgreSQL listening on 127.0.0.1:5432 with trust auth for 127.0.0.1"
   [redis-server]="install Redis and start it on 127.0.0.1:6379"
   [chromium]="install Chromium at /usr/lib/chromium/chromium"
+  [apt-cacher-ng]="install apt-cacher-ng and serve it on the docker0 address, port $APT_CACHE_PORT"
+  [iproute2]="install iproute2 (the ip command)"
 )
 pkgs=()
 need() {   # need PKG CHECK...: queue PKG for installation (once) unless CHECK passes
@@ -51,6 +55,8 @@ need() {   # need PKG CHECK...: queue PKG for installation (once) unless CHECK p
 need curl have curl
 need busybox-static pkg_ok busybox-static     # a dynamic busybox would not run inside the image
 need debootstrap have debootstrap
+need apt-cacher-ng test -x /usr/sbin/apt-cacher-ng   # the package cache builds share (PORTAL_APT_PROXY)
+need iproute2 have ip
 start_docker=0 start_registry=0 start_pg=0 start_redis=0
 docker_up || { start_docker=1; need docker.io have dockerd; }
 if ! have curl || ! registry_up; then start_registry=1; need docker-registry test -x /usr/bin/docker-registry; fi
@@ -77,7 +83,7 @@ if ((${#pkgs[@]})); then
   apt-get update -qq
   apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
-say tools "busybox-static, debootstrap, curl installed"
+say tools "busybox-static, debootstrap, curl, apt-cacher-ng installed"
 
 # --- Docker Engine --------------------------------------------------------------------------------
 if ((start_docker)) && ! docker_up; then
@@ -121,6 +127,33 @@ EOF
 else
   say registry "running on $REGISTRY"
 fi
+
+# --- Package cache for builds (apt-cacher-ng) -------------------------------------------------------
+# Build containers on the default bridge reach the host at docker0's address, so the cache listens
+# there (and on loopback); nothing outside the machine can reach it. Our own config rather than
+# Debian's: its default remaps Debian URLs to a mirror list this machine may not reach, while a plain
+# caching proxy fetches from whatever mirror the image's sources.list names. Builds send every plain
+# HTTP request here, and acng answers 403 to files it does not know as package data: VfilePatternEx
+# makes any other file "volatile" (fetched again each time), so a step's own downloads keep working.
+bridge=$(ip -4 -o addr show docker0 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
+if [ -z "$bridge" ]; then
+  say apt-cache "no docker0 bridge address: builds go direct to the mirrors"
+elif tcp_open "$bridge" "$APT_CACHE_PORT"; then
+  say apt-cache "running on http://$bridge:$APT_CACHE_PORT"
+else
+  mkdir -p "$APT_CACHE_CONF"
+  printf '%s\n' "CacheDir: /var/cache/apt-cacher-ng" "LogDir: /var/log/apt-cacher-ng" \
+    "SupportDir: /usr/lib/apt-cacher-ng" "Port: $APT_CACHE_PORT" "BindAddress: $bridge 127.0.0.1" \
+    "ReportPage: acng-report.html" "ExThreshold: 4" "VfilePatternEx: .*" >"$APT_CACHE_CONF/acng.conf"
+  install -d -o apt-cacher-ng -g apt-cacher-ng /run/apt-cacher-ng /var/cache/apt-cacher-ng /var/log/apt-cacher-ng
+  start-stop-daemon --start --quiet --chuid apt-cacher-ng --group apt-cacher-ng --pidfile /run/apt-cacher-ng/pid \
+    --exec /usr/sbin/apt-cacher-ng -- -c "$APT_CACHE_CONF" pidfile=/run/apt-cacher-ng/pid \
+    SocketPath=/run/apt-cacher-ng/socket foreground=0
+  wait_for 15 tcp_open "$bridge" "$APT_CACHE_PORT" ||
+    { echo "apt-cacher-ng did not answer; see /var/log/apt-cacher-ng/apt-cacher.err" >&2; exit 1; }
+  say apt-cache "started on http://$bridge:$APT_CACHE_PORT"
+fi
+[ -z "$bridge" ] || say "" "builds use it with PORTAL_APT_PROXY=http://$bridge:$APT_CACHE_PORT"
 
 # --- PostgreSQL and Redis -------------------------------------------------------------------------
 if ((start_pg)) && ! pg_up; then

@@ -110,7 +110,11 @@ def image_build(
     buildargs: dict[str, str] | None = None,
 ) -> str:
     """Build the context's Dockerfile (or the one named `dockerfile` in it); every output line goes
-    to on_line. Returns the image id."""
+    to on_line. Returns the image id.
+
+    The package cache reaches builds as the predefined `http_proxy` build arg: the legacy builder
+    leaves predefined proxy args out of the cache key and the image history (unless a Dockerfile
+    declares them with ARG), so the cache never splits the layer cache."""
     api = engine_client()
     progress = BuildProgress()
     finished = threading.Event()
@@ -231,6 +235,48 @@ def image_remove_local(*, reference: str) -> None:
         engine_client().remove_image(reference, noprune=True)
     except APIError:
         pass
+
+
+# The id line the legacy builder prints after each step (" ---> 0123456789ab").
+STEP_RESULT = re.compile(r"^ ---> ([0-9a-f]{12,64})$", re.M)
+
+
+def step_images_from_log(text: str) -> list[str]:
+    """Ids of the images a build's steps produced, from its log, in order; Step 1 (FROM: the base
+    or the first stage) is left out because it is never the build's own layer."""
+    ids, step = [], 0
+    for line in text.splitlines():
+        if found := STEP_LINE.match(line):
+            step = int(found.group(1))
+        elif (found := STEP_RESULT.match(line)) and step > 1:
+            ids.append(found.group(1))
+    return ids
+
+
+def dangling_images_remove(*, image_ids: list[str]) -> list[str]:
+    """Remove the given step images that nothing else holds, newest first; returns the ids removed.
+
+    Why: a failed or cancelled build leaves its finished steps as untagged images (the engine's
+    build label is only added by the last step, so they cannot be found by label). An image with a
+    tag or digest, a child image (a layer another image builds on) or a container (a running
+    build's step) is kept: the engine refuses those without force, and we never force. Removing
+    one also prunes its untagged parents that nothing else uses.
+    """
+    api = engine_client()
+    removed = []
+    for image_id in reversed(list(dict.fromkeys(image_ids))):
+        try:
+            details = api.inspect_image(image_id)
+        except APIError:
+            continue  # gone already (pruned as a parent of a newer one)
+        if details.get("RepoTags") or details.get("RepoDigests"):
+            continue  # by id, the engine would untag a singly tagged image: never ask it to
+        try:
+            api.remove_image(image_id)
+        except APIError:
+            continue  # has children or a container: someone else's layer
+        removed.append(image_id)
+    return removed
 
 
 def images_with_label(*, label: str, value: str = "") -> list[dict]:

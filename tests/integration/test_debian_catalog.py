@@ -51,6 +51,8 @@ def test_it_builds_every_starter_component_together(starter_catalog, celery_work
     build = wait_for_build(build_request(user=member, recipe=recipe), timeout=1200)
 
     assert build.status == Build.Status.SUCCEEDED, build.error_message
+    # the JRE's transaction, the options' one, and JaCoCo's own (it purges unzip, so it is not merged)
+    assert build.dockerfile.count("apt-get update") == 3
     assert build.verdicts.get().passed, build.verdicts.get().results
     assert "6300/tcp" in build.scan.facts["config"]["config"]["ExposedPorts"]
     script = (
