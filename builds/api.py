@@ -20,6 +20,7 @@ from builds.team_script_api import RecipeScriptActions
 from catalog.models import BaseImage, Component
 from compliance.gate import GateClosed, image_publish
 from portal.rbac import teams_of, visible_teams
+from portal.registry import RegistryError
 
 
 def _raise_composition(error: CompositionError):
@@ -157,5 +158,8 @@ class BuildViewSet(viewsets.ReadOnlyModelViewSet):
             image_publish(build=build, actor=request.user)
         except GateClosed as closed:
             return Response({"detail": str(closed)}, status=status.HTTP_409_CONFLICT)
+        except RegistryError as error:
+            return Response({"detail": f"Not published: the registry answered {error}. Nothing was changed; retry."},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
         build.refresh_from_db()
         return Response(BuildSerializer(build).data)

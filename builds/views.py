@@ -13,6 +13,7 @@ from builds.services import build_cancel, build_request, recipe_preview, recipe_
 from compliance.gate import GateClosed, image_publish
 from compliance.ruleset import ruleset_for
 from portal.rbac import require_team_member, teams_of, visible_teams
+from portal.registry import RegistryError
 
 LOG_TAIL_CHUNKS = 400
 
@@ -263,4 +264,6 @@ def build_publish(request, pk):
         messages.success(request, f"Published {reference}")
     except GateClosed as closed:
         messages.error(request, str(closed))
+    except RegistryError as error:  # the registry is down or refused the copy: say so, keep the page
+        messages.error(request, f"Not published: the registry answered {error}. Nothing was changed; retry shortly.")
     return redirect("build-detail", pk=build.pk)
