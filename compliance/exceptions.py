@@ -117,7 +117,8 @@ def exception_revoke(*, user, exception, comment: str) -> PolicyException:
 
 
 def exceptions_expire(*, now=None) -> int:
-    """Periodic: approved exceptions past their expiry become expired, and their verdicts re-run."""
+    """Periodic: approved exceptions past their expiry become expired, and their verdicts re-run;
+    requests still awaiting a decision past their expiry expire too."""
     now = now or timezone.now()
     expired = 0
     for exception in PolicyException.objects.filter(status=PolicyException.Status.APPROVED, expires_at__lte=now):
@@ -125,6 +126,13 @@ def exceptions_expire(*, now=None) -> int:
         audit_record(actor=None, action="exception.expired", target=exception, team=exception.team)
         builds_reevaluate(exception)
         expired += 1
+    # A request nobody decided before its expiry can no longer apply: take it off the reviewers'
+    # queue (it never applied, so no verdict changes).
+    for exception in PolicyException.objects.filter(status__in=PolicyException.AWAITING_REVIEW, expires_at__lte=now):
+        if PolicyException.objects.filter(pk=exception.pk, status=exception.status).update(
+                status=PolicyException.Status.EXPIRED, decision_comment="Expired before a decision."):
+            audit_record(actor=None, action="exception.expired_undecided", target=exception, team=exception.team)
+            expired += 1
     return expired
 
 

@@ -124,6 +124,23 @@ def test_it_stops_applying_at_once_when_revoked_or_expired(failing, member, revi
     assert PolicyException.objects.get(pk=second.pk).status == "expired"
 
 
+def test_requests_nobody_decided_before_their_expiry_leave_the_review_queue(failing, member, reviewer):
+    from portal.models import AuditEvent
+
+    pending = request_for(failing, member, target="CVE-0001-0002", expires_at=days(2))
+    halfway = request_for(failing, member, expires_at=days(2))  # the failing image's Critical finding
+    exception_decide(user=reviewer, exception=halfway, approve=True)  # Critical: awaits a second approval
+    live = request_for(failing, member, target="CVE-0001-0003", expires_at=days(5))
+    assert PolicyException.objects.get(pk=halfway.pk).status == "awaiting_second"
+    PolicyException.objects.filter(pk__in=[pending.pk, halfway.pk]).update(expires_at=days(-0.001))
+
+    assert exceptions_expire() == 2
+    statuses = dict(PolicyException.objects.values_list("pk", "status"))
+    assert (statuses[pending.pk], statuses[halfway.pk], statuses[live.pk]) == ("expired", "expired", "pending")
+    assert AuditEvent.objects.filter(action="exception.expired_undecided").count() == 2
+    assert not failing.verdicts.order_by("-created").first().passed
+
+
 def test_it_ends_an_exception_once_a_fix_is_available(failing, member, reviewer, other_reviewer):
     exception = request_for(failing, member, end_when_fixed=True)
     approve_twice(exception, reviewer, other_reviewer)
