@@ -266,11 +266,12 @@ def main():
 
     print(f"findings: {small_findings:,} (small) and {large_findings:,} (large, x{large_findings / small_findings:.0f}); "
           f"{args.images} builds of {TEAMS} teams at the large size; grown in {filled:.0f} s")
-    print(f"{'page':32} {'queries':>15} {'time large/small':>17} {'bytes small -> large':>24}")
+    print(f"{'page':32} {'queries':>15} {'time large/small':>17} {'ms large':>9} {'bytes small -> large':>24}")
     for name in urls:
         (q_small, t_small, b_small), (q_large, t_large, b_large) = small[name], large[name]
         flag = "" if q_small == q_large else "  <- query count grows with the data"
-        print(f"{name:32} {q_small:>6} -> {q_large:<6} {t_large / t_small:>15.1f}x {b_small:>11,} -> {b_large:<11,}{flag}")
+        print(f"{name:32} {q_small:>6} -> {q_large:<6} {t_large / t_small:>15.1f}x {t_large * 1000:>9.0f} "
+              f"{b_small:>11,} -> {b_large:<11,}{flag}")
     for name, (queries, ratio) in baseline.items():
         print(f"at {large_findings:,} findings, {name}: {queries} queries at {args.baseline}, {large[name][0]} now; "
               f"this code takes {ratio:.2f}x the time of {args.baseline} (median of paired requests)")
