@@ -19,8 +19,9 @@ def publication_repository(build: Build) -> str:
 
 def verdict_make_current(build: Build) -> None:
     """A verdict computed before the latest database import, under another policy version or
-    under a rule set that is no longer the team's is stale: evaluate again, from the stored
-    SBOM, before anything is published on it (matching again only when the database moved)."""
+    under a rule set that is no longer the team's, or one that passed thanks to an exception, is
+    stale: evaluate again, from the stored SBOM, before anything is published on it (matching
+    again only when the database moved)."""
     from compliance.matching import scan_match
     from compliance.models import ImageScan, Verdict
     from compliance.ruleset import ruleset_for
@@ -33,7 +34,10 @@ def verdict_make_current(build: Build) -> None:
         return
     database_moved = latest.database_version != database_version()
     rules_moved = latest.policy_version != Verdict.POLICY_VERSION or latest.ruleset_version != ruleset_for(build.team).version
-    if not (database_moved or rules_moved):
+    # A waiver may have expired since (the periodic expiry runs every few minutes, and an expired
+    # exception must stop applying at once): a verdict that leans on one is checked again.
+    leans_on_waiver = any(r.get("status") == "waived" for r in latest.results)
+    if not (database_moved or rules_moved or leans_on_waiver):
         return
     if database_moved:
         scan_match(scan)

@@ -175,3 +175,20 @@ def test_the_gate_re_evaluates_a_stale_verdict_before_publishing(tmp_path, publi
         image_publish(build=published, actor=None)
     latest = published.verdicts.order_by("-created").first()
     assert latest.trigger == "gate" and not latest.passed
+
+
+def test_the_gate_refuses_an_image_whose_exception_expired_before_the_periodic_expiry_ran(
+        failing, member, reviewer, other_reviewer):
+    from builds.models import Build
+    from compliance.gate import GateClosed, image_publish
+
+    exception = request_for(failing, member, expires_at=days(3))
+    approve_twice(exception, reviewer, other_reviewer)
+    Build.objects.filter(pk=failing.pk).update(published_reference="", published_at=None)
+    failing.refresh_from_db()
+    assert failing.verdicts.order_by("-created").first().passed, "passes while the exception applies"
+    PolicyException.objects.filter(pk=exception.pk).update(expires_at=days(-0.001))  # expired, job not run yet
+
+    with pytest.raises(GateClosed, match="Blocked by policy"):
+        image_publish(build=failing, actor=member)
+    assert not failing.verdicts.order_by("-created").first().passed
