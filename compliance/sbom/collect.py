@@ -14,6 +14,7 @@ from typing import BinaryIO
 from compliance.sbom.java import is_java_archive, parse_java_archive
 from compliance.sbom.models import Package
 from compliance.sbom.npm import MAX_MANIFEST_BYTES, is_npm_package_json, parse_npm_package_json
+from compliance.sbom.ownership import MAX_FILE_LIST_BYTES, dpkg_owned, is_dpkg_file_list
 from compliance.sbom.python import MAX_HEADER_BYTES, is_python_metadata, parse_python_metadata
 from compliance.sbom.secrets import MAX_FILE_SIZE, MAX_FILES, SecretScanner
 
@@ -27,12 +28,18 @@ class LayerCollector:
     def __init__(self, *, max_secret_files: int = MAX_FILES):
         self.secrets = SecretScanner(max_files=max_secret_files)
         self._found: list[tuple[str, Package]] = []  # (file in the image, package)
+        self._file_lists: list[tuple[str, int, set[str]]] = []  # (dpkg .list, its layer, the paths it names)
 
     def wants(self, layer_index: int, path: str, size: int) -> bool:
         # The scanner, once past its file limit, notes the scan as truncated when asked.
-        return self._language(path, size) or self.secrets.wants(layer_index, path, size)
+        return (self._language(path, size) or (is_dpkg_file_list(path) and size <= MAX_FILE_LIST_BYTES)
+                or self.secrets.wants(layer_index, path, size))
 
     def visit(self, layer_index: int, path: str, size: int, data: BinaryIO) -> None:
+        if is_dpkg_file_list(path):
+            if size <= MAX_FILE_LIST_BYTES:
+                self._file_lists.append((path, layer_index, dpkg_owned(data.read(MAX_FILE_LIST_BYTES))))
+            return  # a file list holds paths, never secrets
         if is_java_archive(path):
             if size <= MAX_ARCHIVE_SIZE:
                 self._java(layer_index, path, data)
@@ -49,9 +56,16 @@ class LayerCollector:
         if size <= MAX_FILE_SIZE and self.secrets.wants(layer_index, path, size):
             self.secrets.scan_file(layer_index, path, content)
 
-    def packages(self, index: Mapping[str, int]) -> list[Package]:
-        """Packages whose file is, at the top of the image, the copy they were read from."""
-        return [package for path, package in self._found if index.get(path) == package.layer_index]
+    def packages(self, index: Mapping[str, int], os_owned: set[str] = frozenset()) -> list[Package]:
+        """Packages whose file is, at the top of the image, the copy they were read from, and that
+        no OS package installed (see compliance/sbom/ownership.py): `os_owned` adds the paths other
+        package databases (apk) name to those of the dpkg file lists still in the image."""
+        owned = set(os_owned)
+        for path, layer_index, paths in self._file_lists:
+            if index.get(path) == layer_index:
+                owned |= paths
+        return [package for path, package in self._found
+                if index.get(path) == package.layer_index and path not in owned]
 
     def _language(self, path: str, size: int) -> bool:
         return ((is_java_archive(path) and size <= MAX_ARCHIVE_SIZE) or is_python_metadata(path)
@@ -68,3 +82,4 @@ class LayerCollector:
     def _keep(self, path: str, package: Package | None) -> None:
         if package is not None:
             self._found.append((path, package))
+

@@ -13,6 +13,7 @@ from compliance.sbom.dpkg import parse_dpkg_status
 from compliance.sbom.layers import LayerFile, scan_layers
 from compliance.sbom.models import ImageFacts, Package
 from compliance.sbom.origin import packages_with_origin
+from compliance.sbom.ownership import apk_owned
 from compliance.sbom.os_release import parse_os_release
 from compliance.sbom.passwd import parse_passwd
 from compliance.sbom.purl import with_purls
@@ -46,7 +47,9 @@ def facts_from_layers(*, repository: str, digest: str, layer_digests: list[str],
     scan = scan_layers(layers, wanted_path, history=history_path, index=True, visitor=collector)
     facts = facts_from_files(repository=repository, digest=digest, layer_digests=layer_digests, config=config,
                              files=scan.files, history=scan.history)
-    facts.packages = _sorted(facts.packages + with_purls(collector.packages(scan.index), facts.os))
+    apk_db = scan.files.get(APK_INSTALLED)
+    os_owned = apk_owned(_text(apk_db)) if apk_db else set()
+    facts.packages = _sorted(facts.packages + with_purls(collector.packages(scan.index, os_owned), facts.os))
     collector.secrets.scan_config(config)
     facts.secrets = collector.secrets.finish(scan.index)
     facts.secrets_truncated = collector.secrets.truncated
