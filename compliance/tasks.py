@@ -21,3 +21,10 @@ def reevaluate_policy_change(team_id: int | None) -> None:
     from compliance.policy_change import reevaluate_after_policy_change
 
     reevaluate_after_policy_change(team_id)
+
+
+@shared_task(name="compliance.tasks.prune_harbor_scans", ignore_result=True)
+def prune_harbor_scans() -> int:
+    from compliance.harbor.services import harbor_scans_prune
+
+    return harbor_scans_prune()

@@ -199,12 +199,15 @@ CELERY_BEAT_SCHEDULE = {
     "expire-exceptions": {"task": "compliance.tasks_exceptions.expire_exceptions", "schedule": 300},
     "remind-expiring-exceptions": {"task": "compliance.tasks_exceptions.remind_expiring_exceptions",
                                    "schedule": envint("EXCEPTION_REMINDER_INTERVAL_SECONDS", 3600)},
+    "prune-harbor-scans": {"task": "compliance.tasks.prune_harbor_scans", "schedule": 3600},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker restart must not stop a build that is running: its message was acknowledged when it
 # started (no late acks), and the database, not Redis, says what is running.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
+# Scans Harbor asked for are Harbor's to keep (it stores the report it fetched): ours go after this.
+HARBOR_SCAN_RETENTION_DAYS = envint("HARBOR_SCAN_RETENTION_DAYS", 7)
 # Harbor's pluggable scanner API (/harbor/api/v1/): Harbor sends this as "Authorization: Bearer
 # <token>". Empty disables the adapter (every call answers 503 saying so).
 HARBOR_ADAPTER_TOKEN = env("HARBOR_ADAPTER_TOKEN", "")

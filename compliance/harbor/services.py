@@ -97,3 +97,20 @@ def registry_artifact_scan(*, scan: ImageScan, authorization: str = "") -> Image
 def _fail(scan: ImageScan, message: str) -> None:
     scan.status, scan.error, scan.finished = ImageScan.Status.FAILED, message[:2000], timezone.now()
     scan.save(update_fields=["status", "error", "finished"])
+
+
+def harbor_scans_prune(*, now=None) -> int:
+    """Delete the scans Harbor asked for (no build of ours) older than the retention: Harbor
+    fetched its report long ago and keeps it; ours would only grow the findings table and be
+    re-matched after every import. A later request for the same digest simply scans again."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    cutoff = (now or timezone.now()) - timedelta(days=settings.HARBOR_SCAN_RETENTION_DAYS)
+    old = ImageScan.objects.filter(build__isnull=True, created__lt=cutoff)
+    count = old.count()
+    old.delete()  # packages and findings go with their scan (CASCADE)
+    if count:
+        log.info("deleted %d Harbor scans older than %d days", count, settings.HARBOR_SCAN_RETENTION_DAYS)
+    return count
