@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from builds.lookups import latest_of_each_recipe
 from builds.models import Build
 from compliance.exception_approvals import DecisionConflict, approvals_required_for, exception_approve
 from compliance.models import Finding, PolicyException
@@ -156,8 +157,6 @@ def exceptions_active_for(build: Build, *, now=None) -> list[PolicyException]:
 
 def builds_in_scope(exception: PolicyException):
     """The latest build of every recipe the exception's scope covers."""
-    from django.db.models import Max
-
     builds = Build.objects.filter(status=Build.Status.SUCCEEDED, scan__status="done")
     if exception.scope == PolicyException.Scope.TEAM:
         builds = builds.filter(team=exception.team)
@@ -165,8 +164,7 @@ def builds_in_scope(exception: PolicyException):
         builds = builds.filter(recipe=exception.recipe)
         if exception.scope == PolicyException.Scope.IMAGE:
             builds = builds.filter(digest=exception.digest)
-    latest = builds.values("recipe").annotate(latest=Max("pk")).values("latest")
-    return Build.objects.filter(pk__in=latest)
+    return latest_of_each_recipe(builds)
 
 
 def builds_reevaluate(exception: PolicyException) -> int:

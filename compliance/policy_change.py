@@ -9,8 +9,8 @@ costs more than evaluating them); a team's rule concerns only that team.
 import logging
 
 from django.db import transaction
-from django.db.models import Max
 
+from builds.lookups import latest_of_each_recipe
 from builds.models import Build
 from compliance.alerts import alert_noncompliant
 from compliance.models import PolicyRule, Verdict
@@ -24,8 +24,7 @@ def builds_under_policy(team_id: int | None):
     builds = Build.objects.filter(status=Build.Status.SUCCEEDED, scan__status="done")
     if team_id is not None:
         builds = builds.filter(team_id=team_id)
-    latest = builds.values("recipe").annotate(latest=Max("pk")).values("latest")
-    return Build.objects.filter(pk__in=latest).select_related("team", "recipe", "scan").order_by("pk")
+    return latest_of_each_recipe(builds).select_related("team", "recipe", "scan").order_by("pk")
 
 
 def reevaluate_after_policy_change(team_id: int | None) -> dict:

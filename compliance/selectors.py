@@ -36,13 +36,10 @@ def severity_counts(findings) -> dict[str, dict[str, int]]:
 
 def current_builds(teams):
     """The latest successful build of each recipe of these teams: what 'current images' means."""
-    from django.db.models import Max
-
+    from builds.lookups import latest_of_each_recipe
     from builds.models import Build
 
-    latest = (Build.objects.filter(team__in=teams, status=Build.Status.SUCCEEDED)
-              .values("recipe").annotate(latest=Max("pk")).values("latest"))
-    return Build.objects.filter(pk__in=latest)
+    return latest_of_each_recipe(Build.objects.filter(team__in=teams, status=Build.Status.SUCCEEDED))
 
 
 # What the impact page never shows, and costs most to load on every row: image facts, the
