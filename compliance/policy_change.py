@@ -12,8 +12,8 @@ from django.db import transaction
 
 from builds.lookups import latest_of_each_recipe
 from builds.models import Build
-from compliance.alerts import alert_noncompliant
 from compliance.models import PolicyRule, Verdict
+from compliance.reevaluation import verdict_flip_count
 from compliance.services import verdict_evaluate
 
 log = logging.getLogger(__name__)
@@ -35,13 +35,7 @@ def reevaluate_after_policy_change(team_id: int | None) -> dict:
         before = Verdict.objects.filter(build=build).order_by("-created").first()
         after = verdict_evaluate(build=build, trigger="policy-change")
         counts["builds"] += 1
-        if before is not None and before.passed and not after.passed:
-            counts["flipped_to_fail"] += 1
-            if build.published_reference:
-                alert_noncompliant(build, after)
-                counts["alerts"] += 1
-        elif before is not None and not before.passed and after.passed:
-            counts["flipped_to_pass"] += 1
+        verdict_flip_count(build, before, after, counts)
     log.info("re-evaluation after a policy change (team %s): %s", team_id or "all", counts)
     return counts
 

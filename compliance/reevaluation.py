@@ -170,15 +170,16 @@ def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
             Verdict.objects.filter(pk__in=same).update(database_version=version)
         made, whole, confirmed = made + len(carried) + len(evaluated), whole + len(evaluated), confirmed + len(same)
         for build, after in carried + evaluated:
-            _count_flip(build, after, counts)
+            verdict_flip_count(build, build.previous, after, counts)
     log.info("re-evaluation after import: %s; findings +%d -%d in %d scans (matched in %.1f s); %d verdicts "
              "(%d evaluated whole), %d unchanged marked current, in %.1f s", counts, rematch.added, rematch.removed,
              len(rematch.changed_scans), matched - started, made, whole, confirmed, time.monotonic() - matched)
     return counts
 
 
-def _count_flip(build, after: Verdict, counts: dict) -> None:
-    before = build.previous
+def verdict_flip_count(build, before: Verdict | None, after: Verdict, counts: dict) -> None:
+    """Count a verdict that flipped (in `counts`' flipped_to_fail / flipped_to_pass / alerts) and
+    alert the owners of a published image that stopped passing."""
     if before is not None and before.passed and not after.passed:
         counts["flipped_to_fail"] += 1
         if build.published_reference:
