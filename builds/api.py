@@ -27,6 +27,15 @@ def _raise_composition(error: CompositionError):
     raise ValidationError({"detail": str(error), "errors": error.errors})
 
 
+def member_team_or_403(user, slug: str):
+    """The team `slug` names, if the user is one of its members; 403 otherwise (recipes are
+    written by their team's members only, whatever else the user may see)."""
+    team = next((t for t in teams_of(user) if t.slug == slug), None)
+    if team is None:
+        raise ApiPermissionDenied("You are not a member of that team.")
+    return team
+
+
 class BaseImageViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = BaseImageSerializer
     lookup_field = "slug"
@@ -55,9 +64,7 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
     def create(self, request):
         data = RecipeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        team = next((t for t in teams_of(request.user) if t.slug == data.validated_data["team"]), None)
-        if team is None:
-            raise ApiPermissionDenied("You are not a member of that team.")
+        team = member_team_or_403(request.user, data.validated_data["team"])
         base = selectable_bases().filter(slug=data.validated_data["base"]).first()
         if base is None:
             raise ValidationError({"base": "Not an approved base image."})

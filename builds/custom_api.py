@@ -9,6 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from builds.api import member_team_or_403
 from builds.builder import IMAGE_NAME
 from builds.compose import CompositionError
 from builds.custom_serializers import (
@@ -17,7 +18,7 @@ from builds.custom_serializers import (
 )
 from builds.custom_services import DockerfileError, dockerfile_check, recipe_save_dockerfile
 from builds.models import Recipe
-from portal.rbac import teams_of, visible_teams
+from portal.rbac import visible_teams
 
 
 class Refused(Exception):
@@ -64,9 +65,7 @@ class DockerfileRecipeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     def create(self, request):
         data = DockerfileRecipeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        team = next((t for t in teams_of(request.user) if t.slug == data.validated_data["team"]), None)
-        if team is None:
-            raise ApiPermissionDenied("You are not a member of that team.")
+        team = member_team_or_403(request.user, data.validated_data["team"])
         if not IMAGE_NAME.fullmatch(data.validated_data["name"]):
             raise ValidationError({"name": "Use lower-case letters, digits and '-' (at most 60)."})
         recipe = self._save(request, data.validated_data, team=team, name=data.validated_data["name"])
