@@ -16,7 +16,7 @@ from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
 from compliance.sbom.models import ImageFacts, Package
-from compliance.sbom.purl import package_purl
+from compliance.sbom.purl import package_purl, unique_reference
 
 SCHEMA_VERSION = "1.6"
 _PROPERTY_PREFIX = "image-portal"  # our namespace for properties the spec has no field for
@@ -32,7 +32,7 @@ def cyclonedx_json(facts: ImageFacts) -> str:
     components = [_component(package, facts, refs) for package in facts.packages]
     if facts.os.get("ID"):
         components.append(Component(type=ComponentType.OPERATING_SYSTEM, name=facts.os["ID"],
-                                    version=facts.os.get("VERSION_ID") or None, bom_ref=_unique("os", refs),
+                                    version=facts.os.get("VERSION_ID") or None, bom_ref=unique_reference("os", refs, "#"),
                                     description=facts.os.get("PRETTY_NAME") or None))
     bom.components = components
     bom.register_dependency(image, components)
@@ -53,14 +53,4 @@ def _component(package: Package, facts: ImageFacts, refs: set[str]) -> Component
     if package.source_name and package.source_name != package.name:
         properties.append(Property(name=f"{_PROPERTY_PREFIX}:source-name", value=package.source_name))
     return Component(type=ComponentType.LIBRARY, name=name, group=group or None, version=package.version or None,
-                     purl=PackageURL.from_string(purl), bom_ref=_unique(purl, refs), properties=properties)
-
-
-def _unique(ref: str, refs: set[str]) -> str:
-    # bom-refs must be unique, and one purl can occur twice (a jar in two places).
-    candidate, number = ref, 1
-    while candidate in refs:
-        number += 1
-        candidate = f"{ref}#{number}"
-    refs.add(candidate)
-    return candidate
+                     purl=PackageURL.from_string(purl), bom_ref=unique_reference(purl, refs, "#"), properties=properties)

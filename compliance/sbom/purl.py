@@ -39,3 +39,14 @@ def package_purl(package: Package, os_release: dict[str, str] | None = None) -> 
 
 def with_purls(packages: list[Package], os_release: dict[str, str] | None = None) -> list[Package]:
     return [replace(p, purl=package_purl(p, os_release)) for p in packages]
+
+
+def unique_reference(wanted: str, used: set[str], separator: str) -> str:
+    """`wanted`, or `wanted<separator>2`, 3 ... if taken; recorded in `used`. Exports need unique
+    references, and one purl can occur twice in an image (the same jar in two places)."""
+    candidate, number = wanted, 1
+    while candidate in used:
+        number += 1
+        candidate = f"{wanted}{separator}{number}"
+    used.add(candidate)
+    return candidate

@@ -17,7 +17,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from compliance.sbom.models import ImageFacts, Package
-from compliance.sbom.purl import package_purl
+from compliance.sbom.purl import package_purl, unique_reference
 
 SPDX_VERSION = "SPDX-2.3"
 NAMESPACE_BASE = "https://image-portal.invalid/spdx"  # .invalid: a URI that names, never resolves
@@ -104,9 +104,4 @@ def _unique_id(package: Package | None, used: set[str], wanted: str = "") -> str
     # One name can be installed twice (a jar in two places): ids must still differ.
     wanted = wanted or f"SPDXRef-Package-{package.type}-{package.name}-{package.version}"
     base = "SPDXRef-" + re.sub("-{2,}", "-", _ID_UNSAFE.sub("-", wanted.removeprefix("SPDXRef-"))).strip("-")
-    candidate, number = base, 1
-    while candidate in used:
-        number += 1
-        candidate = f"{base}-{number}"
-    used.add(candidate)
-    return candidate
+    return unique_reference(base, used, "-")  # SPDX ids allow letters, digits, "." and "-" only
