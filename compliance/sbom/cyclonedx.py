@@ -32,7 +32,8 @@ def cyclonedx_json(facts: ImageFacts) -> str:
     components = [_component(package, facts, refs) for package in facts.packages]
     if facts.os.get("ID"):
         components.append(Component(type=ComponentType.OPERATING_SYSTEM, name=facts.os["ID"],
-                                    version=facts.os.get("VERSION_ID") or None, bom_ref=unique_reference("os", refs, "#"),
+                                    version=facts.os.get("VERSION_ID") or None,
+                                    bom_ref=unique_reference("os", refs, "#"),
                                     description=facts.os.get("PRETTY_NAME") or None))
     bom.components = components
     bom.register_dependency(image, components)
@@ -53,4 +54,5 @@ def _component(package: Package, facts: ImageFacts, refs: set[str]) -> Component
     if package.source_name and package.source_name != package.name:
         properties.append(Property(name=f"{_PROPERTY_PREFIX}:source-name", value=package.source_name))
     return Component(type=ComponentType.LIBRARY, name=name, group=group or None, version=package.version or None,
-                     purl=PackageURL.from_string(purl), bom_ref=unique_reference(purl, refs, "#"), properties=properties)
+                     purl=PackageURL.from_string(purl), bom_ref=unique_reference(purl, refs, "#"),
+                     properties=properties)
