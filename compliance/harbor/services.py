@@ -108,9 +108,9 @@ def harbor_scans_prune(*, now=None) -> int:
     from django.conf import settings
 
     cutoff = (now or timezone.now()) - timedelta(days=settings.HARBOR_SCAN_RETENTION_DAYS)
-    old = ImageScan.objects.filter(build__isnull=True, created__lt=cutoff)
-    count = old.count()
-    old.delete()  # packages and findings go with their scan (CASCADE)
+    # Packages and findings go with their scan (CASCADE); delete() counts per model.
+    _, deleted = ImageScan.objects.filter(build__isnull=True, created__lt=cutoff).delete()
+    count = deleted.get(ImageScan._meta.label, 0)
     if count:
         log.info("deleted %d Harbor scans older than %d days", count, settings.HARBOR_SCAN_RETENTION_DAYS)
     return count
