@@ -1,13 +1,12 @@
 """Pages for Dockerfile recipes: the form with its live check, errors shown against each line."""
-from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from builds.builder import IMAGE_NAME
 from builds.compose import CompositionError
 from builds.custom_services import DockerfileError, build_args_parse, dockerfile_check, recipe_save_dockerfile
 from builds.models import Recipe
-from builds.services import build_request
+from builds.views import after_recipe_saved
 from portal.rbac import teams_of
 
 
@@ -90,10 +89,7 @@ def dockerfile_form(request, recipe: Recipe | None = None):
             except CompositionError as error:
                 context["errors"].update(error.errors or {"recipe": str(error)})
             else:
-                if request.POST.get("action") == "build":
-                    return redirect("build-detail", pk=build_request(user=request.user, recipe=saved).pk)
-                messages.success(request, f"Recipe {saved} saved.")
-                return redirect("recipe-detail", pk=saved.pk)
+                return after_recipe_saved(request, saved)
         status = 400 if context["errors"] else 200
     return render(request, "builds/recipe_dockerfile.html", context, status=status)
 

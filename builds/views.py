@@ -18,6 +18,15 @@ from portal.registry import RegistryError
 LOG_TAIL_CHUNKS = 400
 
 
+def after_recipe_saved(request, recipe: Recipe):
+    """Where the recipe forms go once a recipe is saved: its new build when the user pressed
+    "Save and build", else the recipe page."""
+    if request.POST.get("action") == "build":
+        return redirect("build-detail", pk=build_request(user=request.user, recipe=recipe).pk)
+    messages.success(request, f"Recipe {recipe} saved.")
+    return redirect("recipe-detail", pk=recipe.pk)
+
+
 def _preview_context(request, parsed):
     context = {"dockerfile": "", "preview_errors": {}}
     if parsed.base is None:
@@ -128,10 +137,7 @@ def _builder(request, recipe: Recipe | None = None):
             except CompositionError as error:
                 context["errors"].update(error.errors or {"recipe": str(error)})
             else:
-                if request.POST.get("action") == "build":
-                    return redirect("build-detail", pk=build_request(user=request.user, recipe=saved).pk)
-                messages.success(request, f"Recipe {saved} saved.")
-                return redirect("recipe-detail", pk=saved.pk)
+                return after_recipe_saved(request, saved)
         status = 400 if context["errors"] else 200
     context["rows"] = _component_rows(components, values, context["errors"])
     return render(request, "builds/recipe_new.html", context, status=status)
