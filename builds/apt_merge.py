@@ -21,7 +21,7 @@ in the fragment, a COPY into /etc/apt) is left exactly as written.
 """
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 APT_CLEAN = "rm -rf /var/lib/apt/lists/*"
 INSTALL_FLAGS = {"-y", "--no-install-recommends"}
@@ -37,6 +37,7 @@ class Merged:
     runs: list[str]  # the apt transactions, lowest layer first (empty when nothing could be merged)
     fragments: list[str]  # the fragments with their merged apt RUN replaced by what remains of it
     packages: list[str]
+    shared: list[str] = field(default_factory=list)  # runs[i] installs shared[i] alone ("" for the others)
 
 
 def instructions(fragment: str) -> list[str]:
@@ -115,11 +116,12 @@ def _transaction(names: list[str]) -> str:
             f" && {APT_CLEAN}")
 
 
-def apt_merge(fragments: list[str], tiers: list[int] | None = None) -> Merged:
+def apt_merge(fragments: list[str], tiers: list[int] | None = None, shared_first: tuple[str, ...] = ()) -> Merged:
     """Take the mergeable apt RUN out of each rendered fragment (in the order given).
 
     tiers[i] says which transaction fragment i's packages join (lowest tier = lowest layer); a
-    package two tiers ask for is installed in the lower one only."""
+    package two tiers ask for is installed in the lower one only. Within a tier, the packages named
+    in shared_first (in that order) get a transaction each, below the tier's other packages."""
     tiers = tiers or [0] * len(fragments)
     packages: dict[str, str] = {}  # name -> exact spec, so a second pin of one name is not merged
     tier_of: dict[str, int] = {}
@@ -142,5 +144,14 @@ def apt_merge(fragments: list[str], tiers: list[int] | None = None) -> Merged:
         out.append("\n".join(p for p in parts if p != "").strip())
     if not packages:
         return Merged(runs=[], fragments=list(fragments), packages=[])
-    runs = [_transaction([packages[n] for n in tier_of if tier_of[n] == tier]) for tier in sorted(set(tier_of.values()))]
-    return Merged(runs=runs, fragments=out, packages=sorted(packages.values()))
+    runs, shared = [], []
+    for tier in sorted(set(tier_of.values())):
+        names = [n for n in tier_of if tier_of[n] == tier]
+        alone = [n for n in shared_first if n in names]
+        runs += [_transaction([packages[n]]) for n in alone]
+        shared += alone
+        rest = [packages[n] for n in names if n not in alone]
+        if rest:
+            runs.append(_transaction(rest))
+            shared.append("")
+    return Merged(runs=runs, fragments=out, packages=sorted(packages.values()), shared=shared)

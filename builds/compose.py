@@ -67,6 +67,7 @@ class RecipeSnapshot:
     image_script_origin: str = ""  # "" (the package) or "team script <name> v<n>", recorded in stage 2
     build_stage: BuildStage | None = None  # .paas/build-env.sh and/or a build command: the artifact is built first
     scripts_network: bool = False  # the team was granted network access for its .paas scripts
+    shared_packages: tuple[str, ...] = ()  # popular apt packages, most used first: a layer each (apt_merge)
 
 
 @dataclass
@@ -192,9 +193,12 @@ def compose(snapshot: RecipeSnapshot) -> Composition:
     ]
     # Services (runtimes) get the lowest apt layer of their own: see apt_merge for why.
     merged = apt_merge([_render(choice, choice.fragment, values, files) for choice, values in rendered],
-                       tiers=[0 if choice.kind == "service" else 1 for choice, _ in rendered])
-    for run in merged.runs:
-        lines += ["", "# apt packages in one transaction (shared by every recipe needing the same ones)", run]
+                       tiers=[0 if choice.kind == "service" else 1 for choice, _ in rendered],
+                       shared_first=snapshot.shared_packages)
+    for run, alone in zip(merged.runs, merged.shared):
+        note = (f"# {alone}: used by many recipes on this base, so it has a layer of its own that they share" if alone
+                else "# apt packages in one transaction (shared by every recipe needing the same ones)")
+        lines += ["", note, run]
     for (choice, _), fragment in zip(rendered, merged.fragments):
         note = "" if fragment else " (its packages are installed above)"
         lines += ["", f"# {choice.kind}: {choice.slug} {choice.version}{note}"] + ([fragment] if fragment else [])

@@ -5,6 +5,7 @@ from django.conf import settings
 
 from builds.compose import Artifact, ComponentChoice, RecipeSnapshot
 from builds.compose_build_stage import BuildStage
+from builds.shared_layers import shared_packages_for
 from catalog.models import BaseImage, ComponentVersion
 
 
@@ -41,6 +42,7 @@ def snapshot_build(*, base: BaseImage, choices: list[tuple[ComponentVersion, dic
         base_os_family=base.os_family,
         components=tuple(component_choice(v, values) for v, values in choices),
         artifact=Artifact(artifact_name, artifact_sha256) if artifact_name else None,
+        shared_packages=shared_packages_for(base),
     )
 
 

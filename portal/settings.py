@@ -244,6 +244,10 @@ PUBLISHED_REPOSITORY_PREFIX = env("PORTAL_PUBLISHED_PREFIX", "published")
 # go direct to the mirrors. Empty: no proxy.
 APT_PROXY = env("PORTAL_APT_PROXY", "")
 APT_PROXY_PROBE_SECONDS = float(env("PORTAL_APT_PROXY_PROBE_SECONDS", "1"))
+# The most used apt packages of recipes on a base get a layer each, so recipes share them (builds/shared_layers.py).
+SHARED_APT_LAYERS = envint("SHARED_APT_LAYERS", 3)
+# Package lists fetched once per base image by each worker and reused this long (builds/apt_index.py); 0: off.
+APT_INDEX_MAX_AGE_SECONDS = envint("APT_INDEX_MAX_AGE_SECONDS", 3600)
 # A build may run no longer than this; the SDK's own timeout is only the gap between log lines.
 BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
 # Pushing to the registry: attempts, and the first pause between them (doubled each time), so a
