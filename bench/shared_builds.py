@@ -5,7 +5,11 @@ from the starter catalog, in a random (seeded) user order. Each is built once pe
   naive   one Dockerfile per recipe with each component's fragment in the user's order, no proxy;
   portal  the portal's composer (canonical order, merged apt transactions) through its engine code,
           with the package cache as the http_proxy build arg;
-  portal-direct (with --variants) the same composition without the cache, to tell the two apart.
+  portal-direct (with --variants) the same composition without the cache, to tell the two apart;
+  portal-flat   (with --variants) the portal with the cache but without the popular packages' own
+                layers (builds/shared_layers.py): one apt transaction per tier, as before them;
+  portal-update (with --variants) the portal without the shared package lists (builds/apt_index.py):
+                every apt transaction runs its own apt-get update.
 The variants take turns recipe by recipe (rotating who goes first) so machine noise hits all alike.
 Each variant of each round builds FROM its own copy of the base (a LABEL-only image), so no layer is shared across
 variants or rounds: every variant starts from an empty layer cache for its own images.
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,20 +105,37 @@ def naive_files(base: str, choices) -> dict[str, bytes]:
     return files
 
 
-def portal_files(base: str, choices) -> dict[str, bytes]:
+def shared_packages(recipes) -> tuple[str, ...]:
+    """What the portal computes from its recipes on the base (builds/shared_layers.py), here the bench's."""
+    from django.conf import settings
+
+    from builds.shared_layers import fragment_packages, popular_packages
+
+    return popular_packages([[p for c in choices for p in fragment_packages(c.fragment)] for choices in recipes],
+                            settings.SHARED_APT_LAYERS)
+
+
+def portal_files(base: str, choices, shared: tuple[str, ...] = (), index: bool = True) -> dict[str, bytes]:
+    """As a worker builds it: the composition, then (index=True) the shared package lists (builds/apt_index.py),
+    fetched on the first build of each base and counted in that build's time."""
+    from builds.apt_index import apt_index_apply
     from builds.compose import RecipeSnapshot, compose
 
-    composition = compose(RecipeSnapshot(base_reference=base, base_os_family="debian", components=tuple(choices)))
-    return {"Dockerfile": composition.dockerfile.encode(), **composition.context_files}
+    composition = compose(RecipeSnapshot(base_reference=base, base_os_family="debian", components=tuple(choices),
+                                         shared_packages=shared))
+    files = dict(composition.context_files)
+    dockerfile = apt_index_apply(composition.dockerfile, files, lambda line: None) if index else composition.dockerfile
+    return {"Dockerfile": dockerfile.encode(), **files}
 
 
-def engine_build(files: dict[str, bytes], tag: str, build_args: dict, build_id: int) -> tuple[float, int, int]:
+def engine_build(make_files, tag: str, build_args: dict, build_id: int) -> tuple[float, int, int]:
     """Through the portal's engine code; returns (seconds, steps run, steps taken from the cache).
     Every build gets its own build label, as in the portal, so its last step is never a cache hit."""
     from builds.engine.docker_engine import context_tar, image_build
 
     lines = []
     started = time.monotonic()
+    files = make_files()  # inside the timing: the worker's share of the composition (lists fetch) counts
     image_build(context=context_tar(files), tag=tag, build_id=build_id, on_line=lines.append,
                 deadline_seconds=3600, buildargs=build_args)
     seconds = time.monotonic() - started
@@ -173,16 +195,20 @@ def cache_start(workdir: str) -> tuple[subprocess.Popen, str]:
 def round_run(number: int, label: str, recipes, proxy: str, variants: list[str]) -> dict:
     """One round: every recipe in every variant, rotating which variant goes first."""
     bases = {variant: bench_base(f"{variant}-{number}") for variant in variants}
-    makers = {"naive": (naive_files, {}), "portal": (portal_files, {"http_proxy": proxy}),
-              "portal-direct": (portal_files, {})}  # the composition alone, no package cache
+    shared = shared_packages(recipes)
+    with_shared = partial(portal_files, shared=shared)
+    makers = {"naive": (naive_files, {}), "portal": (with_shared, {"http_proxy": proxy}),
+              "portal-direct": (with_shared, {}),  # no package cache
+              "portal-flat": (portal_files, {"http_proxy": proxy}),  # one apt transaction per tier, no shared layers
+              "portal-update": (partial(with_shared, index=False), {"http_proxy": proxy})}  # apt-get update every time
     totals = {variant: [0.0, 0, 0] for variant in variants}
     for index, choices in enumerate(recipes):
         shift = index % len(variants)
         for position, variant in enumerate(variants[shift:] + variants[:shift]):
             make, args = makers[variant]
             build_id = number * 1000 + index * 10 + variants.index(variant)
-            seconds, ran, cached = engine_build(make(bases[variant], choices), f"bench-shared-{variant}-{number}:{index}",
-                                                args, build_id)
+            seconds, ran, cached = engine_build(partial(make, bases[variant], choices),
+                                                f"bench-shared-{variant}-{number}:{index}", args, build_id)
             for column, value in enumerate((seconds, ran, cached)):
                 totals[variant][column] += value
         running = "  ".join(f"{v} {totals[v][0]:7.1f} s" for v in variants)
@@ -198,7 +224,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=2, help="1: cold only; 2: cold then warm package cache")
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--variants", default="naive,portal",
-                        help="naive, portal (composition + package cache), portal-direct (composition only)")
+                        help="naive, portal (composition + package cache), portal-direct (composition only), "
+                             "portal-flat (without the shared package layers), "
+                             "portal-update (without the shared package lists: apt-get update in every transaction)")
     args = parser.parse_args()
     variants = args.variants.split(",")
     import django
@@ -207,7 +235,8 @@ def main():
     os.environ["DOCKER_BUILDKIT"] = "0"
     recipes = recipes_draw(args.recipes, args.seed)
     distinct = len({tuple(sorted(c.slug for c in r)) for r in recipes})
-    print(f"{len(recipes)} recipes, {distinct} distinct component sets; base {BASE}")
+    print(f"{len(recipes)} recipes, {distinct} distinct component sets; base {BASE}; "
+          f"packages with a shared layer: {', '.join(shared_packages(recipes)) or 'none'}")
     bench_images_remove()
     workdir = tempfile.mkdtemp(prefix="bench-acng-")
     cache, proxy = cache_start(workdir)

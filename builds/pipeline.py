@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from builds.apt_proxy import apt_proxy_build_args
+from builds.apt_index import apt_index_apply
 from builds.engine.docker_engine import (EngineError, RegistryUnreachable, context_tar, image_build, image_push,
                                          image_remove_local, image_tag)
 from builds.log_mask import LogMasker
@@ -120,7 +121,7 @@ def cancel_check(build: Build) -> None:
         raise BuildCancelled()
 
 
-def build_context(build: Build, script_stage_from: str = "", build_stage_from: str = "") -> bytes:
+def build_context(build: Build, script_stage_from: str = "", build_stage_from: str = "", on_line=None) -> bytes:
     """The first stage's context (Dockerfile, parameter files, artifact) or, given the first
     stage's image id, the script stage's (its Dockerfile and the checked script only). With a build
     stage, the first stage copies from its image (`build_stage_from`) and gets no artifact."""
@@ -136,8 +137,10 @@ def build_context(build: Build, script_stage_from: str = "", build_stage_from: s
     dockerfile = build.dockerfile
     if build.build_stage:
         dockerfile = dockerfile.replace(f"COPY --from={BUILD_STAGE} ", f"COPY --from={build_stage_from} ", 1)
-    files = {"Dockerfile": dockerfile.encode()}
-    files.update({path: text.encode() for path, text in build.context_files.items() if path != BUILD_SCRIPT})
+    files = {path: text.encode() for path, text in build.context_files.items() if path != BUILD_SCRIPT}
+    if on_line is not None:
+        dockerfile = apt_index_apply(dockerfile, files, on_line)
+    files["Dockerfile"] = dockerfile.encode()
     recipe = build.recipe
     if build.snapshot.get("artifact") and not build.build_stage:
         name = build.snapshot["artifact"]["filename"]
@@ -192,7 +195,7 @@ def _build_stage_run(build: Build, log: BuildLog, run_id: str) -> str:
 def _image_build(build: Build, log: BuildLog, build_stage_from: str = "") -> None:
     from builds.build_stage import scripts_network_mode
 
-    context = build_context(build, build_stage_from=build_stage_from)
+    context = build_context(build, build_stage_from=build_stage_from, on_line=log.line)
     log.line(f"Build context: {len(context)} bytes; composition sha256:{build.composition_sha256}")
     local_tag = f"portal-build-{build.pk}"
     if not build.script_stage:
