@@ -33,6 +33,10 @@ def test_it_builds_wget_on_debian_and_records_its_packages(starter_catalog, cele
     assert scan.packages.filter(name="dpkg").exists(), "the base's own packages are listed too"
     status, output = run_in_image(image_reference(build), ["wget", "--version"])
     assert status == 0 and "GNU Wget" in output
+    # the worker's shared package lists replaced the transaction's own apt-get update (builds/apt_index.py)
+    log = "".join(build.log_chunks.order_by("seq").values_list("text", flat=True))
+    assert "Package lists: 1 of 1 apt transaction(s) use the lists fetched for this base" in log
+    assert "COPY portal-apt-lists/" in log and "InRelease" not in log
 
 
 def test_it_builds_every_starter_component_together(starter_catalog, celery_worker, team, member, pem):
