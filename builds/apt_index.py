@@ -32,6 +32,7 @@ import docker
 
 LISTS_DIR = "/var/lib/apt/lists"
 CONTEXT_DIR = "portal-apt-lists"
+FETCH_LABEL = "io.image-portal.apt-index"
 TRANSACTION = re.compile(
     r"^RUN apt-get update \\\n && apt-get install -y --no-install-recommends (?P<packages>[^\n\\]+) \\\n"
     r" && rm -rf /var/lib/apt/lists/\*$", re.M)
@@ -187,6 +188,9 @@ def index_fetch(base_reference: str, proxy: str = "") -> PackageIndex:
     from builds.engine.docker_engine import engine_client
 
     api = engine_client()
+    # A worker killed during a fetch leaves its container behind; once exited, the next fetch removes it.
+    for leftover in api.containers(all=True, filters={"label": FETCH_LABEL, "status": "exited"}):
+        api.remove_container(leftover["Id"], force=True)
     environment = {"http_proxy": proxy} if proxy else {}
     try:
         api.inspect_image(base_reference)
@@ -194,7 +198,7 @@ def index_fetch(base_reference: str, proxy: str = "") -> PackageIndex:
         repository, _, digest = base_reference.partition("@")
         api.pull(repository, tag=digest or None)
     container = api.create_container(image=base_reference, command=["sh", "-c", FETCH_SCRIPT],
-                                     environment=environment, labels={"io.image-portal.apt-index": "fetch"})
+                                     environment=environment, labels={FETCH_LABEL: "fetch"})
     try:
         api.start(container)
         status = api.wait(container, timeout=300)["StatusCode"]

@@ -57,3 +57,13 @@ def test_lists_missing_a_dependency_fall_back_to_apt_get_update_and_still_build(
     finally:
         image_remove_local(reference="portal-test-apt-index:fallback")
     assert docker.APIClient(version="auto").containers(all=True, filters={"label": "io.image-portal.apt-index"}) == []
+
+
+def test_a_fetch_removes_the_exited_container_a_killed_worker_left(index):
+    api = docker.APIClient(version="auto")
+    leftover = api.create_container(image=BASE, command=["true"], labels={"io.image-portal.apt-index": "fetch"})
+    api.start(leftover)
+    api.wait(leftover, timeout=60)
+    again = index_fetch(BASE)
+    assert set(again.lists) == set(index.lists)
+    assert api.containers(all=True, filters={"label": "io.image-portal.apt-index"}) == []
