@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import docker
 
+from builds.apt_merge import package_name
+
 LISTS_DIR = "/var/lib/apt/lists"
 CONTEXT_DIR = "portal-apt-lists"
 FETCH_LABEL = "io.image-portal.apt-index"
@@ -147,7 +149,7 @@ def transactions_rewrite(dockerfile: str, index: PackageIndex) -> tuple[str, dic
     def rewrite(match: re.Match) -> str:
         nonlocal count
         packages = match.group("packages").strip()
-        names = [spec.split("=")[0].split(":")[0] for spec in packages.split()]
+        names = [package_name(spec) for spec in packages.split()]
         lists = lists_for(index, names)
         if lists is None:
             return match.group(0)

@@ -110,6 +110,11 @@ def _harmless(instruction: str) -> bool:
     return not (keyword == "COPY" and "/etc/apt" in instruction)
 
 
+def package_name(spec: str) -> str:
+    """'wget=1.21-1' or 'libc6:amd64' -> the package's name."""
+    return spec.split("=")[0].split(":")[0]
+
+
 def _transaction(names: list[str]) -> str:
     return ("RUN apt-get update \\\n"
             f" && apt-get install -y --no-install-recommends {' '.join(sorted(names))} \\\n"
@@ -133,7 +138,7 @@ def apt_merge(fragments: list[str], tiers: list[int] | None = None, shared_first
                 continue
             found = _apt_parts(instruction)
             before_ok = all(_harmless(p) for p in parts[:index])
-            specs = {p.split("=")[0].split(":")[0]: p for p in found[0]} if found else {}
+            specs = {package_name(p): p for p in found[0]} if found else {}
             if found and before_ok and all(packages.get(n, s) == s for n, s in specs.items()):
                 packages.update(specs)
                 for name in specs:

@@ -15,7 +15,7 @@ cold cache, one more index update). The choice is recorded in the build's snapsh
 from collections import Counter
 from collections.abc import Iterable
 
-from builds.apt_merge import apt_merge
+from builds.apt_merge import apt_merge, package_name
 
 MINIMUM_RECIPES = 2
 
@@ -23,7 +23,7 @@ MINIMUM_RECIPES = 2
 def fragment_packages(fragment: str) -> list[str]:
     """Names of the apt packages a catalog fragment installs in the mergeable form (else none).
     Placeholders are left as written: they never stand in a package list the merge accepts."""
-    return [spec.split("=")[0].split(":")[0] for spec in apt_merge([fragment]).packages]
+    return [package_name(spec) for spec in apt_merge([fragment]).packages]
 
 
 def popular_packages(recipes_packages: Iterable[Iterable[str]], limit: int,
