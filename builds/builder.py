@@ -6,9 +6,19 @@ from django.db.models import Prefetch
 
 from catalog.models import BaseImage, Component, ComponentVersion, Lifecycle
 from compliance.rule_params import RuleParamsError, capabilities_clean
+from portal.names import InvalidName, registry_name_check
 from portal.rbac import teams_of
 
-IMAGE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
+
+def image_name_error(name: str) -> str:
+    """The form's message for an image name that breaks the name rule ("" when it is fine)."""
+    if not name:
+        return "Give the image a name, e.g. pay-api."
+    try:
+        registry_name_check(name, what="image name")
+    except InvalidName as error:
+        return str(error)
+    return ""
 
 
 def catalog_components():
@@ -39,10 +49,8 @@ def builder_parse(*, user, data, components=None) -> BuilderInput:
     parsed.team = teams.get(data.get("team") or "") or (next(iter(teams.values())) if len(teams) == 1 else None)
     if parsed.team is None:
         parsed.errors["team"] = "Choose one of your teams." if teams else "You are not in any team yet; ask a platform admin."
-    if not parsed.name:
-        parsed.errors["name"] = "Give the image a name, e.g. pay-api."
-    elif not IMAGE_NAME.fullmatch(parsed.name):
-        parsed.errors["name"] = "Use lower-case letters, digits and '-' (at most 60), e.g. pay-api."
+    if name_error := image_name_error(parsed.name):
+        parsed.errors["name"] = name_error
     parsed.base = selectable_bases().filter(slug=data.get("base") or "").first()
     if parsed.base is None:
         parsed.errors["base"] = "Choose an approved base image."

@@ -10,7 +10,6 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from builds.api import member_team_or_403
-from builds.builder import IMAGE_NAME
 from builds.compose import CompositionError
 from builds.custom_serializers import (
     DockerfileCheckResultSerializer, DockerfileCheckSerializer, DockerfileRecipeInputSerializer,
@@ -66,8 +65,6 @@ class DockerfileRecipeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         data = DockerfileRecipeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         team = member_team_or_403(request.user, data.validated_data["team"])
-        if not IMAGE_NAME.fullmatch(data.validated_data["name"]):
-            raise ValidationError({"name": "Use lower-case letters, digits and '-' (at most 60)."})
         recipe = self._save(request, data.validated_data, team=team, name=data.validated_data["name"])
         return Response(DockerfileRecipeSerializer(recipe).data, status=status.HTTP_201_CREATED)
 

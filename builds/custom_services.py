@@ -14,6 +14,7 @@ from builds.dockerfile_args import ARG_NAME
 from builds.dockerfile_resolve import DockerfileRefused, ResolveContext, ResolvedDockerfile, dockerfile_resolve
 from builds.image_reference import CatalogBase, pinned
 from builds.models import Build, Recipe
+from builds.recipe_names import recipe_buildable_check, recipe_name_check
 from builds.snapshot import registry_host, runtime_snapshot
 from catalog.models import BaseImage, ProposalState
 from portal.audit import audit_record
@@ -102,8 +103,7 @@ def recipe_save_dockerfile(*, user, team, name: str, dockerfile: str, build_args
     resolved = dockerfile_check(dockerfile=dockerfile, build_args=build_args)
     context_name, context_sha256 = context_check(context) if context is not None else ("", "")
     if recipe is None:
-        if Recipe.objects.filter(team=team, name=name).exists():
-            raise CompositionError(f"Team {team.name} already has an image named {name}.", {"name": "taken"})
+        recipe_name_check(team=team, name=name)
         recipe = Recipe(team=team, name=name, created_by=user, kind=Recipe.Kind.DOCKERFILE)
     # The final stage's base stands for the recipe in the catalog's "used by" lists and rebuilds.
     recipe.base = BaseImage.objects.get(slug=resolved.final_base_slug)
@@ -152,6 +152,7 @@ def custom_build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Bui
     from builds.services import build_dispatch, build_reusable
 
     require_team_member(user, recipe.team)
+    recipe_buildable_check(recipe)
     snapshot, resolved, sha256 = custom_composition(recipe)
     reusable = None if no_cache else build_reusable(team=recipe.team, composition_sha256=sha256)
     with transaction.atomic():

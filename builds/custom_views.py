@@ -2,7 +2,7 @@
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from builds.builder import IMAGE_NAME
+from builds.builder import image_name_error
 from builds.compose import CompositionError
 from builds.custom_services import DockerfileError, build_args_parse, dockerfile_check, recipe_save_dockerfile
 from builds.models import Recipe
@@ -59,8 +59,8 @@ def _form_errors(request, values) -> tuple[object, dict]:
     errors = {}
     if team is None:
         errors["team"] = "Choose one of your teams." if teams else "You are not in any team yet; ask a platform admin."
-    if not IMAGE_NAME.fullmatch(values.get("name") or ""):
-        errors["name"] = "Use lower-case letters, digits and '-' (at most 60), e.g. pay-api."
+    if name_error := image_name_error(values.get("name") or ""):
+        errors["name"] = name_error
     return team, errors
 
 

@@ -3,10 +3,11 @@ from django.conf import settings
 from django.db import models
 
 from catalog.models import BaseImage, ComponentVersion
-from portal.models import Team
+from portal.models import RegistryNameGuard, Team, validate_image_name
+from portal.names import IMAGE_NAME_MAX
 
 
-class Recipe(models.Model):
+class Recipe(RegistryNameGuard, models.Model):
     """Base image + ticked components with parameters + an optional artifact file, or (kind
     "dockerfile") a team's own Dockerfile, a context archive and build arguments."""
 
@@ -15,7 +16,8 @@ class Recipe(models.Model):
         DOCKERFILE = "dockerfile", "Own Dockerfile"
 
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="recipes")
-    name = models.SlugField(max_length=60, help_text="Image name within the team, e.g. pay-api")
+    name = models.CharField(max_length=IMAGE_NAME_MAX, validators=[validate_image_name],
+                            help_text="Image name within the team, e.g. pay-api: part of the image's registry path")
     base = models.ForeignKey(BaseImage, on_delete=models.PROTECT, related_name="recipes")
     artifact = models.FileField(upload_to="artifacts/%Y/%m/", blank=True)
     artifact_name = models.CharField(max_length=128, blank=True)
@@ -38,9 +40,12 @@ class Recipe(models.Model):
     # How the image is meant to run; recorded on each build and checked by the runtime-privileges rule.
     privileged = models.BooleanField(default=False, help_text="Run the container in privileged mode")
     cap_add = models.JSONField(default=list, blank=True, help_text="Linux capabilities to add, e.g. [\"NET_BIND_SERVICE\"]")
+    unbuildable_reason = models.TextField(
+        blank=True, help_text="Set when the recipe may not be built (e.g. a name from before the name rule); builds are refused")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+    registry_name_field, registry_name_what = "name", "image name"
 
     class Meta:
         ordering = ["team", "name"]

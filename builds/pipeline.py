@@ -23,6 +23,7 @@ from builds.models import Build
 from builds.retry import registry_unreachable, with_registry_retries
 from builds.services import build_log_append
 from builds.snapshot import registry_host
+from portal.names import InvalidName, repository_path
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +248,10 @@ def _deadline_message(total: int) -> str:
 
 
 def step_push(build: Build, log: BuildLog) -> None:
-    build.quarantine_repository = f"{settings.QUARANTINE_REPOSITORY_PREFIX}/{build.team.slug}/{build.recipe.name}"
+    try:  # only ever spelled from checked parts: a name with '/' or '..' must not reach the registry
+        build.quarantine_repository = repository_path(settings.QUARANTINE_REPOSITORY_PREFIX, build.team.slug, build.recipe.name)
+    except InvalidName as error:
+        raise StepFailed("build:user:invalid-name", f"Nothing was pushed: {error}")
     build.quarantine_tag = f"build-{build.pk}"
     remote = f"{registry_host()}/{build.quarantine_repository}"
     if build.reused_from_id:

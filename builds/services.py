@@ -8,6 +8,7 @@ from django.utils import timezone
 from builds.compose import CompositionError, artifact_filename_check, compose
 from builds.models import Build, BuildLogChunk, Recipe, RecipeComponent
 from builds.paas import package_blocking, package_check
+from builds.recipe_names import recipe_buildable_check, recipe_name_check
 from builds.recipe_build_settings import package_findings_in_use
 from builds.snapshot import recipe_snapshot, runtime_snapshot, snapshot_as_dict, snapshot_build
 from catalog.models import BaseImage, ComponentVersion
@@ -84,8 +85,7 @@ def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=Non
         artifact_name, artifact_sha256 = recipe.artifact_name, recipe.artifact_sha256
     compose(snapshot_build(base=base, choices=choices, artifact_name=artifact_name, artifact_sha256=artifact_sha256))
     if recipe is None:
-        if Recipe.objects.filter(team=team, name=name).exists():
-            raise CompositionError(f"Team {team.name} already has an image named {name}.", {"name": "taken"})
+        recipe_name_check(team=team, name=name)
         recipe = Recipe(team=team, name=name, created_by=user)
     recipe.base = base
     if runtime is not None:
@@ -131,6 +131,7 @@ def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
 
         return custom_build_request(user=user, recipe=recipe, no_cache=no_cache)
     require_team_member(user, recipe.team)
+    recipe_buildable_check(recipe)
     if not recipe.base.selectable:
         raise CompositionError(f"Base image {recipe.base.name} is no longer approved.", {"base": "not approved"})
     if recipe.build_base_id and not recipe.build_base.selectable:

@@ -7,6 +7,7 @@ from builds.models import Build
 from builds.snapshot import registry_host
 from catalog.services import registry_client
 from portal.audit import audit_record
+from portal.names import InvalidName, repository_path
 
 
 class GateClosed(Exception):
@@ -14,7 +15,25 @@ class GateClosed(Exception):
 
 
 def publication_repository(build: Build) -> str:
-    return f"{settings.PUBLISHED_REPOSITORY_PREFIX}/{build.team.slug}/{build.recipe.name}"
+    """`published/<the build's own team>/<name>`, spelled only from checked parts: a name with
+    '/' or '..', or a recipe of another team, closes the gate."""
+    if build.recipe.team_id != build.team_id:
+        raise GateClosed("The build's recipe belongs to another team; nothing was published.")
+    try:
+        return repository_path(settings.PUBLISHED_REPOSITORY_PREFIX, build.team.slug, build.recipe.name)
+    except InvalidName as error:
+        raise GateClosed(f"Nothing was published: {error}")
+
+
+def _quarantine_source_check(build: Build) -> None:
+    """Only an image in its own team's quarantine repository is copied out."""
+    try:
+        source = repository_path(settings.QUARANTINE_REPOSITORY_PREFIX, build.team.slug, build.recipe.name)
+    except InvalidName as error:
+        raise GateClosed(f"Nothing was published: {error}")
+    if build.quarantine_repository != source:
+        raise GateClosed(f"The image is not in its team's quarantine repository ({build.quarantine_repository!r}); "
+                         "nothing was published.")
 
 
 def verdict_make_current(build: Build) -> None:
@@ -62,6 +81,7 @@ def image_publish(*, build: Build, actor) -> str:
             reasons = "; ".join(f"{r['title']}: {r['message']}" for r in verdict.failures)
             raise GateClosed(f"Blocked by policy: {reasons}")
         repository = publication_repository(build)
+        _quarantine_source_check(build)
         tag = f"{build.pk}"
         digest = registry_client().copy_image(build.quarantine_repository, build.digest, repository, tag)
         if digest != build.digest:

@@ -1,17 +1,67 @@
 """Teams, memberships (the role enum) and the audit log."""
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
+from portal.names import IMAGE_NAME_MAX, TEAM_SLUG_MAX, InvalidName, registry_name_check
 
-class Team(models.Model):
+
+def _registry_name_validate(value, *, what: str, max_length: int) -> None:
+    try:
+        registry_name_check(value, what=what, max_length=max_length)
+    except InvalidName as error:
+        raise ValidationError(str(error), code="invalid_registry_name")
+
+
+# Model-field validators (module-level so migrations can name them): forms and the admin show the
+# same message as the services.
+def validate_team_slug(value) -> None:
+    _registry_name_validate(value, what="team slug", max_length=TEAM_SLUG_MAX)
+
+
+def validate_image_name(value) -> None:
+    _registry_name_validate(value, what="image name", max_length=IMAGE_NAME_MAX)
+
+
+class RegistryNameGuard:
+    """The last guard of the name rule for a model whose `registry_name_field` becomes a registry
+    path component: a new or changed value is checked on every save, whatever the door (services,
+    admin, commands, imports). A value stored before the rule stays as it is (the migration marks
+    what depends on it instead), so such a row can still be saved without a rename."""
+
+    registry_name_field = ""
+    registry_name_what = ""
+    registry_name_max = IMAGE_NAME_MAX
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        row = super().from_db(db, field_names, values)
+        row._stored_registry_name = row.__dict__.get(cls.registry_name_field)
+        return row
+
+    def save(self, *args, **kwargs):
+        value = getattr(self, self.registry_name_field)
+        if self._state.adding or value != getattr(self, "_stored_registry_name", None):
+            try:
+                registry_name_check(value, what=self.registry_name_what, max_length=self.registry_name_max)
+            except InvalidName as error:
+                raise ValidationError({self.registry_name_field: str(error)})
+        super().save(*args, **kwargs)
+        self._stored_registry_name = value
+
+
+class Team(RegistryNameGuard, models.Model):
     """An application team: owns recipes, builds and images."""
 
-    slug = models.SlugField(unique=True)
+    slug = models.CharField(unique=True, max_length=TEAM_SLUG_MAX, validators=[validate_team_slug],
+                            help_text="Part of the team's registry paths, e.g. payments")
     name = models.CharField(max_length=100)
     webhook_url = models.URLField(blank=True, help_text="Receives a JSON POST when a published image turns non-compliant")
     alert_email = models.EmailField(blank=True, help_text="Receives the same alerts by e-mail")
     script_network = models.BooleanField(
         default=False, help_text="Granted by platform admins: the team's .paas scripts run with network access (off: no network)")
+
+    registry_name_field, registry_name_what, registry_name_max = "slug", "team slug", TEAM_SLUG_MAX
 
     class Meta:
         ordering = ["slug"]

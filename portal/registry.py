@@ -16,6 +16,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
+from portal.names import InvalidName, reference_check, repository_check
+
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -41,6 +43,19 @@ def sha256_digest(data: bytes) -> str:
 
 def _ref(repository: str, reference: str) -> str:
     return f"{repository}@{reference}" if ":" in reference else f"{repository}:{reference}"
+
+
+def _path(repository: str, tail: str, reference: str | None = None) -> str:
+    """`/v2/<repository>/<tail>[/<reference>]`, refusing what could walk out of the repository
+    (`..`, a second slash, a query): the registry resolves such paths, so the check is here too,
+    behind the callers' own name checks."""
+    try:
+        repository_check(repository)
+        if reference is not None:
+            reference_check(reference)
+    except InvalidName as error:
+        raise RegistryError(f"refused to address the registry: {error}") from None
+    return f"/v2/{repository}/{tail}" + (f"/{reference}" if reference is not None else "")
 
 
 class BlobStream:
@@ -108,7 +123,7 @@ class RegistryClient:
     def manifest_bytes(self, repository: str, reference: str) -> tuple[bytes, str, str]:
         """Exact manifest bytes, media type and digest (of those bytes); no index resolution."""
         what = f"manifest {_ref(repository, reference)}"
-        resp = self._request("GET", f"/v2/{repository}/manifests/{reference}", what,
+        resp = self._request("GET", _path(repository, "manifests", reference), what,
                              headers={"Accept": MANIFEST_ACCEPT})
         body = resp.content
         digest = sha256_digest(body)
@@ -134,7 +149,7 @@ class RegistryClient:
 
     def manifest_digest(self, repository: str, reference: str) -> str | None:
         """Digest of a manifest (as stored: a list stays a list), or None when absent."""
-        resp = self._request("HEAD", f"/v2/{repository}/manifests/{reference}",
+        resp = self._request("HEAD", _path(repository, "manifests", reference),
                              f"manifest {_ref(repository, reference)}",
                              headers={"Accept": MANIFEST_ACCEPT}, ok=(200, 404))
         if resp.status_code == 404:
@@ -146,7 +161,7 @@ class RegistryClient:
         """Store a manifest; bytes are sent untouched so the digest is preserved."""
         body = manifest if isinstance(manifest, bytes) else json.dumps(manifest, indent=3).encode()
         what = f"manifest {_ref(repository, reference)}"
-        resp = self._request("PUT", f"/v2/{repository}/manifests/{reference}", what,
+        resp = self._request("PUT", _path(repository, "manifests", reference), what,
                              data=body, headers={"Content-Type": media_type}, ok=(201,))
         digest = sha256_digest(body)
         if resp.headers.get("Docker-Content-Digest", digest) != digest:
@@ -158,7 +173,7 @@ class RegistryClient:
     def blob(self, repository: str, digest: str) -> bytes:
         """Whole blob in memory, checked against its digest (for configs and small layers)."""
         what = f"blob {repository}@{digest}"
-        data = self._request("GET", f"/v2/{repository}/blobs/{digest}", what).content
+        data = self._request("GET", _path(repository, "blobs", digest), what).content
         if sha256_digest(data) != digest:
             raise RegistryError(f"{what} is corrupt: its content hashes to {sha256_digest(data)}")
         return data
@@ -166,12 +181,12 @@ class RegistryClient:
     def open_blob(self, repository: str, digest: str) -> BlobStream:
         """Streaming blob for big layers; call `verify()` on it after reading (see BlobStream)."""
         what = f"blob {repository}@{digest}"
-        resp = self._request("GET", f"/v2/{repository}/blobs/{digest}", what, stream=True)
+        resp = self._request("GET", _path(repository, "blobs", digest), what, stream=True)
         return BlobStream(resp, what, digest, self.host)
 
     def blob_exists(self, repository: str, digest: str) -> bool:
         """Whether `repository` can serve the blob (a mount or upload made it visible there)."""
-        resp = self._request("HEAD", f"/v2/{repository}/blobs/{digest}",
+        resp = self._request("HEAD", _path(repository, "blobs", digest),
                              f"blob {repository}@{digest}", ok=(200, 404))
         return resp.status_code == 200
 
@@ -179,7 +194,7 @@ class RegistryClient:
         """Monolithic upload (POST then PUT ?digest=); skipped when the blob is already there."""
         digest = sha256_digest(data)
         if not self.blob_exists(repository, digest):
-            resp = self._request("POST", f"/v2/{repository}/blobs/uploads/",
+            resp = self._request("POST", _path(repository, "blobs/uploads/"),
                                  f"upload to {repository}", ok=(202,))
             self._finish_upload(resp, repository, data, digest)
         return digest
@@ -187,7 +202,8 @@ class RegistryClient:
     def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
         """Cross-repository mount; True when mounted (201). On 202 the registry opened an
         upload session instead: the blob is then downloaded and uploaded, and False returned."""
-        resp = self._request("POST", f"/v2/{repository}/blobs/uploads/",
+        _path(from_repository, "blobs")  # the source is checked like any other path
+        resp = self._request("POST", _path(repository, "blobs/uploads/"),
                              f"mount of {digest} from {from_repository} into {repository}",
                              params={"mount": digest, "from": from_repository}, ok=(201, 202))
         if resp.status_code == 201:
@@ -204,6 +220,7 @@ class RegistryClient:
     def copy_image(self, src_repository: str, reference: str, dst_repository: str, dst_tag: str) -> str:
         """Copy an image (or a whole list) by mounting its blobs and putting the SAME
         manifest bytes under `dst_tag`; returns the digest, equal to the source's."""
+        _path(dst_repository, "manifests", dst_tag)  # refused before anything is read or written
         body, media_type, digest = self.manifest_bytes(src_repository, reference)
         doc = _json(body, f"manifest {_ref(src_repository, reference)}")
         if media_type in INDEX_TYPES:
@@ -222,7 +239,7 @@ class RegistryClient:
 
     def tags(self, repository: str) -> list[str]:
         """All tags of a repository ([] when the repository does not exist), following pages."""
-        url: str | None = f"/v2/{repository}/tags/list"
+        url: str | None = _path(repository, "tags/list")
         found: list[str] = []
         while url:
             resp = self._request("GET", url, f"tags of {repository}", ok=(200, 404))

@@ -170,3 +170,24 @@ def test_it_names_the_platforms_of_a_list_without_linux_amd64(fake):
                    lambda r: (200, {"Content-Type": MANIFEST_LIST}, json.dumps(index).encode())}
     with pytest.raises(RegistryError, match=r"manifest app:1.0 has no linux/amd64 image \(it has: linux/arm64\)"):
         RegistryClient(fake.url).manifest("app", "1.0")
+
+
+@pytest.mark.parametrize("repository, reference", [
+    ("quarantine/a/../../published/b/x", "latest"), ("published/b/x", "../latest"), ("published//x", "1"),
+    ("published/B/x", "1"), ("published/b/x?n=1", "1"), ("published/b/x", "sha256:zz")])
+def test_it_sends_nothing_for_a_path_that_could_leave_its_repository(fake, repository, reference):
+    client = RegistryClient(fake.url)
+    for call in (lambda: client.manifest_bytes(repository, reference), lambda: client.put_manifest(repository, reference, b"{}", MANIFEST_V2),
+                 lambda: client.copy_image("published/a/x", "1", repository, reference)):
+        with pytest.raises(RegistryError, match="refused to address the registry"):
+            call()
+    assert [p for p in fake.paths() if ".." in p[1] or "//" in p[1]] == []
+
+
+def test_it_mounts_neither_into_nor_from_a_path_that_could_leave_its_repository(fake):
+    client = RegistryClient(fake.url)
+    digest, hostile = "sha256:" + "a" * 64, "quarantine/a/../../published/b/x"
+    for into, source in [(hostile, "published/a/x"), ("published/a/x", hostile)]:
+        with pytest.raises(RegistryError, match="refused to address the registry"):
+            client.mount_blob(into, digest, source)
+    assert fake.requests == []

@@ -138,3 +138,26 @@ def test_it_explains_what_is_missing(client):
     assert client.manifest_digest("test/never-pushed", "1") is None
     assert client.tags("test/never-pushed") == []
     assert not client.blob_exists("test/never-pushed", "sha256:" + "0" * 64)
+
+
+def test_it_refuses_to_write_through_a_path_that_walks_out_of_its_repository(client):
+    """The cross-team attack: a copy into `quarantine/<a>/../../published/<b>/<name>` would land
+    in team b's published repository (the registry resolves `..`); the client refuses it."""
+    require_registry(client)
+    suffix = uuid.uuid4().hex[:12]
+    victim, attacker = f"test/victim-{suffix}", f"test/attacker-{suffix}"
+    victim_digest, _ = push_image(client, victim, "latest")
+    tar = tar_bytes({"./etc/passwd": b"root:x:0:0:root:/root:/bin/sh\n"})
+    layer = gzip.compress(tar)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(tar).hexdigest()]}}).encode()
+    attacker_digest = client.put_manifest(attacker, "1", {
+        "schemaVersion": 2, "mediaType": MANIFEST_V2,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(config),
+                   "digest": client.upload_blob(attacker, config)},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": len(layer),
+                    "digest": client.upload_blob(attacker, layer)}]}, MANIFEST_V2)
+    for target, tag in [(f"test/attacker-{suffix}/../../{victim}", "latest"), (victim, "../latest"), (f"{victim}/..", "latest")]:
+        with pytest.raises(RegistryError, match="refused to address the registry"):
+            client.copy_image(attacker, attacker_digest, target, tag)
+    assert client.manifest_digest(victim, "latest") == victim_digest
