@@ -8,7 +8,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: venv services base-images run test
+.PHONY: venv services base-images run test lint
 
 venv:
 	@# A fresh Debian has python3 without ensurepip (it lives in python3-venv).
@@ -35,9 +35,15 @@ run: venv services base-images
 	$(VENV)/bin/python manage.py ensure_admin
 	scripts/run-portal.sh
 
+# The layout's contracts (pyproject.toml: layers, the door into compliance, docker in one adapter,
+# pure cores without Django) and a small ruff rule set; both fail `make test`.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
 # Tests run against PostgreSQL and Redis rather than the embedded SQLite/file-broker defaults,
 # so what CI checks is what production uses; both URLs can be overridden from the environment.
-test: venv
+test: venv lint
 	scripts/ensure-services.sh --with-db --with-browser
 	scripts/make-base-images.sh
 	export DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/portal}"; \

@@ -12,7 +12,7 @@ record was modified (every record updated), next to parsing alone (`feed_read`).
 SOURCE is what `vulndb_import` takes (osv, debian-tracker, debian-dsa, debian-dla, alpine-secdb).
 The "updated" round imports an OSV copy of the records, then a second one with a later
 `modified` and another summary (both written to a temporary folder), so every record takes the
-update path. With --baseline REV, compliance/vulndb_store.py as it was at that git revision is
+update path. With --baseline REV, compliance/vulndb/store.py as it was at that git revision is
 timed in the same rounds. Runs in its own database, `portal_bench_import` (created and migrated
 if missing; emptied before each import that must start empty).
 """
@@ -64,7 +64,7 @@ def osv_copy(records, folder: Path, modified: str, summary: str) -> str:
 
 def measure(source: str, path: str, rounds: int, importers: dict) -> None:
     from compliance.vulndb.advisory import Advisory
-    from compliance.vulndb_store import feed_read
+    from compliance.vulndb.store import feed_read
 
     parse, timings = [], {(name, kind): [] for name in importers for kind in ("first", "again", "update")}
     for _ in range(rounds):
@@ -106,16 +106,16 @@ def main() -> None:
     parser.add_argument("feeds", nargs="+", help="SOURCE=PATH")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--baseline", metavar="REV", help="also time compliance/vulndb_store.py as it was at this "
+    parser.add_argument("--baseline", metavar="REV", help="also time compliance/vulndb/store.py as it was at this "
                         "git revision, in the same rounds (e.g. 8f0ed0e)")
     args = parser.parse_args()
     database_create(args.database_url)
     django_setup(args.database_url)
-    from compliance.vulndb_store import vulndb_import
+    from compliance.vulndb.store import vulndb_import
 
     importers = {"today": vulndb_import}
     if args.baseline:
-        importers[args.baseline] = module_at(args.baseline, "compliance/vulndb_store.py").vulndb_import
+        importers[args.baseline] = module_at(args.baseline, ("compliance/vulndb/store.py", "compliance/vulndb/store.py")).vulndb_import
     for spec in args.feeds:
         source, _, path = spec.partition("=")
         measure(source, path, args.rounds, importers)

@@ -50,7 +50,7 @@ def setup():
 
 def recipe_get():
     from builds.models import Recipe
-    from builds.services import recipe_save
+    from builds.recipes.services import recipe_save
     from catalog.models import BaseImage, ComponentVersion
     from tests.factories import TeamFactory, member_of
 

@@ -32,8 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scan_vs_download import (IMAGE, database_create, django_setup, module_at, real_feeds,  # noqa: E402
-                              synthetic_database, version_above)
+from scan_vs_download import IMAGE, database_create, django_setup, module_at, real_feeds, synthetic_database, version_above  # noqa: E402
 
 SERVER = "postgres://postgres@127.0.0.1:5432"
 NOT_IN_CONTAINERS = ("linux", "chromium", "firefox", "thunderbird", "iceweasel", "icedove", "xen", "qemu", "kde4libs")
@@ -120,9 +119,9 @@ def fleet_create(pool: dict, plan: list, facts, digest: str, layer_digests: list
 
     from builds.models import Build, Recipe
     from catalog.models import BaseImage
-    from compliance.matching import AdvisoryIndex, coordinates
     from compliance.models import ImageScan
-    from compliance.services import verdict_evaluate
+    from compliance.policy.evaluation import verdict_evaluate
+    from compliance.vulndb.matching import AdvisoryIndex, coordinates
     from portal.models import Team
 
     base, _ = BaseImage.objects.update_or_create(slug="debian-12", defaults={
@@ -147,7 +146,7 @@ def fleet_create(pool: dict, plan: list, facts, digest: str, layer_digests: list
     for chunk in range(0, len(plan), 1000):
         scan_rows, package_rows = [], []
         for number in range(chunk, min(chunk + 1000, len(plan))):
-            build, (age, rows), scan_id = builds[number], plan[number], first_scan + number
+            build, (_age, rows), scan_id = builds[number], plan[number], first_scan + number
             user = "" if number % 10 == 9 else "10001"  # one image in ten still runs as root
             packages = [{"type": "deb", "name": b, "version": v, "source_name": s, "source_version": v,
                          "architecture": "amd64", "layer_index": layer, "path": "var/lib/dpkg/status",
@@ -283,7 +282,7 @@ def main() -> None:
     parser.add_argument("--server", default=os.environ.get("BENCH_DATABASE_SERVER", SERVER))
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile the re-evaluation (slower)")
-    parser.add_argument("--baseline", metavar="REV", help="also time compliance/reevaluation.py and matching.py as "
+    parser.add_argument("--baseline", metavar="REV", help="also time compliance/vulndb/reevaluation.py and matching.py as "
                         "they were at this git revision (e.g. 8f0ed0e), on a sample of the scans, extrapolated")
     parser.add_argument("--baseline-sample", type=int, default=40)
     parser.add_argument("--verify", type=int, default=50, metavar="N", help="check N scans afterwards: their findings "
@@ -296,7 +295,7 @@ def main() -> None:
     django_setup(template)
     from django.db import connections
 
-    from catalog.services import registry_client
+    from adapters.factory import registry_client
     from compliance.models import ImportRun
     from compliance.sbom.reader import read_image
 
@@ -321,8 +320,8 @@ def main() -> None:
     connections["default"].settings_dict["NAME"] = "portal_bench_reeval"
 
     from compliance.models import Verdict
-    from compliance.reevaluation import reevaluate_after_import
-    from compliance.vulndb_store import vulndb_import
+    from compliance.vulndb.reevaluation import reevaluate_after_import
+    from compliance.vulndb.store import vulndb_import
 
     s = sizes()
     print(f"database: {s['advisories']:,} advisories, {s['affected']:,} affected entries "
@@ -341,7 +340,7 @@ def main() -> None:
           f"updated, {import_run.rejected} rejected); {len(changed):,} (ecosystem, package) pairs changed")
     import logging
 
-    reevaluation_log = logging.getLogger("compliance.reevaluation")  # its phases and counts, printed
+    reevaluation_log = logging.getLogger("compliance.vulndb.reevaluation")  # its phases and counts, printed
     reevaluation_log.addHandler(logging.StreamHandler(sys.stdout))
     reevaluation_log.setLevel(logging.INFO)
     reevaluation_log.propagate = False
@@ -372,9 +371,9 @@ def verify(count: int, rng: random.Random) -> None:
     """Findings and verdicts left by the re-evaluation, next to a whole match and evaluation."""
     from django.db import transaction
 
-    from compliance.matching import scan_match
     from compliance.models import ImageScan
-    from compliance.services import verdict_evaluate
+    from compliance.policy.evaluation import verdict_evaluate
+    from compliance.vulndb.matching import scan_match
 
     fields = ("package_id", "advisory_id", "installed_version", "vulnerability_id", "fixed_version", "severity",
               "severity_source")
@@ -408,10 +407,10 @@ def _essence(verdict) -> tuple:
 def baseline(revision: str, changed: set, sample: int, rng: random.Random) -> None:
     """Today's database, re-evaluated as `revision` did it: each scan that names a changed pair
     matched whole, then its whole verdict evaluated. Timed on a sample, extrapolated."""
-    from compliance.services import verdict_evaluate
+    from compliance.policy.evaluation import verdict_evaluate
 
-    matching = module_at(revision, "compliance/matching.py")
-    old = module_at(revision, "compliance/reevaluation.py", scan_match=matching.scan_match,
+    matching = module_at(revision, ("compliance/vulndb/matching.py", "compliance/vulndb/matching.py"))
+    old = module_at(revision, ("compliance/vulndb/reevaluation.py", "compliance/vulndb/reevaluation.py"), scan_match=matching.scan_match,
                     package_coordinates=matching.package_coordinates)
     named = list(old.scans_naming(changed).values_list("pk", flat=True))
     chosen = rng.sample(named, min(sample, len(named)))

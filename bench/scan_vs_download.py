@@ -7,7 +7,7 @@ time it takes just to download and read the image's layers from the local regist
 secrets); (b) the scan path of a build: `image_scan` (the same read, then the SBOM rows stored)
 followed by `scan_match` against the database. Rounds alternate the order of (a) and (b), so
 machine noise hits both alike; the medians and their ratio are printed. `--baseline REV` adds, to
-each round, the scan path with compliance/matching.py as it was at that git revision (e.g.
+each round, the scan path with compliance/vulndb/matching.py as it was at that git revision (e.g.
 8f0ed0e); `--profile` prints a cProfile of one `scan_match`.
 
 The database (>= --records advisories, 200,000 by default) is synthesised once from the real
@@ -57,17 +57,22 @@ def django_setup(url: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def module_at(revision: str, path: str, **overrides):
+def module_at(revision: str, paths, **overrides):
     """A module of the project as it was at a git revision (its imports resolve to today's
-    modules, or to `overrides`): the baseline, measured in the same run as today's code."""
+    modules, or to `overrides`): the baseline, measured in the same run as today's code. `paths`:
+    the module's file, or its files before and after a move (the first one the revision has)."""
     import subprocess
     import types
 
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:{path}"], check=True, capture_output=True,
-                            text=True).stdout
+    for path in [paths] if isinstance(paths, str) else paths:
+        shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:{path}"], capture_output=True, text=True)
+        if shown.returncode == 0:
+            break
+    else:
+        raise SystemExit(f"none of {paths} exists at {revision}")
     module = types.ModuleType(f"baseline_{revision}_{path.removesuffix('.py').replace('/', '_')}")
     sys.modules[module.__name__] = module
-    exec(compile(source, f"{revision}:{path}", "exec"), module.__dict__)
+    exec(compile(shown.stdout, f"{revision}:{path}", "exec"), module.__dict__)
     module.__dict__.update(overrides)
     return module
 
@@ -284,17 +289,17 @@ def main() -> None:
                         "packages (only their real, old fixes): more entries the matcher must evaluate")
     parser.add_argument("--rebuild", action="store_true", help="synthesise the database again")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one scan_match")
-    parser.add_argument("--baseline", metavar="REV", help="also time compliance/matching.py as it was at this git "
+    parser.add_argument("--baseline", metavar="REV", help="also time the matcher (compliance/vulndb/matching.py) as it was at this git "
                         "revision, in the same rounds (e.g. 8f0ed0e, before the matcher was reworked)")
     args = parser.parse_args()
     database_create(args.database_url)
     django_setup(args.database_url)
 
-    from catalog.services import registry_client
-    from compliance.matching import scan_match
+    from adapters.factory import registry_client
     from compliance.models import AffectedPackage
     from compliance.sbom.reader import read_image
-    from compliance.services import image_scan
+    from compliance.scans import image_scan
+    from compliance.vulndb.matching import scan_match
 
     manifest, digest = registry_client().manifest(*IMAGE)
     facts = read_image(registry_client(), IMAGE[0], digest)
@@ -317,7 +322,7 @@ def main() -> None:
         done = time.perf_counter()
         return done - started, stored - started, done - stored, scan, findings
 
-    baseline = module_at(args.baseline, "compliance/matching.py") if args.baseline else None
+    baseline = module_at(args.baseline, ("compliance/vulndb/matching.py", "compliance/vulndb/matching.py")) if args.baseline else None
     download_and_read(), full_scan()  # warm-up: connections, page cache, imports
     reads, scans, stores, matches, olds = [], [], [], [], []
     for round_number in range(args.rounds):

@@ -7,8 +7,8 @@ from the starter catalog, in a random (seeded) user order. Each is built once pe
           with the package cache as the http_proxy build arg;
   portal-direct (with --variants) the same composition without the cache, to tell the two apart;
   portal-flat   (with --variants) the portal with the cache but without the popular packages' own
-                layers (builds/shared_layers.py): one apt transaction per tier, as before them;
-  portal-update (with --variants) the portal without the shared package lists (builds/apt_index.py):
+                layers (builds/compose/shared_layers.py): one apt transaction per tier, as before them;
+  portal-update (with --variants) the portal without the shared package lists (builds/runner/apt_index.py):
                 every apt transaction runs its own apt-get update.
 The variants take turns recipe by recipe (rotating who goes first) so machine noise hits all alike.
 Each variant of each round builds FROM its own copy of the base (a LABEL-only image), so no layer is shared across
@@ -63,7 +63,7 @@ def site_ca() -> str:
 
 
 def choice_of(slug: str, values: dict):
-    from builds.compose import ComponentChoice
+    from builds.compose.composer import ComponentChoice
     from catalog.starter import COMPONENTS
 
     component = next(c for c in COMPONENTS if c["slug"] == slug)
@@ -91,8 +91,8 @@ def recipes_draw(count: int, seed: int) -> list[list]:
 
 def naive_files(base: str, choices) -> dict[str, bytes]:
     """What a user writes by hand: each fragment as the catalog has it, in the order ticked."""
-    from builds.compose import _render
-    from builds.parameters import parameters_clean
+    from builds.compose.composer import _render
+    from catalog.parameters import parameters_clean
 
     files: dict[str, bytes] = {}
     body, final = [f"FROM {base}"], []
@@ -106,20 +106,20 @@ def naive_files(base: str, choices) -> dict[str, bytes]:
 
 
 def shared_packages(recipes) -> tuple[str, ...]:
-    """What the portal computes from its recipes on the base (builds/shared_layers.py), here the bench's."""
+    """What the portal computes from its recipes on the base (builds/compose/shared_layers.py), here the bench's."""
     from django.conf import settings
 
-    from builds.shared_layers import fragment_packages, popular_packages
+    from builds.compose.shared_layers import fragment_packages, popular_packages
 
     return popular_packages([[p for c in choices for p in fragment_packages(c.fragment)] for choices in recipes],
                             settings.SHARED_APT_LAYERS)
 
 
 def portal_files(base: str, choices, shared: tuple[str, ...] = (), index: bool = True) -> dict[str, bytes]:
-    """As a worker builds it: the composition, then (index=True) the shared package lists (builds/apt_index.py),
+    """As a worker builds it: the composition, then (index=True) the shared package lists (builds/runner/apt_index.py),
     fetched on the first build of each base and counted in that build's time."""
-    from builds.apt_index import apt_index_apply
-    from builds.compose import RecipeSnapshot, compose
+    from builds.compose.composer import RecipeSnapshot, compose
+    from builds.runner.apt_index import apt_index_apply
 
     composition = compose(RecipeSnapshot(base_reference=base, base_os_family="debian", components=tuple(choices),
                                          shared_packages=shared))
@@ -131,7 +131,7 @@ def portal_files(base: str, choices, shared: tuple[str, ...] = (), index: bool =
 def engine_build(make_files, tag: str, build_args: dict, build_id: int) -> tuple[float, int, int]:
     """Through the portal's engine code; returns (seconds, steps run, steps taken from the cache).
     Every build gets its own build label, as in the portal, so its last step is never a cache hit."""
-    from builds.engine.docker_engine import context_tar, image_build
+    from adapters.engine import context_tar, image_build
 
     lines = []
     started = time.monotonic()
@@ -139,7 +139,7 @@ def engine_build(make_files, tag: str, build_args: dict, build_id: int) -> tuple
     image_build(context=context_tar(files), tag=tag, build_id=build_id, on_line=lines.append,
                 deadline_seconds=3600, buildargs=build_args)
     seconds = time.monotonic() - started
-    return seconds, sum("---> Running in" in l for l in lines), sum("---> Using cache" in l for l in lines)
+    return seconds, sum("---> Running in" in line for line in lines), sum("---> Using cache" in line for line in lines)
 
 
 def docker(*args, check=True) -> str:
@@ -181,7 +181,7 @@ def cache_start(workdir: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(["/usr/sbin/apt-cacher-ng", "-c", workdir, "foreground=1", f"pidfile={workdir}/pid",
                                 f"SocketPath={workdir}/socket"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://{bridge}:{CACHE_PORT}"
-    from builds.apt_proxy import proxy_answers
+    from builds.runner.apt_proxy import proxy_answers
 
     deadline = time.monotonic() + 15
     while proxy_answers(url, 1.0):

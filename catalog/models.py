@@ -3,6 +3,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from catalog.fragments import FragmentError, fragment_check
+
 
 class Lifecycle(models.TextChoices):
     DRAFT = "draft", "Draft"
@@ -110,11 +112,9 @@ class ComponentVersion(models.Model):
         return f"{self.component.slug} {self.version}"
 
     def clean(self):
-        from builds.compose import CompositionError, fragment_check
-
         try:
             fragment_check(self.fragment + "\n" + self.final_fragment, self.parameters)
-        except CompositionError as error:
+        except FragmentError as error:
             raise ValidationError({"fragment": str(error)})
 
     def save(self, *args, **kwargs):

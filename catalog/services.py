@@ -1,20 +1,14 @@
 """Curation writes: loading the starter catalog and pinning base images to registry digests."""
 import logging
 
-from django.conf import settings
 from django.db import transaction
 
+from adapters.factory import registry_client
+from adapters.registry import RegistryClient, RegistryError
 from catalog import starter
 from catalog.models import BaseImage, Component, ComponentVersion
-from portal.registry import RegistryClient, RegistryError
 
 log = logging.getLogger(__name__)
-
-
-def registry_client() -> RegistryClient:
-    return RegistryClient(
-        settings.REGISTRY_URL, username=settings.REGISTRY_USERNAME, password=settings.REGISTRY_PASSWORD
-    )
 
 
 def base_image_pin(*, base: BaseImage, client: RegistryClient | None = None) -> BaseImage:

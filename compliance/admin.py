@@ -4,7 +4,6 @@ from django.contrib import admin
 from compliance.models import PolicyRule
 from portal.admin_site import AuditedAdmin, PlatformAdminOnly
 
-
 PARAMS_HELP = (
     "A row without a team is the global rule of its kind; a team's row replaces it for that team. Disable a rule "
     "to turn it off (deleting a global row brings back the built-in default). Parameters by kind: "

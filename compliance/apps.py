@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class ComplianceConfig(AppConfig):
@@ -6,10 +7,9 @@ class ComplianceConfig(AppConfig):
 
     def ready(self):
         # A policy rule changed anywhere (API, admin, shell) re-evaluates the images it concerns.
-        from django.db.models.signals import post_delete, post_save
-
+        # (Models and tasks are imported once the apps are ready.)
         from compliance.models import PolicyRule
-        from compliance.policy_change import policy_change_dispatch
+        from compliance.tasks import policy_change_dispatch
 
         def changed(sender, instance, **kwargs):
             if kwargs.get("raw"):  # fixtures being loaded: nothing to re-evaluate yet

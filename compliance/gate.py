@@ -1,12 +1,23 @@
-"""The publication gate: the only code path that copies an image out of quarantine."""
+"""The publication gate: the only code path that copies an image out of quarantine.
+
+Every rule of publication is checked here, whoever asks (the pipeline, the page, the API): the
+owning team's members alone may publish, only a passing verdict that is current for today's data
+and rules publishes, and only from the team's quarantine repository to its published one.
+"""
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from adapters.factory import registry_client, registry_host
 from builds.models import Build
-from builds.snapshot import registry_host
-from catalog.services import registry_client
+from compliance.models import ImageScan, Verdict
+from compliance.policy.evaluation import verdict_evaluate
+from compliance.policy.ruleset import ruleset_for
+from compliance.vulndb.matching import scan_match
+from compliance.vulndb.store import database_version
 from portal.audit import audit_record
+from portal.models import Membership
 from portal.names import InvalidName, repository_path
 
 
@@ -41,12 +52,6 @@ def verdict_make_current(build: Build) -> None:
     under a rule set that is no longer the team's, or one that passed thanks to an exception, is
     stale: evaluate again, from the stored SBOM, before anything is published on it (matching
     again only when the database moved)."""
-    from compliance.matching import scan_match
-    from compliance.models import ImageScan, Verdict
-    from compliance.ruleset import ruleset_for
-    from compliance.services import verdict_evaluate
-    from compliance.vulndb_store import database_version
-
     latest = build.verdicts.order_by("-created").first()
     scan = ImageScan.objects.filter(build=build, status=ImageScan.Status.DONE).first()
     if latest is None or scan is None:
@@ -65,7 +70,12 @@ def verdict_make_current(build: Build) -> None:
 
 def image_publish(*, build: Build, actor) -> str:
     """Copy the quarantined image to the publication repository if, and only if, its verdict
-    passed and is current for the latest vulnerability database import and today's rules."""
+    passed and is current for the latest vulnerability database import and today's rules.
+
+    `actor` None is the build's own pipeline; a person must be a member of the owning team
+    (PermissionDenied otherwise: reviewers and admins of other teams may read, not publish)."""
+    if actor is not None and not Membership.objects.filter(user=actor, team=build.team_id).exists():
+        raise PermissionDenied("Only members of the owning team may publish this image.")
     if not build.published_reference:
         verdict_make_current(build)
     with transaction.atomic():
@@ -89,8 +99,7 @@ def image_publish(*, build: Build, actor) -> str:
         registry_client().copy_image(build.quarantine_repository, build.digest, repository, "latest")
         build.published_reference = f"{registry_host()}/{repository}:{tag}@{digest}"
         build.published_at = timezone.now()
-        build.steps["publish"] = {**build.steps.get("publish", {}), "status": "done", "finished": build.published_at.isoformat()}
-        build.save(update_fields=["published_reference", "published_at", "steps"])
+        build.save(update_fields=["published_reference", "published_at"])
         audit_record(actor=actor, action="image.published", target=build, team=build.team,
                      reference=build.published_reference, verdict=verdict.pk)
     return build.published_reference

@@ -1,8 +1,10 @@
 """What compliance records per build: the scan (SBOM) and the policy verdict."""
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from builds.models import Build
+from compliance.policy.params import RuleParamsError, params_clean
 
 
 class ImageScan(models.Model):
@@ -116,10 +118,6 @@ class PolicyRule(models.Model):
         return f"{self.kind} ({self.team.slug if self.team_id else 'global'})"
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
-        from compliance.rule_params import RuleParamsError, params_clean
-
         try:
             self.params = params_clean(self.kind, self.params)
         except RuleParamsError as error:
@@ -274,7 +272,7 @@ class PolicyException(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_comment = models.TextField(blank=True)
     approvals_required = models.PositiveSmallIntegerField(
-        default=1, help_text="2 when the exception may waive a Critical finding (see compliance/exception_approvals.py)")
+        default=1, help_text="2 when the exception may waive a Critical finding (see compliance/exceptions/approvals.py)")
     # Set by the reminder job when it claims a reminder, so each is sent at most once.
     reminded_14d_at = models.DateTimeField(null=True, blank=True)
     reminded_3d_at = models.DateTimeField(null=True, blank=True)

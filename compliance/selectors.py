@@ -1,8 +1,10 @@
 """Reads for the compliance pages and exports; one query layer so pages, CSV and counts agree."""
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Value, When
 
-from compliance.models import Finding
-from compliance.policy_vulns import SEVERITY_ORDER
+from builds.models import Build
+from builds.selectors import latest_of_each_recipe
+from compliance.models import Advisory, Finding, Verdict
+from compliance.vulndb.severity import SEVERITY_ORDER
 
 SEVERITY_RANK = Case(*[When(severity=s, then=Value(i)) for i, s in enumerate(SEVERITY_ORDER)],
                      default=Value(len(SEVERITY_ORDER)), output_field=IntegerField())
@@ -36,9 +38,6 @@ def severity_counts(findings) -> dict[str, dict[str, int]]:
 
 def current_builds(teams):
     """The latest successful build of each recipe of these teams: what 'current images' means."""
-    from builds.lookups import latest_of_each_recipe
-    from builds.models import Build
-
     return latest_of_each_recipe(Build.objects.filter(team__in=teams, status=Build.Status.SUCCEEDED))
 
 
@@ -54,8 +53,6 @@ def vulnerability_findings(vulnerability_id: str, teams):
     The advisories are looked up first, in a query of their own: with an OR across the joined
     advisory table, or against a subquery, PostgreSQL read every finding of the fleet (it could
     not use an index, and guessed a fifth of the table would match); two indexed lists it can."""
-    from compliance.models import Advisory
-
     advisories = list(Advisory.objects.filter(  # JSON text: works on SQLite too
         Q(osv_id=vulnerability_id) | Q(aliases__icontains=f'"{vulnerability_id}"')).values_list("pk", flat=True)[:100])
     return (Finding.objects.filter(scan__build__in=current_builds(teams))
@@ -94,9 +91,5 @@ def fleet_summary(teams) -> dict:
 
 def _failing_count(builds) -> int:
     """Images whose LATEST verdict fails (an old failing verdict later fixed does not count)."""
-    from django.db.models import OuterRef, Subquery
-
-    from compliance.models import Verdict
-
     latest = Verdict.objects.filter(build=OuterRef("pk")).order_by("-created").values("passed")[:1]
     return builds.annotate(latest_passed=Subquery(latest)).filter(latest_passed=False).count()

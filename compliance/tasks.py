@@ -1,9 +1,20 @@
-"""Thin Celery tasks of the scanner adapters (queue `scans`): ids in, services do the work."""
+"""Thin Celery tasks of compliance, and how each is sent: ids in, services do the work.
+
+Scanner tasks go to the `scans` queue; exception upkeep stays on `default` (CELERY_TASK_ROUTES).
+A task is sent once the transaction that asked for it commits, so a rolled-back request sends nothing.
+"""
+import logging
+
 from celery import shared_task
+from django.db import transaction
 
-from compliance.harbor.services import registry_artifact_scan
-from compliance.models import ImageScan
+from compliance.exceptions.reminders import exception_reminders_send
+from compliance.exceptions.services import exceptions_expire
+from compliance.harbor.services import harbor_scans_prune, registry_artifact_scan, registry_artifact_scan_request
+from compliance.models import ImageScan, PolicyRule
+from compliance.policy.change import reevaluate_after_policy_change
 
+log = logging.getLogger(__name__)
 # A Debian image reads in seconds; the limit only stops a stuck registry from holding a worker.
 SCAN_SOFT_TIME_LIMIT = 1800
 
@@ -18,13 +29,44 @@ def scan_registry_artifact(scan_id: int, authorization: str = "") -> None:
 
 @shared_task(name="compliance.tasks.reevaluate_policy_change", ignore_result=True)
 def reevaluate_policy_change(team_id: int | None) -> None:
-    from compliance.policy_change import reevaluate_after_policy_change
-
     reevaluate_after_policy_change(team_id)
 
 
 @shared_task(name="compliance.tasks.prune_harbor_scans", ignore_result=True)
 def prune_harbor_scans() -> int:
-    from compliance.harbor.services import harbor_scans_prune
-
     return harbor_scans_prune()
+
+
+@shared_task(name="compliance.tasks.expire_exceptions", ignore_result=True)
+def expire_exceptions() -> int:
+    return exceptions_expire()
+
+
+@shared_task(name="compliance.tasks.remind_expiring_exceptions", ignore_result=True)
+def remind_expiring_exceptions() -> int:
+    """Hourly; safe to run often, late or twice at once (each reminder is claimed on its row)."""
+    return exception_reminders_send()
+
+
+def registry_artifact_scan_queue(*, registry_url: str, authorization: str, artifact: dict) -> ImageScan:
+    """Record a queued scan of `artifact` (Harbor's Artifact object) and send it after commit."""
+    with transaction.atomic():
+        scan = registry_artifact_scan_request(registry_url=registry_url, artifact=artifact)
+        transaction.on_commit(lambda: scan_registry_artifact.apply_async(
+            args=[scan.pk], kwargs={"authorization": authorization},
+            kwargsrepr="{'authorization': '<masked>'}"))
+    return scan
+
+
+def policy_change_dispatch(rule: PolicyRule) -> None:
+    """Queue the re-evaluation once the rule change is committed (a rolled-back change queues
+    nothing). Called for every save and delete, whoever made it: API, admin or shell."""
+    team_id = rule.team_id
+
+    def send():
+        try:
+            reevaluate_policy_change.delay(team_id)
+        except Exception:  # the broker is down: the rule change stands; the gate still re-evaluates before publishing
+            log.exception("could not queue the re-evaluation after a policy change (team %s)", team_id or "all")
+
+    transaction.on_commit(send)

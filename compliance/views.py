@@ -1,15 +1,23 @@
 """Compliance pages: the image report (findings with filters and CSV export)."""
 import csv
+import datetime
 
 from django.db.models import Q
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from builds.lookups import visible_build_or_404
-from compliance.models import ImageScan
-from compliance.policy_vulns import SEVERITY_ORDER
-from compliance.selectors import findings_filter, severity_counts
+from builds.selectors import visible_build_or_404
+from compliance.exceptions.selectors import exceptions_visible_to
+from compliance.models import Advisory, ImageScan, ImportRun, PolicyException
+from compliance.sbom_export import sbom_response
+from compliance.selectors import findings_filter, fleet_summary, severity_counts, vulnerability_findings
+from compliance.trend.chart import trend_chart
+from compliance.trend.selectors import PERIODS, verdict_trend
+from compliance.vulndb.severity import SEVERITY_ORDER
+from portal.rbac import visible_teams
 
 PAGE = 50
 CSV_COLUMNS = ["image", "digest", "vulnerability", "advisory", "severity", "severity_source", "package", "source_package",
@@ -72,10 +80,6 @@ def image_report_csv(request, pk):
 @require_GET
 def vulnerability_impact(request, vulnerability_id):
     """Which current images and teams a vulnerability affects, with installed and fixed versions."""
-    from compliance.models import Advisory
-    from compliance.selectors import vulnerability_findings
-    from portal.rbac import visible_teams
-
     vulnerability_id = vulnerability_id.strip()[:120]
     findings = list(vulnerability_findings(vulnerability_id, visible_teams(request.user)))
     advisories = Advisory.objects.filter(withdrawn__isnull=True).filter(
@@ -104,16 +108,11 @@ def vulnerability_impact(request, vulnerability_id):
 
 def _trend_weeks(request) -> int:
     """12, 26 or 52 from ?weeks=; anything else (a stale or edited link) shows the default."""
-    from compliance.trend import PERIODS
-
     value = request.GET.get("weeks", "")
     return int(value) if value.isdigit() and int(value) in PERIODS else PERIODS[0]
 
 
 def _trend_context(request, teams) -> dict:
-    from compliance.trend import PERIODS, verdict_trend
-    from compliance.trend_chart import trend_chart
-
     weeks = _trend_weeks(request)
     points = verdict_trend(teams, weeks=weeks)
     return {"trend": points, "trend_chart": trend_chart(points), "trend_weeks": weeks, "trend_periods": PERIODS,
@@ -122,23 +121,13 @@ def _trend_context(request, teams) -> dict:
 
 @require_GET
 def security_dashboard(request):
-    import datetime
-
-    from django.utils import timezone
-    from django.utils.cache import patch_vary_headers
-
-    from compliance.exception_views import _exceptions_for
-    from compliance.models import ImportRun, PolicyException
-    from compliance.selectors import fleet_summary
-    from portal.rbac import visible_teams
-
     teams = visible_teams(request.user)
     if request.htmx and request.htmx.target == "verdict-trend":
         # The period selector re-renders only its card.
         response = render(request, "compliance/_verdict_trend.html", _trend_context(request, teams))
     else:
         now = timezone.now()
-        exceptions = _exceptions_for(request.user)
+        exceptions = exceptions_visible_to(request.user)
         response = render(request, "compliance/dashboard.html", {
             "summary": fleet_summary(teams), "severity_order": SEVERITY_ORDER,
             "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
@@ -154,8 +143,6 @@ def security_dashboard(request):
 @require_GET
 def search(request):
     """Global search: a vulnerability id goes to its impact page; anything else lists builds."""
-    from django.shortcuts import redirect
-
     q = request.GET.get("q", "").strip()
     if not q:
         return redirect("security-dashboard")
@@ -165,25 +152,4 @@ def search(request):
 @require_GET
 def image_sbom(request, pk):
     """The image's SBOM as CycloneDX JSON (1.6), or SPDX 2.3 JSON with ?format=spdx, for other tools and audits."""
-    import json
-
-    from django.http import Http404
-    from django.utils import timezone
-
-    from compliance.sbom.cyclonedx import cyclonedx_json
-    from compliance.sbom.models import ImageFacts
-    from compliance.sbom.spdx import spdx_document
-
-    build = visible_build_or_404(request.user, pk)
-    scan = ImageScan.objects.filter(build=build, status=ImageScan.Status.DONE).first()
-    if scan is None:
-        raise Http404("This image has not been scanned, so it has no SBOM yet.")
-    facts = ImageFacts.from_dict(scan.facts)
-    if request.GET.get("format") == "spdx":
-        text = json.dumps(spdx_document(facts, created=timezone.now(), tool="image-portal"), indent=2)
-        response = HttpResponse(text, content_type="application/spdx+json")
-        response["Content-Disposition"] = f'attachment; filename="{build.recipe.name}-build-{build.pk}.spdx.json"'
-        return response
-    response = HttpResponse(cyclonedx_json(facts), content_type="application/vnd.cyclonedx+json")
-    response["Content-Disposition"] = f'attachment; filename="{build.recipe.name}-build-{build.pk}.cdx.json"'
-    return response
+    return sbom_response(visible_build_or_404(request.user, pk), request.GET.get("format", ""))

@@ -1,7 +1,6 @@
 from django.contrib import admin
 
 from portal.admin_site import PlatformAdminOnly
-
 from portal.models import AuditEvent, GlobalRole, Membership, Team
 
 

@@ -1,25 +1,33 @@
-from django.urls import path
-from rest_framework.routers import DefaultRouter
+"""The REST API: each app's routes (`<app>/api_urls.py`) under /api/, and a root listing them."""
+from django.urls import URLPattern, URLResolver, get_resolver, include, path
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
 
-from builds.api import BaseImageViewSet, BuildViewSet, ComponentViewSet, RecipeViewSet
-from builds.custom_api import DockerfileRecipeViewSet
-from catalog.proposal_api import BaseProposalViewSet
-from builds.team_script_api import TeamScriptViewSet
-from compliance.api import BuildReportViewSet
-from compliance.exception_api import ExceptionViewSet
-from compliance.trend_api import VerdictTrendView
-from compliance.policy_api import PolicyRuleViewSet
+APPS = ["catalog.api_urls", "curation.api_urls", "builds.api_urls", "compliance.api_urls"]
 
-router = DefaultRouter()
-router.register("catalog/bases", BaseImageViewSet, basename="api-base")
-router.register("catalog/components", ComponentViewSet, basename="api-component")
-router.register("catalog/base-proposals", BaseProposalViewSet, basename="api-base-proposal")
-router.register("dockerfile-recipes", DockerfileRecipeViewSet, basename="api-dockerfile-recipe")
-router.register("recipes", RecipeViewSet, basename="api-recipe")
-router.register("team-scripts", TeamScriptViewSet, basename="api-team-script")
-router.register("builds", BuildViewSet, basename="api-build")
-router.register("exceptions", ExceptionViewSet, basename="api-exception")
-router.register("policy/rules", PolicyRuleViewSet, basename="api-policy-rule")
-router.register(r"builds/(?P<build_id>[0-9]+)/reports", BuildReportViewSet, basename="api-build-report")
 
-urlpatterns = [path("security/verdict-trend/", VerdictTrendView.as_view(), name="api-verdict-trend"), *router.urls]
+class ApiRoot(APIView):
+    """Every collection of the API with its URL (the list routes the apps register)."""
+
+    def get(self, request, format=None):
+        found = {}
+        for prefix, name in _list_routes(get_resolver(), ""):
+            try:
+                found[prefix] = reverse(name, request=request, format=format)
+            except Exception:  # a collection nested under an id (a build's reports) has no root URL
+                continue
+        return Response(found)
+
+
+def _list_routes(resolver, prefix: str):
+    """(route prefix, URL name) of the routers' list routes under /api/."""
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _list_routes(entry, route)
+        elif isinstance(entry, URLPattern) and (entry.name or "").endswith("-list") and route.startswith("api/"):
+            yield route.removeprefix("api/").lstrip("^").removesuffix("$").rstrip("/"), entry.name
+
+
+urlpatterns = [path("", ApiRoot.as_view(), name="api-root"), *(path("", include(app)) for app in APPS)]

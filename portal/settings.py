@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import yaml
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
@@ -34,8 +35,6 @@ def envint(name, default):
 
 def envdata(name):
     """A JSON or YAML document from NAME (or the file NAME_FILE names); None when unset."""
-    import yaml
-
     text = env(name, "")
     if not text:
         return None
@@ -65,6 +64,7 @@ INSTALLED_APPS = [
     "catalog",
     "builds",
     "compliance",
+    "curation",
 ]
 
 MIDDLEWARE = [
@@ -190,14 +190,16 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "builds.tasks.reap_stuck_builds": {"queue": "default"},
     "builds.tasks.*": {"queue": "builds"},
+    # Exception upkeep is housekeeping, not scanning: it stays on the default queue.
+    "compliance.tasks.expire_exceptions": {"queue": "default"},
+    "compliance.tasks.remind_expiring_exceptions": {"queue": "default"},
     "compliance.tasks.*": {"queue": "scans"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
-CELERY_IMPORTS = ["compliance.tasks_exceptions"]
 CELERY_BEAT_SCHEDULE = {
     "reap-stuck-builds": {"task": "builds.tasks.reap_stuck_builds", "schedule": envint("REAPER_INTERVAL_SECONDS", 60)},
-    "expire-exceptions": {"task": "compliance.tasks_exceptions.expire_exceptions", "schedule": 300},
-    "remind-expiring-exceptions": {"task": "compliance.tasks_exceptions.remind_expiring_exceptions",
+    "expire-exceptions": {"task": "compliance.tasks.expire_exceptions", "schedule": 300},
+    "remind-expiring-exceptions": {"task": "compliance.tasks.remind_expiring_exceptions",
                                    "schedule": envint("EXCEPTION_REMINDER_INTERVAL_SECONDS", 3600)},
     "prune-harbor-scans": {"task": "compliance.tasks.prune_harbor_scans", "schedule": 3600},
 }
@@ -244,9 +246,9 @@ PUBLISHED_REPOSITORY_PREFIX = env("PORTAL_PUBLISHED_PREFIX", "published")
 # go direct to the mirrors. Empty: no proxy.
 APT_PROXY = env("PORTAL_APT_PROXY", "")
 APT_PROXY_PROBE_SECONDS = float(env("PORTAL_APT_PROXY_PROBE_SECONDS", "1"))
-# The most used apt packages of recipes on a base get a layer each, so recipes share them (builds/shared_layers.py).
+# The most used apt packages of recipes on a base get a layer each, so recipes share them (builds/compose/shared_layers.py).
 SHARED_APT_LAYERS = envint("SHARED_APT_LAYERS", 3)
-# Package lists fetched once per base image by each worker and reused this long (builds/apt_index.py); 0: off.
+# Package lists fetched once per base image by each worker and reused this long (builds/runner/apt_index.py); 0: off.
 APT_INDEX_MAX_AGE_SECONDS = envint("APT_INDEX_MAX_AGE_SECONDS", 3600)
 # A build may run no longer than this; the SDK's own timeout is only the gap between log lines.
 BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)

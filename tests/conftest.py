@@ -1,5 +1,7 @@
 """Shared fixtures. Integration fixtures check that each real service answers and FAIL (never skip)
 with a message saying how to start it."""
+import datetime
+import hashlib
 import os
 import shutil
 import socket
@@ -10,8 +12,6 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-import datetime
-
 import pytest
 import requests
 from cryptography import x509
@@ -19,11 +19,48 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from builds.recipes.services import recipe_save
+from builds.services import build_request
+from catalog.models import BaseImage, Component, ComponentVersion
 from tests.factories import TeamFactory, member_of, with_role
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 START_HINT = "start it with `make services` (scripts/ensure-services.sh --with-db)"
+
+
+def _changed_tracked_files() -> dict[str, str]:
+    """Tracked files that differ from HEAD, each with a hash of its content now."""
+    names = subprocess.run(["git", "diff", "--name-only", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    return {name: hashlib.sha256((ROOT / name).read_bytes()).hexdigest() if (ROOT / name).exists() else "gone"
+            for name in names}
+
+
+def pytest_sessionstart(session):
+    session.config._tracked_before = _changed_tracked_files()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # A test once wrote ./Dockerfile over the repository's own (dockerfile-parse without a file object
+    # writes to the working directory): a run that changes a tracked file fails, naming it.
+    before = getattr(session.config, "_tracked_before", None)
+    if before is None:
+        return
+    after = _changed_tracked_files()
+    touched = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    if touched:
+        session.config.get_terminal_writer().line(f"\nThe test run changed tracked files: {', '.join(touched)}", red=True)
+        session.exitstatus = 1
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing():
+    """Hashing as production does costs 0.3 s per user, and the tests create hundreds."""
+    from django.test.utils import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher",
+                                             "django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
+        yield
 
 
 @pytest.fixture
@@ -54,6 +91,32 @@ def reviewer(db):
     return with_role(UserFactory(username="rita"), GlobalRole.Kind.SECURITY_REVIEWER)
 
 
+# A catalog and a recipe of team "payments" built on it, shared by the tests of every app.
+@pytest.fixture
+def busybox(db):
+    return BaseImage.objects.create(slug="busybox", name="BusyBox", repository="base/busybox", tag="1.35",
+                                    digest="sha256:" + "1" * 64, layer_digests=["sha256:" + "2" * 64],
+                                    os_family="busybox", approved=True)
+
+
+@pytest.fixture
+def runtime_user(db):
+    component = Component.objects.create(slug="runtime-user", name="Non-root runtime user", kind="option", order_weight=90)
+    return ComponentVersion.objects.create(
+        component=component, version="1", os_families=["busybox", "debian"], fragment="RUN echo app >> /etc/passwd",
+        final_fragment="USER {{ uid }}", parameters=[{"name": "uid", "type": "integer", "default": "10001", "min": 1000, "max": 65000}])
+
+
+@pytest.fixture
+def recipe(team, member, busybox, runtime_user):
+    return recipe_save(user=member, team=team, name="pay-api", base=busybox, choices=[(runtime_user, {"uid": "10001"})])
+
+
+@pytest.fixture
+def build(recipe, member):
+    return build_request(user=member, recipe=recipe)
+
+
 def _fail_unless(ok: bool, what: str):
     if not ok:
         pytest.fail(f"{what} is not reachable: {START_HINT}", pytrace=False)
@@ -62,9 +125,8 @@ def _fail_unless(ok: bool, what: str):
 @pytest.fixture(scope="session")
 def services():
     """Docker Engine, the registry and Redis must answer; PostgreSQL is checked by pytest-django."""
-    from django.conf import settings
-
     import docker
+    from django.conf import settings
 
     try:
         docker.APIClient(version="auto", timeout=10).ping()

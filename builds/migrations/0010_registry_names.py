@@ -5,8 +5,9 @@ slug, breaks the rule is marked unbuildable with the reason, so its team sees wh
 recipe with a valid name (or a platform admin renames the team)."""
 import re
 
-import portal.models
 from django.db import migrations, models
+
+import portal.models
 
 # Frozen copy of portal.names.PATH_COMPONENT as it stood when this migration was written.
 PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")

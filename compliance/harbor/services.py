@@ -5,15 +5,17 @@ Celery message (masked in the task's repr) and is never written to the database.
 """
 import base64
 import logging
+from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.matching import scan_match
+from adapters.registry import RegistryClient, RegistryError
 from compliance.models import ImageScan, SbomPackage
 from compliance.sbom.reader import read_image
-from portal.registry import RegistryClient, RegistryError
+from compliance.vulndb.matching import scan_match
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +44,12 @@ def registry_client_for(url: str, authorization: str = "") -> RegistryClient:
     return RegistryClient(url)
 
 
-def registry_artifact_scan_request(*, registry_url: str, authorization: str, artifact: dict) -> ImageScan:
-    """Record a queued scan of `artifact` (Harbor's Artifact object) and dispatch it after commit."""
-    from compliance.tasks import scan_registry_artifact
-
-    with transaction.atomic():
-        scan = ImageScan.objects.create(
-            registry=registry_url.rstrip("/"), repository=artifact["repository"], digest=artifact["digest"],
-            status=ImageScan.Status.QUEUED, facts={"harbor": {"artifact": artifact}},
-        )
-        transaction.on_commit(lambda: scan_registry_artifact.apply_async(
-            args=[scan.pk], kwargs={"authorization": authorization},
-            kwargsrepr="{'authorization': '<masked>'}"))
-    return scan
+def registry_artifact_scan_request(*, registry_url: str, artifact: dict) -> ImageScan:
+    """Record a queued scan of `artifact` (Harbor's Artifact object); compliance.tasks sends it."""
+    return ImageScan.objects.create(
+        registry=registry_url.rstrip("/"), repository=artifact["repository"], digest=artifact["digest"],
+        status=ImageScan.Status.QUEUED, facts={"harbor": {"artifact": artifact}},
+    )
 
 
 def registry_artifact_scan(*, scan: ImageScan, authorization: str = "") -> ImageScan:
@@ -103,10 +98,6 @@ def harbor_scans_prune(*, now=None) -> int:
     """Delete the scans Harbor asked for (no build of ours) older than the retention: Harbor
     fetched its report long ago and keeps it; ours would only grow the findings table and be
     re-matched after every import. A later request for the same digest simply scans again."""
-    from datetime import timedelta
-
-    from django.conf import settings
-
     cutoff = (now or timezone.now()) - timedelta(days=settings.HARBOR_SCAN_RETENTION_DAYS)
     # Packages and findings go with their scan (CASCADE); delete() counts per model.
     _, deleted = ImageScan.objects.filter(build__isnull=True, created__lt=cutoff).delete()

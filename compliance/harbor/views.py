@@ -20,12 +20,12 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from compliance.harbor import reports
-from compliance.harbor.services import registry_artifact_scan_request
 from compliance.models import ImageScan, ImportRun
 from compliance.sbom.cyclonedx import cyclonedx_json
 from compliance.sbom.models import ImageFacts
 from compliance.sbom.spdx import spdx_document
-from compliance.vulndb_store import database_version
+from compliance.tasks import registry_artifact_scan_queue
+from compliance.vulndb.store import database_version
 
 REFRESH_AFTER_SECONDS = 5
 # A scan still pending after this long lost its worker: Harbor is told it failed rather than poll forever.
@@ -178,7 +178,7 @@ def scan(request):
         url, authorization, artifact = scan_request_parse(request.body)
     except ScanRequestInvalid as invalid:
         return _error(invalid.status, str(invalid))
-    created = registry_artifact_scan_request(registry_url=url, authorization=authorization, artifact=artifact)
+    created = registry_artifact_scan_queue(registry_url=url, authorization=authorization, artifact=artifact)
     return JsonResponse({"id": str(created.pk)}, status=202, content_type=reports.SCAN_RESPONSE)
 
 

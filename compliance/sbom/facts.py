@@ -13,8 +13,8 @@ from compliance.sbom.dpkg import parse_dpkg_status
 from compliance.sbom.layers import LayerFile, scan_layers
 from compliance.sbom.models import ImageFacts, Package
 from compliance.sbom.origin import packages_with_origin
-from compliance.sbom.ownership import apk_owned
 from compliance.sbom.os_release import parse_os_release
+from compliance.sbom.ownership import apk_owned
 from compliance.sbom.passwd import parse_passwd
 from compliance.sbom.purl import with_purls
 from compliance.sbom.secrets import MAX_FILES

@@ -9,13 +9,21 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from compliance.sbom.docker_save import read_docker_save
-from compliance.sbom.facts import (DPKG_STATUS, DPKG_STATUS_D, OS_RELEASE_PATHS, PASSWD, facts_from_files,
-                                   facts_from_layers, history_path, wanted_path)
+from compliance.sbom.facts import (
+    DPKG_STATUS,
+    DPKG_STATUS_D,
+    OS_RELEASE_PATHS,
+    PASSWD,
+    facts_from_files,
+    facts_from_layers,
+    history_path,
+    wanted_path,
+)
 from compliance.sbom.models import ImageFacts
 from compliance.sbom.secrets import MAX_FILES
 
 if TYPE_CHECKING:  # importing `portal` at run time would pull in its Celery app
-    from portal.registry import BlobStream, RegistryClient
+    from adapters.registry import BlobStream, RegistryClient
 
 __all__ = ["DPKG_STATUS", "DPKG_STATUS_D", "OS_RELEASE_PATHS", "PASSWD", "facts_from_files",
            "facts_from_layers", "history_path", "read_docker_save", "read_image", "wanted_path"]

@@ -27,8 +27,7 @@ from detect_secrets.core.scan import scan_file
 from detect_secrets.settings import transient_settings
 
 from compliance.sbom.models import SecretFinding, Where
-from compliance.sbom.secret_rules import (FILE_DETECTORS, NOISE_PATHS, RULES, cued, is_config_file, is_placeholder,
-                                          rule_name)
+from compliance.sbom.secret_rules import FILE_DETECTORS, NOISE_PATHS, RULES, cued, is_config_file, is_placeholder, rule_name
 
 MAX_FILE_SIZE = 1024 * 1024  # configs and keys are small; big text files are logs and data
 BINARY_PROBE = 8 * 1024  # a NUL byte in the first 8 KiB means binary, as git and grep decide

@@ -166,3 +166,7 @@ def _v2_score(m: dict[str, str]) -> float:
     base = (0.6 * impact + 0.4 * exploitability - 1.5) * f_impact
     # round_to_1_decimal half up, on the decimal text so 4.35 does not become 4.3
     return float(Decimal(repr(base)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+# Worst first: the order pages list findings in and the threshold rule counts them.
+SEVERITY_ORDER = ["Critical", "High", "Medium", "Low", "Negligible", "Unknown"]

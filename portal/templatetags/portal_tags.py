@@ -1,3 +1,5 @@
+import json
+
 from django import template
 
 register = template.Library()
@@ -33,6 +35,4 @@ def duration(start, end):
 @register.filter
 def as_json(value):
     """Compact JSON for showing stored parameters as admins wrote them (escaped by the template)."""
-    import json
-
     return json.dumps(value, sort_keys=True, ensure_ascii=False)

@@ -7,11 +7,12 @@ import pytest
 from django.utils import timezone
 
 from builds.models import Build
-from builds.services import build_request, recipe_save
+from builds.recipes.services import recipe_save
+from builds.services import build_request
 from catalog.models import BaseImage, ComponentVersion
-from compliance.vulndb_store import vulndb_import
-from tests.browser.conftest import SHOTS
+from compliance.vulndb.store import vulndb_import
 from portal.models import GlobalRole
+from tests.browser.conftest import SHOTS
 from tests.conftest import wait_for_build
 from tests.factories import UserFactory, with_role
 

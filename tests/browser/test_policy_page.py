@@ -5,7 +5,6 @@ import pytest
 from compliance.models import PolicyRule
 from tests.browser.conftest import SHOTS
 from tests.browser.test_compliance_pages import log_in
-from tests.builds.test_views import busybox, recipe, runtime_user  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

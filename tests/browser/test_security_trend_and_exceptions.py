@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from builds.models import Build, Recipe
 from catalog.models import BaseImage
-from compliance.exception_reminders import exception_reminders_send
+from compliance.exceptions.reminders import exception_reminders_send
 from compliance.models import PolicyException, Verdict
 from portal.models import GlobalRole
 from tests.browser.conftest import SHOTS

@@ -4,7 +4,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from builds.models import Build, Recipe
-from tests.builds.test_views import build, busybox, recipe, runtime_user  # noqa: F401  (shared fixtures)
 
 pytestmark = pytest.mark.django_db
 

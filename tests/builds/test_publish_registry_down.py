@@ -4,9 +4,8 @@ import socket
 
 import pytest
 
-from compliance.services import verdict_evaluate
-from tests.builds.test_views import busybox, recipe, runtime_user  # noqa: F401
-from tests.compliance.test_reevaluation import another_build, published, webhook  # noqa: F401
+from compliance.policy.evaluation import verdict_evaluate
+from tests.compliance.vulndb.test_reevaluation import another_build, published, webhook  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 

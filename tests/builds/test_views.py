@@ -5,35 +5,8 @@ import pytest
 from django.urls import reverse
 
 from builds.models import Build, Recipe
-from builds.services import build_request, recipe_save
-from catalog.models import BaseImage, Component, ComponentVersion
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def busybox(db):
-    return BaseImage.objects.create(slug="busybox", name="BusyBox", repository="base/busybox", tag="1.35",
-                                    digest="sha256:" + "1" * 64, layer_digests=["sha256:" + "2" * 64],
-                                    os_family="busybox", approved=True)
-
-
-@pytest.fixture
-def runtime_user(db):
-    component = Component.objects.create(slug="runtime-user", name="Non-root runtime user", kind="option", order_weight=90)
-    return ComponentVersion.objects.create(
-        component=component, version="1", os_families=["busybox", "debian"], fragment="RUN echo app >> /etc/passwd",
-        final_fragment="USER {{ uid }}", parameters=[{"name": "uid", "type": "integer", "default": "10001", "min": 1000, "max": 65000}])
-
-
-@pytest.fixture
-def recipe(team, member, busybox, runtime_user):
-    return recipe_save(user=member, team=team, name="pay-api", base=busybox, choices=[(runtime_user, {"uid": "10001"})])
-
-
-@pytest.fixture
-def build(recipe, member):
-    return build_request(user=member, recipe=recipe)
 
 
 def test_it_sends_anonymous_users_to_login(client, build):
@@ -133,7 +106,7 @@ def test_it_only_previews_when_javascript_is_off_and_update_preview_is_pressed(c
 
 
 def test_it_shows_the_failure_with_the_log_tail_and_a_retry(client, build, member):
-    from builds.services import build_log_append
+    from builds.logs import build_log_append
 
     build_log_append(build=build, step="build", lines=[f"line {n}" for n in range(30)])
     Build.objects.filter(pk=build.pk).update(status=Build.Status.FAILED, error_message="apt failed",
@@ -146,7 +119,7 @@ def test_it_shows_the_failure_with_the_log_tail_and_a_retry(client, build, membe
 
 
 def test_it_keeps_the_tail_of_a_log_that_passes_the_size_cap(build, settings):
-    from builds.services import build_log_append
+    from builds.logs import build_log_append
 
     settings.BUILD_LOG_MAX_BYTES = 2000
     for batch in range(20):

@@ -4,8 +4,14 @@ restarts only its own instances."""
 import pytest
 
 from tests.conftest import ARTIFACTS, _database_url
-from tests.integration.private_services import (PrivateRedis, PrivateRegistry, private_workdir, repointed_celery,
-                                                start_worker, stop_worker)
+from tests.integration.private_services import (
+    PrivateRedis,
+    PrivateRegistry,
+    private_workdir,
+    repointed_celery,
+    start_worker,
+    stop_worker,
+)
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@ transaction instead of apt-get update, and a transaction the trimmed lists canno
 import docker
 import pytest
 
-from builds.apt_index import PackageIndex, index_fetch, transactions_rewrite
-from builds.apt_merge import apt_merge
-from builds.engine.docker_engine import context_tar, image_build, image_remove_local
+from adapters.engine import context_tar, image_build, image_remove_local
+from builds.compose.apt_merge import apt_merge
+from builds.runner.apt_index import PackageIndex, index_fetch, transactions_rewrite
 from catalog.starter import apt_install
 from tests.conftest import run_in_image
 

@@ -10,9 +10,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from builds.models import Build
-from builds.services import build_request, recipe_save
+from builds.recipes.services import recipe_save
+from builds.services import build_request
 from catalog.models import BaseImage, Component, ComponentVersion
-from tests.builds.test_paas_upload import targz
+from tests.builds.team_scripts.test_packages import targz
 from tests.conftest import wait_for_build
 from tests.integration.test_build_faults import full_log
 

@@ -10,8 +10,10 @@ import pytest
 from django.utils import timezone
 
 from builds.models import Build
-from builds.reaper import builds_reap
-from builds.services import build_cancel, build_request, recipe_save
+from builds.recipes.services import recipe_save
+from builds.runner.reaper import builds_reap
+from builds.services import build_cancel, build_request
+from builds.tasks import build_dispatch
 from catalog.models import BaseImage, Component, ComponentVersion
 from tests.conftest import wait_for_build
 
@@ -86,7 +88,7 @@ def test_it_recovers_a_build_whose_worker_was_killed(starter_catalog, celery_wor
     build.refresh_from_db()
     assert build.status == Build.Status.RUNNING, "nothing can tell the database yet"
     # The periodic reaper, run as if its stale window had passed:
-    counts = builds_reap(now=timezone.now() + datetime.timedelta(hours=1))
+    counts = builds_reap(dispatch=build_dispatch, now=timezone.now() + datetime.timedelta(hours=1))
     assert counts["requeued"] == 1
     wait_for_build(build, timeout=120)
     assert build.status == Build.Status.SUCCEEDED, build.error_message
@@ -96,7 +98,7 @@ def test_it_recovers_a_build_whose_worker_was_killed(starter_catalog, celery_wor
 
 
 def test_it_retries_a_push_to_an_unreachable_registry_then_says_so(services):
-    from builds.engine.docker_engine import EngineError, image_push, image_tag
+    from adapters.engine import EngineError, image_push, image_tag
 
     client = docker.APIClient(version="auto")
     base = client.inspect_image("127.0.0.1:5000/base/busybox:1.35")["Id"]
@@ -128,7 +130,7 @@ def test_it_dispatches_again_builds_whose_broker_messages_were_lost(starter_cata
     for build in builds:
         build.refresh_from_db()
         assert build.status == Build.Status.QUEUED, "nothing ran them, nothing lost them either"
-    counts = builds_reap(now=timezone.now() + datetime.timedelta(hours=1))
+    counts = builds_reap(dispatch=build_dispatch, now=timezone.now() + datetime.timedelta(hours=1))
     assert counts["redispatched"] == 2
     for build in builds:
         assert wait_for_build(build, timeout=120).status == Build.Status.SUCCEEDED

@@ -4,7 +4,8 @@ import requests
 from django.conf import settings
 
 from builds.models import Build
-from builds.services import build_request, recipe_save
+from builds.recipes.services import recipe_save
+from builds.services import build_request
 from catalog.models import BaseImage, ComponentVersion
 from tests.conftest import run_in_image, wait_for_build
 
@@ -104,10 +105,9 @@ def test_it_reuses_the_image_of_an_identical_composition_unless_asked_for_a_fres
 
 def test_it_runs_the_image_script_with_no_network_before_the_final_user(starter_catalog, celery_worker, team, member):
     import docker as docker_sdk
-
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from tests.builds.test_paas_upload import targz
+    from tests.builds.team_scripts.test_packages import targz
     from tests.conftest import run_in_image
 
     script = (b"#!/bin/sh\nset -eu\nid -u > /app/script-ran-as\n"

@@ -7,12 +7,13 @@ from unittest import mock
 import docker
 import pytest
 
-from builds.engine.docker_engine import context_tar, image_build, image_remove_local, step_images_from_log
-from builds.layers import build_layers_clean
+from adapters.engine import context_tar, image_build, image_remove_local, step_images_from_log
+from builds.compose.snapshot import base_reference
 from builds.models import Build, BuildLogChunk
-from builds.pipeline import build_run
-from builds.services import build_request, recipe_save
-from builds.snapshot import base_reference
+from builds.recipes.services import recipe_save
+from builds.runner.layers import build_layers_clean
+from builds.runner.pipeline import build_run
+from builds.services import build_request
 from catalog.models import BaseImage, Component, ComponentVersion
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -153,7 +154,7 @@ def apt_cache():
     """The package cache scripts/ensure-services.sh runs on docker0; fail (never skip) without it."""
     import subprocess
 
-    from builds.apt_proxy import proxy_answers
+    from builds.runner.apt_proxy import proxy_answers
 
     found = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True).stdout.split()
     url = f"http://{found[3].split('/')[0]}:3142" if len(found) > 3 else ""
@@ -184,7 +185,8 @@ def test_the_reaper_removes_the_step_images_of_a_build_whose_worker_died(starter
 
     from django.utils import timezone
 
-    from builds.reaper import MAX_ATTEMPTS, builds_reap
+    from builds.runner.reaper import MAX_ATTEMPTS, builds_reap
+    from builds.tasks import build_dispatch
 
     token = uuid.uuid4().hex
     dockerfile = f"FROM {base_reference(BaseImage.objects.get(slug='busybox'))}\nRUN echo {token} > /left\n"
@@ -199,7 +201,7 @@ def test_the_reaper_removes_the_step_images_of_a_build_whose_worker_died(starter
                                 heartbeat=timezone.now() - datetime.timedelta(hours=1))
     BuildLogChunk.objects.create(build=dead, seq=1, first_line=1, step="build", text="\n".join(lines) + "\n")
 
-    assert builds_reap()["failed"] == 1
+    assert builds_reap(dispatch=build_dispatch)["failed"] == 1
     dead.refresh_from_db()
     assert dead.status == Build.Status.FAILED
     assert not image_exists(left), "the dead build's step image went with it"

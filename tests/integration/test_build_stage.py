@@ -9,12 +9,13 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from builds.compose_build_stage import STAGE_LABEL
+from builds.compose.build_stage import STAGE_LABEL
 from builds.models import Build
-from builds.recipe_build_settings import recipe_build_settings_save
-from builds.services import build_request, recipe_save
+from builds.recipes.services import recipe_save
+from builds.services import build_request
+from builds.team_scripts.build_settings import recipe_build_settings_save
 from catalog.models import BaseImage
-from tests.builds.test_paas_upload import targz
+from tests.builds.team_scripts.test_packages import targz
 from tests.conftest import run_in_image, wait_for_build
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -153,12 +154,11 @@ def test_a_build_output_that_was_never_made_fails_clearly_and_leaves_no_stage_im
 
 
 def test_images_of_a_run_that_never_cleaned_up_are_removed_later_and_fresh_ones_are_kept(services):
-    import io
     import time
     import uuid
 
-    from builds.build_stage import build_stage_orphans_remove
-    from builds.engine.docker_engine import context_tar, image_build
+    from adapters.engine import context_tar, image_build
+    from builds.runner.build_stage import build_stage_orphans_remove
 
     run_id = f"orphan-{uuid.uuid4().hex[:8]}"
     dockerfile = f"FROM 127.0.0.1:5000/base/busybox:1.35\nLABEL {STAGE_LABEL}={run_id}\nRUN echo left-behind > /x\n"

@@ -16,14 +16,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from builds.models import Build
-from builds.services import build_request, recipe_save
+from builds.recipes.services import recipe_save
+from builds.services import build_request
 from catalog.models import BaseImage, Component, ComponentVersion
 from catalog.starter import apt_install
-from compliance.exceptions import exception_decide, exception_request
+from compliance.exceptions.services import exception_decide, exception_request
 from compliance.gate import GateClosed, image_publish
 from compliance.models import PolicyException
-from tests.integration import e2e_data as data
 from tests.conftest import wait_for_build
+from tests.integration import e2e_data as data
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 KEY_PATH = "etc/deploy/id_ed25519.pem"

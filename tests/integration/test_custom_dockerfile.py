@@ -5,15 +5,15 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from builds.custom_services import DockerfileError, recipe_save_dockerfile
+from builds.dockerfile.services import DockerfileError, recipe_save_dockerfile
 from builds.models import Build, Recipe
 from builds.services import build_request
 from catalog.models import BaseImage
-from catalog.proposals import base_approve, base_propose
-from compliance.policy import ApprovedBase, rule_approved_base
+from compliance.policy.rules import ApprovedBase, rule_approved_base
 from compliance.sbom.models import ImageFacts
+from curation.proposals import base_approve, base_propose
 from portal.models import GlobalRole
-from tests.builds.test_paas_upload import targz
+from tests.builds.team_scripts.test_packages import targz
 from tests.conftest import run_in_image, wait_for_build
 from tests.factories import UserFactory, with_role
 

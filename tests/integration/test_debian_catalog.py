@@ -4,7 +4,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from builds.models import Build
-from builds.services import build_request, recipe_save
+from builds.recipes.services import recipe_save
+from builds.services import build_request
 from catalog.models import BaseImage, ComponentVersion
 from tests.conftest import run_in_image, wait_for_build
 
@@ -33,7 +34,7 @@ def test_it_builds_wget_on_debian_and_records_its_packages(starter_catalog, cele
     assert scan.packages.filter(name="dpkg").exists(), "the base's own packages are listed too"
     status, output = run_in_image(image_reference(build), ["wget", "--version"])
     assert status == 0 and "GNU Wget" in output
-    # the worker's shared package lists replaced the transaction's own apt-get update (builds/apt_index.py)
+    # the worker's shared package lists replaced the transaction's own apt-get update (builds/runner/apt_index.py)
     log = "".join(build.log_chunks.order_by("seq").values_list("text", flat=True))
     assert "Package lists: 1 of 1 apt transaction(s) use the lists fetched for this base" in log
     assert "COPY portal-apt-lists/" in log and "InRelease" not in log

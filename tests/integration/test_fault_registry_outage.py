@@ -12,7 +12,8 @@ import requests
 from django.conf import settings
 
 from builds.models import Build
-from builds.services import build_request, recipe_save
+from builds.recipes.services import recipe_save
+from builds.services import build_request
 from catalog.models import BaseImage, Component, ComponentVersion
 from tests.conftest import wait_for_build
 from tests.integration.private_services import wait_until

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from builds.models import Build
-from builds.services import build_request, recipe_save
+from builds.recipes.services import recipe_save
+from builds.services import build_request
 from catalog.models import BaseImage, ComponentVersion
 from tests.conftest import ARTIFACTS, ROOT, _database_url, wait_for_build
 

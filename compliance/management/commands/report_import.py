@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from builds.models import Build
 from compliance.models import ImageScan
-from compliance.reports_import import TOOLS
-from compliance.reports_store import ImportRefused, ReportError, external_report_import
+from compliance.reports.parse import TOOLS
+from compliance.reports.store import ImportRefused, ReportError, external_report_import
 
 
 class Command(BaseCommand):

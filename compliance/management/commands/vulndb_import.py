@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from compliance.reevaluation import reevaluate_after_import
-from compliance.vulndb_store import vulndb_import
+from compliance.vulndb.reevaluation import reevaluate_after_import
+from compliance.vulndb.store import vulndb_import
 
 
 class Command(BaseCommand):

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from compliance.reevaluation import reevaluate_after_import
-from compliance.vulndb_store import Changed
-from compliance.vulndb_sync import feeds_from_setting, vulndb_sync
+from compliance.vulndb.reevaluation import reevaluate_after_import
+from compliance.vulndb.store import Changed
+from compliance.vulndb.sync import feeds_from_setting, vulndb_sync
 
 
 class Command(BaseCommand):

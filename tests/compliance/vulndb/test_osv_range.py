@@ -1,13 +1,7 @@
 """Evaluating one OSV `affected[]` entry against a package version (OSV schema, "Evaluation")."""
 import pytest
 
-from compliance.vulndb.osv_range import (
-    RangeNotEvaluable,
-    fixed_versions,
-    is_unfixed,
-    osv_affects,
-    osv_affects_safe,
-)
+from compliance.vulndb.osv_range import RangeNotEvaluable, fixed_versions, is_unfixed, osv_affects, osv_affects_safe
 from compliance.vulndb.versions import InvalidVersion, UnsupportedEcosystem
 
 

@@ -3,7 +3,6 @@
 The versions come from a fixed, hand-ordered list of Debian versions; the brute force works
 on their positions in that list, so it needs no version comparator at all.
 """
-import pytest
 
 import hypothesis  # noqa: E402,F401  (pinned in the test extras: never skip)
 from hypothesis import given, settings  # noqa: E402

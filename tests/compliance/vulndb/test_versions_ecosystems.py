@@ -1,13 +1,7 @@
 """Choosing the version ordering from an OSV ecosystem string."""
 import pytest
 
-from compliance.vulndb.versions import (
-    InvalidVersion,
-    UnsupportedEcosystem,
-    comparator_for,
-    ecosystem_base,
-    version_compare,
-)
+from compliance.vulndb.versions import InvalidVersion, UnsupportedEcosystem, comparator_for, ecosystem_base, version_compare
 from compliance.vulndb.versions.apk import apk_key
 from compliance.vulndb.versions.dpkg import dpkg_key
 from compliance.vulndb.versions.maven import maven_key

@@ -8,8 +8,6 @@ that the order is a total order: antisymmetric and transitive.
 import re
 
 import pytest
-
-import hypothesis  # noqa: E402  (pinned in the test extras: never skip)
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 

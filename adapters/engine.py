@@ -1,0 +1,340 @@
+"""Build and push with the low-level docker SDK, streaming every log line as it arrives."""
+import io
+import re
+import tarfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import docker
+from django.conf import settings
+from docker.errors import APIError, DockerException
+
+STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})")
+BUILD_LABEL = "io.image-portal.build"
+
+
+class EngineError(Exception):
+    """The engine or the build failed; `user_error` tells a failing Dockerfile step from an outage."""
+
+    def __init__(self, message: str, *, user_error: bool = False, failed_step: str = "", cancelled: bool = False,
+                 timed_out: bool = False):
+        super().__init__(message)
+        self.user_error = user_error
+        self.failed_step = failed_step
+        self.cancelled = cancelled
+        self.timed_out = timed_out
+
+
+def engine_client() -> docker.APIClient:
+    try:
+        kwargs = {"base_url": settings.DOCKER_HOST} if settings.DOCKER_HOST else {}
+        return docker.APIClient(version="auto", timeout=120, **kwargs)
+    except DockerException as error:
+        raise EngineError(f"Docker Engine unreachable ({error}); start it with `make services`.")
+
+
+def build_limits() -> dict:
+    """Memory and CPU limits for every build step's container (user fragments run in them)."""
+    return {
+        "memory": settings.BUILD_MEMORY_BYTES,
+        "memswap": settings.BUILD_MEMORY_BYTES,  # no swap beyond the memory limit
+        "cpushares": settings.BUILD_CPU_SHARES,
+    }
+
+
+def context_tar(files: dict[str, bytes]) -> bytes:
+    """An in-memory build context; fixed mtimes and modes keep it deterministic for the cache."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(files):
+            info = tarfile.TarInfo(path)
+            info.size = len(files[path])
+            info.mode = 0o644
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(files[path]))
+    return buffer.getvalue()
+
+
+@dataclass
+class BuildProgress:
+    """Per-run state of one image build (kept off the task object on purpose)."""
+
+    current_step: str = ""
+    container_id: str = ""
+    timed_out: bool = False
+    cancelled: bool = False
+
+
+def _watchdog(api, progress: BuildProgress, deadline: float, finished: threading.Event, should_stop):
+    """Kill the running build container at the deadline or on cancel.
+
+    The SDK's timeout only bounds the gap between two chunks, and the reading loop is blocked while
+    a step prints nothing, so this thread checks once a second and kills the step's container;
+    the engine then ends the build with an error the loop reads at once.
+    """
+    while not finished.wait(1.0):
+        if not progress.timed_out and time.monotonic() > deadline:
+            progress.timed_out = True
+        if not progress.cancelled and should_stop():
+            progress.cancelled = True
+        if (progress.timed_out or progress.cancelled) and progress.container_id:
+            try:
+                api.kill(progress.container_id)
+            except APIError:
+                pass  # already gone: the step ended on its own
+
+
+def _stopped_error(progress: BuildProgress, deadline_seconds: float) -> EngineError | None:
+    if progress.cancelled:
+        return EngineError("The build was cancelled.", user_error=True, failed_step=progress.current_step, cancelled=True)
+    if progress.timed_out:
+        return EngineError(f"The build passed its deadline of {int(deadline_seconds)} s and was stopped.",
+                           user_error=True, failed_step=progress.current_step, timed_out=True)
+    return None
+
+
+def image_build(
+    *,
+    context: bytes,
+    tag: str,
+    build_id: int,
+    on_line: Callable[[str], None],
+    deadline_seconds: float,
+    should_stop: Callable[[], bool] = lambda: False,
+    no_cache: bool = False,
+    network_mode: str | None = None,
+    dockerfile: str | None = None,
+    buildargs: dict[str, str] | None = None,
+) -> str:
+    """Build the context's Dockerfile (or the one named `dockerfile` in it); every output line goes
+    to on_line. Returns the image id.
+
+    The package cache reaches builds as the predefined `http_proxy` build arg: the legacy builder
+    leaves predefined proxy args out of the cache key and the image history (unless a Dockerfile
+    declares them with ARG), so the cache never splits the layer cache."""
+    api = engine_client()
+    progress = BuildProgress()
+    finished = threading.Event()
+    watchdog = threading.Thread(
+        target=_watchdog,
+        args=(api, progress, time.monotonic() + deadline_seconds, finished, should_stop),
+        daemon=True,
+    )
+    watchdog.start()
+    image_id = ""
+    stream = None
+    try:
+        stream = api.build(
+            fileobj=io.BytesIO(context), custom_context=True, decode=True, rm=True, forcerm=True,
+            tag=tag, labels={BUILD_LABEL: str(build_id)}, pull=False, timeout=600, nocache=no_cache,
+            container_limits=build_limits(), network_mode=network_mode, dockerfile=dockerfile, buildargs=buildargs,
+        )
+        for event in stream:
+            if "stream" in event:
+                for line in event["stream"].splitlines():
+                    if step := STEP_LINE.match(line):
+                        progress.current_step = step.group(0)
+                    if running := RUNNING_IN.match(line):
+                        progress.container_id = running.group(1)
+                    on_line(line)
+            elif "aux" in event and "ID" in event["aux"]:
+                image_id = event["aux"]["ID"]
+            elif "error" in event:
+                on_line(event["error"].strip())
+                raise _stopped_error(progress, deadline_seconds) or EngineError(
+                    event["error"].strip(), user_error=True, failed_step=progress.current_step)
+            if stopped := _stopped_error(progress, deadline_seconds):
+                raise stopped
+    except APIError as error:
+        raise EngineError(f"Docker Engine error: {error.explanation or error}", failed_step=progress.current_step)
+    except DockerException as error:
+        raise EngineError(f"Docker Engine error: {error}", failed_step=progress.current_step)
+    finally:
+        finished.set()
+        if stream is not None:
+            stream.close()  # closing the stream makes the daemon stop and remove the build container
+    if not image_id:
+        raise EngineError("The engine ended the build without an image id.", failed_step=progress.current_step)
+    return image_id
+
+
+# What the engine says when it cannot talk to the registry at all (as opposed to a refusal).
+UNREACHABLE = re.compile(r"connection refused|connection reset|broken pipe|no such host|i/o timeout|"
+                         r"dial tcp|EOF$|server misbehaving|network is unreachable", re.IGNORECASE)
+
+
+class RegistryUnreachable(EngineError):
+    """The push could not reach the registry (down, restarting, network)."""
+
+
+def image_push(*, repository: str, tag: str, on_line: Callable[[str], None],
+               attempts: int = 4, first_delay: float = 2.0, sleep: Callable[[float], None] = time.sleep) -> str:
+    """Push with retries and exponential backoff: a registry restart should not fail a build.
+
+    A failed push publishes nothing (the manifest is written last, and a tag points at a manifest
+    only once it is complete), so retrying is safe. Each retry is announced through on_line, so
+    the build log shows why the push takes longer.
+    """
+    delay, waited = first_delay, 0.0
+    for attempt in range(1, attempts + 1):
+        try:
+            return _push_once(repository=repository, tag=tag, on_line=on_line)
+        except EngineError as error:
+            if attempt == attempts:
+                kind = type(error)
+                raise kind(f"{error} (gave up after {attempts} attempts over {waited:.0f} s)")
+            on_line(f"{error}; retrying in {delay:g} s (attempt {attempt + 1} of {attempts})")
+            sleep(delay)
+            waited += delay
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+def _push_failure(repository: str, detail: str) -> EngineError:
+    registry = repository.split("/", 1)[0]
+    if UNREACHABLE.search(detail.strip()):
+        return RegistryUnreachable(f"registry unreachable ({registry}): {detail.strip()}")
+    return EngineError(f"Push to the registry failed: {detail.strip()}")
+
+
+def _push_once(*, repository: str, tag: str, on_line: Callable[[str], None]) -> str:
+    api = engine_client()
+    digest = ""
+    last_status = {}
+    try:
+        for event in api.push(repository, tag=tag, stream=True, decode=True):
+            if "error" in event:
+                raise _push_failure(repository, event["error"])
+            if "aux" in event and "Digest" in event["aux"]:
+                digest = event["aux"]["Digest"]
+            status = event.get("status", "")
+            layer = event.get("id", "")
+            # Progress events repeat many times per layer; log each layer's state change once.
+            if status and last_status.get(layer) != status and not event.get("progressDetail"):
+                last_status[layer] = status
+                on_line(f"{layer}: {status}" if layer else status)
+    except APIError as error:
+        raise _push_failure(repository, str(error.explanation or error))
+    except DockerException as error:  # the engine itself dropped the stream
+        raise EngineError(f"Docker Engine error during the push: {error}")
+    if not digest:
+        raise EngineError("The registry did not report a digest for the pushed image.")
+    return digest
+
+
+def image_tag(*, image_id: str, repository: str, tag: str) -> None:
+    engine_client().tag(image_id, repository, tag=tag)
+
+
+def image_remove_local(*, reference: str) -> None:
+    """Drop the local tag after the push; the registry keeps the image, layers stay cached."""
+    try:
+        engine_client().remove_image(reference, noprune=True)
+    except APIError:
+        pass
+
+
+# The id line the legacy builder prints after each step (" ---> 0123456789ab").
+STEP_RESULT = re.compile(r"^ ---> ([0-9a-f]{12,64})$", re.M)
+
+
+def step_images_from_log(text: str) -> list[str]:
+    """Ids of the images a build's steps produced, from its log, in order; Step 1 (FROM: the base
+    or the first stage) is left out because it is never the build's own layer."""
+    ids, step = [], 0
+    for line in text.splitlines():
+        if found := STEP_LINE.match(line):
+            step = int(found.group(1))
+        elif (found := STEP_RESULT.match(line)) and step > 1:
+            ids.append(found.group(1))
+    return ids
+
+
+def dangling_images_remove(*, image_ids: list[str]) -> list[str]:
+    """Remove the given step images that nothing else holds, newest first; returns the ids removed.
+
+    Why: a failed or cancelled build leaves its finished steps as untagged images (the engine's
+    build label is only added by the last step, so they cannot be found by label). An image with a
+    tag or digest, a child image (a layer another image builds on) or a container (a running
+    build's step) is kept: the engine refuses those without force, and we never force. Removing
+    one also prunes its untagged parents that nothing else uses.
+    """
+    api = engine_client()
+    removed = []
+    for image_id in reversed(list(dict.fromkeys(image_ids))):
+        try:
+            details = api.inspect_image(image_id)
+        except APIError:
+            continue  # gone already (pruned as a parent of a newer one)
+        if details.get("RepoTags") or details.get("RepoDigests"):
+            continue  # by id, the engine would untag a singly tagged image: never ask it to
+        try:
+            api.remove_image(image_id)
+        except APIError:
+            continue  # has children or a container: someone else's layer
+        removed.append(image_id)
+    return removed
+
+
+def images_with_label(*, label: str, value: str = "") -> list[dict]:
+    """Every image (intermediate layers included) carrying the label."""
+    wanted = f"{label}={value}" if value else label
+    return engine_client().images(all=True, filters={"label": wanted})
+
+
+def images_remove_with_label(*, label: str, value: str) -> int:
+    """Remove the images a throw-away build made (each carries the label from its first step on);
+    returns how many there were. Removing the newest also prunes its untagged parents, so the rest
+    may already be gone (404). Containers of such a build are already gone (forcerm)."""
+    api = engine_client()
+    found = images_with_label(label=label, value=value)
+    remaining = {image["Id"]: image.get("ParentId", "") for image in found}
+    while remaining:
+        # Children first (creation times tie within a second): the engine refuses to remove a parent.
+        leaves = [image_id for image_id in remaining if image_id not in set(remaining.values())] or list(remaining)
+        for image_id in leaves:
+            del remaining[image_id]
+            try:
+                api.remove_image(image_id, force=True)
+            except APIError as error:
+                if getattr(error, "status_code", None) != 404:
+                    raise EngineError(f"Could not remove build-stage image {image_id[:19]}: {error.explanation or error}")
+    left = images_with_label(label=label, value=value)
+    if left:
+        raise EngineError(f"{len(left)} build-stage image(s) could not be removed: {', '.join(i['Id'][:19] for i in left)}")
+    return len(found)
+
+
+def script_output_in_image(*, image: str, script: str, path: str, label: str, environment: dict, timeout: float) -> bytes:
+    """Run `sh -c script` in a throw-away container of `image` (pulled if the engine lacks it) and
+    return `path` from it as a tar (the engine's archive format). The container carries `label`:
+    containers of that label left exited by a killed worker are removed first. EngineError when the
+    script exits non-zero (with the last lines it printed) or the engine fails."""
+    api = engine_client()
+    try:
+        for leftover in api.containers(all=True, filters={"label": label, "status": "exited"}):
+            api.remove_container(leftover["Id"], force=True)
+        try:
+            api.inspect_image(image)
+        except docker.errors.ImageNotFound:  # builds pull their FROM themselves; this container must too
+            repository, _, digest = image.partition("@")
+            api.pull(repository, tag=digest or None)
+        container = api.create_container(image=image, command=["sh", "-c", script], environment=environment,
+                                         labels={label: "run"})
+    except DockerException as error:
+        raise EngineError(f"Docker Engine error: {error}")
+    try:
+        api.start(container)
+        status = api.wait(container, timeout=timeout)["StatusCode"]
+        if status != 0:
+            tail = api.logs(container, tail=5).decode(errors="replace").strip()
+            raise EngineError(f"exit {status}: {tail}", user_error=True)
+        stream, _ = api.get_archive(container, path)
+        return b"".join(stream)
+    except DockerException as error:
+        raise EngineError(f"Docker Engine error: {error}")
+    finally:
+        api.remove_container(container, force=True)

@@ -1,0 +1,90 @@
+"""Writes for composed recipes: save (after validating the whole composition), runtime settings,
+the builder's preview. Views and the API call these; nothing else writes."""
+import hashlib
+
+from django.conf import settings
+from django.db import transaction
+
+from builds.compose.composer import artifact_filename_check, compose
+from builds.compose.snapshot import snapshot_build
+from builds.errors import CompositionError
+from builds.models import Recipe, RecipeComponent
+from builds.recipes.names import recipe_name_check
+from builds.recipes.runtime import runtime_clean
+from builds.team_scripts.packages import package_check
+from catalog.models import BaseImage, ComponentVersion
+from portal.audit import audit_record
+from portal.rbac import require_team_member
+
+
+def artifact_check(upload) -> tuple[str, str]:
+    """(safe name, sha256) of an uploaded artifact, or a clear error."""
+    if upload.size > settings.ARTIFACT_MAX_BYTES:
+        raise CompositionError(
+            f"The artifact is {upload.size // (1024 * 1024)} MiB; the limit is "
+            f"{settings.ARTIFACT_MAX_BYTES // (1024 * 1024)} MiB.",
+            {"artifact": "too large"},
+        )
+    name = upload.name.replace("\\", "/").rsplit("/", 1)[-1]
+    try:
+        artifact_filename_check(name)
+    except CompositionError as error:
+        raise CompositionError(str(error), {"artifact": str(error)})
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return name, digest.hexdigest()
+
+
+def recipe_runtime_set(*, user, recipe: Recipe, runtime: dict) -> Recipe:
+    """Change only how the recipe's image is meant to run (the next build records it)."""
+    require_team_member(user, recipe.team)
+    runtime = runtime_clean(runtime)
+    recipe.privileged, recipe.cap_add = runtime["privileged"], runtime["cap_add"]
+    recipe.save(update_fields=["privileged", "cap_add", "updated"])
+    audit_record(actor=user, action="recipe.runtime_changed", target=recipe, team=recipe.team, **runtime)
+    return recipe
+
+
+def recipe_preview(*, base: BaseImage, choices: list[tuple[ComponentVersion, dict]], artifact_name: str = ""):
+    """The Dockerfile a recipe would build, without saving anything (raises CompositionError)."""
+    snapshot = snapshot_build(base=base, choices=choices, artifact_name=artifact_name, artifact_sha256="0" * 64 if artifact_name else "")
+    return compose(snapshot)
+
+
+@transaction.atomic
+def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=None, recipe: Recipe | None = None,
+                runtime: dict | None = None) -> Recipe:
+    """Create or update a recipe after validating the whole composition; `runtime` None keeps
+    the recipe's runtime settings (a new recipe gets none)."""
+    require_team_member(user, team)
+    runtime = runtime_clean(runtime) if runtime is not None else None
+    if not base.selectable:
+        raise CompositionError(f"Base image {base.name} is not approved for use.", {"base": "not approved"})
+    artifact_name, artifact_sha256 = ("", "")
+    script_findings = None
+    if artifact is not None:
+        artifact_name, artifact_sha256 = artifact_check(artifact)
+        script_findings = package_check(artifact, artifact_name)
+    elif recipe is not None:
+        artifact_name, artifact_sha256 = recipe.artifact_name, recipe.artifact_sha256
+    compose(snapshot_build(base=base, choices=choices, artifact_name=artifact_name, artifact_sha256=artifact_sha256))
+    if recipe is None:
+        recipe_name_check(team=team, name=name)
+        recipe = Recipe(team=team, name=name, created_by=user)
+    recipe.base = base
+    if runtime is not None:
+        recipe.privileged, recipe.cap_add = runtime["privileged"], runtime["cap_add"]
+    if artifact is not None:
+        recipe.artifact.save(artifact_name, artifact, save=False)
+        recipe.artifact_name, recipe.artifact_sha256 = artifact_name, artifact_sha256
+        recipe.script_findings = script_findings
+    recipe.save()
+    recipe.choices.all().delete()
+    RecipeComponent.objects.bulk_create(
+        [RecipeComponent(recipe=recipe, version=version, values=values) for version, values in choices]
+    )
+    audit_record(actor=user, action="recipe.saved", target=recipe, team=team, base=base.slug,
+                 components=[str(v) for v, _ in choices], privileged=recipe.privileged, cap_add=recipe.cap_add)
+    return recipe

@@ -1,0 +1,151 @@
+"""Pages for recipes: the builder (new and edit, with its live preview), the recipe page and
+its Build button. Each view starts with one access helper."""
+from django.contrib import messages
+from django.http import QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from builds.dockerfile.views import dockerfile_form
+from builds.errors import CompositionError
+from builds.models import Recipe
+from builds.recipes.form import builder_parse
+from builds.recipes.services import recipe_preview, recipe_save
+from builds.selectors import visible_recipe_or_404
+from builds.services import build_request
+from builds.team_scripts.views import recipe_scripts_context
+from builds.views import after_recipe_saved
+from catalog.parameters import known_time_zones
+from catalog.selectors import catalog_components, selectable_bases
+from compliance.door import checks_expected
+from portal.rbac import require_team_member, teams_of
+
+
+def _preview_context(request, parsed):
+    context = {"dockerfile": "", "preview_errors": {}}
+    if parsed.base is None:
+        context["preview_errors"] = {"base": "Choose a base image to see the Dockerfile."}
+        return context
+    artifact = request.FILES.get("artifact")
+    try:
+        composition = recipe_preview(base=parsed.base, choices=parsed.choices, artifact_name=artifact.name if artifact else "")
+        context["dockerfile"] = composition.dockerfile
+        context["composition_sha256"] = composition.sha256
+    except CompositionError as error:
+        context["preview_errors"] = error.errors or {"recipe": str(error)}
+    context["expected_checks"] = _expected_checks(parsed)
+    return context
+
+
+def _expected_checks(parsed):
+    """What the policy will say before the build, for the team the form names."""
+    return checks_expected(team=parsed.team, base=parsed.base, component_slugs={v.component.slug for v, _ in parsed.choices},
+                           runtime=parsed.runtime)
+
+
+def _component_rows(components, values, errors):
+    """Each published component with its parameter fields, current values and errors, for the form."""
+    rows = []
+    for component in components:
+        if not component.published_versions:
+            continue
+        version = component.published_versions[0]
+        fields = []
+        for spec in version.parameters:
+            field_name = f"param-{component.slug}-{spec['name']}"
+            value = values.get(field_name, spec.get("default", "")) if values else spec.get("default", "")
+            fields.append({"name": field_name, "spec": spec, "value": value or "",
+                           "error": errors.get(f"{component.slug}.{spec['name']}", "")})
+        rows.append({"component": component, "version": version, "fields": fields, "error": errors.get(component.slug, "")})
+    return rows
+
+
+def _recipe_values(recipe: Recipe) -> QueryDict:
+    """The builder's form fields for an existing recipe, so editing starts from what was saved."""
+    values = QueryDict(mutable=True)
+    values.update({"team": recipe.team.slug, "name": recipe.name, "base": recipe.base.slug,
+                   "cap_add": ", ".join(recipe.cap_add)})
+    if recipe.privileged:
+        values["privileged"] = "1"
+    for choice in recipe.choices.select_related("version__component"):
+        slug = choice.version.component.slug
+        values.appendlist("component", slug)
+        values[f"version-{slug}"] = choice.version.version
+        for name, value in choice.values.items():
+            values[f"param-{slug}-{name}"] = value
+    return values
+
+
+def _builder(request, recipe: Recipe | None = None):
+    """New image and edit image: the same form, live preview and validation."""
+    components = list(catalog_components())
+    bases = list(selectable_bases())
+    if request.method == "POST":
+        values = request.POST.copy()
+        if recipe is not None:  # an image keeps its team and name; both are in its repository path
+            values.update({"team": recipe.team.slug, "name": recipe.name})
+    else:
+        values = _recipe_values(recipe) if recipe is not None and not request.GET else request.GET.copy()
+        if "base" not in values and bases:
+            values["base"] = bases[0].slug
+    parsed = builder_parse(user=request.user, data=values, components=components)
+    context = {"bases": bases, "teams": teams_of(request.user), "values": values, "recipe": recipe,
+               "time_zones": sorted(known_time_zones()), "selected": parsed.selected, "errors": {}}
+    context.update(_preview_context(request, parsed))
+    status = 200
+    if request.method == "POST" and request.POST.get("action") != "preview":
+        context["errors"] = dict(parsed.errors)
+        if not parsed.errors:
+            try:
+                saved = recipe_save(user=request.user, team=parsed.team, name=parsed.name, base=parsed.base,
+                                    choices=parsed.choices, artifact=request.FILES.get("artifact"), recipe=recipe,
+                                    runtime=parsed.runtime)
+            except CompositionError as error:
+                context["errors"].update(error.errors or {"recipe": str(error)})
+            else:
+                return after_recipe_saved(request, saved)
+        status = 400 if context["errors"] else 200
+    context["rows"] = _component_rows(components, values, context["errors"])
+    return render(request, "builds/recipe_new.html", context, status=status)
+
+
+def recipe_new(request):
+    return _builder(request)
+
+
+def recipe_edit(request, pk):
+    recipe = visible_recipe_or_404(request.user, pk)
+    require_team_member(request.user, recipe.team)
+    if recipe.kind == Recipe.Kind.DOCKERFILE:
+
+        return dockerfile_form(request, recipe)
+    return _builder(request, recipe)
+
+
+@require_POST
+def recipe_preview_partial(request):
+    parsed = builder_parse(user=request.user, data=request.POST)
+    return render(request, "builds/_preview.html", _preview_context(request, parsed))
+
+
+@require_GET
+def recipe_detail(request, pk):
+    recipe = visible_recipe_or_404(request.user, pk)
+    builds = recipe.builds.select_related("requested_by").prefetch_related("verdicts")[:20]
+
+    return render(request, "builds/recipe_detail.html", {
+        "recipe": recipe, "builds": builds,
+        "choices": recipe.choices.select_related("version__component"),
+        "can_build": recipe.team in teams_of(request.user),
+        **recipe_scripts_context(request, recipe),
+    })
+
+
+@require_POST
+def recipe_build(request, pk):
+    recipe = visible_recipe_or_404(request.user, pk)
+    try:
+        build = build_request(user=request.user, recipe=recipe, no_cache=request.POST.get("no_cache") == "1")
+    except CompositionError as error:
+        messages.error(request, f"Cannot build: {error}")
+        return redirect("recipe-detail", pk=recipe.pk)
+    return redirect("build-detail", pk=build.pk)

@@ -1,0 +1,315 @@
+"""What a build worker does for one build: a list of small steps, each recorded as it runs.
+
+Called by the thin Celery task. Idempotent: only a queued build is started, so a duplicate
+message does nothing. Compliance (scan, verdict, publication) is reached through its door.
+"""
+import logging
+import os
+import socket
+import time
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from adapters.engine import EngineError, RegistryUnreachable, image_build, image_push, image_remove_local, image_tag
+from adapters.factory import registry_client, registry_host
+from adapters.registry import RegistryError
+from adapters.retry import registry_unreachable, with_registry_retries
+from builds.errors import BuildCancelled, StepFailed, TeamAtCapacity
+from builds.logs import BuildLog
+from builds.models import Build
+from builds.runner.apt_proxy import apt_proxy_build_args
+from builds.runner.build_stage import (
+    build_stage_cleanup,
+    build_stage_context,
+    build_stage_failure_part,
+    build_stage_orphans_remove,
+    build_stage_run_id,
+    scripts_network_mode,
+)
+from builds.runner.context import build_context, engine_options
+from builds.runner.layers import build_layers_clean
+from compliance.door import GateClosed, build_assess, build_publish, build_scan
+from portal.models import Team
+from portal.names import InvalidName, repository_path
+
+log = logging.getLogger(__name__)
+
+
+def _step_set(build: Build, step: str, status: str, **extra) -> None:
+    now = timezone.now().isoformat()
+    entry = dict(build.steps.get(step, {}))
+    entry["status"] = status
+    entry["started" if status == "running" else "finished"] = now
+    entry.update(extra)
+    build.steps[step] = entry
+    build.current_step = step if status == "running" else build.current_step
+    Build.objects.filter(pk=build.pk).update(steps=build.steps, current_step=build.current_step, heartbeat=timezone.now())
+
+
+def build_start(build_id: int) -> Build | None:
+    """Move a queued build to running; anything else means another worker has it (or it ended).
+
+    Per-team limit: one team cannot take every builder. The team row is locked while counting so
+    two workers cannot both start the team's last free slot.
+    """
+    with transaction.atomic():
+        build = Build.objects.select_for_update().filter(pk=build_id).first()
+        if build is None or build.status != Build.Status.QUEUED:
+            return None
+        Team.objects.select_for_update().get(pk=build.team_id)
+        running = Build.objects.filter(team_id=build.team_id, status=Build.Status.RUNNING).count()
+        if running >= settings.TEAM_MAX_RUNNING_BUILDS:
+            raise TeamAtCapacity(f"team {build.team_id} runs {running} builds")
+        build.status = Build.Status.RUNNING
+        build.started = build.heartbeat = timezone.now()
+        build.attempts += 1
+        build.worker = f"{socket.gethostname()}:{os.getpid()}"
+        build.save(update_fields=["status", "started", "heartbeat", "attempts", "worker"])
+    return build
+
+
+def watchdog_tick(build_id: int, log: "BuildLog") -> bool:
+    """Called once a second from the engine's watchdog thread: flush the log, beat the heart,
+    report a cancel. It runs in its own thread, so it closes its database connection each time
+    rather than leave one open per build."""
+    try:
+        log.flush()
+        Build.objects.filter(pk=build_id).update(heartbeat=timezone.now())
+        return Build.objects.filter(pk=build_id, cancel_requested=True).exists()
+    finally:
+        connection.close()
+
+
+def cancel_check(build: Build) -> None:
+    if Build.objects.filter(pk=build.pk, cancel_requested=True).exists():
+        raise BuildCancelled()
+
+
+def step_build(build: Build, log: BuildLog) -> None:
+    if build.reused_from_id:
+        log.line(f"Identical composition to build #{build.reused_from_id} (sha256:{build.composition_sha256[:12]}): "
+                 "reusing its image, no rebuild.")
+        return
+    if not build.build_stage:
+        return _image_build(build, log)
+    # Runs whose worker was killed never cleaned up: no build outlives its three stage deadlines.
+    if orphans := build_stage_orphans_remove(older_than_seconds=3 * settings.BUILD_DEADLINE_SECONDS + 600):
+        log.line(f"Build stage: removed {orphans} image(s) left by earlier runs whose worker stopped.")
+    run_id = build_stage_run_id(build)
+    try:
+        _image_build(build, log, build_stage_from=_build_stage_run(build, log, run_id))
+    except StepFailed as failure:
+        if "COPY --from=" not in failure.failed_step:
+            raise
+        output = build.snapshot["build_stage"]["output"] or "the project folder"
+        raise StepFailed(failure.code, f"The build stage did not leave its build output {output}: {failure.message}",
+                         failure.failed_step)
+    finally:
+        try:
+            log.line(f"Build stage: removed its {build_stage_cleanup(run_id)} image(s).")
+        except EngineError as error:
+            log.line(f"Build stage: its images could not all be removed: {error}")
+
+
+def _build_stage_run(build: Build, log: BuildLog, run_id: str) -> str:
+    network = scripts_network_mode(build)
+    log.line(f"Build stage: the code package, .paas/build-env.sh and the build command, "
+             f"{'with no network' if network == 'none' else 'with the network access granted to the team'}")
+    try:
+        return _engine_build(build, log, build_stage_context(build, run_id), f"portal-build-{run_id}-build-stage:latest",
+                             network_mode=network)
+    except StepFailed as failure:
+        part = build_stage_failure_part(failure.failed_step)
+        raise StepFailed(failure.code, f"Build stage: {part} failed: {failure.message}",
+                         f"build stage: {failure.failed_step}" if failure.failed_step else "build stage")
+
+
+def _image_build(build: Build, log: BuildLog, build_stage_from: str = "") -> None:
+    context = build_context(build, build_stage_from=build_stage_from, on_line=log.line)
+    log.line(f"Build context: {len(context)} bytes; composition sha256:{build.composition_sha256}")
+    local_tag = f"portal-build-{build.pk}"
+    if not build.script_stage:
+        build.image_id = _engine_build(build, log, context, f"{local_tag}:latest")
+    else:
+        stage_one = _engine_build(build, log, context, f"{local_tag}-stage-one:latest")
+        network = scripts_network_mode(build)
+        log.line("Stage 2: the team's .paas/image-env.sh, "
+                 + ("with no network" if network == "none" else "with the network access granted to the team"))
+        try:
+            build.image_id = _engine_build(build, log, build_context(build, script_stage_from=stage_one),
+                                           f"{local_tag}:latest", network_mode=network)
+        finally:  # build-stage images go after use, and after a failed stage 2 too
+            image_remove_local(reference=f"{local_tag}-stage-one:latest")
+    Build.objects.filter(pk=build.pk).update(image_id=build.image_id)
+
+
+def _engine_build(build: Build, log: BuildLog, context: bytes, tag: str, network_mode: str | None = None) -> str:
+    # One deadline for the whole build: a build stage, stage one and the script stage share it.
+    total = settings.BUILD_DEADLINE_SECONDS
+    elapsed = (timezone.now() - build.started).total_seconds() if build.started else 0
+    if elapsed >= total:
+        raise StepFailed("build:user:deadline", _deadline_message(total))
+    options = engine_options(build)
+    # A step with no network has no use for the package cache (and must not be told of one).
+    proxy = {} if network_mode == "none" else apt_proxy_build_args(
+        url=settings.APT_PROXY, timeout=settings.APT_PROXY_PROBE_SECONDS, on_line=log.line)
+    if proxy:  # a team's own build args (Dockerfile recipes) win over the cache
+        options["buildargs"] = {**proxy, **options.get("buildargs", {})}
+    try:
+        return image_build(
+            context=context, tag=tag, build_id=build.pk, on_line=log.line,
+            deadline_seconds=total - elapsed, no_cache=build.no_cache,
+            should_stop=lambda: watchdog_tick(build.pk, log), network_mode=network_mode, **options,
+        )
+    except EngineError as error:
+        if error.cancelled:
+            raise BuildCancelled()
+        if error.timed_out:
+            raise StepFailed("build:user:deadline", _deadline_message(total), error.failed_step)
+        code = "build:user:step-failed" if error.user_error else "build:app:engine"
+        raise StepFailed(code, str(error), error.failed_step)
+
+
+def _deadline_message(total: int) -> str:
+    return f"The build passed its deadline of {int(total)} s (all its stages together) and was stopped."
+
+
+def step_push(build: Build, log: BuildLog) -> None:
+    try:  # only ever spelled from checked parts: a name with '/' or '..' must not reach the registry
+        build.quarantine_repository = repository_path(settings.QUARANTINE_REPOSITORY_PREFIX, build.team.slug, build.recipe.name)
+    except InvalidName as error:
+        raise StepFailed("build:user:invalid-name", f"Nothing was pushed: {error}")
+    build.quarantine_tag = f"build-{build.pk}"
+    remote = f"{registry_host()}/{build.quarantine_repository}"
+    if build.reused_from_id:
+        _push_reused(build, log)
+        return
+    try:
+        image_tag(image_id=build.image_id, repository=remote, tag=build.quarantine_tag)
+        build.digest = image_push(repository=remote, tag=build.quarantine_tag, on_line=log.line,
+                                  attempts=settings.PUSH_ATTEMPTS, first_delay=settings.PUSH_FIRST_DELAY_SECONDS,
+                                  sleep=lambda seconds: _sleep_beating(build, log, seconds))
+    except RegistryUnreachable as error:
+        raise StepFailed("build:app:registry-unreachable",
+                         f"{error}. Nothing was published; retry the build once the registry is back.")
+    except EngineError as error:
+        raise StepFailed("build:app:push", str(error))
+    finally:
+        # The registry holds the image now (or nothing does): both local names go, or every build
+        # would leave an image on the engine's disk for good. Scan and publish read the registry.
+        image_remove_local(reference=f"portal-build-{build.pk}:latest")
+        image_remove_local(reference=f"{remote}:{build.quarantine_tag}")
+    log.line(f"Pushed {remote}:{build.quarantine_tag}@{build.digest}")
+    Build.objects.filter(pk=build.pk).update(
+        quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest
+    )
+
+
+def _sleep_beating(build: Build, log: BuildLog, seconds: float) -> None:
+    """Wait between push attempts while still flushing the log and beating the heart, so a long
+    backoff is visible at once and never mistaken for a dead worker by the reaper."""
+    log.flush()
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 1.0))
+        Build.objects.filter(pk=build.pk).update(heartbeat=timezone.now())
+
+
+def _registry_retrying(build: Build, log: BuildLog, call):
+    return with_registry_retries(call, attempts=settings.PUSH_ATTEMPTS, first_delay=settings.PUSH_FIRST_DELAY_SECONDS,
+                                 on_line=log.line, sleep=lambda seconds: _sleep_beating(build, log, seconds))
+
+
+def _push_reused(build: Build, log: BuildLog) -> None:
+    """Tag the earlier build's image in this build's quarantine repository (a registry-side copy)."""
+    source = build.reused_from
+    try:
+        build.digest = _registry_retrying(build, log, lambda: registry_client().copy_image(
+            source.quarantine_repository, source.digest, build.quarantine_repository, build.quarantine_tag))
+    except RegistryError as error:
+        code = "build:app:registry-unreachable" if registry_unreachable(error) else "build:app:push"
+        raise StepFailed(code, f"Could not reuse the image of build #{source.pk}: {error}")
+    log.line(f"Copied {source.quarantine_reference}@{source.digest} to {build.quarantine_reference} in the registry")
+    Build.objects.filter(pk=build.pk).update(
+        quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest)
+
+
+def step_scan(build: Build, log: BuildLog) -> None:
+    summary = build_scan(build, reuse_from=build.reused_from if build.reused_from_id else None)
+    if summary.error:
+        raise StepFailed("scan:app:failed", f"The image could not be scanned: {summary.error}")
+    if build.reused_from_id:
+        log.line(f"Reused the SBOM of build #{build.reused_from_id} (same image digest): no rescan.")
+    log.line(f"Vulnerabilities: {summary.findings} findings against the vulnerability database")
+    log.line(f"SBOM: {summary.packages} packages; OS {summary.os_name or 'not identified (no os-release)'}")
+
+
+def step_policy(build: Build, log: BuildLog) -> None:
+    assessment = build_assess(build)
+    for result in assessment.results:
+        log.line(f"[{result['status'].upper()}] {result['title']}: {result['message']}")
+    log.line("Verdict: " + ("PASSED" if assessment.passed else "BLOCKED"))
+
+
+def step_publish(build: Build, log: BuildLog) -> None:
+    try:
+        # Publishing again is harmless (same manifest bytes, same tags), so it may be retried whole.
+        reference = _registry_retrying(build, log, lambda: build_publish(build, actor=None))
+    except GateClosed as closed:
+        log.line(f"Not published: {closed}")
+        _step_set(build, "publish", "blocked")
+        return
+    except RegistryError as error:
+        code = "publish:app:registry-unreachable" if registry_unreachable(error) else "publish:app:registry"
+        raise StepFailed(code, f"Not published: {error}. Retry once the registry is back.")
+    log.line(f"Published {reference}")
+
+
+STEPS = [("build", step_build), ("push", step_push), ("scan", step_scan), ("policy", step_policy), ("publish", step_publish)]
+
+
+def build_run(build_id: int) -> None:
+    build = build_start(build_id)
+    if build is None:
+        log.info("build %s is not queued; nothing to do", build_id)
+        return
+    writer = BuildLog(build)
+    _step_set(build, "compose", "done")
+    try:
+        for name, step in STEPS:
+            writer.flush()
+            writer.step = name
+            cancel_check(build)
+            _step_set(build, name, "running")
+            step(build, writer)
+            if build.steps[name]["status"] == "running":
+                _step_set(build, name, "done")
+        writer.flush()
+        build_finish(build, Build.Status.SUCCEEDED)
+    except BuildCancelled:
+        writer.line("Cancelled: the running step was stopped.")
+        writer.flush()
+        _step_set(build, writer.step, "cancelled")
+        build_finish(build, Build.Status.CANCELLED, "build:user:cancelled", "The build was cancelled.", "")
+    except StepFailed as failure:
+        writer.line(f"ERROR: {failure.message}")
+        writer.flush()
+        _step_set(build, writer.step, "failed")
+        build_finish(build, Build.Status.FAILED, failure.code, failure.message, failure.failed_step)
+    except Exception as error:  # an app error must still end the build visibly, never leave it running
+        log.exception("build %s crashed", build_id)
+        writer.line(f"INTERNAL ERROR: {error}")
+        writer.flush()
+        _step_set(build, writer.step, "failed")
+        build_finish(build, Build.Status.FAILED, "build:app:crash", f"Internal error: {error}", "")
+    if build.status in (Build.Status.FAILED, Build.Status.CANCELLED) and writer.step == "build":
+        build_layers_clean(build=build)
+
+
+def build_finish(build: Build, status: str, code: str = "", message: str = "", failed_step: str = "") -> None:
+    build.status = status
+    build.finished = timezone.now()
+    build.error_code, build.error_message, build.failed_step = code, message, failed_step
+    build.save(update_fields=["status", "finished", "error_code", "error_message", "failed_step"])

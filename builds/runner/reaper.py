@@ -1,0 +1,98 @@
+"""Keep builds from getting stuck: the database is the source of truth, not the broker.
+
+A running build whose heartbeat stopped (its worker was killed, its host rebooted) is retried once
+or failed with a clear reason; a queued build whose message may have been lost (a Redis restart)
+is dispatched again. Dispatching twice is harmless: a worker only starts a build that is queued.
+"""
+import datetime
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from builds.logs import log_next_seq
+from builds.models import Build, BuildLogChunk
+from builds.runner.layers import build_layers_clean
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 2
+
+
+def _note(build: Build, text: str) -> None:
+    BuildLogChunk.objects.create(build=build, seq=log_next_seq(build), first_line=build.log_lines + 1, step="reaper", text=text + "\n")
+    build.log_lines += 1
+
+
+def build_reap(build: Build, now, dispatch) -> str:
+    """Retry or fail one build whose worker stopped answering; returns what was done."""
+    silent = int((now - build.heartbeat).total_seconds()) if build.heartbeat else None
+    if build.cancel_requested:
+        build.status, build.error_code = Build.Status.CANCELLED, "build:user:cancelled"
+        build.error_message = "The build was cancelled (its worker had stopped answering)."
+    elif build.attempts < MAX_ATTEMPTS:
+        _note(build, f"The worker stopped answering ({silent} s without a heartbeat); the build is queued again.")
+        build.status, build.started, build.current_step = Build.Status.QUEUED, None, ""
+        build.heartbeat = now  # queued builds: the time it was last sent to the broker (see below)
+        build.steps = {step: {"status": "pending"} for step in Build.STEPS}
+        build.save(update_fields=["status", "started", "current_step", "steps", "heartbeat", "log_lines"])
+        transaction.on_commit(lambda: dispatch(build.pk))
+        return "requeued"
+    else:
+        _note(build, f"The worker stopped answering ({silent} s without a heartbeat) on attempt {build.attempts}; giving up.")
+        build.status, build.error_code = Build.Status.FAILED, "build:app:worker-lost"
+        build.error_message = (f"The worker running this build stopped answering {build.attempts} times "
+                               "(killed or its host restarted). Retry the build; if it keeps failing, tell the platform team.")
+    build.finished = now
+    build.save(update_fields=["status", "error_code", "error_message", "finished", "log_lines"])
+    return build.status
+
+
+def build_redispatch(build: Build, now, dispatch) -> None:
+    """Send a queued build to the broker again: its message may have vanished (a Redis restart
+    loses everything Redis held). A duplicate is harmless: only a queued build is started."""
+    waited = int((now - build.created).total_seconds())
+    _note(build, f"Still queued after {waited} s; sent to the build workers again (its message may have been lost).")
+    build.heartbeat = now
+    build.save(update_fields=["heartbeat", "log_lines"])
+    # Sent inside the transaction: if the broker is still down the note and heartbeat roll back and
+    # the next pass tries again. A worker taking the message meanwhile waits for this row's lock.
+    dispatch(build.pk)
+
+
+def builds_reap(*, dispatch, now=None) -> dict:
+    """One pass of the reaper (a periodic task); `dispatch(build_id)` sends a build to the workers.
+    Returns counts for the log and the tests."""
+    now = now or timezone.now()
+    stale = now - datetime.timedelta(seconds=settings.BUILD_STALE_SECONDS)
+    counts = {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0, "dispatch_failed": 0}
+    ended = []
+    for build_id in Build.objects.filter(status=Build.Status.RUNNING, heartbeat__lt=stale).values_list("pk", flat=True):
+        with transaction.atomic():
+            build = Build.objects.select_for_update(skip_locked=True).filter(
+                pk=build_id, status=Build.Status.RUNNING, heartbeat__lt=stale).first()
+            if build is not None:
+                counts[build_reap(build, now, dispatch)] += 1
+                ended.append(build)
+    for build in ended:  # engine calls only after the rows are committed and unlocked
+        build_layers_clean(build=build)
+    lost = now - datetime.timedelta(seconds=settings.BUILD_REDISPATCH_SECONDS)
+    # A queued build's heartbeat is the last time it was sent to the broker (null: only when it was
+    # requested), so a build that simply waits its turn gets one more message per window, not one
+    # per reaper pass.
+    waiting = Build.objects.annotate(last_sent=Coalesce("heartbeat", "created")).filter(
+        status=Build.Status.QUEUED, last_sent__lt=lost)
+    for build_id in waiting.values_list("pk", flat=True):
+        try:
+            with transaction.atomic():
+                build = Build.objects.select_for_update(skip_locked=True).filter(pk=build_id, status=Build.Status.QUEUED).first()
+                if build is not None:
+                    build_redispatch(build, now, dispatch)
+                    counts["redispatched"] += 1
+        except Exception as error:  # the broker is down: the build stays queued for the next pass
+            log.warning("reaper: could not send build %s again: %s", build_id, error)
+            counts["dispatch_failed"] += 1
+    if any(counts.values()):
+        log.warning("reaper: %s", counts)
+    return counts

@@ -1,0 +1,18 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from compliance.api import BuildSbomView
+from compliance.exceptions.api import ExceptionViewSet
+from compliance.policy.api import PolicyRuleViewSet
+from compliance.reports.api import BuildReportViewSet
+from compliance.trend.api import VerdictTrendView
+
+router = SimpleRouter()
+router.register("exceptions", ExceptionViewSet, basename="api-exception")
+router.register("policy/rules", PolicyRuleViewSet, basename="api-policy-rule")
+router.register(r"builds/(?P<build_id>[0-9]+)/reports", BuildReportViewSet, basename="api-build-report")
+urlpatterns = [
+    path("builds/<int:pk>/sbom/", BuildSbomView.as_view(), name="api-build-sbom"),
+    path("security/verdict-trend/", VerdictTrendView.as_view(), name="api-verdict-trend"),
+    *router.urls,
+]

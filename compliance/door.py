@@ -1,0 +1,107 @@
+"""The one door from builds into compliance: the few calls the build pipeline and the builds pages
+need, and nothing else of compliance is imported by builds (an import-linter contract in
+pyproject.toml checks it).
+
+- scan a pushed build's image (or reuse the SBOM of the identical image) and match it;
+- assess it (the verdict under the team's rules);
+- publish it, through the gate, which holds every publication rule (the owning team, a current
+  passing verdict, the team's own repositories);
+- what the policy will say about a recipe before it is built, and hadolint's findings on a
+  Dockerfile, for the forms' previews;
+- the secret patterns the build log masks.
+"""
+import subprocess
+from dataclasses import dataclass
+
+from compliance.gate import GateClosed, image_publish
+from compliance.policy.evaluation import verdict_evaluate
+from compliance.policy.lint import dockerfile_lint
+from compliance.policy.rules import rule_runtime_privileges
+from compliance.policy.ruleset import ruleset_for
+from compliance.sbom.secret_rules import RULES
+from compliance.scans import image_scan, scan_reuse
+from compliance.vulndb.matching import scan_match
+
+__all__ = ["GateClosed", "ScanSummary", "Assessment", "build_scan", "build_assess", "build_publish",
+           "checks_expected", "dockerfile_findings", "secret_token_patterns"]
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """What the build log says about a scan: `error` is empty when the SBOM was recorded."""
+
+    error: str = ""
+    findings: int = 0
+    packages: int = 0
+    os_name: str = ""
+
+
+@dataclass(frozen=True)
+class Assessment:
+    passed: bool
+    results: list[dict]
+
+
+def build_scan(build, *, reuse_from=None) -> ScanSummary:
+    """Record the SBOM of the build's pushed image (copied from `reuse_from`, a build of the same
+    image digest, when given) and match it against today's vulnerability data."""
+    scan = scan_reuse(build=build, source=reuse_from) if reuse_from is not None else image_scan(build=build)
+    if scan.status != scan.Status.DONE:
+        return ScanSummary(error=scan.error or "the scan did not finish")
+    findings = scan_match(scan)
+    os_name = f"{scan.os_id} {scan.os_version}".strip()
+    return ScanSummary(findings=len(findings), packages=scan.packages.count(), os_name=os_name)
+
+
+def build_assess(build) -> Assessment:
+    """Evaluate the team's rules on the build's scan and store the verdict."""
+    verdict = verdict_evaluate(build=build)
+    return Assessment(passed=verdict.passed, results=verdict.results)
+
+
+def build_publish(build, *, actor) -> str:
+    """The published reference, or GateClosed (policy) / PermissionDenied (not the owning team) /
+    RegistryError (the registry could not copy)."""
+    return image_publish(build=build, actor=actor)
+
+
+def checks_expected(*, team, base, component_slugs: set[str], runtime: dict) -> list[tuple[str, str, str]]:
+    """What the policy will say, as far as it can be known before the build (never the scan):
+    (state, title, detail) rows, state pass, fail, warn or unknown; only the rules the team's
+    images face. The runtime rule needs nothing from the image, so it is evaluated for real."""
+    checks = [
+        ("pass" if base and base.approved else "fail", "Approved base image", base.name if base else "no base chosen"),
+        ("pass" if "runtime-user" in component_slugs else "fail", "Non-root user",
+         "runs as user app" if "runtime-user" in component_slugs else "tick 'Non-root runtime user' or the image is blocked"),
+        ("unknown", "No secrets in ENV", "checked on the built image"),
+    ]
+    if team is None:
+        return checks
+    ruleset = ruleset_for(team)
+    kinds = {"Approved base image": "approved-base", "Non-root user": "non-root-user", "No secrets in ENV": "no-secrets-in-env"}
+    shown = []
+    for state, title, detail in checks:
+        rule = ruleset.get(kinds[title])
+        if rule is not None:
+            shown.append(("warn" if state == "fail" and rule.action == "warn" else state, title, detail))
+    rule = ruleset.get("runtime-privileges")
+    if rule is not None and not rule.error:
+        result = rule_runtime_privileges(runtime, **rule.params)
+        state = "pass" if result.status == "pass" else ("warn" if rule.action == "warn" else "fail")
+        shown.append((state, result.title, result.message))
+    return shown
+
+
+def dockerfile_findings(dockerfile: str) -> tuple[list[dict], str]:
+    """hadolint's findings before the build, as the policy will see them, and "" or why hadolint
+    could not run (the page then says so instead of showing no findings)."""
+    try:
+        return dockerfile_lint(dockerfile, timeout=10), ""
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+        return [], f"hadolint could not run: {error}"
+
+
+def secret_token_patterns() -> list:
+    """The image secret scanner's token patterns (each with a `secret` group), for masking build logs.
+    Private keys and password assignments are masked by the log's own line-aware rules instead."""
+    return [rule.pattern for rule in RULES if rule.name not in ("private-key", "password-assignment")]

@@ -1,0 +1,152 @@
+"""Evaluate a build's verdict: the team's effective rules on its scan and findings, with the
+exceptions that apply; the verdict is stored with the rule set and data version it was computed under."""
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from builds.models import Build
+from catalog.models import BaseImage
+from compliance.exceptions.applying import exception_end_fixed, exceptions_active_for
+from compliance.models import PolicyException, Verdict
+from compliance.policy.lint import rule_dockerfile_lint
+from compliance.policy.rules import (
+    ApprovedBase,
+    RuleResult,
+    rule_approved_base,
+    rule_banned_packages,
+    rule_no_secrets_in_env,
+    rule_no_secrets_in_layers,
+    rule_non_root_user,
+    rule_runtime_privileges,
+)
+from compliance.policy.ruleset import EffectiveRule, ruleset_for
+from compliance.policy.threshold import rule_vulnerability_threshold
+from compliance.sbom.models import ImageFacts
+from compliance.vulndb.store import database_version
+
+
+def approved_bases() -> list[ApprovedBase]:
+    return [
+        ApprovedBase(reference=f"{b.repository}@{b.digest}", layer_digests=list(b.layer_digests))
+        for b in BaseImage.objects.filter(approved=True).exclude(digest="")
+    ]
+
+
+def findings_as_dicts(scan) -> list[dict]:
+    return [
+        {"vulnerability_id": f.vulnerability_id, "severity": f.severity, "fixed_version": f.fixed_version,
+         "installed_version": f.installed_version, "package": f.package.name}
+        for f in scan.findings.select_related("package").order_by("id")  # the order re-evaluation reads them in
+    ]
+
+
+def packages_as_dicts(scan) -> list[dict]:
+    return list(scan.packages.values("type", "name", "version", "source_name", "layer_index"))
+
+
+def verdict_evaluate(*, build: Build, trigger: str = "build") -> Verdict:
+    """Evaluate the team's effective rules on the build's scan and findings; store the verdict
+    with its evidence, the rule set and the database version it was computed against."""
+    ruleset = ruleset_for(build.team)
+    findings = findings_as_dicts(build.scan)
+    waivers = waivers_for(build, findings)
+    inputs = _RuleInputs(build, findings, waivers)
+    results = [_rule_apply(rule, _rule_run(rule, inputs)) for rule in ruleset.rules]
+    for result in results:
+        exception = waivers.rules.get(result["rule"])
+        if result["status"] == "fail" and exception is not None:
+            result["status"] = "waived"
+            result["message"] += f" Waived by exception {exception.pk} until {exception.expires_at:%Y-%m-%d}."
+            result["evidence"]["exception"] = exception.pk
+    return Verdict.objects.create(
+        build=build, passed=all(r["status"] != "fail" for r in results), results=results,
+        database_version=database_version(), ruleset_version=ruleset.version, ruleset=ruleset.snapshot(),
+        trigger=trigger)
+
+
+class _RuleInputs:
+    """What the rules read about one build; the facts and packages are loaded once, when a rule needs them."""
+
+    def __init__(self, build: Build, findings: list[dict], waivers):
+        self.build, self.findings, self.waivers = build, findings, waivers
+
+    @cached_property
+    def facts(self) -> ImageFacts:
+        return ImageFacts.from_dict(self.build.scan.facts)
+
+    @cached_property
+    def packages(self) -> list[dict]:
+        return packages_as_dicts(self.build.scan)
+
+
+def _rule_run(rule: EffectiveRule, inputs: _RuleInputs) -> dict:
+    """One rule's result as a dict; a rule whose stored parameters are invalid fails (closed)."""
+    if rule.error:
+        return RuleResult(rule.kind, rule.title, "fail", f"This rule's parameters are invalid ({rule.error}); "
+                          "a platform admin must correct them.", {"params": rule.params}).to_dict()
+    kind, params, build = rule.kind, rule.params, inputs.build
+    if kind == "vulnerability-threshold":
+        return _threshold_with_waivers(inputs.findings, inputs.waivers, params)
+    if kind == "dockerfile-lint":
+        stages = build.dockerfile + build.script_stage.replace("FROM portal-stage-one", "FROM scratch")
+        return rule_dockerfile_lint(stages).to_dict()
+    if kind == "banned-packages":
+        return rule_banned_packages(inputs.packages, packages_banned=params["packages"]).to_dict()
+    if kind == "runtime-privileges":
+        return rule_runtime_privileges(build.snapshot.get("runtime") or {}, **params).to_dict()
+    if kind == "approved-base":
+        return rule_approved_base(inputs.facts, approved_bases()).to_dict()
+    image_rules = {"non-root-user": rule_non_root_user, "no-secrets-in-env": rule_no_secrets_in_env,
+                   "no-secrets-in-layers": rule_no_secrets_in_layers}
+    return image_rules[kind](inputs.facts).to_dict()
+
+
+def _rule_apply(rule: EffectiveRule, result: dict) -> dict:
+    """A failing warn-only rule is reported as 'warn' and does not block publication."""
+    if rule.action == "warn" and result["status"] == "fail":
+        result["status"] = "warn"
+        result["evidence"]["action"] = "warn"
+    return result
+
+
+def _threshold_with_waivers(findings: list[dict], waivers, params: dict) -> dict:
+    """The threshold rule as 'pass', 'fail', or 'waived' when only exceptions make it pass."""
+    limits = {"block": set(params["severities"]), "fixable_only": params["fixable_only"]}
+    strict = rule_vulnerability_threshold(findings, **limits).to_dict()
+    if strict["status"] == "pass" or not (waivers.vulnerabilities or waivers.packages):
+        return strict
+    remaining = [f for f in findings if f["package"] not in waivers.packages]
+    lenient = rule_vulnerability_threshold(remaining, waived=set(waivers.vulnerabilities), **limits).to_dict()
+    if lenient["status"] == "fail":
+        return lenient
+    used = sorted({e.pk for e in (*waivers.vulnerabilities.values(), *waivers.packages.values())})
+    strict["status"] = "waived"
+    strict["message"] = strict["message"].split(":")[0] + f", all waived by exception{'s' if len(used) > 1 else ''} " \
+        + ", ".join(str(pk) for pk in used) + "."
+    strict["evidence"]["exceptions"] = used
+    return strict
+
+
+@dataclass
+class Waivers:
+    vulnerabilities: dict = field(default_factory=dict)  # id -> exception
+    packages: dict = field(default_factory=dict)
+    rules: dict = field(default_factory=dict)
+    used: set = field(default_factory=set)
+
+
+def waivers_for(build: Build, findings: list[dict]) -> Waivers:
+    """Active exceptions for the build, minus those that end now that a fix is available."""
+    waivers = Waivers()
+    fixable = {f["vulnerability_id"] for f in findings if f["fixed_version"]}
+    fixable_packages = {f["package"] for f in findings if f["fixed_version"]}
+    for exception in exceptions_active_for(build):
+        kind, target = exception.target_kind, exception.target
+        if exception.end_when_fixed and (
+                (kind == PolicyException.Target.VULNERABILITY and target in fixable)
+                or (kind == PolicyException.Target.PACKAGE and target in fixable_packages)):
+            exception_end_fixed(exception)
+            continue
+        bucket = {"vulnerability": waivers.vulnerabilities, "package": waivers.packages, "rule": waivers.rules}[kind]
+        bucket[target] = exception
+        waivers.used.add(exception.pk)
+    return waivers

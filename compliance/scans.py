@@ -1,0 +1,56 @@
+"""Record the SBOM of a build's pushed image, read from the registry (no engine needed), or copy it
+from an earlier build of the same image digest."""
+from django.db import transaction
+from django.utils import timezone
+
+from adapters.factory import registry_client
+from adapters.registry import RegistryError
+from builds.models import Build
+from compliance.models import ImageScan, SbomPackage
+from compliance.sbom.reader import read_image
+
+
+def image_scan(*, build: Build) -> ImageScan:
+    """Read the quarantined image's layers from the registry (no Docker Engine needed)."""
+    scan, _ = ImageScan.objects.update_or_create(
+        build=build, defaults={"digest": build.digest, "repository": build.quarantine_repository,
+                               "status": ImageScan.Status.SCANNING, "error": ""}
+    )
+    try:
+        facts = read_image(registry_client(), build.quarantine_repository, build.digest)
+    except (RegistryError, OSError, ValueError) as error:
+        scan.status, scan.error, scan.finished = ImageScan.Status.FAILED, str(error), timezone.now()
+        scan.save()
+        return scan
+    with transaction.atomic():
+        scan.packages.all().delete()
+        SbomPackage.objects.bulk_create(
+            SbomPackage(
+                scan=scan, type=p.type, name=p.name, version=p.version, source_name=p.source_name,
+                source_version=p.source_version, architecture=p.architecture, layer_index=p.layer_index,
+            )
+            for p in facts.packages
+        )
+        scan.facts = facts.to_dict()
+        scan.os_id = facts.os.get("ID", "")
+        scan.os_version = facts.os.get("VERSION_ID", "")
+        scan.status, scan.finished = ImageScan.Status.DONE, timezone.now()
+        scan.save()
+    return scan
+
+
+def scan_reuse(*, build: Build, source: Build) -> ImageScan:
+    """The same image (same digest) has the same SBOM: copy the earlier scan instead of reading
+    the layers again. Findings are matched afresh against today's database."""
+    original = source.scan
+    with transaction.atomic():
+        ImageScan.objects.filter(build=build).delete()
+        scan = ImageScan.objects.create(
+            build=build, digest=build.digest, repository=build.quarantine_repository, status=original.status,
+            os_id=original.os_id, os_version=original.os_version, facts=original.facts, finished=timezone.now())
+        SbomPackage.objects.bulk_create(
+            SbomPackage(scan=scan, type=p.type, name=p.name, version=p.version, source_name=p.source_name,
+                        source_version=p.source_version, architecture=p.architecture, layer_index=p.layer_index)
+            for p in original.packages.all()
+        )
+    return scan

@@ -1,0 +1,1 @@
+"""The weekly verdict trend: the numbers (selectors), the chart's geometry (pure), the API."""

@@ -1,0 +1,107 @@
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from catalog.models import BaseImage, Component, ComponentVersion
+from catalog.services import base_image_pin
+from curation.proposals import ProposalError, base_approve, base_reject
+from curation.rebuilds import recipes_rebuild
+from curation.usage import recipes_using_base, recipes_using_component
+from portal.admin_site import AuditedAdmin, PlatformAdminOnly
+
+
+def _used_by(recipes) -> str:
+    rows = [format_html('<li><a href="{}">{}</a></li>', reverse("recipe-detail", args=[r.pk]), str(r)) for r in recipes[:200]]
+    return format_html("<ul>{}</ul>", mark_safe("".join(rows))) if rows else "Not used by any recipe."
+
+
+def _rebuild_message(modeladmin, request, outcome):
+    modeladmin.message_user(request, f"{len(outcome['built'])} builds requested; {len(outcome['failed'])} recipes failed"
+                            + "".join(f"; {name}: {reason}" for name, reason in outcome["failed"].items()))
+
+
+@admin.register(BaseImage)
+class BaseImageAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
+    list_display = ["slug", "name", "repository", "tag", "os_family", "approved", "proposal_state", "lifecycle", "digest",
+                    "recipe_count"]
+    list_filter = ["approved", "proposal_state", "lifecycle", "os_family", "build_base"]
+    readonly_fields = ["used_by", "source_build", "proposed_by", "reviewed_by", "reviewed_at"]
+    actions = ["repin_and_rebuild", "approve_proposed", "reject_proposed"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A proposal is decided by the approve/reject actions (which check the image and pin it),
+        # not by ticking "approved" or editing what it points at.
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.pending:
+            fields += ["approved", "proposal_state", "repository", "tag", "digest", "layer_digests"]
+        return fields
+
+    @admin.action(description="Approve the selected proposed base images (pinned by digest and layers)")
+    def approve_proposed(self, request, queryset):
+        self._review(request, queryset, base_approve, "approved")
+
+    @admin.action(description="Reject the selected proposed base images")
+    def reject_proposed(self, request, queryset):
+        self._review(request, queryset, base_reject, "rejected")
+
+    def _review(self, request, queryset, review, done):
+        for base in queryset:
+            try:
+                review(user=request.user, base=base)
+                self.message_user(request, f"{base.slug}: {done}.", messages.SUCCESS)
+            except ProposalError as error:
+                self.message_user(request, f"{base.slug}: {error}", messages.ERROR)
+
+    @admin.display(description="Used by")
+    def used_by(self, base):
+        return _used_by(recipes_using_base(base)) if base.pk else "-"
+
+    @admin.display(description="Recipes")
+    def recipe_count(self, base):
+        return recipes_using_base(base).count()
+
+    @admin.action(description="Pin to the registry's current digest and rebuild every recipe using it")
+    def repin_and_rebuild(self, request, queryset):
+        for base in queryset:
+            base_image_pin(base=base)
+            _rebuild_message(self, request, recipes_rebuild(user=request.user, recipes=list(recipes_using_base(base))))
+
+
+class ComponentVersionInline(PlatformAdminOnly, admin.TabularInline):
+    model = ComponentVersion
+    extra = 0
+    fields = ["version", "lifecycle", "os_families", "created"]
+    readonly_fields = ["version", "os_families", "created"]
+    show_change_link = True
+
+
+@admin.register(Component)
+class ComponentAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
+    list_display = ["slug", "name", "kind", "order_weight"]
+    list_filter = ["kind"]
+    inlines = [ComponentVersionInline]
+    readonly_fields = ["used_by"]
+    actions = ["upgrade_and_rebuild"]
+
+    @admin.display(description="Used by")
+    def used_by(self, component):
+        return _used_by(recipes_using_component(component)) if component.pk else "-"
+
+    @admin.action(description="Move every recipe to the latest published version and rebuild it")
+    def upgrade_and_rebuild(self, request, queryset):
+        for component in queryset:
+            outcome = recipes_rebuild(user=request.user, recipes=list(recipes_using_component(component)), upgrade=component)
+            _rebuild_message(self, request, outcome)
+
+
+@admin.register(ComponentVersion)
+class ComponentVersionAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
+    list_display = ["component", "version", "lifecycle", "created"]
+    list_filter = ["lifecycle", "component"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Immutable once saved: only the lifecycle may move.
+        if obj is None:
+            return []
+        return [f.name for f in self.model._meta.fields if f.name not in ComponentVersion.MUTABLE_FIELDS]

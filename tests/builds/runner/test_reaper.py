@@ -1,0 +1,120 @@
+"""The reaper: builds whose worker vanished are retried once then failed; lost queue messages re-sent."""
+import datetime
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from builds.models import Build
+from builds.runner.pipeline import build_run
+from builds.runner.reaper import builds_reap
+from builds.services import build_cancel
+from builds.tasks import build_dispatch
+
+pytestmark = pytest.mark.django_db
+LONG_AGO = timezone.now() - datetime.timedelta(hours=1)
+
+
+def running(build, attempts=1, heartbeat=LONG_AGO, **extra):  # noqa: F811
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.RUNNING, attempts=attempts, heartbeat=heartbeat, **extra)
+    build.refresh_from_db()
+    return build
+
+
+def test_it_requeues_a_build_whose_worker_stopped_answering(build):  # noqa: F811
+    running(build, attempts=1)
+    assert builds_reap(dispatch=build_dispatch)["requeued"] == 1
+    build.refresh_from_db()
+    assert build.status == Build.Status.QUEUED
+    assert build.steps["build"] == {"status": "pending"}
+    assert "queued again" in build.log_chunks.get(step="reaper").text
+
+
+def test_it_fails_with_a_clear_reason_on_the_second_loss(build):  # noqa: F811
+    running(build, attempts=2)
+    assert builds_reap(dispatch=build_dispatch)["failed"] == 1
+    build.refresh_from_db()
+    assert build.status == Build.Status.FAILED
+    assert build.error_code == "build:app:worker-lost"
+    assert "stopped answering 2 times" in build.error_message
+
+
+def test_it_leaves_builds_with_a_fresh_heartbeat_alone(build):  # noqa: F811
+    running(build, heartbeat=timezone.now())
+    assert builds_reap(dispatch=build_dispatch) == {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0, "dispatch_failed": 0}
+
+
+def test_it_finishes_a_cancel_whose_worker_is_gone(build):  # noqa: F811
+    running(build, cancel_requested=True)
+    assert builds_reap(dispatch=build_dispatch)["cancelled"] == 1
+    build.refresh_from_db()
+    assert build.status == Build.Status.CANCELLED
+
+
+def test_it_dispatches_old_queued_builds_again(build):  # noqa: F811
+    Build.objects.filter(pk=build.pk).update(created=LONG_AGO)
+    with mock.patch("builds.tasks.run_build.apply_async") as dispatch:
+        assert builds_reap(dispatch=build_dispatch)["redispatched"] == 1
+    dispatch.assert_called_once_with(args=[build.pk], queue="builds")
+
+
+def test_it_sends_a_waiting_build_again_once_per_window_not_once_per_pass(build, settings):  # noqa: F811
+    Build.objects.filter(pk=build.pk).update(created=LONG_AGO)
+    with mock.patch("builds.tasks.run_build.apply_async") as dispatch:
+        assert builds_reap(dispatch=build_dispatch)["redispatched"] == 1
+        assert builds_reap(dispatch=build_dispatch)["redispatched"] == 0, "sent a moment ago: not again yet"
+        later = timezone.now() + datetime.timedelta(seconds=settings.BUILD_REDISPATCH_SECONDS + 1)
+        assert builds_reap(dispatch=build_dispatch, now=later)["redispatched"] == 1
+    assert dispatch.call_count == 2
+    notes = list(build.log_chunks.filter(step="reaper").values_list("text", flat=True))
+    assert len(notes) == 2 and all("sent to the build workers again" in note for note in notes)
+
+
+def test_it_keeps_a_build_queued_for_the_next_pass_while_the_broker_is_down(build):  # noqa: F811
+    from kombu.exceptions import OperationalError
+
+    Build.objects.filter(pk=build.pk).update(created=LONG_AGO)
+    with mock.patch("builds.tasks.run_build.apply_async", side_effect=OperationalError("Connection refused")):
+        counts = builds_reap(dispatch=build_dispatch)
+    assert counts["redispatched"] == 0 and counts["dispatch_failed"] == 1
+    build.refresh_from_db()
+    assert build.status == Build.Status.QUEUED and build.heartbeat is None, "rolled back: due again next pass"
+    assert not build.log_chunks.exists(), "no note claims a message that was never sent"
+    with mock.patch("builds.tasks.run_build.apply_async") as dispatch:
+        assert builds_reap(dispatch=build_dispatch)["redispatched"] == 1
+    dispatch.assert_called_once()
+
+
+def test_it_cancels_a_queued_build_at_once_and_the_worker_then_ignores_it(build, member):  # noqa: F811
+    build_cancel(user=member, build=build)
+    build.refresh_from_db()
+    assert build.status == Build.Status.CANCELLED and build.finished is not None
+    build_run(build.pk)  # a message still in the queue
+    build.refresh_from_db()
+    assert build.status == Build.Status.CANCELLED and build.attempts == 0
+
+
+def test_it_lets_only_the_team_cancel(client, build, outsider, reviewer):  # noqa: F811
+    from django.urls import reverse
+
+    for user in (outsider, reviewer):
+        client.force_login(user)
+        assert client.post(reverse("build-cancel", args=[build.pk])).status_code in (403, 404)
+    build.refresh_from_db()
+    assert build.status == Build.Status.QUEUED
+
+
+def test_it_keeps_a_team_within_its_running_build_limit(recipe, member, settings):  # noqa: F811
+    from builds.errors import TeamAtCapacity
+    from builds.runner.pipeline import build_start
+    from builds.services import build_request
+
+    settings.TEAM_MAX_RUNNING_BUILDS = 2
+    first, second, third = (build_request(user=member, recipe=recipe) for _ in range(3))
+    assert build_start(first.pk) and build_start(second.pk)
+    with pytest.raises(TeamAtCapacity):
+        build_start(third.pk)
+    third.refresh_from_db()
+    assert third.status == Build.Status.QUEUED, "it waits in the queue, nothing is lost"
+    Build.objects.filter(pk=first.pk).update(status=Build.Status.SUCCEEDED)
+    assert build_start(third.pk).status == Build.Status.RUNNING

@@ -1,0 +1,381 @@
+"""Re-evaluation after an import: only affected images re-matched, verdict flips, owners alerted."""
+import datetime
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from django.utils import timezone
+
+from builds.models import Build
+from builds.services import build_request
+from compliance.models import ImageScan, PolicyException, SbomPackage, Verdict
+from compliance.policy.evaluation import verdict_evaluate
+from compliance.sbom.models import ImageFacts
+from compliance.vulndb.reevaluation import reevaluate_after_import
+from compliance.vulndb.store import vulndb_import
+from portal.models import AuditEvent
+from tests.compliance.vulndb.test_store import osv, write
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def webhook():
+    """A real HTTP receiver on loopback that records what it is sent."""
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+
+
+@pytest.fixture
+def published(recipe, member, busybox, webhook):  # noqa: F811
+    team = recipe.team
+    team.webhook_url, team.alert_email = webhook[0], "payments@example.test"
+    team.save()
+    build = build_request(user=member, recipe=recipe)
+    facts = ImageFacts(repository="quarantine/payments/pay-api", digest="sha256:" + "7" * 64,
+                       layer_digests=list(busybox.layer_digests), config={"config": {"User": "10001", "Env": []}},
+                       os={"ID": "debian", "VERSION_ID": "12"}, packages=[], passwd={})
+    scan = ImageScan.objects.create(build=build, digest=facts.digest, status="done", os_id="debian", os_version="12",
+                                    facts=facts.to_dict())
+    SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1~deb12u1", source_name="openssl",
+                               source_version="3.0.11-1~deb12u1")
+    Build.objects.filter(pk=build.pk).update(status="succeeded", digest=facts.digest, published_at=timezone.now(),
+                                             published_reference=f"127.0.0.1:5000/published/payments/pay-api:1@{facts.digest}")
+    Verdict.objects.create(build=build, passed=True, results=[])
+    build.refresh_from_db()
+    return build
+
+
+def test_it_flips_a_published_image_and_alerts_its_team(tmp_path, published, webhook, mailoutbox):
+    run, changed = vulndb_import(source="osv", path=write(tmp_path, osv(
+        "DEB-2024-0001", severity="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")))
+    counts = reevaluate_after_import(changed)
+
+    assert counts == {"scans": 1, "flipped_to_fail": 1, "flipped_to_pass": 0, "alerts": 1}
+    verdict = published.verdicts.order_by("-created").first()
+    assert not verdict.passed and verdict.trigger == "reevaluation" and verdict.database_version == run.pk
+    failing = [r for r in verdict.results if r["status"] == "fail"]
+    assert [r["rule"] for r in failing] == ["vulnerability-threshold"]
+    assert "CVE-0001-0001" in failing[0]["message"]
+    body = webhook[1][0]
+    assert body["event"] == "image.noncompliant" and body["image"] == published.published_reference
+    assert body["failing_rules"][0]["rule"] == "vulnerability-threshold"
+    assert mailoutbox[0].to == ["payments@example.test"] and "no longer compliant" in mailoutbox[0].subject
+    assert AuditEvent.objects.filter(action="alert.noncompliant", target_id=str(published.pk)).exists()
+    published.refresh_from_db()
+    assert published.published_reference, "never block pulls of images already published"
+
+
+def test_it_leaves_images_the_changed_records_do_not_name(tmp_path, published, webhook):
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0009", name="curl")))
+    assert reevaluate_after_import(changed)["scans"] == 0
+    assert published.verdicts.count() == 1
+    assert webhook[1] == []
+
+
+def test_it_flips_back_when_a_record_stops_affecting_the_installed_version(tmp_path, published):
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", severity="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")))
+    reevaluate_after_import(changed)
+    # the advisory is corrected: the installed version was never affected
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv(
+        "DEB-2024-0001", modified="2024-05-01T00:00:00Z", fixed="3.0.0-1", severity="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")))
+    counts = reevaluate_after_import(changed)
+    assert counts["flipped_to_pass"] == 1
+    assert published.verdicts.order_by("-created").first().passed
+
+
+CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+
+
+def findings_of(scan):
+    return {f.package.source_name: (f.pk, f.fixed_version) for f in scan.findings.select_related("package")}
+
+
+def test_it_rewrites_only_the_findings_that_changed(tmp_path, published):
+    SbomPackage.objects.create(scan=published.scan, name="zlib1g", version="1:1.2.13.dfsg-1", source_name="zlib",
+                               source_version="1:1.2.13.dfsg-1")
+    _, changed = vulndb_import(source="osv", path=write(
+        tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002", name="zlib", fixed=None)))
+    reevaluate_after_import(changed)
+    before = findings_of(published.scan)
+    verdicts = published.verdicts.count()
+
+    # openssl's record gets a new fix: its finding is replaced; zlib is not named, its row stays
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv(
+        "DEB-2024-0001", modified="2024-02-01T00:00:00Z", fixed="3.0.13-1~deb12u1")))
+    assert reevaluate_after_import(changed)["scans"] == 1
+    after = findings_of(published.scan)
+    assert after["zlib"] == before["zlib"]
+    assert after["openssl"][1] == "3.0.13-1~deb12u1" and after["openssl"][0] != before["openssl"][0]
+    assert published.verdicts.count() == verdicts + 1
+
+    # a new summary: openssl is re-matched, but its finding stays the same row and no verdict is made
+    record = osv("DEB-2024-0001", modified="2024-03-01T00:00:00Z", fixed="3.0.13-1~deb12u1")
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, {**record, "summary": "openssl: clearer summary"}))
+    assert reevaluate_after_import(changed)["scans"] == 1
+    assert findings_of(published.scan) == after
+    assert published.verdicts.count() == verdicts + 1
+
+    # a new modification date alone changes nothing: no pair to re-match
+    run, changed = vulndb_import(source="osv", path=write(tmp_path, {
+        **record, "summary": "openssl: clearer summary", "modified": "2024-04-01T00:00:00Z"}))
+    assert (run.updated, changed) == (0, set())
+
+
+def test_it_rematches_scans_without_a_build_and_gives_them_no_verdict(tmp_path, published):
+    scan = ImageScan.objects.create(digest="sha256:" + "5" * 64, status="done", os_id="debian", os_version="12")
+    SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1~deb12u1", source_name="openssl",
+                               source_version="3.0.11-1~deb12u1")
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001")))
+    assert reevaluate_after_import(changed)["scans"] == 2
+    assert [f.vulnerability_id for f in scan.findings.all()] == ["CVE-0001-0001"]
+
+
+def another_build(published, member):
+    """A second build of the same recipe, with the same facts and SBOM."""
+    build = build_request(user=member, recipe=published.recipe)
+    scan = ImageScan.objects.create(build=build, digest="sha256:" + "6" * 64, status="done", os_id="debian",
+                                    os_version="12", facts=published.scan.facts)
+    SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1~deb12u1", source_name="openssl",
+                               source_version="3.0.11-1~deb12u1")
+    Build.objects.filter(pk=build.pk).update(status="succeeded", digest=scan.digest)
+    build.refresh_from_db()
+    return build
+
+
+def test_it_carries_the_other_rules_over_and_agrees_with_a_whole_evaluation(tmp_path, published, member, caplog):
+    second = another_build(published, member)
+    for build in (published, second):
+        verdict_evaluate(build=build)  # whole verdicts: the ones builds get
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", severity=CRITICAL)))
+    with caplog.at_level("INFO", logger="compliance.vulndb.reevaluation"):
+        reevaluate_after_import(changed)
+    assert "2 verdicts (1 evaluated whole)" in caplog.text
+    for build in (published, second):  # the first is evaluated whole (to learn today's rules), the second carried
+        after = build.verdicts.order_by("-created").first()
+        whole = verdict_evaluate(build=build, trigger="reevaluation")
+        assert (after.passed, after.results, after.database_version) == \
+            (whole.passed, whole.results, whole.database_version)
+        assert not after.passed and len(after.results) > 1
+
+
+def test_it_evaluates_whole_a_verdict_with_other_rules_than_today(tmp_path, published, member):
+    second = another_build(published, member)
+    verdict_evaluate(build=published)
+    Verdict.objects.create(build=second, passed=True, results=[  # as before a rule was added
+        {"rule": "vulnerability-threshold", "title": "", "status": "pass", "message": "", "evidence": {}}])
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", severity=CRITICAL)))
+    reevaluate_after_import(changed)
+    rules = [r["rule"] for r in published.verdicts.order_by("-created").first().results]
+    assert [r["rule"] for r in second.verdicts.order_by("-created").first().results] == rules
+
+
+def test_it_evaluates_the_whole_verdict_when_an_exception_may_waive(tmp_path, published, member):
+    verdict_evaluate(build=published)
+    PolicyException.objects.create(
+        scope="team", team=published.team, target_kind="vulnerability", target="CVE-0001-0001", reason="fix_pending",
+        justification="Upstream fix lands next week; the service is internal only.", end_when_fixed=False,
+        expires_at=timezone.now() + datetime.timedelta(days=7), status="approved", requested_by=member)
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", severity=CRITICAL)))
+    assert reevaluate_after_import(changed)["flipped_to_fail"] == 0
+    verdict = published.verdicts.order_by("-created").first()
+    assert verdict.passed
+    assert [r["status"] for r in verdict.results if r["rule"] == "vulnerability-threshold"] == ["waived"]
+
+
+@pytest.mark.parametrize("ecosystem,versions", [
+    ("Debian:12", ["3.0.11-1~deb12u1", "3.0.11-1", "1:1.0-1", "1.0~rc1-1", "2.36-9+deb12u4", "not a version", ""]),
+    ("PyPI", ["2.10", "2.10.1", "3.0rc1", "1!1.0", "not a version"]),
+])
+def test_its_fast_range_check_answers_as_the_osv_evaluator(ecosystem, versions):
+    from compliance.vulndb.matching import entry_hit
+    from compliance.vulndb.osv_range import fixed_versions, osv_affects_safe
+    from compliance.vulndb.versions import comparator_for
+
+    def reference(ranges, listed, version):
+        if not osv_affects_safe({"ranges": ranges, "versions": listed}, version, ecosystem)[0]:
+            return False, ""
+        key, above = comparator_for(ecosystem), []
+        for fixed in fixed_versions({"ranges": ranges}):
+            try:
+                if key(fixed) > key(version):
+                    above.append(fixed)
+            except ValueError:
+                continue
+        return True, min(above, key=key) if above else ""
+
+    shapes = [[{"introduced": "0"}]] + [[{"introduced": "0"}, {"fixed": v}] for v in versions] \
+        + [[{"introduced": versions[0]}, {"fixed": versions[1]}], [{"introduced": "0"}, {"last_affected": versions[0]}]]
+    for events in shapes:
+        for listed in ([], [versions[0]]):
+            for version in versions:
+                ranges = [{"type": "ECOSYSTEM", "events": events}]
+                assert entry_hit(ranges, listed, ecosystem, version) == reference(ranges, listed, version), \
+                    (events, listed, version)
+
+
+def test_its_import_keeps_the_latest_of_an_id_listed_twice(tmp_path):
+    from compliance.models import AffectedPackage
+
+    folder = tmp_path / "twice"
+    folder.mkdir()
+    (folder / "a.json").write_text(json.dumps(osv("DEB-2024-0001")))
+    (folder / "b.json").write_text(json.dumps(osv("DEB-2024-0001", modified="2024-02-01T00:00:00Z", fixed="3.0.13-1")))
+    (folder / "c.json").write_text(json.dumps(osv("DEB-2024-0001", modified="2023-12-01T00:00:00Z", fixed="3.0.1-1")))
+    run, changed = vulndb_import(source="osv", path=str(folder))
+    assert (run.added, run.updated, run.unchanged, changed) == (1, 1, 1, {("Debian:12", "openssl")})
+    assert AffectedPackage.objects.get().ranges[0]["events"][1] == {"fixed": "3.0.13-1"}
+
+
+def test_its_import_names_the_advisories_it_added_updated_or_withdrew(tmp_path):
+    from compliance.models import Advisory
+
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002")))
+    ids = dict(Advisory.objects.values_list("osv_id", "pk"))
+    assert changed.advisories == {ids["DEB-2024-0001"], ids["DEB-2024-0002"]}
+    _, changed = vulndb_import(source="osv", path=write(  # one updated, one withdrawn, one added, one as it was
+        tmp_path, osv("DEB-2024-0001", modified="2024-02-01T00:00:00Z", fixed="3.0.13-1"),
+        osv("DEB-2024-0002", modified="2024-02-01T00:00:00Z", withdrawn="2024-02-01T00:00:00Z"),
+        osv("DEB-2024-0003", name="zlib")))
+    ids = dict(Advisory.objects.values_list("osv_id", "pk"))
+    assert changed.advisories == {ids["DEB-2024-0001"], ids["DEB-2024-0002"], ids["DEB-2024-0003"]}
+    assert changed == {("Debian:12", "openssl"), ("Debian:12", "zlib")}
+
+
+def whole_match(scan):
+    """The findings a whole scan_match gives the scan (rolled back), as comparable tuples."""
+    from django.db import transaction
+
+    from compliance.vulndb.matching import scan_match
+
+    with transaction.atomic():
+        whole = sorted((f.package_id, f.advisory_id, f.vulnerability_id, f.fixed_version, f.severity)
+                       for f in scan_match(scan))
+        transaction.set_rollback(True)
+    return whole
+
+
+def stored(scan):
+    return sorted(scan.findings.values_list("package_id", "advisory_id", "vulnerability_id", "fixed_version",
+                                            "severity"))
+
+
+def test_it_rewrites_only_the_findings_of_the_advisories_the_import_changed(tmp_path, published):
+    _, changed = vulndb_import(source="osv", path=write(
+        tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002", fixed=None), osv("DEB-2024-0003", fixed="3.0.12-1")))
+    reevaluate_after_import(changed)
+    scan = published.scan
+    before = dict(scan.findings.values_list("advisory__osv_id", "pk"))
+    assert set(before) == {"DEB-2024-0001", "DEB-2024-0002", "DEB-2024-0003"}
+
+    # 0001 gets an urgency, 0002 is withdrawn, 0004 is new; 0003 is not in the import
+    _, changed = vulndb_import(source="osv", path=write(
+        tmp_path, osv("DEB-2024-0001", modified="2024-02-01T00:00:00Z", urgency="high"),
+        osv("DEB-2024-0002", modified="2024-02-01T00:00:00Z", fixed=None, withdrawn="2024-02-01T00:00:00Z"),
+        osv("DEB-2024-0004", fixed=None)))
+    assert len(changed.advisories) == 3
+    reevaluate_after_import(changed)
+    after = dict(scan.findings.values_list("advisory__osv_id", "pk"))
+    assert set(after) == {"DEB-2024-0001", "DEB-2024-0003", "DEB-2024-0004"}
+    assert after["DEB-2024-0003"] == before["DEB-2024-0003"], "an advisory the import did not change: same row"
+    assert after["DEB-2024-0001"] != before["DEB-2024-0001"]
+    assert scan.findings.get(advisory__osv_id="DEB-2024-0001").severity == "High"
+    assert stored(scan) == whole_match(scan)
+
+
+def test_a_plain_set_of_pairs_rematches_every_advisory_of_them(tmp_path, published):
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002")))
+    reevaluate_after_import(set(changed))  # no advisory ids: every advisory of the pairs is matched
+    assert stored(published.scan) == whole_match(published.scan) and len(stored(published.scan)) == 2
+    published.scan.findings.filter(advisory__osv_id="DEB-2024-0002").delete()  # out of date, however it came
+    reevaluate_after_import({("Debian:12", "openssl")})
+    assert stored(published.scan) == whole_match(published.scan) and len(stored(published.scan)) == 2
+
+
+def test_a_verdict_that_would_not_change_is_marked_current_not_made_again(tmp_path, published, member):
+    from compliance.gate import verdict_make_current
+
+    second = another_build(published, member)
+    for build in (published, second):
+        verdict_evaluate(build=build)
+    run, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", urgency="low")))
+    reevaluate_after_import(changed)  # a new Low finding: the counts change, new verdicts
+    latest = second.verdicts.order_by("-created").first()
+    assert latest.trigger == "reevaluation" and latest.database_version == run.pk and latest.passed
+    assert latest.results[-1]["evidence"]["counts"]["Low"] == 1
+    verdicts = Verdict.objects.count()
+
+    # a new fix for a Low finding: the finding is rewritten, the verdicts would say the same
+    run, changed = vulndb_import(source="osv", path=write(tmp_path, osv(
+        "DEB-2024-0001", modified="2024-02-01T00:00:00Z", urgency="low", fixed="3.0.13-1")))
+    assert second.scan.findings.get().fixed_version == "3.0.11-1~deb12u2"
+    reevaluate_after_import(changed)
+    assert second.scan.findings.get().fixed_version == "3.0.13-1"
+    assert Verdict.objects.count() == verdicts + 1, "only the first build of a run, evaluated whole, has a new one"
+    current = second.verdicts.order_by("-created").first()
+    assert current.pk == latest.pk and current.database_version == run.pk
+    whole = verdict_evaluate(build=second, trigger="check")
+    assert (whole.passed, whole.results) == (current.passed, current.results)
+    whole.delete()
+    verdict_make_current(second)  # the gate finds it current: nothing evaluated again
+    assert Verdict.objects.count() == verdicts + 1
+
+
+def test_the_threshold_rule_gives_the_same_result_from_counts():
+    from compliance.policy.threshold import rule_vulnerability_threshold
+
+    findings = [{"vulnerability_id": f"CVE-1-{i}", "severity": severity, "fixed_version": fixed,
+                 "installed_version": "1", "package": "p"}
+                for i, (severity, fixed) in enumerate([("Critical", "2"), ("High", ""), ("Low", "2"), ("Medium", ""),
+                                                       ("Unknown", ""), ("High", "3"), ("Weird", "")])]
+    limits = {"block": {"Critical", "High"}, "fixable_only": True}
+    counts = {}
+    for f in findings:
+        counts[f["severity"]] = counts.get(f["severity"], 0) + 1
+    blocking = [f for f in findings if f["severity"] in limits["block"] and f["fixed_version"]]
+    assert rule_vulnerability_threshold(blocking, counts=counts, **limits) == \
+        rule_vulnerability_threshold(findings, **limits)
+    assert rule_vulnerability_threshold([], counts={"Low": 2}, **limits) == \
+        rule_vulnerability_threshold(findings[2:3] * 2, **limits)
+
+
+@pytest.mark.parametrize("with_ids", [True, False])
+def test_a_package_named_in_two_chunks_is_matched_once(tmp_path, published, monkeypatch, with_ids):
+    from compliance.vulndb import matching
+
+    monkeypatch.setattr(matching, "CHUNK", 1)  # one name a query: libssl3 (its name), then openssl (its source)
+    _, changed = vulndb_import(source="osv", path=write(
+        tmp_path, osv("DEB-2024-0001"), osv("DEB-2024-0002", name="libssl3", fixed=None)))
+    assert changed == {("Debian:12", "openssl"), ("Debian:12", "libssl3")}
+    for _ in range(2):
+        reevaluate_after_import(changed if with_ids else set(changed))
+        assert stored(published.scan) == whole_match(published.scan) and len(stored(published.scan)) == 1
+
+
+def test_changes_of_several_imports_keep_their_advisory_ids_only_while_every_import_knows_them():
+    from compliance.vulndb.store import Changed
+
+    first, second = Changed({("PyPI", "a")}), Changed({("PyPI", "b")})
+    first.advisories, second.advisories = {1}, {2}
+    combined = Changed()
+    combined.absorb(first)
+    combined.absorb(set())  # a feed that changed nothing (unchanged, failed) does not blur the ids
+    combined.absorb(second)
+    assert combined == {("PyPI", "a"), ("PyPI", "b")} and combined.advisories == {1, 2}
+    combined.absorb({("PyPI", "c")})  # a plain set of pairs: which advisories is unknown
+    assert ("PyPI", "c") in combined and combined.advisories is None
