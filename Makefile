@@ -26,7 +26,7 @@ venv:
 services:
 	scripts/ensure-services.sh
 
-base-images:
+base-images: venv
 	scripts/make-base-images.sh
 
 run: venv services base-images

@@ -170,18 +170,24 @@ class RegistryUnreachable(EngineError):
     """The push could not reach the registry (down, restarting, network)."""
 
 
-def image_push(*, repository: str, tag: str, on_line: Callable[[str], None],
+def _auth(token: str) -> dict | None:
+    """The engine's auth config for a registry bearer token: the engine sends it as it is."""
+    return {"registrytoken": token} if token else None
+
+
+def image_push(*, repository: str, tag: str, on_line: Callable[[str], None], token: Callable[[], str] | None = None,
                attempts: int = 4, first_delay: float = 2.0, sleep: Callable[[float], None] = time.sleep) -> str:
     """Push with retries and exponential backoff: a registry restart should not fail a build.
 
     A failed push publishes nothing (the manifest is written last, and a tag points at a manifest
     only once it is complete), so retrying is safe. Each retry is announced through on_line, so
-    the build log shows why the push takes longer.
+    the build log shows why the push takes longer. `token()` gives a registry token for each
+    attempt (the engine does not renew one that expires).
     """
     delay, waited = first_delay, 0.0
     for attempt in range(1, attempts + 1):
         try:
-            return _push_once(repository=repository, tag=tag, on_line=on_line)
+            return _push_once(repository=repository, tag=tag, on_line=on_line, token=token)
         except EngineError as error:
             if attempt == attempts:
                 kind = type(error)
@@ -200,12 +206,12 @@ def _push_failure(repository: str, detail: str) -> EngineError:
     return EngineError(f"Push to the registry failed: {detail.strip()}")
 
 
-def _push_once(*, repository: str, tag: str, on_line: Callable[[str], None]) -> str:
+def _push_once(*, repository: str, tag: str, on_line: Callable[[str], None], token: Callable[[], str] | None) -> str:
     api = engine_client()
     digest = ""
     last_status = {}
     try:
-        for event in api.push(repository, tag=tag, stream=True, decode=True):
+        for event in api.push(repository, tag=tag, stream=True, decode=True, auth_config=_auth(token() if token else "")):
             if "error" in event:
                 raise _push_failure(repository, event["error"])
             if "aux" in event and "Digest" in event["aux"]:
@@ -223,6 +229,34 @@ def _push_once(*, repository: str, tag: str, on_line: Callable[[str], None]) -> 
     if not digest:
         raise EngineError("The registry did not report a digest for the pushed image.")
     return digest
+
+
+def images_pull(*, references: list[str], token: Callable[[str], str] | None = None) -> list[str]:
+    """Make sure the engine holds each `repository@digest` (builds start FROM them and the legacy
+    builder would pull without our token); returns those it had to pull. `token(repository)`
+    gives a registry token for pulling that repository."""
+    api, pulled = engine_client(), []
+    for reference in references:
+        repository, _, digest = reference.partition("@")
+        named, _, tag = repository.rpartition(":")
+        if named and "/" not in tag:  # host/repo:tag -> host/repo (a port's colon comes before a slash)
+            repository = named
+        else:
+            tag = ""
+        wanted = f"{repository}@{digest}" if digest else (f"{repository}:{tag}" if tag else repository)
+        try:
+            api.inspect_image(wanted)
+            continue
+        except docker.errors.ImageNotFound:
+            pass
+        except DockerException as error:
+            raise EngineError(f"Could not look up {reference}: {error}")
+        try:
+            api.pull(repository, tag=digest or tag or None, auth_config=_auth(token(repository) if token else ""))
+        except DockerException as error:
+            raise EngineError(f"Could not pull {reference}: {error}")
+        pulled.append(reference)
+    return pulled
 
 
 def image_tag(*, image_id: str, repository: str, tag: str) -> None:
@@ -308,7 +342,8 @@ def images_remove_with_label(*, label: str, value: str) -> int:
     return len(found)
 
 
-def script_output_in_image(*, image: str, script: str, path: str, label: str, environment: dict, timeout: float) -> bytes:
+def script_output_in_image(*, image: str, script: str, path: str, label: str, environment: dict, timeout: float,
+                           token: Callable[[str], str] | None = None) -> bytes:
     """Run `sh -c script` in a throw-away container of `image` (pulled if the engine lacks it) and
     return `path` from it as a tar (the engine's archive format). The container carries `label`:
     containers of that label left exited by a killed worker are removed first. EngineError when the
@@ -317,11 +352,7 @@ def script_output_in_image(*, image: str, script: str, path: str, label: str, en
     try:
         for leftover in api.containers(all=True, filters={"label": label, "status": "exited"}):
             api.remove_container(leftover["Id"], force=True)
-        try:
-            api.inspect_image(image)
-        except docker.errors.ImageNotFound:  # builds pull their FROM themselves; this container must too
-            repository, _, digest = image.partition("@")
-            api.pull(repository, tag=digest or None)
+        images_pull(references=[image], token=token)
         container = api.create_container(image=image, command=["sh", "-c", script], environment=environment,
                                          labels={label: "run"})
     except DockerException as error:

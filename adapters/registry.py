@@ -10,13 +10,13 @@ import base64
 import hashlib
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 
-from portal.names import InvalidName, reference_check, repository_check
+from adapters.registry_names import InvalidName, reference_check, repository_check
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -103,15 +103,18 @@ class RegistryClient:
 
     Auth: basic when `username` is given; bearer tokens are fetched when the registry
     answers 401 with a `WWW-Authenticate: Bearer realm=...` challenge (the credentials,
-    if any, then go to the token service instead).
+    if any, then go to the token service instead). With `token_source`, a callable taking the
+    challenge's scope ("repository:a:pull repository:b:pull,push"), the token comes from it
+    instead: the portal mints its own tokens and never calls its own token endpoint.
     """
 
     def __init__(self, base_url: str, *, username: str | None = None, password: str | None = None,
-                 timeout: float = 60):
+                 timeout: float = 60, token_source: Callable[[str], str] | None = None):
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc or self.base_url
         self.timeout = timeout
         self._credentials = (username, password or "") if username else None
+        self._token_source = token_source
         self._token: str | None = None
         self._session = requests.Session()
 
@@ -288,6 +291,8 @@ class RegistryClient:
 
     def _fetch_token(self, challenge: str) -> str:
         params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        if self._token_source is not None:
+            return self._token_source(params.get("scope", ""))
         realm = params.pop("realm", "")
         if "scope" in params:  # "repository:a:pull repository:b:push" -> one scope= each
             params["scope"] = params["scope"].split()  # type: ignore[assignment]

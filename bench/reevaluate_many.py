@@ -299,8 +299,8 @@ def main() -> None:
     from compliance.models import ImportRun
     from compliance.sbom.reader import read_image
 
-    manifest, digest = registry_client().manifest(*IMAGE)
-    facts = read_image(registry_client(), IMAGE[0], digest)
+    manifest, digest = registry_client("scanner").manifest(*IMAGE)
+    facts = read_image(registry_client("scanner"), IMAGE[0], digest)
     pool = package_pool(real_feeds(args.data)["debian"], [p for p in facts.packages if p.type == "deb"])
     installed = {name: entry["versions"][0] for name, entry in pool.items()}
     if not complete:

@@ -301,8 +301,8 @@ def main() -> None:
     from compliance.scans import image_scan
     from compliance.vulndb.matching import scan_match
 
-    manifest, digest = registry_client().manifest(*IMAGE)
-    facts = read_image(registry_client(), IMAGE[0], digest)
+    manifest, digest = registry_client("scanner").manifest(*IMAGE)
+    facts = read_image(registry_client("scanner"), IMAGE[0], digest)
     installed = {p.source_name or p.name: p.source_version or p.version for p in facts.packages if p.type == "deb"}
     how = synthetic_database(args.data, args.records, installed, image_copies=args.image_copies,
                              rebuild=args.rebuild)
@@ -311,7 +311,7 @@ def main() -> None:
 
     def download_and_read():
         started = time.perf_counter()
-        read_image(registry_client(), IMAGE[0], digest)
+        read_image(registry_client("scanner"), IMAGE[0], digest)
         return time.perf_counter() - started
 
     def full_scan(match=scan_match):

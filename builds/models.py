@@ -2,9 +2,9 @@
 from django.conf import settings
 from django.db import models
 
+from adapters.registry_names import IMAGE_NAME_MAX
 from catalog.models import BaseImage, ComponentVersion
 from portal.models import RegistryNameGuard, Team, validate_image_name
-from portal.names import IMAGE_NAME_MAX
 
 
 class Recipe(RegistryNameGuard, models.Model):
@@ -40,6 +40,8 @@ class Recipe(RegistryNameGuard, models.Model):
     # How the image is meant to run; recorded on each build and checked by the runtime-privileges rule.
     privileged = models.BooleanField(default=False, help_text="Run the container in privileged mode")
     cap_add = models.JSONField(default=list, blank=True, help_text="Linux capabilities to add, e.g. [\"NET_BIND_SERVICE\"]")
+    visible_to_other_teams = models.BooleanField(
+        default=False, help_text="Other teams' robots and members may pull this image's published versions")
     unbuildable_reason = models.TextField(
         blank=True, help_text="Set when the recipe may not be built (e.g. a name from before the name rule); builds are refused")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

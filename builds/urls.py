@@ -4,6 +4,7 @@ from django.urls import path
 from builds import views
 from builds.dockerfile import views as dockerfile_views
 from builds.recipes import views as recipe_views
+from builds.registry_access.views import registry_token
 from builds.team_scripts import views as team_script_views
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("recipes/<int:pk>/", recipe_views.recipe_detail, name="recipe-detail"),
     path("recipes/<int:pk>/edit", recipe_views.recipe_edit, name="recipe-edit"),
     path("recipes/<int:pk>/build", recipe_views.recipe_build, name="recipe-build"),
+    path("recipes/<int:pk>/visibility", recipe_views.recipe_visibility, name="recipe-visibility"),
     path("recipes/<int:pk>/build-settings", team_script_views.recipe_build_settings, name="recipe-build-settings"),
     path("recipes/<int:pk>/promote-script", team_script_views.recipe_promote_script, name="recipe-promote-script"),
     path("team-scripts/", team_script_views.team_script_list, name="team-script-list"),
@@ -26,4 +28,5 @@ urlpatterns = [
     path("builds/<int:pk>/Dockerfile", views.build_dockerfile, name="build-dockerfile"),
     path("builds/<int:pk>/publish", views.build_publish, name="build-publish"),
     path("builds/<int:pk>/cancel", views.build_cancel_view, name="build-cancel"),
+    path("registry/token", registry_token, name="registry-token"),
 ]

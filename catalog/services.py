@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 def base_image_pin(*, base: BaseImage, client: RegistryClient | None = None) -> BaseImage:
     """Record the digest and layers the registry holds for the base's tag right now."""
-    client = client or registry_client()
+    client = client or registry_client("scanner")
     manifest, digest = client.manifest(base.repository, base.tag)
     base.digest = digest
     base.layer_digests = [layer["digest"] for layer in manifest["layers"]]

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from adapters.factory import registry_client, registry_host
+from adapters.registry_names import InvalidName, repository_path
 from builds.models import Build
 from compliance.models import ImageScan, Verdict
 from compliance.policy.evaluation import verdict_evaluate
@@ -18,7 +19,6 @@ from compliance.vulndb.matching import scan_match
 from compliance.vulndb.store import database_version
 from portal.audit import audit_record
 from portal.models import Membership
-from portal.names import InvalidName, repository_path
 
 
 class GateClosed(Exception):
@@ -34,6 +34,16 @@ def publication_repository(build: Build) -> str:
         return repository_path(settings.PUBLISHED_REPOSITORY_PREFIX, build.team.slug, build.recipe.name)
     except InvalidName as error:
         raise GateClosed(f"Nothing was published: {error}")
+
+
+def version_tag(build: Build) -> str:
+    """`<build id>-<12 hex of the digest>`: written once and never moved (the gate is the only writer of
+    published/), and never the same tag for two images, even across portals sharing a registry."""
+    return f"{build.pk}-{build.digest.removeprefix('sha256:')[:12]}"
+
+
+def _newer_published(build: Build) -> bool:
+    return Build.objects.filter(recipe_id=build.recipe_id, pk__gt=build.pk).exclude(published_reference="").exists()
 
 
 def _quarantine_source_check(build: Build) -> None:
@@ -92,11 +102,15 @@ def image_publish(*, build: Build, actor) -> str:
             raise GateClosed(f"Blocked by policy: {reasons}")
         repository = publication_repository(build)
         _quarantine_source_check(build)
-        tag = f"{build.pk}"
-        digest = registry_client().copy_image(build.quarantine_repository, build.digest, repository, tag)
+        client, tag = registry_client("gate"), version_tag(build)
+        existing = client.manifest_digest(repository, tag)
+        if existing is not None and existing != build.digest:
+            raise GateClosed(f"The published tag {repository}:{tag} already holds {existing}; a version tag never moves.")
+        digest = client.copy_image(build.quarantine_repository, build.digest, repository, tag)
         if digest != build.digest:
             raise GateClosed(f"The registry changed the digest while copying ({digest} != {build.digest}).")
-        registry_client().copy_image(build.quarantine_repository, build.digest, repository, "latest")
+        if not _newer_published(build):  # `latest` follows the newest passing build, never back to an older one
+            client.copy_image(build.quarantine_repository, build.digest, repository, "latest")
         build.published_reference = f"{registry_host()}/{repository}:{tag}@{digest}"
         build.published_at = timezone.now()
         build.save(update_fields=["published_reference", "published_at"])

@@ -17,7 +17,7 @@ def image_scan(*, build: Build) -> ImageScan:
                                "status": ImageScan.Status.SCANNING, "error": ""}
     )
     try:
-        facts = read_image(registry_client(), build.quarantine_repository, build.digest)
+        facts = read_image(registry_client("scanner"), build.quarantine_repository, build.digest)
     except (RegistryError, OSError, ValueError) as error:
         scan.status, scan.error, scan.finished = ImageScan.Status.FAILED, str(error), timezone.now()
         scan.save()

@@ -14,7 +14,7 @@ from adapters.factory import registry_client
 from adapters.registry import RegistryError
 from builds.models import Build
 from catalog.models import BaseImage, Lifecycle, ProposalState
-from compliance.gate import publication_repository
+from compliance.gate import publication_repository, version_tag
 from portal.audit import audit_record
 from portal.rbac import is_platform_admin, require_team_member
 
@@ -28,7 +28,7 @@ class ProposalError(ValueError):
 def _layers(repository: str, digest: str) -> list[str]:
     """The image's layers as the registry holds them at exactly this digest."""
     try:
-        manifest, found = registry_client().manifest(repository, digest)
+        manifest, found = registry_client("scanner").manifest(repository, digest)
     except RegistryError as error:
         raise ProposalError(f"The image {repository}@{digest} cannot be read from the registry: {error}")
     if found != digest:
@@ -54,7 +54,7 @@ def base_propose(*, user, build: Build, slug: str, name: str, description: str =
     repository = publication_repository(build)
     source = build.recipe.base  # the image is derived from it, so it shares its OS
     base = BaseImage.objects.create(
-        slug=slug, name=name.strip(), repository=repository, tag=str(build.pk), digest=build.digest,
+        slug=slug, name=name.strip(), repository=repository, tag=version_tag(build), digest=build.digest,
         layer_digests=_layers(repository, build.digest), os_family=source.os_family, os_release=source.os_release,
         approved=False, lifecycle=Lifecycle.PUBLISHED, description=description[:2000],
         proposal_state=ProposalState.PENDING, source_build=build, proposed_by=user,

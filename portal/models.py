@@ -2,8 +2,9 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
-from portal.names import IMAGE_NAME_MAX, TEAM_SLUG_MAX, InvalidName, registry_name_check
+from adapters.registry_names import IMAGE_NAME_MAX, TEAM_SLUG_MAX, InvalidName, registry_name_check
 
 
 def _registry_name_validate(value, *, what: str, max_length: int) -> None:
@@ -103,6 +104,40 @@ class GlobalRole(models.Model):
 
     def __str__(self):
         return f"{self.user}: {self.get_kind_display()}"
+
+
+class RobotAccount(models.Model):
+    """A team's machine account for the registry (`docker login`, a cluster's pull secret): it pulls
+    the team's published images and other teams' images their owners made visible, nothing else.
+    Its secret is shown once and stored as a SHA-256 (it is random and long, so a slow hash adds
+    nothing); it stops working when it expires or is revoked."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="robots")
+    name = models.CharField(max_length=40, help_text="e.g. prod-cluster; the login is robot+<team>+<name>")
+    secret_sha256 = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    rotated = models.DateTimeField(null=True, blank=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["team", "name"]
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="unique_robot_name_per_team")]
+
+    def __str__(self):
+        return self.username
+
+    @property
+    def username(self) -> str:
+        return f"robot+{self.team.slug}+{self.name}"
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= timezone.now() else "active"
 
 
 class AuditEvent(models.Model):

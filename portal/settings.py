@@ -238,6 +238,17 @@ DOCKER_HOST = env("DOCKER_HOST", "")
 REGISTRY_URL = env("PORTAL_REGISTRY_URL", "http://127.0.0.1:5000")
 REGISTRY_USERNAME = env("PORTAL_REGISTRY_USERNAME", "") or None
 REGISTRY_PASSWORD = env("PORTAL_REGISTRY_PASSWORD", "") or None
+# The portal is the registry's token server (Distribution `auth: token`): it signs short-lived tokens
+# with this EC P-256 key, whose self-signed certificate is the registry's rootcertbundle
+# (scripts/ensure-services.sh makes both). Without the key file the portal sends no tokens.
+REGISTRY_TOKEN_KEY_FILE = env("PORTAL_REGISTRY_TOKEN_KEY_FILE", "/var/lib/portal-registry/token/key.pem")
+REGISTRY_TOKEN_ISSUER = env("PORTAL_REGISTRY_TOKEN_ISSUER", "image-portal")
+REGISTRY_TOKEN_SERVICE = env("PORTAL_REGISTRY_TOKEN_SERVICE", "portal-registry")
+# Long enough for the Docker Engine to push a large image with one token (it does not renew it).
+REGISTRY_TOKEN_TTL_SECONDS = envint("PORTAL_REGISTRY_TOKEN_TTL_SECONDS", 900)
+# Robot accounts (a team's registry logins): default and longest lifetime, in days.
+ROBOT_DEFAULT_DAYS = envint("ROBOT_DEFAULT_DAYS", 90)
+ROBOT_MAX_DAYS = envint("ROBOT_MAX_DAYS", 365)
 QUARANTINE_REPOSITORY_PREFIX = env("PORTAL_QUARANTINE_PREFIX", "quarantine")
 PUBLISHED_REPOSITORY_PREFIX = env("PORTAL_PUBLISHED_PREFIX", "published")
 # An HTTP proxy caching Debian packages (apt-cacher-ng, started by scripts/ensure-services.sh on the

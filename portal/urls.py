@@ -7,12 +7,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from portal.robots import views as robot_views
+
 # A database outage answers 503 "retry shortly" rather than a 500 (see portal/outage.py).
 handler500 = "portal.outage.handler500"
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("robots", robot_views.robot_list, name="robot-list"),
+    path("robots/<int:pk>/rotate", robot_views.robot_rotate_view, name="robot-rotate"),
+    path("robots/<int:pk>/revoke", robot_views.robot_revoke_view, name="robot-revoke"),
     path("", include("builds.urls")),
     path("", include("compliance.urls")),
     path("", include("curation.urls")),

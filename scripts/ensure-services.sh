@@ -7,6 +7,11 @@ set -euo pipefail
 
 REGISTRY=${PORTAL_REGISTRY:-127.0.0.1:5000}
 REG_DIR=/var/lib/portal-registry
+# The portal is the registry's token server: the registry trusts TOKEN_DIR/cert.pem and sends clients
+# to the realm (the portal's /registry/token); the portal signs with TOKEN_DIR/key.pem
+# (PORTAL_REGISTRY_TOKEN_KEY_FILE). Anonymous requests answer 401.
+TOKEN_DIR=$REG_DIR/token
+REALM=${PORTAL_REGISTRY_REALM:-http://${PORTAL_BIND:-127.0.0.1:8000}/registry/token}
 APT_CACHE_PORT=${PORTAL_APT_CACHE_PORT:-3142}
 APT_CACHE_CONF=/etc/portal-apt-cache
 with_db=0 with_browser=0
@@ -28,7 +33,11 @@ pkg_ok() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok in
 
 docker_up() { docker info >/dev/null 2>&1; }
 registry_code() { curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$REGISTRY/v2/" || true; }
-registry_up() { [ "$(registry_code)" = 200 ]; }
+# Up means: answering with our token auth (401 sending clients to our realm).
+registry_up() {
+  curl -s -D - -o /dev/null -m 2 "http://$REGISTRY/v2/" 2>/dev/null | tr -d '\r' |
+    grep -qi "^www-authenticate: Bearer realm=\"$REALM\""
+}
 pg_up() { if have pg_isready; then pg_isready -q -h 127.0.0.1 -p 5432; else tcp_open 127.0.0.1 5432; fi; }
 redis_up() {
   if have redis-cli; then [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; else tcp_open 127.0.0.1 6379; fi
@@ -38,7 +47,8 @@ redis_up() {
 declare -A hint=(
   [curl]="install curl"
   [docker.io]="install Docker Engine, then: setsid nohup dockerd >/var/log/dockerd.log 2>&1 &"
-  [docker-registry]="install the Distribution registry, then: registry serve <config without auth, http.addr $REGISTRY>"
+  [docker-registry]="install the Distribution registry, then: registry serve <config with auth: token (realm $REALM), http.addr $REGISTRY>"
+  [openssl]="install openssl (makes the registry token key)"
   [busybox-static]="install a statically linked busybox at /bin/busybox"
   [debootstrap]="install debootstrap"
   [postgresql]="install PostgreSQL listening on 127.0.0.1:5432 with trust auth for 127.0.0.1"
@@ -46,6 +56,7 @@ declare -A hint=(
   [chromium]="install Chromium at /usr/lib/chromium/chromium"
   [apt-cacher-ng]="install apt-cacher-ng and serve it on the docker0 address, port $APT_CACHE_PORT"
   [iproute2]="install iproute2 (the ip command)"
+  [skopeo]="install skopeo (tests check the registry's access control with it)"
 )
 pkgs=()
 need() {   # need PKG CHECK...: queue PKG for installation (once) unless CHECK passes
@@ -57,6 +68,7 @@ need busybox-static pkg_ok busybox-static     # a dynamic busybox would not run 
 need debootstrap have debootstrap
 need apt-cacher-ng test -x /usr/sbin/apt-cacher-ng   # the package cache builds share (PORTAL_APT_PROXY)
 need iproute2 have ip
+need openssl have openssl
 start_docker=0 start_registry=0 start_pg=0 start_redis=0
 docker_up || { start_docker=1; need docker.io have dockerd; }
 if ! have curl || ! registry_up; then start_registry=1; need docker-registry test -x /usr/bin/docker-registry; fi
@@ -70,6 +82,8 @@ if ((with_db)); then
   need docker-registry test -x /usr/bin/docker-registry
 fi
 ((with_browser)) && need chromium test -x /usr/lib/chromium/chromium
+# An independent registry client for the tests of the registry's access control.
+((with_db)) && need skopeo have skopeo
 
 # --- Install everything missing in one apt run (one `apt-get update`, one dependency solve). -------
 if ((${#pkgs[@]})); then
@@ -95,19 +109,37 @@ else
 fi
 
 # --- Registry -------------------------------------------------------------------------------------
+# The token key and the certificate the registry trusts, made once (both survive restarts).
+if [ ! -s "$TOKEN_DIR/key.pem" ] || [ ! -s "$TOKEN_DIR/cert.pem" ]; then
+  install -d -m 700 "$TOKEN_DIR"
+  openssl ecparam -name prime256v1 -genkey -noout -out "$TOKEN_DIR/key.pem.new" 2>/dev/null
+  openssl req -new -x509 -key "$TOKEN_DIR/key.pem.new" -out "$TOKEN_DIR/cert.pem.new" -days 3650 \
+    -subj "/CN=image-portal registry tokens" 2>/dev/null
+  chmod 600 "$TOKEN_DIR/key.pem.new"
+  mv "$TOKEN_DIR/cert.pem.new" "$TOKEN_DIR/cert.pem" && mv "$TOKEN_DIR/key.pem.new" "$TOKEN_DIR/key.pem"
+  say registry "token key made in $TOKEN_DIR"
+fi
 if ((start_registry)) && ! registry_up; then
-  code=$(registry_code)
-  if [ "$code" != 000 ]; then
-    # Typically Debian's own docker-registry service, whose default config demands htpasswd auth.
-    echo "Something else answers on http://$REGISTRY/v2/ with HTTP $code; stop it and rerun." >&2
-    exit 1
-  fi
-  case $REGISTRY in 127.0.0.1:* | localhost:*) ;; *) echo "Registry $REGISTRY does not answer" >&2; exit 1 ;; esac
-  # Debian's default config enables htpasswd auth and listens on all interfaces, hence our own.
   # A non-default address gets its own config and storage so two registries never share a data dir.
   port=${REGISTRY##*:} suffix=""
   [ "$REGISTRY" = 127.0.0.1:5000 ] || suffix="-$port"
   conf=$REG_DIR/config$suffix.yml
+  code=$(registry_code)
+  if [ "$code" != 000 ]; then
+    # Ours, from before token auth (or with another realm): restarted with today's config. Anything
+    # else (typically Debian's own docker-registry service, whose default config demands htpasswd) stays.
+    ours=$(pgrep -f "docker-registry serve $conf" || true)
+    if [ -z "$ours" ]; then
+      echo "Something else answers on http://$REGISTRY/v2/ with HTTP $code; stop it and rerun." >&2
+      exit 1
+    fi
+    # shellcheck disable=SC2086  # one pid per word
+    kill $ours
+    wait_for 10 bash -c "! pgrep -f 'docker-registry serve $conf' >/dev/null"
+    say registry "restarting with token auth (realm $REALM)"
+  fi
+  case $REGISTRY in 127.0.0.1:* | localhost:*) ;; *) echo "Registry $REGISTRY does not answer" >&2; exit 1 ;; esac
+  # Debian's default config enables htpasswd auth and listens on all interfaces, hence our own.
   mkdir -p "$REG_DIR/data$suffix"
   cat >"$conf" <<EOF
 version: 0.1
@@ -120,12 +152,18 @@ storage:
     enabled: true
 http:
   addr: $REGISTRY
+auth:
+  token:
+    realm: $REALM
+    service: portal-registry
+    issuer: image-portal
+    rootcertbundle: $TOKEN_DIR/cert.pem
 EOF
   setsid nohup /usr/bin/docker-registry serve "$conf" >>"/var/log/portal-registry$suffix.log" 2>&1 </dev/null &
   wait_for 15 registry_up || { echo "registry did not answer; see /var/log/portal-registry$suffix.log" >&2; exit 1; }
-  say registry "started on $REGISTRY ($conf)"
+  say registry "started on $REGISTRY ($conf, token auth: $REALM)"
 else
-  say registry "running on $REGISTRY"
+  say registry "running on $REGISTRY (token auth: $REALM)"
 fi
 
 # --- Package cache for builds (apt-cacher-ng) -------------------------------------------------------

@@ -13,14 +13,20 @@ IMAGES=("base/busybox:1.35 build_busybox" "base/debian:bookworm build_debian")
 DEFAULT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 say() { printf '%-32s %s\n' "$1" "$2"; }
+# The registry answers the portal's tokens only (scripts/ensure-services.sh): the curator identity
+# pushes and reads the base repositories. The project's venv signs them (make venv).
+token() { .venv/bin/python manage.py registry_token curator "repository:$1:pull,push"; }
 registry_digest() { # NAME TAG -> manifest digest, or nothing when absent
-  { curl -fsI -m 10 -H "Accept: $V2" "http://$REGISTRY/v2/$1/manifests/$2" || true; } |
+  { curl -fsI -m 10 -H "Accept: $V2" -H "Authorization: Bearer $(token "$1")" \
+      "http://$REGISTRY/v2/$1/manifests/$2" || true; } |
     tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" { print $2 }'
 }
 
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
+[ -x .venv/bin/python ] || { echo "No .venv: run make venv first" >&2; exit 1; }
 docker info >/dev/null 2>&1 || { echo "Docker Engine not answering: run scripts/ensure-services.sh" >&2; exit 1; }
-curl -fs -m 2 -o /dev/null "http://$REGISTRY/v2/" ||
-  { echo "Registry $REGISTRY not answering: run scripts/ensure-services.sh" >&2; exit 1; }
+[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$REGISTRY/v2/")" = 401 ] ||
+  { echo "Registry $REGISTRY not answering with token auth: run scripts/ensure-services.sh" >&2; exit 1; }
 
 # Two concurrent runs on a shared machine would both spend a minute in debootstrap.
 exec 9>/run/lock/portal-base-images.lock
@@ -120,7 +126,10 @@ for entry in "${IMAGES[@]}"; do
     "$builder" "$ref"
     say "$ref" "imported in $(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s, pushing"
   fi
-  docker push "$ref" >/dev/null
+  # The docker CLI sends a config's `registrytoken` to the registry as it is.
+  printf '{"auths": {"%s": {"registrytoken": "%s"}}}' "$REGISTRY" "$(token "${image%:*}")" >"$tmp/docker-config.json"
+  mkdir -p "$tmp/docker-config" && mv "$tmp/docker-config.json" "$tmp/docker-config/config.json"
+  docker --config "$tmp/docker-config" push "$ref" >/dev/null
 done
 
 for ref in "${refs[@]}"; do

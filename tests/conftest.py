@@ -13,12 +13,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from adapters.engine import images_pull
+from adapters.factory import registry_client, registry_host, service_token
+from adapters.registry import RegistryError
 from builds.recipes.services import recipe_save
 from builds.services import build_request
 from catalog.models import BaseImage, Component, ComponentVersion
@@ -135,8 +137,9 @@ def services():
         engine_ok = False
     _fail_unless(engine_ok, "The Docker Engine")
     try:
-        registry_ok = requests.get(settings.REGISTRY_URL + "/v2/", timeout=5).status_code == 200
-    except requests.RequestException:
+        # Up and asking for the portal's tokens (scripts/ensure-services.sh sets token auth up).
+        registry_ok = registry_client("scanner").ping() is None
+    except RegistryError:
         registry_ok = False
     _fail_unless(registry_ok, f"The registry at {settings.REGISTRY_URL}")
     broker = settings.CELERY_BROKER_URL
@@ -216,9 +219,12 @@ def wait_for_build(build, timeout=900):
 
 def run_in_image(reference, command):
     """(exit status, stdout+stderr) of a command in a fresh container. Logs are read after the
-    container exits: the SDK's attached `run()` can lose output of very short-lived containers."""
+    container exits: the SDK's attached `run()` can lose output of very short-lived containers.
+    The image is pulled first with a scanner token (the registry answers nobody anonymous)."""
     import docker
 
+    images_pull(references=[reference], token=lambda repository: service_token(
+        "scanner", f"repository:{repository.removeprefix(registry_host() + '/')}:pull"))
     client = docker.from_env()
     try:
         container = client.containers.run(reference, command, detach=True)

@@ -10,6 +10,8 @@ import datetime
 import re
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -22,6 +24,7 @@ from catalog.models import BaseImage, ProposalState
 from compliance.exceptions.services import exception_request
 from compliance.models import PolicyRule
 from portal.models import GlobalRole
+from portal.robots.services import robot_create
 from tests.factories import UserFactory, with_role
 
 ROLES = ["anonymous", "outsider", "member", "reviewer", "admin"]
@@ -67,6 +70,17 @@ MATRIX = {
     "exception-new": {"GET": PAGE_OPEN, "POST": (302, 400, 400, 400, 400)},
     "exception-detail": {"GET": TEAM_PAGE},
     "exception-decision": {"POST": (302, 404, 302, 302, 302)},  # refusals are shown on the page it redirects to
+    "robot-list": {"GET": PAGE_OPEN, "POST": (302, 404, 404, 404, 404)},  # no team named: none of theirs
+    "robot-rotate": {"POST": (302, 404, 200, 404, 200)},  # 200: the page showing the new secret once
+    "robot-revoke": {"POST": (302, 404, 302, 404, 302)},
+    "recipe-visibility": {"POST": (302, 404, 302, 302, 302)},  # a reviewer's refusal is shown after the redirect
+    # The registry's token endpoint: anyone gets a token, which grants only what the credentials may.
+    "registry-token": {"GET": (200, 200, 200, 200, 200)},
+    "api-robot-list": {"GET": (401, 200, 200, 200, 200), "POST": (401, 400, 400, 400, 400)},
+    "api-robot-detail": {"GET": (401, 404, 200, 404, 200)},
+    "api-robot-rotate": {"POST": (401, 404, 200, 404, 200)},
+    "api-robot-revoke": {"POST": (401, 404, 200, 404, 200)},
+    "api-recipe-visibility": {"PUT": (401, 404, 400, 403, 400)},
     "build-propose-base": {"POST": (302, 404, 302, 302, 302)},
     "api-root": {"GET": (401, 200, 200, 200, 200)},
     "api-base-list": {"GET": (401, 200, 200, 200, 200)},
@@ -142,8 +156,13 @@ def test_every_url_has_a_permission_decision():
 
 
 @pytest.fixture
-def world(db, settings, team, other_team, member, outsider, reviewer, recipe, build, busybox):
+def world(db, settings, tmp_path, team, other_team, member, outsider, reviewer, recipe, build, busybox):
     settings.HARBOR_ADAPTER_TOKEN = "harbor-only"  # the adapter is on, and answers only Harbor
+    key = tmp_path / "registry-key.pem"
+    key.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    settings.REGISTRY_TOKEN_KEY_FILE = str(key)
+    robot, _ = robot_create(user=member, team=team, name="ci")
     admin = with_role(UserFactory(username="pat"), GlobalRole.Kind.PLATFORM_ADMIN)
     script = team_script_save(user=member, team=team, name="maven-settings", kind="build-env", text="#!/bin/sh\necho hi\n").script
     exception = exception_request(user=member, scope="recipe", recipe=recipe, target_kind="vulnerability", target="CVE-2024-0001",
@@ -155,7 +174,7 @@ def world(db, settings, team, other_team, member, outsider, reviewer, recipe, bu
     rule = PolicyRule.objects.filter(team__isnull=True).first()
     users = {"anonymous": None, "outsider": outsider, "member": member, "reviewer": reviewer, "admin": admin}
     args = {"pk": None, "slug": None, "vulnerability_id": "CVE-2024-0001", "scan_request_id": "1", "build_id": build.pk}
-    objects = {"recipe": recipe.pk, "team-script": script.pk, "exception": exception.pk, "build": build.pk,
+    objects = {"robot": robot.pk, "recipe": recipe.pk, "team-script": script.pk, "exception": exception.pk, "build": build.pk,
                "image": build.pk, "base-proposal": proposal.slug, "base": busybox.slug, "component": "runtime-user",
                "policy-rule": rule.pk, "dockerfile-recipe": recipe.pk}
     return users, args, objects

@@ -1,4 +1,4 @@
-"""The name rule (portal.names): recipe names and team slugs become registry path components.
+"""The name rule (adapters.registry_names): recipe names and team slugs become registry path components.
 
 Rows saved before the rule are neither renamed nor deleted: a recipe whose name, or whose team's
 slug, breaks the rule is marked unbuildable with the reason, so its team sees why and creates a
@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 import portal.models
 
-# Frozen copy of portal.names.PATH_COMPONENT as it stood when this migration was written.
+# Frozen copy of adapters.registry_names.PATH_COMPONENT as it stood when this migration was written.
 PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 RULE = "lower-case letters and digits, joined by single '.', '_' or '-'"
 

@@ -11,13 +11,19 @@ from rest_framework.response import Response
 
 from builds.errors import CompositionError
 from builds.models import Recipe
-from builds.recipes.serializers import BuildInputSerializer, RecipeInputSerializer, RecipeSerializer, RuntimeInputSerializer
-from builds.recipes.services import recipe_runtime_set, recipe_save
+from builds.recipes.serializers import (
+    BuildInputSerializer,
+    RecipeInputSerializer,
+    RecipeSerializer,
+    RuntimeInputSerializer,
+    VisibilityInputSerializer,
+)
+from builds.recipes.services import recipe_runtime_set, recipe_save, recipe_visibility_set
 from builds.serializers import BuildSerializer
 from builds.services import build_request
 from builds.team_scripts.api import RecipeScriptActions
 from catalog.selectors import catalog_components, selectable_bases
-from portal.rbac import teams_of, visible_teams
+from portal.rbac import require_team_member, teams_of, visible_teams
 
 
 def _raise_composition(error: CompositionError):
@@ -82,6 +88,20 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
             raise ApiPermissionDenied(str(error))
         except CompositionError as error:
             _raise_composition(error)
+        return Response(RecipeSerializer(recipe).data)
+
+    @extend_schema(request=VisibilityInputSerializer, responses={200: RecipeSerializer, 400: dict, 403: dict})
+    @action(detail=True, methods=["put"])
+    def visibility(self, request, pk=None):
+        """Let other teams (their members and robots) pull this recipe's published images, or stop."""
+        recipe = self.get_object()
+        try:
+            require_team_member(request.user, recipe.team)  # who may decide, before what they sent
+        except PermissionDenied as error:
+            raise ApiPermissionDenied(str(error))
+        given = VisibilityInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        recipe = recipe_visibility_set(user=request.user, recipe=recipe, visible=given.validated_data["visible"])
         return Response(RecipeSerializer(recipe).data)
 
     @extend_schema(request=BuildInputSerializer, responses={201: BuildSerializer})

@@ -2,10 +2,10 @@
 import re
 from dataclasses import dataclass, field
 
+from adapters.registry_names import InvalidName, registry_name_check
 from builds.recipes.runtime import CapabilityError, capabilities_clean
 from catalog.models import BaseImage
 from catalog.selectors import catalog_components, selectable_bases
-from portal.names import InvalidName, registry_name_check
 from portal.rbac import teams_of
 
 

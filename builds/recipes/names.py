@@ -1,7 +1,7 @@
-"""The name rule (portal.names) applied to recipes, for every service that saves or builds one."""
+"""The name rule (adapters.registry_names) applied to recipes, for every service that saves or builds one."""
+from adapters.registry_names import InvalidName, registry_name_check, team_image_check
 from builds.errors import CompositionError
 from builds.models import Recipe
-from portal.names import InvalidName, registry_name_check, team_image_check
 
 
 def recipe_name_check(*, team, name: str) -> None:

@@ -26,6 +26,10 @@ class RuntimeInputSerializer(serializers.Serializer):
                                     help_text="Linux capabilities to add, e.g. NET_BIND_SERVICE")
 
 
+class VisibilityInputSerializer(serializers.Serializer):
+    visible = serializers.BooleanField(help_text="Other teams' members and robots may pull the published images")
+
+
 class BuildInputSerializer(serializers.Serializer):
     no_cache = serializers.BooleanField(default=False, help_text="Rebuild every step instead of reusing cached layers")
 
@@ -38,7 +42,8 @@ class RecipeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Recipe
-        fields = ["id", "team", "name", "kind", "base", "components", "artifact_name", "artifact_sha256", "privileged",
+        fields = ["id", "team", "name", "kind", "base", "components", "artifact_name", "artifact_sha256", "visible_to_other_teams",
+                  "unbuildable_reason", "privileged",
                   "cap_add", "created", "updated", "build_command", "build_output", "build_base", "shared_build_script",
                   "shared_image_script"]
 

@@ -47,6 +47,17 @@ def recipe_runtime_set(*, user, recipe: Recipe, runtime: dict) -> Recipe:
     return recipe
 
 
+def recipe_visibility_set(*, user, recipe: Recipe, visible: bool) -> Recipe:
+    """Whether other teams (their members and robots) may pull this recipe's published images."""
+    require_team_member(user, recipe.team)
+    if not isinstance(visible, bool):
+        raise CompositionError("visible is true or false.", {"visible": "true or false"})
+    recipe.visible_to_other_teams = visible
+    recipe.save(update_fields=["visible_to_other_teams", "updated"])
+    audit_record(actor=user, action="recipe.visibility_changed", target=recipe, team=recipe.team, visible=visible)
+    return recipe
+
+
 def recipe_preview(*, base: BaseImage, choices: list[tuple[ComponentVersion, dict]], artifact_name: str = ""):
     """The Dockerfile a recipe would build, without saving anything (raises CompositionError)."""
     snapshot = snapshot_build(base=base, choices=choices, artifact_name=artifact_name, artifact_sha256="0" * 64 if artifact_name else "")

@@ -1,6 +1,7 @@
 """Pages for recipes: the builder (new and edit, with its live preview), the recipe page and
 its Build button. Each view starts with one access helper."""
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -9,7 +10,7 @@ from builds.dockerfile.views import dockerfile_form
 from builds.errors import CompositionError
 from builds.models import Recipe
 from builds.recipes.form import builder_parse
-from builds.recipes.services import recipe_preview, recipe_save
+from builds.recipes.services import recipe_preview, recipe_save, recipe_visibility_set
 from builds.selectors import visible_recipe_or_404
 from builds.services import build_request
 from builds.team_scripts.views import recipe_scripts_context
@@ -138,6 +139,19 @@ def recipe_detail(request, pk):
         "can_build": recipe.team in teams_of(request.user),
         **recipe_scripts_context(request, recipe),
     })
+
+
+@require_POST
+def recipe_visibility(request, pk):
+    recipe = visible_recipe_or_404(request.user, pk)
+    try:
+        recipe_visibility_set(user=request.user, recipe=recipe, visible=request.POST.get("visible") == "1")
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+        return redirect("recipe-detail", pk=recipe.pk)
+    messages.success(request, "Other teams may now pull its published images." if recipe.visible_to_other_teams
+                     else "Only your team may pull its published images now.")
+    return redirect("recipe-detail", pk=recipe.pk)
 
 
 @require_POST

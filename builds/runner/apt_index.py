@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from adapters.engine import EngineError, script_output_in_image
+from adapters.factory import base_pull_token
 from builds.compose.apt_merge import package_name
 from builds.runner.apt_proxy import apt_proxy_build_args
 
@@ -192,7 +193,7 @@ def index_fetch(base_reference: str, proxy: str = "") -> PackageIndex:
     try:
         archive = script_output_in_image(image=base_reference, script=FETCH_SCRIPT, path="/tmp/portal-lists",
                                          label=FETCH_LABEL, environment={"http_proxy": proxy} if proxy else {},
-                                         timeout=300)
+                                         timeout=300, token=base_pull_token)
     except EngineError as error:
         raise ValueError(f"apt-get update failed in the base: {error}")
     return index_from_tar(archive)

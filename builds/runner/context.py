@@ -3,6 +3,7 @@ engine's options, per recipe kind. Composed recipes send the composed Dockerfile
 the artifact (with the shared package lists, see apt_index); Dockerfile recipes send the pinned
 Dockerfile and the checked context archive (builds/dockerfile/context.py)."""
 from adapters.engine import context_tar
+from adapters.factory import registry_host
 from builds.compose.build_stage import BUILD_SCRIPT, BUILD_STAGE
 from builds.compose.composer import IMAGE_SCRIPT, STAGE_ONE
 from builds.dockerfile.context import dockerfile_build_context, dockerfile_engine_options
@@ -19,6 +20,15 @@ def build_context(build: Build, script_stage_from: str = "", build_stage_from: s
     if _kind(build) == Recipe.Kind.DOCKERFILE:
         return dockerfile_build_context(build)
     return _composed_context(build, script_stage_from, build_stage_from, on_line)
+
+
+def base_references(build: Build) -> list[str]:
+    """Every catalog image the build starts FROM (host/repository@digest), for the engine to hold
+    before it builds: the recipe's base and build-stage base, or a Dockerfile's pinned bases."""
+    if _kind(build) == Recipe.Kind.DOCKERFILE:
+        return sorted({f"{registry_host()}/{pinned}" for pinned in (build.snapshot.get("bases") or {}).values()})
+    stage = build.snapshot.get("build_stage") or {}
+    return sorted({ref for ref in (build.snapshot.get("base_reference"), stage.get("base_reference")) if ref})
 
 
 def engine_options(build: Build) -> dict:

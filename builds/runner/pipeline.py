@@ -12,9 +12,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from adapters.engine import EngineError, RegistryUnreachable, image_build, image_push, image_remove_local, image_tag
-from adapters.factory import registry_client, registry_host
+from adapters.engine import EngineError, RegistryUnreachable, image_build, image_push, image_remove_local, image_tag, images_pull
+from adapters.factory import base_pull_token, registry_client, registry_host, service_token
 from adapters.registry import RegistryError
+from adapters.registry_names import InvalidName, repository_path
 from adapters.retry import registry_unreachable, with_registry_retries
 from builds.errors import BuildCancelled, StepFailed, TeamAtCapacity
 from builds.logs import BuildLog
@@ -28,11 +29,10 @@ from builds.runner.build_stage import (
     build_stage_run_id,
     scripts_network_mode,
 )
-from builds.runner.context import build_context, engine_options
+from builds.runner.context import base_references, build_context, engine_options
 from builds.runner.layers import build_layers_clean
 from compliance.door import GateClosed, build_assess, build_publish, build_scan
 from portal.models import Team
-from portal.names import InvalidName, repository_path
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ def step_build(build: Build, log: BuildLog) -> None:
         log.line(f"Identical composition to build #{build.reused_from_id} (sha256:{build.composition_sha256[:12]}): "
                  "reusing its image, no rebuild.")
         return
+    _bases_pull(build, log)
     if not build.build_stage:
         return _image_build(build, log)
     # Runs whose worker was killed never cleaned up: no build outlives its three stage deadlines.
@@ -111,6 +112,15 @@ def step_build(build: Build, log: BuildLog) -> None:
             log.line(f"Build stage: removed its {build_stage_cleanup(run_id)} image(s).")
         except EngineError as error:
             log.line(f"Build stage: its images could not all be removed: {error}")
+
+
+def _bases_pull(build: Build, log: BuildLog) -> None:
+    """The engine pulls FROM images with the builder's token (the registry answers nobody else)."""
+    try:
+        for reference in images_pull(references=base_references(build), token=base_pull_token):
+            log.line(f"Pulled {reference}")
+    except EngineError as error:
+        raise StepFailed("build:app:base-pull", f"{error}. Nothing was built; retry once the registry answers.")
 
 
 def _build_stage_run(build: Build, log: BuildLog, run_id: str) -> str:
@@ -189,6 +199,7 @@ def step_push(build: Build, log: BuildLog) -> None:
     try:
         image_tag(image_id=build.image_id, repository=remote, tag=build.quarantine_tag)
         build.digest = image_push(repository=remote, tag=build.quarantine_tag, on_line=log.line,
+                                  token=lambda: service_token("builder", f"repository:{build.quarantine_repository}:pull,push"),
                                   attempts=settings.PUSH_ATTEMPTS, first_delay=settings.PUSH_FIRST_DELAY_SECONDS,
                                   sleep=lambda seconds: _sleep_beating(build, log, seconds))
     except RegistryUnreachable as error:
@@ -226,7 +237,7 @@ def _push_reused(build: Build, log: BuildLog) -> None:
     """Tag the earlier build's image in this build's quarantine repository (a registry-side copy)."""
     source = build.reused_from
     try:
-        build.digest = _registry_retrying(build, log, lambda: registry_client().copy_image(
+        build.digest = _registry_retrying(build, log, lambda: registry_client("builder").copy_image(
             source.quarantine_repository, source.digest, build.quarantine_repository, build.quarantine_tag))
     except RegistryError as error:
         code = "build:app:registry-unreachable" if registry_unreachable(error) else "build:app:push"

@@ -3,18 +3,17 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import tarfile
 import uuid
 
 import pytest
 
-from adapters.registry import MANIFEST_LIST, MANIFEST_V2, RegistryClient, RegistryError
+from adapters.factory import registry_client
+from adapters.registry import MANIFEST_LIST, MANIFEST_V2, RegistryError
 from compliance.sbom.reader import read_image
 
 pytestmark = pytest.mark.integration
 
-REGISTRY_URL = os.environ.get("PORTAL_REGISTRY_URL", "http://127.0.0.1:5000")
 
 STATUS = """\
 Package: zlib1g
@@ -37,7 +36,9 @@ Version: 1
 
 @pytest.fixture(scope="module")
 def client():
-    registry = RegistryClient(REGISTRY_URL, timeout=30)
+    """The registry answers the portal's tokens only: these tests write test/* repositories as the
+    curator (the identity that writes repositories outside quarantine/ and published/)."""
+    registry = registry_client("curator")
     yield registry
     registry.close()
 

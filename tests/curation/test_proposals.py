@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from builds.dockerfile.services import DockerfileError, dockerfile_check
 from catalog.models import BaseImage, ProposalState
 from catalog.selectors import selectable_bases
+from compliance.gate import version_tag
 from compliance.models import ImageScan, Verdict
 from curation.proposals import ProposalError, base_approve, base_propose
 from portal.models import AuditEvent, GlobalRole
@@ -45,7 +46,7 @@ def propose(user, build, slug="pay-base"):  # noqa: F811
 def test_a_member_proposes_a_published_image_and_it_waits_pending(member, published):
     base = propose(member, published)
     assert base.pending and not base.approved and base.digest == DIGEST and base.layer_digests == LAYERS
-    assert base.os_family == "busybox" and base.tag == str(published.pk)
+    assert base.os_family == "busybox" and base.tag == version_tag(published)
     assert base not in selectable_bases()
     with pytest.raises(DockerfileError, match="pending review"):
         dockerfile_check(dockerfile=f"FROM {base.repository}:{base.tag}\n", build_args={})

@@ -113,16 +113,19 @@ class PrivateRedis(_Process):
 
 
 class PrivateRegistry(_Process):
-    """Debian's Distribution registry without auth, storing blobs in the temporary directory."""
+    """Debian's Distribution registry storing blobs in the temporary directory: without auth, or,
+    given `token_auth` (realm, service, issuer, rootcertbundle), with Distribution's token auth."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, token_auth: dict | None = None):
         super().__init__("registry", workdir)
         self.binary = require_binary("/usr/bin/docker-registry", "docker-registry")
         self.config = workdir / "registry.yml"
+        auth = "" if not token_auth else "auth:\n  token:\n" + "".join(f"    {k}: {v}\n" for k, v in token_auth.items())
         self.config.write_text(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
             f"    rootdirectory: {workdir / 'data'}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: 127.0.0.1:{self.port}\n")
+            f"http:\n  addr: 127.0.0.1:{self.port}\n" + auth)
+        self.token_auth = token_auth
 
     @property
     def host(self) -> str:
@@ -134,7 +137,7 @@ class PrivateRegistry(_Process):
 
     def answers(self) -> bool:
         try:
-            return requests.get(self.url + "/v2/", timeout=1).status_code == 200
+            return requests.get(self.url + "/v2/", timeout=1).status_code == (401 if self.token_auth else 200)
         except requests.RequestException:
             return False
 

@@ -7,6 +7,7 @@ from builds.models import Build
 from builds.recipes.services import recipe_save
 from builds.services import build_request
 from catalog.models import BaseImage, ComponentVersion
+from compliance.gate import version_tag
 from tests.conftest import run_in_image, wait_for_build
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -38,7 +39,7 @@ def test_it_publishes_a_compliant_busybox_image_with_the_digest_the_registry_rep
     verdict = build.verdicts.get()
     assert verdict.passed, verdict.results
     published_repo = f"{settings.PUBLISHED_REPOSITORY_PREFIX}/{team.slug}/hello"
-    assert registry_digest(published_repo, str(build.pk)) == build.digest
+    assert registry_digest(published_repo, version_tag(build)) == build.digest
     assert build.published_reference.endswith(f"@{build.digest}")
     # the hostile value reached the image literally, not through a shell
     # by digest: a tag such as :1 may name a stale local image from an earlier test database

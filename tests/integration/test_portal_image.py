@@ -88,9 +88,9 @@ def running_portal(portal_image, transactional_db, starter_catalog):
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{base}/login/", timeout=2).status_code == 200:
+                if requests.get(f"{base}/login/", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or its first worker still booting
                 pass
             if time.monotonic() > deadline:
                 pytest.fail("The web container did not answer:\n" + containers[0].logs().decode()[-3000:], pytrace=False)

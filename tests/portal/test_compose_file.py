@@ -24,3 +24,13 @@ def test_it_parses_and_names_every_service_the_settings_need():
     assert set(queues) <= served, "every build queue has a worker"
     assert services["worker-b"]["environment"]["DOCKER_HOST"] != services["worker"]["environment"]["DOCKER_HOST"]
     assert any("docker.sock" in v for v in services["worker"]["volumes"]), "the build worker needs an engine"
+
+
+def test_the_registry_answers_only_the_portals_tokens():
+    stack = yaml.safe_load(COMPOSE.read_text())
+    registry = stack["services"]["registry"]["environment"]
+    assert registry["REGISTRY_AUTH"] == "token" and registry["REGISTRY_AUTH_TOKEN_REALM"].endswith("/registry/token")
+    assert registry["REGISTRY_AUTH_TOKEN_ISSUER"] == "image-portal" and registry["REGISTRY_AUTH_TOKEN_SERVICE"] == "portal-registry"
+    for role in ("web", "worker", "scanner", "beat"):
+        service = stack["services"][role]
+        assert "PORTAL_REGISTRY_TOKEN_KEY_FILE" in service["environment"] and "registry_token_key" in service["secrets"], role

@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.names import InvalidName, reference_check, registry_name_check, repository_check, repository_path, tag_check
+from adapters.registry_names import (
+    InvalidName,
+    reference_check,
+    registry_name_check,
+    repository_check,
+    repository_path,
+    tag_check,
+)
 
 HOSTILE = ["../../published/search/pay-api", "..", ".", "a/b", "a:b", "a@b", "Pay-Api", "pay api", "pay-", "-pay",
            "pay..api", "pay/../api", "pay%2f..", "pay\napi", "", "a" * 61, "pay?x=1", "pay#x", "ünïcode"]
