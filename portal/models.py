@@ -3,6 +3,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+# API tokens live in the accounts room; importing them here registers them with the app.
+from portal.accounts.models import ApiToken  # noqa: F401
 from portal.names import IMAGE_NAME_MAX, TEAM_SLUG_MAX, InvalidName, registry_name_check
 
 
