@@ -186,6 +186,19 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# Served over HTTPS (by the portal's own TLS or a proxy terminating it): cookies only travel over
+# TLS, browsers are told to use HTTPS only (HSTS), plain HTTP is redirected. Off for the local
+# http://127.0.0.1:8000. Behind a proxy (PORTAL_PROXY_COUNT > 0), its X-Forwarded-Proto says the
+# request came over HTTPS: the proxy must overwrite that header, never pass a client's on.
+PORTAL_HTTPS = envbool("PORTAL_HTTPS", "False")
+SESSION_COOKIE_SECURE = PORTAL_HTTPS
+CSRF_COOKIE_SECURE = PORTAL_HTTPS
+SECURE_SSL_REDIRECT = PORTAL_HTTPS and envbool("SECURE_SSL_REDIRECT", "True")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600) if PORTAL_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PORTAL_HTTPS and envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "False")
+if PORTAL_HTTPS and PORTAL_PROXY_COUNT > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
