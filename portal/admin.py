@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+# The accounts room's admin pages register on import (autodiscovery only imports portal.admin).
+from portal.accounts import admin as accounts_admin  # noqa: F401
 from portal.admin_site import PlatformAdminOnly
 from portal.models import AuditEvent, GlobalRole, Membership, Team
 

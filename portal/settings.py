@@ -4,11 +4,13 @@ Without DATABASE_URL the portal uses SQLite (WAL, IMMEDIATE transactions so the 
 the worker do not meet "database is locked"); without CELERY_BROKER_URL a file-system broker that
 needs no server. Tests and production set both to PostgreSQL and Redis.
 """
+import datetime
 import os
 from pathlib import Path
 
 import dj_database_url
 import yaml
+from csp import constants as csp
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
@@ -57,9 +59,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "django_htmx",
+    "axes",
+    "csp",
     "portal",
     "catalog",
     "builds",
@@ -69,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "portal.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -79,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during authentication into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -130,6 +136,69 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Lockout of password guessing (django-axes), the same for the login page and POST /api/token/:
+# LOGIN_FAILURE_LIMIT failures for one user name, or LOGIN_FAILURE_LIMIT_PER_IP from one client
+# address (higher: an office behind one NAT address shares it), lock that name or address until
+# LOGIN_LOCKOUT_MINUTES have passed since its last failure. A success resets the name's count.
+# Platform admins unlock early (admin "Access attempts", or `manage.py account_unlock`).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_LIMIT_PER_IP = envint("LOGIN_FAILURE_LIMIT_PER_IP", 20)
+LOGIN_LOCKOUT_MINUTES = envint("LOGIN_LOCKOUT_MINUTES", 15)
+AXES_HANDLER = "portal.accounts.lockout.LockoutHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own; the handler gives each its limit
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_RESET_ON_SUCCESS = True
+# Tries made while locked out do not push the end of the lockout further: the time the page and
+# Retry-After announce holds (and a stranger cannot keep someone's name locked by trying every minute
+# longer than the failures' own window).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "portal.accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "portal.accounts.lockout.client_ip"
+AXES_ENABLE_ADMIN = False  # portal/accounts/admin.py registers the attempts for platform admins
+AXES_VERBOSE = False  # no banner on every manage.py command; failures and lockouts are still logged
+# Reverse proxies in front of the portal that append the client's address to X-Forwarded-For (and,
+# with PORTAL_HTTPS, set X-Forwarded-Proto): lockouts count the address the first of them saw.
+# 0: the TCP peer is the client.
+PORTAL_PROXY_COUNT = envint("PORTAL_PROXY_COUNT", 0)
+
+# Personal API tokens (portal/accounts/): shown once, stored as a SHA-256, valid this long, at most
+# this many unexpired ones per user.
+API_TOKEN_TTL_HOURS = envint("API_TOKEN_TTL_HOURS", 24 * 30)
+API_TOKEN_MAX_PER_USER = envint("API_TOKEN_MAX_PER_USER", 20)
+
+# Content-Security-Policy, enforced (django-csp): scripts, styles and everything else from the
+# portal's own origin only; no inline script or style, no eval (htmx is configured without it in
+# base.html), no framing, forms post only to the portal.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF],
+        "img-src": [csp.SELF],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    },
+}
+
+# Served over HTTPS (by the portal's own TLS or a proxy terminating it): cookies only travel over
+# TLS, browsers are told to use HTTPS only (HSTS), plain HTTP is redirected. Off for the local
+# http://127.0.0.1:8000. Behind a proxy (PORTAL_PROXY_COUNT > 0), its X-Forwarded-Proto says the
+# request came over HTTPS: the proxy must overwrite that header, never pass a client's on.
+PORTAL_HTTPS = envbool("PORTAL_HTTPS", "False")
+SESSION_COOKIE_SECURE = PORTAL_HTTPS
+CSRF_COOKIE_SECURE = PORTAL_HTTPS
+SECURE_SSL_REDIRECT = PORTAL_HTTPS and envbool("SECURE_SSL_REDIRECT", "True")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600) if PORTAL_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PORTAL_HTTPS and envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "False")
+if PORTAL_HTTPS and PORTAL_PROXY_COUNT > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -151,7 +220,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous API call gets 401 with a WWW-Authenticate challenge.
-        "rest_framework.authentication.TokenAuthentication",
+        "portal.accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

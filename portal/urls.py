@@ -5,8 +5,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import obtain_auth_token
 
+from portal.accounts.api import TokenObtainView
 from portal.robots import views as robot_views
 
 # A database outage answers 503 "retry shortly" rather than a 500 (see portal/outage.py).
@@ -21,9 +21,10 @@ urlpatterns = [
     path("", include("builds.urls")),
     path("", include("compliance.urls")),
     path("", include("curation.urls")),
+    path("", include("portal.accounts.urls")),
     path("api/", include("portal.api_urls")),
     path("harbor/api/v1/", include("compliance.harbor.urls")),
-    path("api/token/", login_not_required(obtain_auth_token), name="api-token"),
+    path("api/token/", login_not_required(TokenObtainView.as_view()), name="api-token"),
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
     path("admin/", admin.site.urls),
 ]

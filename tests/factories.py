@@ -2,6 +2,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
+from portal.accounts.tokens import token_issue
 from portal.models import GlobalRole, Membership, Team
 
 
@@ -32,3 +33,8 @@ def member_of(team, username=None, role=Membership.Role.MEMBER):
 def with_role(user, kind):
     GlobalRole.objects.get_or_create(user=user, kind=kind)
     return user
+
+
+def api_token_for(user, name="tests") -> str:
+    """A valid API token's secret for `user` (sent as `Authorization: Token <secret>`)."""
+    return token_issue(user=user, name=name).secret

@@ -16,16 +16,16 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from builds.team_scripts.services import team_script_save
 from catalog.models import BaseImage, ProposalState
 from compliance.exceptions.services import exception_request
 from compliance.models import PolicyRule
+from portal.accounts.tokens import token_issue
 from portal.models import GlobalRole
 from portal.robots.services import robot_create
-from tests.factories import UserFactory, with_role
+from tests.factories import UserFactory, api_token_for, with_role
 
 ROLES = ["anonymous", "outsider", "member", "reviewer", "admin"]
 
@@ -125,6 +125,15 @@ MATRIX = {
     "harbor-scan": {"POST": (401, 401, 401, 401, 401)},
     "harbor-scan-report": {"GET": (401, 401, 401, 401, 401)},
     "api-token": {"POST": (400, 400, 400, 400, 400)},
+    # API tokens: each user sees and changes only their own (the member owns the token in the URL);
+    # platform admins revoke others' in the admin. A new token needs a name (400 for an empty form).
+    "account-tokens": {"GET": PAGE_OPEN, "POST": (302, 400, 400, 400, 400)},
+    "account-token-rotate": {"POST": (302, 404, 201, 404, 404)},
+    "account-token-revoke": {"POST": (302, 404, 302, 404, 404)},
+    "api-token-list": {"GET": (401, 200, 200, 200, 200)},
+    "api-token-detail": {"GET": (401, 404, 200, 404, 404)},
+    "api-token-rotate": {"POST": (401, 404, 201, 404, 404)},
+    "api-token-revoke": {"POST": (401, 404, 200, 404, 404)},
     "api-schema": {"GET": (200, 200, 200, 200, 200)},
 }
 
@@ -172,11 +181,12 @@ def world(db, settings, tmp_path, team, other_team, member, outsider, reviewer, 
                                         digest="sha256:" + "7" * 64, layer_digests=["sha256:" + "2" * 64], os_family="busybox",
                                         approved=False, proposal_state=ProposalState.PENDING, source_build=build)
     rule = PolicyRule.objects.filter(team__isnull=True).first()
+    token = token_issue(user=member, name="ci").token
     users = {"anonymous": None, "outsider": outsider, "member": member, "reviewer": reviewer, "admin": admin}
     args = {"pk": None, "slug": None, "vulnerability_id": "CVE-2024-0001", "scan_request_id": "1", "build_id": build.pk}
     objects = {"robot": robot.pk, "recipe": recipe.pk, "team-script": script.pk, "exception": exception.pk, "build": build.pk,
                "image": build.pk, "base-proposal": proposal.slug, "base": busybox.slug, "component": "runtime-user",
-               "policy-rule": rule.pk, "dockerfile-recipe": recipe.pk}
+               "policy-rule": rule.pk, "dockerfile-recipe": recipe.pk, "token": token.pk}
     return users, args, objects
 
 
@@ -220,7 +230,7 @@ def _request(route: str, url: str, method: str, user) -> int:
     if route.startswith("api/") and route not in ("api/token/", "api/schema/"):
         caller = APIClient()
         if user is not None:
-            caller.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+            caller.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
         return getattr(caller, method.lower())(url, {}, format="json").status_code
     caller = Client()
     if user is not None:

@@ -2,12 +2,15 @@
 (function () {
   // Reveal a component's parameter fields when its box is ticked.
   document.addEventListener("change", function (event) {
-    var box = event.target;
-    if (box.matches && box.matches("input[data-reveal]")) {
-      var panel = document.getElementById(box.dataset.reveal);
-      if (panel) { panel.hidden = !box.checked; }
-      box.setAttribute("aria-expanded", box.checked ? "true" : "false");
+    var field = event.target;
+    if (!field.matches) { return; }
+    if (field.matches("input[data-reveal]")) {
+      var panel = document.getElementById(field.dataset.reveal);
+      if (panel) { panel.hidden = !field.checked; }
+      field.setAttribute("aria-expanded", field.checked ? "true" : "false");
     }
+    // A filter that applies as soon as it changes (an attribute, not an inline handler: the CSP refuses those).
+    if (field.matches("select[data-submit-on-change]") && field.form) { field.form.submit(); }
   });
 
   // Build log follow mode: stay at the bottom while on; scrolling up pauses it.

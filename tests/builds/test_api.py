@@ -1,17 +1,16 @@
 """The REST API: same flow and the same permission checks as the pages."""
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from builds.models import Build, Recipe
+from tests.factories import api_token_for
 
 pytestmark = pytest.mark.django_db
 
 
 def api_for(user):
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     return client
 
 

@@ -115,7 +115,7 @@ def test_the_web_answers_503_while_postgres_is_down_and_recovers_by_itself(priva
     listing = requests.get(f"{base}/api/builds/", headers=api, timeout=10)
     assert listing.status_code == 200 and listing.json()["count"] == 0, "the same token, so the token row survived"
     assert process.poll() is None, "the web process was never restarted"
-    assert rows(private_postgres, "select count(*) from authtoken_token") == [(1,)]
+    assert rows(private_postgres, "select count(*) from portal_apitoken") == [(1,)]
 
 
 def test_a_restart_between_two_requests_goes_unnoticed(private_postgres, web):

@@ -5,7 +5,6 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from compliance.models import Advisory, Finding, ImageScan, SbomPackage
@@ -20,6 +19,7 @@ from compliance.reports.parse import (
 )
 from compliance.reports.store import ImportRefused, external_report_import
 from portal.models import AuditEvent
+from tests.factories import api_token_for
 
 DIGEST = "sha256:" + "d" * 64
 OTHER = "sha256:" + "e" * 64
@@ -254,8 +254,7 @@ def test_it_shows_imported_findings_on_the_existing_report_page_and_csv(client, 
 
 def api_for(user):
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     return client
 
 
