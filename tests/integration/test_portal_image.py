@@ -61,7 +61,7 @@ def _container(client, image, command, name, environment, **extra):
 
 
 @pytest.fixture
-def running_portal(portal_image, transactional_db, starter_catalog):
+def running_portal(portal_image, transactional_db, starter_catalog, tmp_path):
     """A web container and a build worker container, sharing this test's database and broker;
     the worker alone serves a build queue of its own, so only it can build what the web accepts."""
     from django.db import connection
@@ -75,15 +75,23 @@ def running_portal(portal_image, transactional_db, starter_catalog):
         "PORTAL_PUBLISHED_PREFIX": settings.PUBLISHED_REPOSITORY_PREFIX,
     }
     socket_group = str(os.stat("/var/run/docker.sock").st_gid)
+    # The registry answers the portal's tokens only: the containers sign them with the same key (a
+    # copy the image's uid can read, as a deployment's secret would be).
+    key = tmp_path / "registry-token-key.pem"
+    key.write_bytes(Path(settings.REGISTRY_TOKEN_KEY_FILE).read_bytes())
+    key.chmod(0o644)
+    environment["PORTAL_REGISTRY_TOKEN_KEY_FILE"] = "/run/secrets/registry_token_key"
+    secrets = {str(key): {"bind": "/run/secrets/registry_token_key", "mode": "ro"}}
     containers = []
     try:
         containers.append(_container(client, portal_image, ["gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}",
-                                                             "--workers", "2"], f"portal-web-{token}", environment))
+                                                             "--workers", "2"], f"portal-web-{token}", environment,
+                                     volumes=secrets))
         containers.append(_container(
             client, portal_image, ["celery", "-A", "portal", "worker", "-Q", queue, "--concurrency", "1", "--loglevel", "INFO",
                                    "--hostname", f"image-{token}@%h", "--without-gossip", "--without-mingle"],
             f"portal-worker-{token}", environment, group_add=[socket_group],
-            volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}}))
+            volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}, **secrets}))
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from adapters.factory import registry_client, service_token
 from compliance.harbor import reports
 from compliance.harbor.services import registry_artifact_scan, registry_client_for
 from compliance.models import Advisory, Finding, ImageScan, ImportRun, SbomPackage
@@ -382,17 +383,17 @@ OSV_RECORD = {
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_it_scans_an_image_for_harbor_end_to_end(services, celery_worker, settings, tmp_path):
-    from adapters.registry import RegistryClient
-
     settings.HARBOR_ADAPTER_TOKEN = TOKEN
     client = Client(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     (tmp_path / "osv").mkdir()
     (tmp_path / "osv" / "record.json").write_text(json.dumps(OSV_RECORD))
     run, _ = vulndb_import(source="osv", path=str(tmp_path / "osv"))
     assert run.status == "done", run.error
-    digest = RegistryClient(settings.REGISTRY_URL).manifest_digest("base/debian", "bookworm")
+    digest = registry_client("scanner").manifest_digest("base/debian", "bookworm")
+    # Harbor hands over a token its registry accepts; ours answers the portal's tokens only.
+    pull = "Bearer " + service_token("scanner", "repository:base/debian:pull")
 
-    response = post_scan(client, {"registry": {"url": settings.REGISTRY_URL},
+    response = post_scan(client, {"registry": {"url": settings.REGISTRY_URL, "authorization": pull},
                                   "artifact": {"repository": "base/debian", "digest": digest, "tag": "bookworm",
                                                "mime_type": reports.DOCKER_MANIFEST_V2}})
     assert response.status_code == 202, response.content

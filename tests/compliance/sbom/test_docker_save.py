@@ -3,7 +3,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import tarfile
 
 import pytest
@@ -157,7 +156,6 @@ def test_it_rejects_a_corrupt_layer_and_what_is_not_a_docker_save():
 
 
 # -- a real `docker save` ----------------------------------------------------------------
-BUSYBOX = "127.0.0.1:5000/base/busybox:1.35"
 
 
 def docker_engine():
@@ -174,30 +172,31 @@ def docker_engine():
 
 @pytest.mark.integration
 def test_it_reads_a_real_docker_save_like_the_registry_reader(tmp_path):
-    import docker.errors
+    from adapters.engine import EngineError, images_pull
+    from adapters.factory import registry_client, registry_host, service_token
+    from adapters.registry import RegistryError
 
-    from adapters.registry import RegistryClient, RegistryError
-
+    busybox = f"{registry_host()}/base/busybox:1.35"
     engine = docker_engine()
-    try:
-        engine.images.pull(BUSYBOX)  # the local registry is where `make base-images` put it
-    except docker.errors.APIError as exc:
-        pytest.fail(f"cannot pull {BUSYBOX} ({exc.explanation}): start it with `make services`", pytrace=False)
+    try:  # the local registry is where `make base-images` put it; it answers the portal's tokens only
+        images_pull(references=[busybox], token=lambda _: service_token("scanner", "repository:base/busybox:pull"))
+    except EngineError as exc:
+        pytest.fail(f"cannot pull {busybox} ({exc}): start it with `make services`", pytrace=False)
     path = tmp_path / "busybox.tar"
     with open(path, "wb") as handle:
-        for chunk in engine.api.get_image(BUSYBOX):
+        for chunk in engine.api.get_image(busybox):
             handle.write(chunk)
     saved = read_docker_save(path)
 
-    registry = RegistryClient(os.environ.get("PORTAL_REGISTRY_URL", "http://127.0.0.1:5000"), timeout=30)
+    registry = registry_client("scanner")
     try:
         pulled = read_image(registry, "base/busybox", "1.35")
     except RegistryError as exc:
         pytest.fail(f"{exc}: start it with `make services`", pytrace=False)
     finally:
         registry.close()
-    assert saved.repository == "127.0.0.1:5000/base/busybox"
-    assert saved.digest == engine.images.get(BUSYBOX).id  # a legacy save keeps the image ID, not the manifest
+    assert saved.repository == f"{registry_host()}/base/busybox"
+    assert saved.digest == engine.images.get(busybox).id  # a legacy save keeps the image ID, not the manifest
     assert saved.layer_digests == pulled.config["rootfs"]["diff_ids"]
     assert (saved.config, saved.os, saved.packages, saved.passwd, saved.files_by_layer, saved.secrets) == (
         pulled.config, pulled.os, pulled.packages, pulled.passwd, pulled.files_by_layer, pulled.secrets)
