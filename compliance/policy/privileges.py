@@ -134,7 +134,7 @@ def rule_no_root_accounts(facts: ImageFacts, *, origins: LayerOrigins) -> RuleRe
         if account.uid == 0 and account.password in ("none", "set"):
             text = (f"uid-0 user '{account.name}' has no password: su gives root to anyone" if account.password == "none"
                     else f"uid-0 user '{account.name}' has a password hash in the image")
-            layer = privileges.shadow_layer_index if privileges.shadow_layer_index is not None else account.layer_index
+            layer = privileges.shadow_layer_index if account.password_in_shadow else account.layer_index
             problem(f"root-password-{account.password}", account.name, text, layer)
     for group in privileges.groups:
         if group.gid == 0 and group.name != "root":

@@ -66,11 +66,9 @@ def parse_accounts(passwd: str, shadow: dict[str, str] | None = None) -> list[Ac
         uid, gid = _id(fields[2]), _id(fields[3])
         if uid is None or gid is None:
             continue
-        if fields[1] == "x":  # the password is in /etc/shadow; without an entry there, nobody logs in
-            password = (shadow or {}).get(fields[0], "locked")
-        else:
-            password = _password_state(fields[1])
-        accounts.append(Account(name=fields[0], uid=uid, gid=gid, password=password))
+        in_shadow = fields[1] == "x"  # the password is in /etc/shadow; without an entry there, nobody logs in
+        password = (shadow or {}).get(fields[0], "locked") if in_shadow else _password_state(fields[1])
+        accounts.append(Account(name=fields[0], uid=uid, gid=gid, password=password, password_in_shadow=in_shadow))
     return accounts
 
 

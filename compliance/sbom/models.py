@@ -77,6 +77,7 @@ class Account:
     gid: int
     password: str = "locked"
     layer_index: int | None = None
+    password_in_shadow: bool = False  # the state comes from /etc/shadow (its own layer), not this line
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Account:

@@ -111,7 +111,8 @@ def test_the_file_rules_fail_closed_on_a_scan_stored_before_they_existed(rule):
 def test_accounts_with_uid_or_gid_0_other_than_root_fail_with_their_layer():
     evil = Account(name="evil", uid=0, gid=0, password="none", layer_index=2)
     wheel = Account(name="wheel", uid=10002, gid=0, layer_index=1)
-    result = rule_no_root_accounts(facts(accounts=[ROOT, APP, wheel, evil]), origins=origins(facts()))
+    # evil's empty password is its passwd line's (layer 2), not /etc/shadow's (layer 0)
+    result = rule_no_root_accounts(facts(accounts=[ROOT, APP, wheel, evil], shadow_layer=0), origins=origins(facts()))
     assert result.status == "fail"
     kinds = [(p["problem"], p["entry"], p["layer"]) for p in result.evidence["problems"]]
     assert kinds == [("gid-0", "wheel", 1), ("uid-0", "evil", 2), ("root-password-none", "evil", 2)]
@@ -119,7 +120,7 @@ def test_accounts_with_uid_or_gid_0_other_than_root_fail_with_their_layer():
 
 
 def test_root_that_can_be_logged_into_and_gid_0_groups_fail():
-    root_open = Account(name="root", uid=0, gid=0, password="none", layer_index=0)
+    root_open = Account(name="root", uid=0, gid=0, password="none", layer_index=0, password_in_shadow=True)
     groups = [GroupEntry(name="root", gid=0, members=("app",), layer_index=1), GroupEntry(name="wheel", gid=0, layer_index=2)]
     result = rule_no_root_accounts(facts(accounts=[root_open, APP], groups=groups, shadow_layer=2), origins=origins(facts()))
     assert [(p["problem"], p["layer"]) for p in result.evidence["problems"]] == [

@@ -65,7 +65,8 @@ def test_facts_read_accounts_groups_and_shadow_from_the_layers_with_their_layers
     facts = facts_from_layers(repository="r", digest="sha256:d", layer_digests=["sha256:a", "sha256:b"],
                               config={"config": {}}, layers=layers)
     privileges = facts.privileges
-    assert privileges.accounts == [Account(name="root", uid=0, gid=0, password="locked", layer_index=0),
+    assert privileges.accounts == [Account(name="root", uid=0, gid=0, password="locked", layer_index=0,
+                                           password_in_shadow=True),
                                    Account(name="evil", uid=0, gid=0, password="none", layer_index=1)]
     assert privileges.groups == [GroupEntry(name="root", gid=0, members=("app",), layer_index=1)]
     assert privileges.shadow_layer_index == 0
