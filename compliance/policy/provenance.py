@@ -129,19 +129,28 @@ def _matches(instruction: _Instruction, step: tuple[str, str]) -> bool:
 
 
 class LayerOrigins:
-    """`describe(layer)`: "layer 3: Dockerfile line 4: RUN chmod 4755 /bin/busybox" and the like."""
+    """`describe(layer)`: "layer 3: Dockerfile line 4: RUN chmod 4755 /bin/busybox" and the like.
+    The Dockerfile is parsed on the first `describe`: a passing image (most re-evaluations) never needs it."""
 
     def __init__(self, config: dict, source: BuildSource | None, base_layers: int):
         self.steps = layer_steps(config)
         self.base_layers = base_layers
-        self.found: dict[int, _Instruction] = {}
-        if source is None:
-            return
+        self.source = source
+        self._found: dict[int, _Instruction] | None = None
+
+    @property
+    def found(self) -> dict[int, _Instruction]:
+        if self._found is None:
+            self._found = self._match() if self.source is not None else {}
+        return self._found
+
+    def _match(self) -> dict[int, _Instruction]:
+        source, found = self.source, {}
         instructions = _instructions(source.dockerfile, "Dockerfile", final_stage_only=True,
                                      with_notes=not source.own_dockerfile)
         instructions += _instructions(source.script_stage, "stage 2", final_stage_only=True, with_notes=True)
         position = 0
-        for layer in range(base_layers, len(self.steps)):
+        for layer in range(self.base_layers, len(self.steps)):
             step = _step(self.steps[layer])
             # In order first: the same command twice maps to its two lines, not both to the first.
             index = next((i for i in range(position, len(instructions)) if _matches(instructions[i], step)), None)
@@ -150,7 +159,8 @@ class LayerOrigins:
             else:
                 index = next((i for i in range(len(instructions)) if _matches(instructions[i], step)), None)
             if index is not None:
-                self.found[layer] = instructions[index]
+                found[layer] = instructions[index]
+        return found
 
     def describe(self, layer: int | None) -> str:
         if layer is None:
