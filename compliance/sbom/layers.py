@@ -4,7 +4,8 @@ This is what an overlay filesystem would show at the top layer, restricted to th
 `wanted` accepts, computed in one streaming pass per layer (layers can be gigabytes; only
 the wanted files are held in memory). The same pass can also keep every layer's copy of
 a few files (`history`), list which layer added each file of the final image (`index`),
-and show every regular file of every layer to a visitor (secret scanning, archives).
+show every regular file of every layer to a visitor (secret scanning, archives), and keep
+what a `mark` says of any entry still at the top (the mode bits and xattrs of special files).
 """
 from __future__ import annotations
 
