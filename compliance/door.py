@@ -19,7 +19,7 @@ from compliance.policy.lint import dockerfile_lint
 from compliance.policy.rules import rule_runtime_privileges
 from compliance.policy.ruleset import ruleset_for
 from compliance.sbom.secret_rules import RULES
-from compliance.scans import image_scan, scan_reuse
+from compliance.scans import image_scan, scan_reusable, scan_reuse
 from compliance.vulndb.matching import scan_match
 
 __all__ = ["GateClosed", "ScanSummary", "Assessment", "build_scan", "build_assess", "build_publish",
@@ -34,6 +34,7 @@ class ScanSummary:
     findings: int = 0
     packages: int = 0
     os_name: str = ""
+    reused: bool = False  # the SBOM was copied from the earlier build (false: the layers were read)
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,15 @@ class Assessment:
 
 def build_scan(build, *, reuse_from=None) -> ScanSummary:
     """Record the SBOM of the build's pushed image (copied from `reuse_from`, a build of the same
-    image digest, when given) and match it against today's vulnerability data."""
-    scan = scan_reuse(build=build, source=reuse_from) if reuse_from is not None else image_scan(build=build)
+    image digest, when given, and when its scan holds every fact today's rules read) and match it
+    against today's vulnerability data."""
+    reused = reuse_from is not None and scan_reusable(reuse_from)
+    scan = scan_reuse(build=build, source=reuse_from) if reused else image_scan(build=build)
     if scan.status != scan.Status.DONE:
         return ScanSummary(error=scan.error or "the scan did not finish")
     findings = scan_match(scan)
     os_name = f"{scan.os_id} {scan.os_version}".strip()
-    return ScanSummary(findings=len(findings), packages=scan.packages.count(), os_name=os_name)
+    return ScanSummary(findings=len(findings), packages=scan.packages.count(), os_name=os_name, reused=reused)
 
 
 def build_assess(build) -> Assessment:

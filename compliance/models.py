@@ -50,7 +50,8 @@ class Verdict(models.Model):
     """The policy outcome for one build, with every rule's result and evidence."""
 
     # 2: rules come from PolicyRule rows; the verdict records the rule set it used.
-    POLICY_VERSION = "2"
+    # 3: the privilege rules (setuid/capabilities/world-writable files, accounts, runtime group, ONBUILD).
+    POLICY_VERSION = "3"
 
     build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="verdicts")
     passed = models.BooleanField()
@@ -92,6 +93,12 @@ class PolicyRule(models.Model):
         BANNED_PACKAGES = "banned-packages", "No banned packages"
         RUNTIME_PRIVILEGES = "runtime-privileges", "No privileged mode or extra capabilities"
         VULNERABILITY_THRESHOLD = "vulnerability-threshold", "Vulnerability threshold"
+        NON_ROOT_GROUP = "non-root-group", "Runtime group is not root"
+        NO_ROOT_ACCOUNTS = "no-root-accounts", "No uid or gid 0 accounts besides a locked root"
+        NO_SETUID_FILES = "no-setuid-files", "No setuid or setgid files above the base"
+        NO_FILE_CAPABILITIES = "no-file-capabilities", "No file capabilities above the base"
+        NO_WORLD_WRITABLE = "no-world-writable", "No world-writable system paths above the base"
+        NO_ONBUILD = "no-onbuild", "No ONBUILD triggers"
 
     class Action(models.TextChoices):
         BLOCK = "block", "Block publication"

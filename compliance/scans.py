@@ -39,10 +39,24 @@ def image_scan(*, build: Build) -> ImageScan:
     return scan
 
 
+def scan_reusable(source: Build) -> bool:
+    """Whether `source` has a finished scan holding every fact today's rules read. A scan stored
+    before the privilege facts existed does not: the privilege rules would fail it closed, so an
+    identical image is read again rather than inherit that."""
+    return _current(ImageScan.objects.filter(build=source).first())
+
+
+def _current(scan: ImageScan | None) -> bool:
+    return scan is not None and scan.status == ImageScan.Status.DONE and scan.facts.get("privileges") is not None
+
+
 def scan_reuse(*, build: Build, source: Build) -> ImageScan:
     """The same image (same digest) has the same SBOM: copy the earlier scan instead of reading
-    the layers again. Findings are matched afresh against today's database."""
-    original = source.scan
+    the layers again, unless that scan is not current (then read this build's image afresh).
+    Findings are matched afresh against today's database."""
+    original = ImageScan.objects.filter(build=source).first()
+    if not _current(original):
+        return image_scan(build=build)
     with transaction.atomic():
         ImageScan.objects.filter(build=build).delete()
         scan = ImageScan.objects.create(

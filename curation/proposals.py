@@ -14,7 +14,7 @@ from adapters.factory import registry_client
 from adapters.registry import RegistryError
 from builds.models import Build
 from catalog.models import BaseImage, Lifecycle, ProposalState
-from compliance.gate import publication_repository, version_tag
+from compliance.gate import publication_repository, verdict_make_current, version_tag
 from portal.audit import audit_record
 from portal.rbac import is_platform_admin, require_team_member
 
@@ -76,9 +76,15 @@ def base_approve(*, user, base: BaseImage) -> BaseImage:
     """Make a pending base selectable, pinned by digest and by the layers the registry reports now."""
     base = BaseImage.objects.select_for_update().get(pk=base.pk)
     _review_check(user, base)
+    if base.source_build:
+        # Its layers become approved ones, which the privilege rules no longer look into: the verdict
+        # must be today's (a verdict from before the privilege rules could hide a setuid shell there).
+        verdict_make_current(base.source_build)
     verdict = base.source_build.verdicts.order_by("-created").first() if base.source_build else None
     if verdict is None or not verdict.passed:
-        raise ProposalError(f"The image behind {base.slug} no longer passes the policy; it cannot become a base.")
+        reasons = "; ".join(f"{r['title']}: {r['message']}" for r in verdict.failures[:3]) if verdict else ""
+        raise ProposalError(f"The image behind {base.slug} no longer passes the policy; it cannot become a base."
+                            + (f" {reasons}" if reasons else ""))
     base.layer_digests = _layers(base.repository, base.digest)
     base.approved, base.proposal_state = True, ProposalState.APPROVED
     base.reviewed_by, base.reviewed_at = user, timezone.now()

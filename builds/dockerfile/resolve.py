@@ -11,8 +11,11 @@ Decisions:
   approved-base rule would block it after a wasted build. Copy a static binary onto a base instead.
 - `--platform` is accepted only when it names the engine's own platform, and is then dropped from
   the rewritten line (the pinned digest already fixes what is built on).
-- `ADD <url>` is refused (also inside ONBUILD): the download would enter the image unseen by the
-  checks of the context; put the file in the context instead.
+- `ADD <url>` is refused: the download would enter the image unseen by the checks of the context;
+  put the file in the context instead.
+- `ONBUILD` is refused: its instructions run later, in the build of whatever image is made FROM
+  this one, where none of this image's checks see them (the no-onbuild rule blocks an image that
+  carries triggers whatever door it came through; this says so before a build is wasted).
 - Flags only BuildKit knows (`RUN --mount`, `COPY --chmod`, `--link`...) are refused up front with a
   message, because this engine builds with the legacy builder.
 - Rewritten FROM lines keep their line count (continuation lines become blank), so hadolint's and
@@ -172,7 +175,9 @@ def _instruction(state: _State, instruction: dict) -> None:
     elif keyword in ("COPY", "ADD", "RUN"):
         _flags_and_sources(state, instruction, keyword, instruction["value"], line)
     elif keyword == "ONBUILD":
-        _onbuild(state, instruction["value"], line)
+        state.error(line, "ONBUILD is not accepted: its instructions would run in the builds of other images made "
+                          "FROM this one, outside their checks, and the policy blocks images that carry them; "
+                          "put the steps in this Dockerfile instead")
 
 
 def _arg(state: _State, instruction: dict, line: int) -> None:
@@ -257,7 +262,7 @@ def _approved(state: _State, text: str, line: int, where: str) -> CatalogBase | 
         return None
 
 
-def _flags_and_sources(state: _State, instruction: dict, keyword: str, value: str, line: int, onbuild=False) -> None:
+def _flags_and_sources(state: _State, instruction: dict, keyword: str, value: str, line: int) -> None:
     words = value.split()
     flags = []
     while words and words[0].startswith("--"):
@@ -267,10 +272,7 @@ def _flags_and_sources(state: _State, instruction: dict, keyword: str, value: st
         if name not in ALLOWED_FLAGS.get(keyword, set()):
             state.error(line, f"{keyword} --{name[:30]} needs BuildKit; this engine builds with the legacy builder")
         elif name == "from":
-            if onbuild:
-                state.error(line, "COPY --from inside ONBUILD is not accepted: it would be resolved in other images' builds")
-            else:
-                _copy_from(state, instruction, flag_value, line)
+            _copy_from(state, instruction, flag_value, line)
     if keyword == "ADD":
         for source in _sources(" ".join(words))[:-1]:
             if URL.match(source):
@@ -312,15 +314,6 @@ def _copy_from(state: _State, instruction: dict, source: str, line: int) -> None
                                          f"--from={pinned(base, state.context.registry_host)}", state.lines[number], count=1)
             return
     state.error(line, "write COPY --from=<image> on one line")
-
-
-def _onbuild(state: _State, value: str, line: int) -> None:
-    keyword, _, rest = value.strip().partition(" ")
-    keyword = keyword.upper()
-    if keyword in ("FROM", "ONBUILD", "MAINTAINER"):
-        state.error(line, f"ONBUILD {keyword} is not allowed")
-    elif keyword in ("COPY", "ADD", "RUN"):
-        _flags_and_sources(state, {}, keyword, rest.strip(), line, onbuild=True)
 
 
 def _replace(state: _State, instruction: dict, rewritten: str) -> None:

@@ -251,8 +251,10 @@ def step_scan(build: Build, log: BuildLog) -> None:
     summary = build_scan(build, reuse_from=build.reused_from if build.reused_from_id else None)
     if summary.error:
         raise StepFailed("scan:app:failed", f"The image could not be scanned: {summary.error}")
-    if build.reused_from_id:
+    if summary.reused:
         log.line(f"Reused the SBOM of build #{build.reused_from_id} (same image digest): no rescan.")
+    elif build.reused_from_id:
+        log.line(f"Scanned the image again: the SBOM of build #{build.reused_from_id} predates today's checks.")
     log.line(f"Vulnerabilities: {summary.findings} findings against the vulnerability database")
     log.line(f"SBOM: {summary.packages} packages; OS {summary.os_name or 'not identified (no os-release)'}")
 

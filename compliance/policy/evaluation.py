@@ -8,9 +8,19 @@ from catalog.models import BaseImage
 from compliance.exceptions.applying import exception_end_fixed, exceptions_active_for
 from compliance.models import PolicyException, Verdict
 from compliance.policy.lint import rule_dockerfile_lint
+from compliance.policy.privileges import (
+    rule_no_file_capabilities,
+    rule_no_onbuild,
+    rule_no_root_accounts,
+    rule_no_setuid_files,
+    rule_no_world_writable,
+    rule_non_root_group,
+)
+from compliance.policy.provenance import BuildSource, LayerOrigins
 from compliance.policy.rules import (
     ApprovedBase,
     RuleResult,
+    approved_base_layers,
     rule_approved_base,
     rule_banned_packages,
     rule_no_secrets_in_env,
@@ -77,6 +87,21 @@ class _RuleInputs:
     def packages(self) -> list[dict]:
         return packages_as_dicts(self.build.scan)
 
+    @cached_property
+    def bases(self) -> list[ApprovedBase]:
+        return approved_bases()
+
+    @cached_property
+    def base_layers(self) -> int:
+        return approved_base_layers(self.facts, self.bases)
+
+    @cached_property
+    def origins(self) -> LayerOrigins:
+        """Which step of this build made each layer, for the privilege rules' evidence."""
+        source = BuildSource(dockerfile=self.build.dockerfile, script_stage=self.build.script_stage,
+                             own_dockerfile=(self.build.snapshot or {}).get("kind") == "dockerfile")
+        return LayerOrigins(self.facts.config, source, self.base_layers)
+
 
 def _rule_run(rule: EffectiveRule, inputs: _RuleInputs) -> dict:
     """One rule's result as a dict; a rule whose stored parameters are invalid fails (closed)."""
@@ -94,9 +119,16 @@ def _rule_run(rule: EffectiveRule, inputs: _RuleInputs) -> dict:
     if kind == "runtime-privileges":
         return rule_runtime_privileges(build.snapshot.get("runtime") or {}, **params).to_dict()
     if kind == "approved-base":
-        return rule_approved_base(inputs.facts, approved_bases()).to_dict()
+        return rule_approved_base(inputs.facts, inputs.bases).to_dict()
+    above_base = {"no-setuid-files": rule_no_setuid_files, "no-file-capabilities": rule_no_file_capabilities,
+                  "no-world-writable": rule_no_world_writable}
+    if kind in above_base:
+        return above_base[kind](inputs.facts, base_layers=inputs.base_layers, origins=inputs.origins).to_dict()
+    if kind == "no-root-accounts":
+        return rule_no_root_accounts(inputs.facts, origins=inputs.origins).to_dict()
     image_rules = {"non-root-user": rule_non_root_user, "no-secrets-in-env": rule_no_secrets_in_env,
-                   "no-secrets-in-layers": rule_no_secrets_in_layers}
+                   "no-secrets-in-layers": rule_no_secrets_in_layers, "non-root-group": rule_non_root_group,
+                   "no-onbuild": rule_no_onbuild}
     return image_rules[kind](inputs.facts).to_dict()
 
 

@@ -15,13 +15,24 @@ from compliance.vulndb.versions import InvalidVersion, comparator_for
 # The order verdicts list results in. The threshold stays last: re-evaluation after a database
 # import appends a fresh threshold result to the carried-over others.
 KIND_ORDER = [
-    "approved-base", "non-root-user", "no-secrets-in-env", "no-secrets-in-layers", "dockerfile-lint",
+    "approved-base", "non-root-user", "non-root-group", "no-root-accounts", "no-setuid-files", "no-file-capabilities",
+    "no-world-writable", "no-onbuild", "no-secrets-in-env", "no-secrets-in-layers", "dockerfile-lint",
     "banned-packages", "runtime-privileges", "vulnerability-threshold",
 ]
+
+# The privilege rules read the built image (compliance/policy/privileges.py).
+PRIVILEGE_KINDS = ["non-root-group", "no-root-accounts", "no-setuid-files", "no-file-capabilities",
+                   "no-world-writable", "no-onbuild"]
 
 KIND_TITLES = {
     "approved-base": "Approved base image",
     "non-root-user": "Non-root runtime user",
+    "non-root-group": "Runtime group is not root",
+    "no-root-accounts": "No uid or gid 0 accounts besides a locked root",
+    "no-setuid-files": "No setuid or setgid files above the base",
+    "no-file-capabilities": "No file capabilities above the base",
+    "no-world-writable": "No world-writable system paths above the base",
+    "no-onbuild": "No ONBUILD triggers",
     "no-secrets-in-env": "No secrets in environment",
     "no-secrets-in-layers": "No secrets in files, labels or history",
     "dockerfile-lint": "Dockerfile lint (hadolint)",
@@ -31,7 +42,8 @@ KIND_TITLES = {
 }
 
 # Kinds whose rule takes no parameters at all.
-PLAIN_KINDS = {"approved-base", "non-root-user", "no-secrets-in-env", "no-secrets-in-layers", "dockerfile-lint"}
+PLAIN_KINDS = {"approved-base", "non-root-user", "no-secrets-in-env", "no-secrets-in-layers", "dockerfile-lint",
+               *PRIVILEGE_KINDS}
 
 # Ecosystems a banned-package entry may name: those whose versions the portal can order.
 ECOSYSTEMS = ["Debian", "Alpine", "PyPI", "Maven", "npm"]

@@ -16,7 +16,8 @@ from typing import Any, Literal
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
 from compliance.policy.params import KIND_TITLES, PACKAGE_TYPE_ECOSYSTEM, version_constraint_parse
-from compliance.sbom.models import ImageFacts
+from compliance.sbom.accounts import runtime_user
+from compliance.sbom.models import Account, ImageFacts
 from compliance.sbom.python import canonical_name as pypi_canonical
 from compliance.sbom.secrets import detect_secrets_scan
 from compliance.vulndb.versions import InvalidVersion, comparator_for
@@ -73,14 +74,9 @@ def rule_approved_base(facts: ImageFacts, approved_bases: list[ApprovedBase]) ->
     """The image's layers must START WITH all layers of an approved base: a FROM line can
     name anything, the layers are what the image really contains."""
     rule, title = "approved-base", "Approved base image"
-    # Bases may be recorded by manifest layer digests (compressed blobs) or by the config's
-    # diff_ids (uncompressed, stable even when an engine re-compresses); accept either.
-    candidates = (facts.layer_digests, facts.config.get("rootfs", {}).get("diff_ids") or [])
-    for base in approved_bases:
-        size = len(base.layer_digests)
-        if size and any(list(c[:size]) == list(base.layer_digests) for c in candidates):
-            return RuleResult(rule, title, "pass", f"Built on the approved base {base.reference}.",
-                              {"base": base.reference, "base_layers": size})
+    for base in _bases_under(facts, approved_bases):
+        return RuleResult(rule, title, "pass", f"Built on the approved base {base.reference}.",
+                          {"base": base.reference, "base_layers": len(base.layer_digests)})
     bottom = facts.layer_digests[0] if facts.layer_digests else None
     return RuleResult(rule, title, "fail",
                       "Not built on an approved base: its bottom layers match none of the "
@@ -88,23 +84,40 @@ def rule_approved_base(facts: ImageFacts, approved_bases: list[ApprovedBase]) ->
                       {"bottom_layer": bottom, "checked": [b.reference for b in approved_bases]})
 
 
+def _bases_under(facts: ImageFacts, approved_bases: list[ApprovedBase]) -> list[ApprovedBase]:
+    """The approved bases whose layers the image's bottom layers are, in the given order."""
+    # Bases may be recorded by manifest layer digests (compressed blobs) or by the config's
+    # diff_ids (uncompressed, stable even when an engine re-compresses); accept either.
+    candidates = (facts.layer_digests, facts.config.get("rootfs", {}).get("diff_ids") or [])
+    return [base for base in approved_bases if base.layer_digests
+            and any(list(c[:len(base.layer_digests)]) == list(base.layer_digests) for c in candidates)]
+
+
+def approved_base_layers(facts: ImageFacts, approved_bases: list[ApprovedBase]) -> int:
+    """How many bottom layers an approved base accounts for (the longest match: a custom base
+    built on Debian covers its own layers too); 0 when none does, so that every layer counts."""
+    return max((len(base.layer_digests) for base in _bases_under(facts, approved_bases)), default=0)
+
+
 # -- non-root-user ---------------------------------------------------------------------
 def rule_non_root_user(facts: ImageFacts) -> RuleResult:
-    """config.User must name a user that is not uid 0 ("user", "uid", "user:group")."""
+    """config.User must resolve, through the image's own passwd, to a user that is not uid 0
+    ("user", "uid", "user:group"; the group never makes a process root)."""
     rule, title = "non-root-user", "Non-root runtime user"
     user = str((facts.config.get("config") or {}).get("User") or "").strip()
-    name = user.split(":", 1)[0]  # the group never makes a process root
+    name = user.split(":", 1)[0]
     evidence: dict[str, Any] = {"user": user}
     if not name:
         return RuleResult(rule, title, "fail", "Runs as root: no USER is set. "
                           "Add the 'Non-root runtime user' option.", evidence)
-    if name.isdigit():
-        uid = int(name)  # a numeric uid needs no passwd entry to run
-    elif name in facts.passwd:
-        uid = facts.passwd[name]
-    else:
-        return RuleResult(rule, title, "fail", f"Cannot start: USER is '{user}' but user '{name}' "
-                          "not found in /etc/passwd. Create the user or use a numeric uid.", evidence)
+    # Facts stored before accounts were read keep only name -> uid, which is all this rule needs.
+    accounts = facts.privileges.accounts if facts.privileges is not None else \
+        [Account(name=n, uid=u, gid=-1) for n, u in facts.passwd.items()]
+    resolved = runtime_user(name, accounts, [])
+    if resolved.uid is None:
+        return RuleResult(rule, title, "fail", f"Cannot start: USER is '{user}' but {resolved.problem}. "
+                          "Create the user or use a numeric uid.", evidence)
+    uid = resolved.uid
     evidence["uid"] = uid
     if uid == 0:
         return RuleResult(rule, title, "fail", f"Runs as root: final USER is '{user}'. "

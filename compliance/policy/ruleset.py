@@ -16,8 +16,7 @@ from compliance.vulndb.severity import SEVERITY_ORDER
 
 # Enforced with these parameters until a global row says otherwise (they are what the policy
 # did before rules became data). banned-packages and runtime-privileges need a row to run.
-BUILT_IN_KINDS = ["approved-base", "non-root-user", "no-secrets-in-env", "no-secrets-in-layers", "dockerfile-lint",
-                  "vulnerability-threshold"]
+BUILT_IN_KINDS = [kind for kind in KIND_ORDER if kind not in ("banned-packages", "runtime-privileges")]
 
 
 def default_params(kind: str) -> dict:

@@ -7,28 +7,35 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
+from compliance.sbom.accounts import parse_accounts, parse_groups, parse_shadow, with_origin
 from compliance.sbom.apk import APK_INSTALLED, parse_apk_installed
 from compliance.sbom.collect import LayerCollector
 from compliance.sbom.dpkg import parse_dpkg_status
 from compliance.sbom.layers import LayerFile, scan_layers
-from compliance.sbom.models import ImageFacts, Package
+from compliance.sbom.models import ImageFacts, Package, Privileges, SpecialFile
 from compliance.sbom.origin import packages_with_origin
 from compliance.sbom.os_release import parse_os_release
 from compliance.sbom.ownership import apk_owned
 from compliance.sbom.passwd import parse_passwd
 from compliance.sbom.purl import with_purls
 from compliance.sbom.secrets import MAX_FILES
+from compliance.sbom.special import special_entry
 
 DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_D = "var/lib/dpkg/status.d/"
 OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")  # etc/ wins, as systemd reads it
 PASSWD = "etc/passwd"
-_WANTED = {DPKG_STATUS, APK_INSTALLED, PASSWD, *OS_RELEASE_PATHS}
+GROUP = "etc/group"
+SHADOW = "etc/shadow"  # read for whether accounts need a password; no hash is kept
+_WANTED = {DPKG_STATUS, APK_INSTALLED, PASSWD, GROUP, SHADOW, *OS_RELEASE_PATHS}
+# More special files than this are not kept (a `chmod -R u+s` of a tree): the highest layers first.
+MAX_SPECIAL_FILES = 1000
 
 
 def history_path(path: str) -> bool:
-    """Package databases: every layer's copy is kept, to tell which layer installed what."""
-    if path in (DPKG_STATUS, APK_INSTALLED):
+    """Package databases and the account files: every layer's copy is kept, to tell which layer
+    installed a package or added an account."""
+    if path in (DPKG_STATUS, APK_INSTALLED, PASSWD, GROUP):
         return True
     # Distroless keeps one stanza file per package; its *.md5sums siblings are file lists.
     name = path.removeprefix(DPKG_STATUS_D)
@@ -42,11 +49,13 @@ def wanted_path(path: str) -> bool:
 
 def facts_from_layers(*, repository: str, digest: str, layer_digests: list[str], config: dict[str, Any],
                       layers: Iterable[BinaryIO], max_secret_files: int = MAX_FILES) -> ImageFacts:
-    """Read the layers (bottom first) once: OS and language packages, users, secrets."""
+    """Read the layers (bottom first) once: OS and language packages, users, secrets, and what
+    the privilege rules read (accounts, groups, setuid/capability/world-writable files)."""
     collector = LayerCollector(max_secret_files=max_secret_files)
-    scan = scan_layers(layers, wanted_path, history=history_path, index=True, visitor=collector)
+    scan = scan_layers(layers, wanted_path, history=history_path, index=True, visitor=collector, mark=special_entry)
     facts = facts_from_files(repository=repository, digest=digest, layer_digests=layer_digests, config=config,
                              files=scan.files, history=scan.history)
+    facts.privileges = privileges_from_files(scan.files, scan.history, list(scan.marks.values()))
     apk_db = scan.files.get(APK_INSTALLED)
     os_owned = apk_owned(_text(apk_db)) if apk_db else set()
     facts.packages = _sorted(facts.packages + with_purls(collector.packages(scan.index, os_owned), facts.os))
@@ -63,7 +72,8 @@ def facts_from_files(*, repository: str, digest: str, layer_digests: list[str], 
                      files: dict[str, LayerFile], history: dict[str, list[LayerFile]] | None = None) -> ImageFacts:
     """Merged files (and, if known, every layer's copy of the package databases) -> facts
     about the OS, its packages and users. Without `history`, an OS package's layer is the
-    one that last wrote its database."""
+    one that last wrote its database. `privileges` stays None (unknown): the special files need
+    every entry's metadata, which only `facts_from_layers` sees."""
     os_file = next((files[p] for p in OS_RELEASE_PATHS if p in files), None)
     passwd = files.get(PASSWD)
     os_release = parse_os_release(_text(os_file)) if os_file else {}
@@ -75,6 +85,25 @@ def facts_from_files(*, repository: str, digest: str, layer_digests: list[str], 
         os=os_release,
         packages=with_purls(_os_packages(files, history or {}), os_release),
         passwd=parse_passwd(_text(passwd)) if passwd else {},
+    )
+
+
+def privileges_from_files(files: dict[str, LayerFile], history: dict[str, list[LayerFile]],
+                          special_files: list[SpecialFile]) -> Privileges:
+    """Accounts and groups (each with the layer that added it) and the special files at the top."""
+    shadow_file = files.get(SHADOW)
+    shadow = parse_shadow(_text(shadow_file)) if shadow_file else None
+
+    def copies(path: str) -> list[LayerFile]:
+        return history.get(path) or ([files[path]] if path in files else [])
+
+    kept = sorted(special_files, key=lambda f: (-f.layer_index, f.path))[:MAX_SPECIAL_FILES]
+    return Privileges(
+        accounts=with_origin(copies(PASSWD), lambda text: parse_accounts(text, shadow)),
+        groups=with_origin(copies(GROUP), parse_groups),
+        special_files=sorted(kept, key=lambda f: (f.layer_index, f.path)),
+        special_files_truncated=len(special_files) > MAX_SPECIAL_FILES,
+        shadow_layer_index=shadow_file.layer_index if shadow_file else None,
     )
 
 

@@ -4,7 +4,8 @@ This is what an overlay filesystem would show at the top layer, restricted to th
 `wanted` accepts, computed in one streaming pass per layer (layers can be gigabytes; only
 the wanted files are held in memory). The same pass can also keep every layer's copy of
 a few files (`history`), list which layer added each file of the final image (`index`),
-and show every regular file of every layer to a visitor (secret scanning, archives).
+show every regular file of every layer to a visitor (secret scanning, archives), and keep
+what a `mark` says of any entry still at the top (the mode bits and xattrs of special files).
 """
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import tarfile
 from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
-from compliance.sbom.overlay import LayerFile, LayerScan, LayerVisitor, Overlay, normalize_path
+from compliance.sbom.overlay import LayerFile, LayerScan, LayerVisitor, Marker, Overlay, normalize_path
 
-__all__ = ["LayerError", "LayerFile", "LayerScan", "LayerVisitor", "MAX_FILE_SIZE", "merge_layers",
+__all__ = ["LayerError", "LayerFile", "LayerScan", "LayerVisitor", "MAX_FILE_SIZE", "Marker", "merge_layers",
            "normalize_path", "scan_layers"]
 
 MAX_FILE_SIZE = 16 * 1024 * 1024
@@ -41,13 +42,15 @@ def merge_layers(layers: Iterable[BinaryIO], wanted: Callable[[str], bool], *,
 
 def scan_layers(layers: Iterable[BinaryIO], wanted: Callable[[str], bool], *,
                 history: Callable[[str], bool] | None = None, index: bool = False,
-                visitor: LayerVisitor | None = None, max_file_size: int = MAX_FILE_SIZE) -> LayerScan:
+                visitor: LayerVisitor | None = None, mark: Marker | None = None,
+                max_file_size: int = MAX_FILE_SIZE) -> LayerScan:
     """`merge_layers` plus, on request, per-layer copies of the `history` paths (each also
     needs to be `wanted`), the file index (paths and ints only, so bounded by the number
-    of files, not their size) and a `visitor` called on every regular file of every layer.
+    of files, not their size), a `visitor` called on every regular file of every layer, and
+    `marks`: what `mark` said of each entry (of any type) that is still at the top.
     Hard links are indexed but not visited: their content went by under the target name.
     """
-    state = Overlay(history or (lambda path: False), index)
+    state = Overlay(history or (lambda path: False), index, mark)
     for layer_index, stream in enumerate(layers):
         try:
             # "r|*" streams forward only and detects gzip/bzip2/xz from the magic bytes,

@@ -63,6 +63,104 @@ class SecretFinding:
         return cls(**_known(cls, data))
 
 
+@dataclass(frozen=True, kw_only=True)
+class Account:
+    """One /etc/passwd entry. Never holds a password: `password` says only whether one is needed.
+
+    password: "none" (an empty field: `su` lets anyone in without asking), "locked" (`*`, `!...`,
+    or `x` with no /etc/shadow entry) or "set" (a hash, in passwd or shadow). `layer_index` is
+    the first layer of the unbroken run of passwd copies, ending at the top, that hold this line.
+    """
+
+    name: str
+    uid: int
+    gid: int
+    password: str = "locked"
+    layer_index: int | None = None
+    password_in_shadow: bool = False  # the state comes from /etc/shadow (its own layer), not this line
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Account:
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupEntry:
+    """One /etc/group entry; `members` are the users it lists (their supplementary group)."""
+
+    name: str
+    gid: int
+    members: tuple[str, ...] = ()
+    layer_index: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GroupEntry:
+        values = _known(cls, data)
+        values["members"] = tuple(values.get("members", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpecialFile:
+    """A file of the final image that can change privileges: setuid/setgid bits, file
+    capabilities (the `security.capability` xattr), or write access for everyone under a
+    system path. `layer_index` is the layer that last wrote the entry (its mode and xattrs
+    are that layer's). `mode` holds the permission bits with setuid/setgid/sticky (0o7777).
+
+    type: "file", "hardlink", "dir" or "other" (fifos and devices).
+    """
+
+    path: str
+    layer_index: int
+    type: str
+    mode: int
+    uid: int = 0
+    gid: int = 0
+    capabilities: str = ""  # getcap's spelling, e.g. "cap_net_raw=ep"; "" without the xattr
+
+    @property
+    def setuid(self) -> bool:
+        return self.type in ("file", "hardlink") and bool(self.mode & 0o4000)
+
+    @property
+    def setgid(self) -> bool:
+        return self.type in ("file", "hardlink") and bool(self.mode & 0o2000)
+
+    @property
+    def world_writable(self) -> bool:
+        return bool(self.mode & 0o002)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SpecialFile:
+        return cls(**_known(cls, data))
+
+
+@dataclass(kw_only=True)
+class Privileges:
+    """What the privilege rules read from the layers: accounts, groups and special files.
+
+    `ImageFacts.privileges` is None for facts stored before the portal read these: such a scan
+    cannot say whether the image is clean, so the rules that need them fail closed.
+    `special_files_truncated`: more special files than are kept (the highest layers are kept first,
+    so the layers above a base are the last to be cut).
+    """
+
+    accounts: list[Account] = field(default_factory=list)
+    groups: list[GroupEntry] = field(default_factory=list)
+    special_files: list[SpecialFile] = field(default_factory=list)
+    special_files_truncated: bool = False
+    shadow_layer_index: int | None = None  # the layer that last wrote /etc/shadow (password states)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Privileges:
+        shadow_layer = data.get("shadow_layer_index")
+        return cls(accounts=[Account.from_dict(a) for a in data.get("accounts", [])],
+                   groups=[GroupEntry.from_dict(g) for g in data.get("groups", [])],
+                   special_files=[SpecialFile.from_dict(f) for f in data.get("special_files", [])],
+                   special_files_truncated=bool(data.get("special_files_truncated", False)),
+                   shadow_layer_index=int(shadow_layer) if shadow_layer is not None else None)
+
+
 @dataclass(kw_only=True)
 class ImageFacts:
     """What compliance knows about one image manifest."""
@@ -77,6 +175,8 @@ class ImageFacts:
     secrets: list[SecretFinding] = field(default_factory=list)
     secrets_truncated: bool = False  # the secret scan hit a file or finding limit
     files_by_layer: list[int] = field(default_factory=list)  # final-image files each layer added
+    # None: not read (facts stored before privileges were read, or read without layer metadata).
+    privileges: Privileges | None = None
 
     @property
     def file_count(self) -> int:
@@ -100,6 +200,7 @@ class ImageFacts:
             secrets=[SecretFinding.from_dict(s) for s in data.get("secrets", [])],
             secrets_truncated=bool(data.get("secrets_truncated", False)),
             files_by_layer=[int(n) for n in data.get("files_by_layer", [])],
+            privileges=Privileges.from_dict(data["privileges"]) if data.get("privileges") is not None else None,
         )
 
 

@@ -8,7 +8,7 @@ import posixpath
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
@@ -41,6 +41,13 @@ class LayerScan:
     # by a non-file starts the list again. Only paths present at the top are kept.
     history: dict[str, list[LayerFile]] = field(default_factory=dict)
     index: dict[str, int] = field(default_factory=dict)  # every file at the top -> its layer
+    # path -> what `mark` said of the entry at the top (any type but symlinks' targets: the
+    # entry itself), for the entries it said something of. See `Overlay`.
+    marks: dict[str, Any] = field(default_factory=dict)
+
+
+# (tar entry, its normalised path, its layer) -> something to remember about it, or None.
+Marker = Callable[[tarfile.TarInfo, str, int], Any]
 
 
 def normalize_path(name: str) -> str:
@@ -56,16 +63,21 @@ def normalize_path(name: str) -> str:
 
 
 class Overlay:
-    """Tables of the layers below (`files`, `links`, `history`, `index`) and of the layer
-    being read (`upper_*`). Deletions touch only the lower tables, so whiteouts never hide
-    entries of their own layer, whatever the order inside the tar."""
+    """Tables of the layers below (`files`, `links`, `history`, `index`, `marks`) and of the
+    layer being read (`upper_*`). Deletions touch only the lower tables, so whiteouts never hide
+    entries of their own layer, whatever the order inside the tar.
 
-    def __init__(self, history: Callable[[str], bool], index: bool):
-        self.tracks_history, self.tracks_index = history, index
+    `mark` sees every entry (directories too: a directory entry in an upper layer carries the
+    directory's mode from then on, as overlayfs shows it) and keeps what it returns until a
+    later entry of that path, a whiteout or an opaque directory replaces it."""
+
+    def __init__(self, history: Callable[[str], bool], index: bool, mark: Marker | None = None):
+        self.tracks_history, self.tracks_index, self.mark = history, index, mark
         self.files: dict[str, LayerFile] = {}
         self.links: dict[str, str] = {}  # symlink path -> normalised target path
         self.history: dict[str, list[LayerFile]] = {}
         self.index: dict[str, int] = {}
+        self.marks: dict[str, Any] = {}
         # Every directory that holds a lower entry: deleting a subtree scans the tables
         # only when the path is one of them, so the common case costs a dict lookup even
         # with a file index of 100,000 paths.
@@ -77,12 +89,13 @@ class Overlay:
         self.upper_links: dict[str, str] = {}
         self.upper_history: dict[str, LayerFile] = {}
         self.upper_index: dict[str, int] = {}
+        self.upper_marks: dict[str, Any] = {}
 
     def end_layer(self) -> None:
         for path, copy in self.upper_history.items():
             self.history.setdefault(path, []).append(copy)
         for table, upper in ((self.files, self.upper_files), (self.links, self.upper_links),
-                             (self.index, self.upper_index)):
+                             (self.index, self.upper_index), (self.marks, self.upper_marks)):
             for path in upper:
                 self._add_parents(path)
             table.update(upper)
@@ -106,8 +119,12 @@ class Overlay:
         # lower directory of that name with everything below it. A new copy of a history
         # file extends its history rather than restarting it.
         self._drop(path, subtree=not member.isdir(), keep_history=keep and self.tracks_history(path))
-        for table in (self.upper_files, self.upper_links, self.upper_history, self.upper_index):
+        for table in (self.upper_files, self.upper_links, self.upper_history, self.upper_index, self.upper_marks):
             table.pop(path, None)  # a tar may repeat a name: the last entry wins
+        if self.mark is not None:
+            marked = self.mark(member, path, layer)
+            if marked is not None:
+                self.upper_marks[path] = marked
         if member.isreg() or member.islnk():
             if self.tracks_index:
                 self.upper_index[path] = layer
@@ -147,7 +164,7 @@ class Overlay:
             self.dirs.add(path)
 
     def _tables(self) -> tuple[dict, ...]:
-        return self.files, self.links, self.history, self.index
+        return self.files, self.links, self.history, self.index, self.marks
 
     def _drop(self, path: str, *, subtree: bool, keep_history: bool = False) -> None:
         for table in self._tables():
@@ -167,7 +184,7 @@ class Overlay:
     def result(self) -> LayerScan:
         files = _resolve_symlinks(self.files, self.links)
         history = {path: copies for path, copies in self.history.items() if path in self.files}
-        return LayerScan(files=files, history=history, index=self.index)
+        return LayerScan(files=files, history=history, index=self.index, marks=self.marks)
 
 
 def _resolve_symlinks(files: dict[str, LayerFile], links: dict[str, str]) -> dict[str, LayerFile]:

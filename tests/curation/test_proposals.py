@@ -9,9 +9,14 @@ from catalog.models import BaseImage, ProposalState
 from catalog.selectors import selectable_bases
 from compliance.gate import version_tag
 from compliance.models import ImageScan, Verdict
+from compliance.policy.evaluation import verdict_evaluate
+from compliance.policy.ruleset import ruleset_for
+from compliance.sbom.models import ImageFacts
+from compliance.vulndb.store import database_version
 from curation.proposals import ProposalError, base_approve, base_propose
 from portal.models import AuditEvent, GlobalRole
 from tests.builds.test_api import api_for
+from tests.compliance.vulndb.test_reevaluation import CLEAN_PRIVILEGES
 from tests.factories import UserFactory, with_role
 
 pytestmark = pytest.mark.django_db
@@ -31,8 +36,11 @@ def platform_admin(db):
 
 @pytest.fixture
 def published(build):  # noqa: F811
-    scan = ImageScan.objects.create(build=build, digest=DIGEST, repository="q", status=ImageScan.Status.DONE)
-    Verdict.objects.create(build=build, passed=True, results=[])
+    facts = ImageFacts(repository="q", digest=DIGEST, layer_digests=["sha256:" + "2" * 64, "sha256:" + "3" * 64],
+                       config={"config": {"User": "10001"}}, privileges=CLEAN_PRIVILEGES)
+    scan = ImageScan.objects.create(build=build, digest=DIGEST, repository="q", status=ImageScan.Status.DONE,
+                                    facts=facts.to_dict())
+    verdict_evaluate(build=build)
     build.digest, build.published_reference = DIGEST, f"127.0.0.1:5000/published/payments/pay-api:{build.pk}@{DIGEST}"
     build.save()
     assert scan.pk
@@ -82,9 +90,22 @@ def test_a_platform_admin_approves_and_the_base_becomes_usable_in_a_from(member,
         base_approve(user=platform_admin, base=approved)
 
 
+def test_approval_is_refused_for_an_image_checked_before_the_privilege_rules(member, platform_admin, published):
+    base = propose(member, published)
+    facts = published.scan.facts
+    facts.pop("privileges")  # scanned before the privilege facts were read, and passed under policy version 2
+    ImageScan.objects.filter(pk=published.scan.pk).update(facts=facts)
+    Verdict.objects.create(build=published, passed=True, results=[], policy_version="2")
+    with pytest.raises(ProposalError, match="no longer passes") as refused:
+        base_approve(user=platform_admin, base=base)
+    assert not BaseImage.objects.get(pk=base.pk).approved
+    assert "Build it again for a fresh scan" in str(refused.value)
+
+
 def test_approval_is_refused_when_the_image_no_longer_passes(member, platform_admin, published):
     base = propose(member, published)
-    Verdict.objects.create(build=published, passed=False, results=[])
+    Verdict.objects.create(build=published, passed=False, results=[], database_version=database_version(),
+                           ruleset_version=ruleset_for(published.team).version)  # current: not evaluated again
     with pytest.raises(ProposalError, match="no longer passes"):
         base_approve(user=platform_admin, base=base)
     assert not BaseImage.objects.get(pk=base.pk).approved

@@ -58,7 +58,7 @@ def test_it_blocks_an_image_that_runs_as_root(starter_catalog, celery_worker, te
     verdict = build.verdicts.get()
     assert not verdict.passed
     failing = {r["rule"] for r in verdict.failures}
-    assert failing == {"non-root-user"}
+    assert failing == {"non-root-user", "non-root-group"}, "root runs with root's group too"
     assert build.steps["publish"]["status"] == "blocked"
     assert build.published_reference == ""
     published = f"{settings.PUBLISHED_REPOSITORY_PREFIX}/{team.slug}/rooty"

@@ -27,7 +27,8 @@ MULTI_STAGE = (
     "COPY --from=build /built.txt /app/built.txt\n"
     "COPY hello.txt /app/hello.txt\n"
     "COPY --from=base/busybox:1.35 /etc/passwd /app/passwd-of-the-base\n"
-    "USER 10001\n"
+    # a group of its own: a uid alone, without a passwd entry, would run with gid 0 and be blocked
+    "USER 10001:10001\n"
 )
 
 
@@ -69,7 +70,7 @@ def test_a_published_image_approved_as_a_base_is_usable_in_from_and_passes_the_l
         starter_catalog, celery_worker, team, member):
     admin = with_role(UserFactory(username="pat"), GlobalRole.Kind.PLATFORM_ADMIN)
     parent = recipe_save_dockerfile(user=member, team=team, name="tools", build_args={},
-                                    dockerfile="FROM base/busybox:1.35\nRUN echo tools > /tools.txt\nUSER 10001\n")
+                                    dockerfile="FROM base/busybox:1.35\nRUN echo tools > /tools.txt\nUSER 10001:10001\n")
     parent_build = wait_for_build(build_request(user=member, recipe=parent))
     assert parent_build.published_reference, parent_build.error_message
 
@@ -83,7 +84,7 @@ def test_a_published_image_approved_as_a_base_is_usable_in_from_and_passes_the_l
     assert len(base.layer_digests) > len(busybox.layer_digests), "the custom base adds its own layer"
 
     child = recipe_save_dockerfile(user=member, team=team, name="child", build_args={},
-                                   dockerfile=f"FROM {HOST}/{base.repository}:{base.tag}\nRUN cat /tools.txt\nUSER 10001\n")
+                                   dockerfile=f"FROM {HOST}/{base.repository}:{base.tag}\nRUN cat /tools.txt\nUSER 10001:10001\n")
     assert child.base == base
     build = wait_for_build(build_request(user=member, recipe=child))
     assert build.status == Build.Status.SUCCEEDED, build.error_message

@@ -225,3 +225,29 @@ def test_the_schema_names_the_new_endpoints(client):
                  "/api/catalog/base-proposals/", "/api/catalog/base-proposals/{slug}/approve/",
                  "/api/catalog/base-proposals/{slug}/reject/"]:
         assert path in paths, path
+
+
+ONBUILD = "FROM base/busybox:1.35\nUSER 10001:10001\nONBUILD RUN chmod 4755 /bin/busybox\n"
+
+
+def test_onbuild_is_refused_with_its_line_at_every_door_and_for_a_recipe_saved_before(client, member, team, busybox):  # noqa: F811
+    with pytest.raises(DockerfileError) as refused:
+        save(member, team, dockerfile=ONBUILD)
+    assert refused.value.lines[0]["line"] == 3 and "ONBUILD is not accepted" in refused.value.lines[0]["message"]
+    api = api_for(member)
+    created = api.post("/api/dockerfile-recipes/", {"team": "payments", "name": "own", "dockerfile": ONBUILD}, format="json")
+    assert created.status_code == 400 and "ONBUILD is not accepted" in str(created.json())
+    recipe = save(member, team, dockerfile="FROM base/busybox:1.35\nUSER 10001:10001\n")
+    updated = api.put(f"/api/dockerfile-recipes/{recipe.pk}/", {"dockerfile": ONBUILD}, format="json")
+    assert updated.status_code == 400
+    recipe.refresh_from_db()
+    assert "ONBUILD" not in recipe.dockerfile, "the refused edit changed nothing"
+    client.force_login(member)
+    page = client.post(reverse("recipe-dockerfile-check"), {"dockerfile": ONBUILD}).content.decode()
+    assert 'data-line="3">Line 3: ONBUILD is not accepted' in page
+    # A recipe stored before ONBUILD was refused is resolved again when a build is requested.
+    Recipe.objects.filter(pk=recipe.pk).update(dockerfile=ONBUILD)
+    recipe.refresh_from_db()
+    with pytest.raises(DockerfileError, match="ONBUILD is not accepted"):
+        build_request(user=member, recipe=recipe)
+    assert not Build.objects.exists()

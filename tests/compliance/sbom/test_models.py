@@ -1,7 +1,7 @@
 """ImageFacts as stored JSON: rows written before and after this version both load."""
 import json
 
-from compliance.sbom.models import ImageFacts, Package, SecretFinding
+from compliance.sbom.models import Account, GroupEntry, ImageFacts, Package, Privileges, SecretFinding, SpecialFile
 
 # What the previous version stored for an image (no path, purl, secrets or file counts).
 STORED_BEFORE = {
@@ -18,6 +18,7 @@ def test_it_reads_facts_stored_before_the_new_fields_existed():
                                       architecture="amd64", layer_index=0)]
     assert (facts.packages[0].path, facts.packages[0].purl) == ("", "")
     assert (facts.secrets, facts.secrets_truncated, facts.files_by_layer, facts.file_count) == ([], False, [], 0)
+    assert facts.privileges is None, "a scan that never read accounts and special files must not look clean"
 
 
 def test_it_round_trips_every_field_through_json():
@@ -30,6 +31,12 @@ def test_it_round_trips_every_field_through_json():
                  SecretFinding(path="GH", layer_index=None, rule="github-token", fingerprint="sha256:0123456789ab",
                                line=1, where="env")],
         secrets_truncated=True, files_by_layer=[10, 2],
+        privileges=Privileges(
+            accounts=[Account(name="root", uid=0, gid=0, password="locked", layer_index=0)],
+            groups=[GroupEntry(name="root", gid=0, members=("app", "ops"), layer_index=1)],
+            special_files=[SpecialFile(path="bin/busybox", layer_index=1, type="file", mode=0o4755, uid=0, gid=0,
+                                       capabilities="cap_net_raw=ep")],
+            special_files_truncated=True, shadow_layer_index=0),
     )
     assert ImageFacts.from_dict(json.loads(json.dumps(original.to_dict()))) == original
     assert original.file_count == 12

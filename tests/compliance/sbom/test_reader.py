@@ -31,11 +31,12 @@ def test_it_parses_passwd_and_keeps_the_first_entry_of_a_name():
     assert parse_passwd(text) == {"root": 0, "app": 10001}
 
 
-def test_it_wants_the_dpkg_os_release_and_passwd_files_only():
+def test_it_wants_the_dpkg_os_release_and_account_files_only():
     assert all(map(wanted_path, ["var/lib/dpkg/status", "var/lib/dpkg/status.d/libc6", "etc/os-release",
-                                 "usr/lib/os-release", "etc/passwd"]))
+                                 "usr/lib/os-release", "etc/passwd", "etc/group", "etc/shadow"]))
     assert not any(map(wanted_path, ["var/lib/dpkg/status-old", "var/lib/dpkg/status.d/libc6.md5sums",
-                                     "var/lib/dpkg/status.d/sub/x", "etc/shadow", "var/lib/dpkg/status.d/"]))
+                                     "var/lib/dpkg/status.d/sub/x", "etc/gshadow", "etc/passwd-",
+                                     "var/lib/dpkg/status.d/"]))
 
 
 def test_it_prefers_etc_os_release_over_usr_lib():

@@ -11,13 +11,17 @@ from builds.models import Build
 from builds.services import build_request
 from compliance.models import ImageScan, PolicyException, SbomPackage, Verdict
 from compliance.policy.evaluation import verdict_evaluate
-from compliance.sbom.models import ImageFacts
+from compliance.sbom.models import Account, GroupEntry, ImageFacts, Privileges
 from compliance.vulndb.reevaluation import reevaluate_after_import
 from compliance.vulndb.store import vulndb_import
 from portal.models import AuditEvent
 from tests.compliance.vulndb.test_store import osv, write
 
 pytestmark = pytest.mark.django_db
+# What a scan of a compliant image reads: root locked, the runtime user with its own group, no special files.
+CLEAN_PRIVILEGES = Privileges(
+    accounts=[Account(name="root", uid=0, gid=0, layer_index=0), Account(name="app", uid=10001, gid=10001, layer_index=1)],
+    groups=[GroupEntry(name="root", gid=0, layer_index=0), GroupEntry(name="app", gid=10001, layer_index=1)])
 
 
 @pytest.fixture
@@ -49,7 +53,8 @@ def published(recipe, member, busybox, webhook):  # noqa: F811
     build = build_request(user=member, recipe=recipe)
     facts = ImageFacts(repository="quarantine/payments/pay-api", digest="sha256:" + "7" * 64,
                        layer_digests=list(busybox.layer_digests), config={"config": {"User": "10001", "Env": []}},
-                       os={"ID": "debian", "VERSION_ID": "12"}, packages=[], passwd={})
+                       os={"ID": "debian", "VERSION_ID": "12"}, packages=[], passwd={"root": 0, "app": 10001},
+                       privileges=CLEAN_PRIVILEGES)
     scan = ImageScan.objects.create(build=build, digest=facts.digest, status="done", os_id="debian", os_version="12",
                                     facts=facts.to_dict())
     SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1~deb12u1", source_name="openssl",
