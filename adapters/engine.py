@@ -259,6 +259,17 @@ def images_pull(*, references: list[str], token: Callable[[str], str] | None = N
     return pulled
 
 
+def network_gateway(name: str) -> str | None:
+    """The gateway address of a Docker network (where the host answers it), or None without the network."""
+    try:
+        config = engine_client().inspect_network(name).get("IPAM", {}).get("Config") or []
+    except docker.errors.NotFound:
+        return None
+    except DockerException as error:
+        raise EngineError(f"Docker Engine error: {error}")
+    return next((entry["Gateway"] for entry in config if entry.get("Gateway")), None)
+
+
 def image_tag(*, image_id: str, repository: str, tag: str) -> None:
     engine_client().tag(image_id, repository, tag=tag)
 
@@ -343,7 +354,7 @@ def images_remove_with_label(*, label: str, value: str) -> int:
 
 
 def script_output_in_image(*, image: str, script: str, path: str, label: str, environment: dict, timeout: float,
-                           token: Callable[[str], str] | None = None) -> bytes:
+                           token: Callable[[str], str] | None = None, network: str = "") -> bytes:
     """Run `sh -c script` in a throw-away container of `image` (pulled if the engine lacks it) and
     return `path` from it as a tar (the engine's archive format). The container carries `label`:
     containers of that label left exited by a killed worker are removed first. EngineError when the
@@ -354,7 +365,8 @@ def script_output_in_image(*, image: str, script: str, path: str, label: str, en
             api.remove_container(leftover["Id"], force=True)
         images_pull(references=[image], token=token)
         container = api.create_container(image=image, command=["sh", "-c", script], environment=environment,
-                                         labels={label: "run"})
+                                         labels={label: "run"},
+                                         host_config=api.create_host_config(network_mode=network) if network else None)
     except DockerException as error:
         raise EngineError(f"Docker Engine error: {error}")
     try:

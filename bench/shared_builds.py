@@ -181,7 +181,7 @@ def cache_start(workdir: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(["/usr/sbin/apt-cacher-ng", "-c", workdir, "foreground=1", f"pidfile={workdir}/pid",
                                 f"SocketPath={workdir}/socket"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://{bridge}:{CACHE_PORT}"
-    from builds.runner.apt_proxy import proxy_answers
+    from builds.runner.build_network import proxy_answers
 
     deadline = time.monotonic() + 15
     while proxy_answers(url, 1.0):

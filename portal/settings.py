@@ -320,10 +320,15 @@ ROBOT_DEFAULT_DAYS = envint("ROBOT_DEFAULT_DAYS", 90)
 ROBOT_MAX_DAYS = envint("ROBOT_MAX_DAYS", 365)
 QUARANTINE_REPOSITORY_PREFIX = env("PORTAL_QUARANTINE_PREFIX", "quarantine")
 PUBLISHED_REPOSITORY_PREFIX = env("PORTAL_PUBLISHED_PREFIX", "published")
-# An HTTP proxy caching Debian packages (apt-cacher-ng, started by scripts/ensure-services.sh on the
-# docker0 bridge address) or a site mirror proxy. Builds get it as the predefined `http_proxy` build
-# arg, which stays out of the layer cache key and the image history; when it does not answer, builds
-# go direct to the mirrors. Empty: no proxy.
+# Build steps run on this Docker network: internal (no route out), the host dropping all it sends but
+# to the build proxy, which forwards to allowed hosts only (scripts/ensure-services.sh sets all three
+# up). Empty: the engine's default bridge, with whatever it reaches (not recommended).
+BUILD_NETWORK = env("PORTAL_BUILD_NETWORK", "portal-builds")
+BUILD_PROXY_PORT = envint("PORTAL_BUILD_PROXY_PORT", 3128)
+# The proxy builds go through (predefined `http_proxy`/`https_proxy` build args: out of the layer
+# cache key and the image history). Empty: the build proxy on BUILD_NETWORK's gateway address, which
+# sends Debian's mirrors through the package cache (apt-cacher-ng); a site's own proxy or mirror
+# can be named instead. On the build network a step has no network at all when it does not answer.
 APT_PROXY = env("PORTAL_APT_PROXY", "")
 APT_PROXY_PROBE_SECONDS = float(env("PORTAL_APT_PROXY_PROBE_SECONDS", "1"))
 # The most used apt packages of recipes on a base get a layer each, so recipes share them (builds/compose/shared_layers.py).

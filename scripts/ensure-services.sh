@@ -56,6 +56,8 @@ declare -A hint=(
   [chromium]="install Chromium at /usr/lib/chromium/chromium"
   [apt-cacher-ng]="install apt-cacher-ng and serve it on the docker0 address, port $APT_CACHE_PORT"
   [iproute2]="install iproute2 (the ip command)"
+  [tinyproxy]="install tinyproxy (the build network's proxy)"
+  [iptables]="install iptables (keeps build steps off the host's ports)"
   [skopeo]="install skopeo (tests check the registry's access control with it)"
 )
 pkgs=()
@@ -69,6 +71,8 @@ need debootstrap have debootstrap
 need apt-cacher-ng test -x /usr/sbin/apt-cacher-ng   # the package cache builds share (PORTAL_APT_PROXY)
 need iproute2 have ip
 need openssl have openssl
+[ -z "${PORTAL_BUILD_NETWORK-portal-builds}" ] || need tinyproxy test -x /usr/bin/tinyproxy
+need iptables have iptables
 start_docker=0 start_registry=0 start_pg=0 start_redis=0
 docker_up || { start_docker=1; need docker.io have dockerd; }
 if ! have curl || ! registry_up; then start_registry=1; need docker-registry test -x /usr/bin/docker-registry; fi
@@ -192,6 +196,53 @@ else
   say apt-cache "started on http://$bridge:$APT_CACHE_PORT"
 fi
 [ -z "$bridge" ] || say "" "builds use it with PORTAL_APT_PROXY=http://$bridge:$APT_CACHE_PORT"
+
+# --- The build network: what RUN steps can reach -----------------------------------------------------
+# Build steps run on an internal Docker network: no route out, and the host drops everything they
+# send it except to the build proxy (tinyproxy on the network's gateway address), which forwards only
+# to the allowed hosts (Debian's mirrors through the package cache, PyPI, and PORTAL_BUILD_ALLOWED_HOSTS).
+# So a Dockerfile's RUN reaches neither the host's other ports, nor internal services, nor a cloud
+# metadata address.
+BUILD_NET=${PORTAL_BUILD_NETWORK-portal-builds}
+BUILD_PROXY_PORT=${PORTAL_BUILD_PROXY_PORT:-3128}
+if [ -n "$BUILD_NET" ]; then
+  docker network inspect "$BUILD_NET" >/dev/null 2>&1 ||
+    docker network create --internal --driver bridge -o com.docker.network.bridge.name="$BUILD_NET" "$BUILD_NET" >/dev/null
+  gateway=$(docker network inspect "$BUILD_NET" -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}')
+  subnet=$(docker network inspect "$BUILD_NET" -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}')
+  # The host's side: from the build bridge only the proxy's port gets in.
+  iptables -N PORTAL-BUILDS 2>/dev/null || iptables -F PORTAL-BUILDS
+  iptables -A PORTAL-BUILDS -p tcp -d "$gateway" --dport "$BUILD_PROXY_PORT" -j ACCEPT
+  iptables -A PORTAL-BUILDS -j DROP
+  iptables -C INPUT -i "$BUILD_NET" -j PORTAL-BUILDS 2>/dev/null || iptables -I INPUT -i "$BUILD_NET" -j PORTAL-BUILDS
+  mkdir -p /etc/portal-build-proxy
+  allowed="deb.debian.org security.debian.org pypi.org files.pythonhosted.org ${PORTAL_BUILD_ALLOWED_HOSTS:-}"
+  for host in $allowed; do printf '^%s$\n' "${host//./\\.}"; done >/etc/portal-build-proxy/allowed.new
+  conf=/etc/portal-build-proxy/tinyproxy.conf
+  {
+    printf '%s\n' "User tinyproxy" "Group tinyproxy" "Port $BUILD_PROXY_PORT" "Listen $gateway" "Timeout 600" \
+      "LogLevel Warning" "Syslog Off" 'PidFile "/run/portal-build-proxy/pid"' 'LogFile "/var/log/portal-build-proxy.log"' \
+      "MaxClients 100" "Allow $subnet" "ConnectPort 443" 'ViaProxyName "portal-build-proxy"' \
+      'Filter "/etc/portal-build-proxy/allowed"' "FilterExtended On" "FilterDefaultDeny Yes" "FilterURLs Off" \
+      "DisableViaHeader Yes"
+    # Debian's files through the package cache (when it runs), so builds still share downloads.
+    tcp_open 127.0.0.1 "$APT_CACHE_PORT" && printf '%s\n' "Upstream http 127.0.0.1:$APT_CACHE_PORT \".debian.org\""
+  } >"$conf.new"
+  if cmp -s "$conf.new" "$conf" && cmp -s /etc/portal-build-proxy/allowed.new /etc/portal-build-proxy/allowed &&
+     tcp_open "$gateway" "$BUILD_PROXY_PORT"; then
+    rm -f "$conf.new" /etc/portal-build-proxy/allowed.new
+    say proxy "running on http://$gateway:$BUILD_PROXY_PORT (build network $BUILD_NET)"
+  else
+    mv "$conf.new" "$conf" && mv /etc/portal-build-proxy/allowed.new /etc/portal-build-proxy/allowed
+    if [ -s /run/portal-build-proxy/pid ]; then kill "$(cat /run/portal-build-proxy/pid)" 2>/dev/null && sleep 0.5; fi
+    install -d -o tinyproxy /run/portal-build-proxy
+    touch /var/log/portal-build-proxy.log && chown tinyproxy /var/log/portal-build-proxy.log
+    /usr/bin/tinyproxy -c "$conf"
+    wait_for 10 tcp_open "$gateway" "$BUILD_PROXY_PORT" ||
+      { echo "the build proxy did not answer; see /var/log/portal-build-proxy.log" >&2; exit 1; }
+    say proxy "started on http://$gateway:$BUILD_PROXY_PORT for build network $BUILD_NET (allowed: $allowed)"
+  fi
+fi
 
 # --- PostgreSQL and Redis -------------------------------------------------------------------------
 if ((start_pg)) && ! pg_up; then

@@ -7,12 +7,8 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
 bind=${PORTAL_BIND:-127.0.0.1:8000}
-# Builds share the package cache scripts/ensure-services.sh runs on docker0 (direct when it is down);
-# set PORTAL_APT_PROXY (even empty) to choose otherwise.
-if [ -z "${PORTAL_APT_PROXY+set}" ]; then
-  bridge=$(ip -4 -o addr show docker0 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }' || true)
-  [ -z "$bridge" ] || export PORTAL_APT_PROXY="http://$bridge:${PORTAL_APT_CACHE_PORT:-3142}"
-fi
+# Build steps run on the build network and reach the mirrors through its proxy and the package
+# cache (scripts/ensure-services.sh sets them up; the portal finds the proxy by itself).
 mkdir -p var/log
 worker="" server=""
 

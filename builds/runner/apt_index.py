@@ -33,7 +33,7 @@ from django.conf import settings
 from adapters.engine import EngineError, script_output_in_image
 from adapters.factory import base_pull_token
 from builds.compose.apt_merge import package_name
-from builds.runner.apt_proxy import apt_proxy_build_args
+from builds.runner.build_network import build_network, build_proxy_args, build_proxy_url
 
 LISTS_DIR = "/var/lib/apt/lists"
 CONTEXT_DIR = "portal-apt-lists"
@@ -193,7 +193,7 @@ def index_fetch(base_reference: str, proxy: str = "") -> PackageIndex:
     try:
         archive = script_output_in_image(image=base_reference, script=FETCH_SCRIPT, path="/tmp/portal-lists",
                                          label=FETCH_LABEL, environment={"http_proxy": proxy} if proxy else {},
-                                         timeout=300, token=base_pull_token)
+                                         timeout=300, token=base_pull_token, network=build_network())
     except EngineError as error:
         raise ValueError(f"apt-get update failed in the base: {error}")
     return index_from_tar(archive)
@@ -224,8 +224,8 @@ def apt_index_apply(dockerfile: str, files: dict[str, bytes], on_line) -> str:
     if settings.APT_INDEX_MAX_AGE_SECONDS <= 0 or not transactions:
         return dockerfile
     base = first_base(dockerfile)
-    proxy = apt_proxy_build_args(url=settings.APT_PROXY, timeout=settings.APT_PROXY_PROBE_SECONDS,
-                                 on_line=lambda line: None).get("http_proxy", "")
+    proxy = build_proxy_args(url=build_proxy_url(), timeout=settings.APT_PROXY_PROBE_SECONDS,
+                             on_line=lambda line: None).get("http_proxy", "")
     try:
         index = index_for(base, proxy=proxy, max_age=settings.APT_INDEX_MAX_AGE_SECONDS)
     except Exception as error:  # an outage or an odd base must never fail the build: apt updates itself

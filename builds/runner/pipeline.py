@@ -20,7 +20,7 @@ from adapters.retry import registry_unreachable, with_registry_retries
 from builds.errors import BuildCancelled, StepFailed, TeamAtCapacity
 from builds.logs import BuildLog
 from builds.models import Build
-from builds.runner.apt_proxy import apt_proxy_build_args
+from builds.runner.build_network import build_network, build_proxy_args, build_proxy_url
 from builds.runner.build_stage import (
     build_stage_cleanup,
     build_stage_context,
@@ -162,9 +162,12 @@ def _engine_build(build: Build, log: BuildLog, context: bytes, tag: str, network
     if elapsed >= total:
         raise StepFailed("build:user:deadline", _deadline_message(total))
     options = engine_options(build)
-    # A step with no network has no use for the package cache (and must not be told of one).
-    proxy = {} if network_mode == "none" else apt_proxy_build_args(
-        url=settings.APT_PROXY, timeout=settings.APT_PROXY_PROBE_SECONDS, on_line=log.line)
+    # A step with no network has no use for the proxy (and must not be told of one); any other step
+    # runs on the build network, reaching the proxy's allowed hosts only.
+    if network_mode != "none":
+        network_mode = build_network() or network_mode
+    proxy = {} if network_mode == "none" else build_proxy_args(
+        url=build_proxy_url(), timeout=settings.APT_PROXY_PROBE_SECONDS, on_line=log.line)
     if proxy:  # a team's own build args (Dockerfile recipes) win over the cache
         options["buildargs"] = {**proxy, **options.get("buildargs", {})}
     try:

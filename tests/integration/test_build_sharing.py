@@ -91,11 +91,11 @@ def test_a_build_goes_through_the_cache_when_it_answers(starter_catalog, team, m
 
     assert build.status == Build.Status.SUCCEEDED, build.error_message
     log = full_log(build).splitlines()
-    assert f"Packages through the cache at {listening_proxy}" in log
+    assert any(line.startswith(f"Network through the build proxy at {listening_proxy}") for line in log)
     assert f"proxy=[{listening_proxy}] {token}" in log
 
 
-def test_a_build_goes_direct_with_a_log_line_when_the_cache_is_down(starter_catalog, team, member, settings):
+def test_a_build_runs_without_network_and_says_so_when_the_proxy_is_down(starter_catalog, team, member, settings):
     with socket.socket() as probe:  # a port nothing listens on once closed
         probe.bind(("127.0.0.1", 0))
         down = f"http://127.0.0.1:{probe.getsockname()[1]}"
@@ -105,7 +105,7 @@ def test_a_build_goes_direct_with_a_log_line_when_the_cache_is_down(starter_cata
 
     assert build.status == Build.Status.SUCCEEDED, build.error_message
     log = full_log(build)
-    assert f"Package cache {down} does not answer" in log and "building direct to the mirrors" in log
+    assert f"Build proxy {down} does not answer" in log and "its steps reach no network" in log
     assert f"proxy=[] {token}" in log.splitlines(), "the step ran without a proxy"
 
 
@@ -151,15 +151,13 @@ def test_step_images_a_running_build_uses_are_kept_until_it_finishes(starter_cat
 
 @pytest.fixture
 def apt_cache():
-    """The package cache scripts/ensure-services.sh runs on docker0; fail (never skip) without it."""
-    import subprocess
+    """The build proxy scripts/ensure-services.sh runs on the build network, which sends Debian's
+    mirrors through the package cache; fail (never skip) without it."""
+    from builds.runner.build_network import build_proxy_url, proxy_answers
 
-    from builds.runner.apt_proxy import proxy_answers
-
-    found = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True).stdout.split()
-    url = f"http://{found[3].split('/')[0]}:3142" if len(found) > 3 else ""
+    url = build_proxy_url()
     if not url or proxy_answers(url, 2):
-        pytest.fail(f"The apt package cache {url or '(no docker0 address)'} is not answering: "
+        pytest.fail(f"The build proxy {url or '(no build network)'} is not answering: "
                     "start it with scripts/ensure-services.sh", pytrace=False)
     return url
 
