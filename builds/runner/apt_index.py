@@ -188,8 +188,10 @@ def index_from_tar(data: bytes) -> PackageIndex:
     return PackageIndex(release_files=release_files, lists=lists)
 
 
-def index_fetch(base_reference: str, proxy: str = "") -> PackageIndex:
-    """Run `apt-get update` in a throw-away container of the base and read its lists."""
+def index_fetch(base_reference: str, proxy: str | None = None) -> PackageIndex:
+    """Run `apt-get update` in a throw-away container of the base, on the build network, and read its
+    lists; through `proxy` (None: the build proxy, "": none)."""
+    proxy = build_proxy_url() if proxy is None else proxy
     try:
         archive = script_output_in_image(image=base_reference, script=FETCH_SCRIPT, path="/tmp/portal-lists",
                                          label=FETCH_LABEL, environment={"http_proxy": proxy} if proxy else {},
