@@ -138,7 +138,7 @@ class Checker:
         self.check("POST /scan without artifact.digest", "scan",
                    post(json.dumps({"registry": {"url": self.args.registry},
                                     "artifact": {"repository": self.args.image[0]}})), status=422)
-        request = {"registry": {"url": self.args.registry, "authorization": ""},
+        request = {"registry": {"url": self.args.registry, "authorization": self.args.registry_authorization},
                    "artifact": {"repository": self.args.image[0], "digest": digest, "tag": self.args.image[1],
                                 "mime_type": "application/vnd.docker.distribution.manifest.v2+json"}}
         accepted = self.check("POST /scan", "scan", post(json.dumps(request)), status=202)
@@ -181,13 +181,19 @@ def main() -> int:
     parser.add_argument("--url", default="http://127.0.0.1:8765/harbor/api/v1")
     parser.add_argument("--token", required=True)
     parser.add_argument("--registry", default="http://127.0.0.1:5000", help="Registry the portal's worker reads")
+    parser.add_argument("--registry-authorization", default="", help="What Harbor would send for the registry, e.g. "
+                        "\"Bearer $(manage.py registry_token scanner repository:base/debian:pull)\" (the portal's "
+                        "registry answers its tokens only)")
     parser.add_argument("--image", default="base/debian:bookworm")
     parser.add_argument("--timeout", type=float, default=120, help="Seconds to wait for the scan")
     args = parser.parse_args()
     repository, _, tag = args.image.partition(":")
     args.image = (repository, tag or "latest")
-    digest = requests.head(f"{args.registry}/v2/{repository}/manifests/{args.image[1]}", timeout=10, headers={
-        "Accept": "application/vnd.docker.distribution.manifest.v2+json"}).headers["Docker-Content-Digest"]
+    headers = {"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
+    if args.registry_authorization:
+        headers["Authorization"] = args.registry_authorization
+    digest = requests.head(f"{args.registry}/v2/{repository}/manifests/{args.image[1]}", timeout=10,
+                           headers=headers).headers["Docker-Content-Digest"]
     outcome = Outcome()
     for spec in args.specs:
         Checker(spec, args, outcome).run(digest)
