@@ -2,7 +2,7 @@ from django.contrib import admin
 
 # The accounts room's admin pages register on import (autodiscovery only imports portal.admin).
 from portal.accounts import admin as accounts_admin  # noqa: F401
-from portal.admin_site import PlatformAdminOnly
+from portal.admin_site import PlatformAdminOnly, ReadOnlyForPlatformAdmins
 from portal.models import AuditEvent, GlobalRole, Membership, Team
 
 
@@ -23,15 +23,6 @@ class GlobalRoleAdmin(PlatformAdminOnly, admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(PlatformAdminOnly, admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyForPlatformAdmins, admin.ModelAdmin):
     list_display = ["created", "actor", "action", "target_type", "target_id", "team"]
     list_filter = ["action"]
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

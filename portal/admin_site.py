@@ -57,3 +57,17 @@ class PlatformAdminOnly:
 
     def has_delete_permission(self, request, obj=None):
         return is_platform_admin(request.user)
+
+
+class ReadOnlyForPlatformAdmins(PlatformAdminOnly):
+    """ModelAdmin mixin for records (the audit log, login attempts, tokens): platform admins read
+    them; nobody adds, edits or deletes them in the admin (actions may still act on them)."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

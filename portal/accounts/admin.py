@@ -6,18 +6,7 @@ from django.contrib import admin, messages
 from portal.accounts.lockout import lockout_clear
 from portal.accounts.models import ApiToken
 from portal.accounts.tokens import token_revoke
-from portal.admin_site import PlatformAdminOnly
-
-
-class ReadOnlyForPlatformAdmins(PlatformAdminOnly):
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from portal.admin_site import ReadOnlyForPlatformAdmins
 
 
 @admin.register(AccessAttempt)
