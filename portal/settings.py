@@ -155,17 +155,28 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # JSON bodies; the few calls that take a file (a recipe's artifact, a Dockerfile's context, a
+    # scanner report) add multipart themselves, and POST /api/token/ keeps forms as well.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Documents every operation's 4xx answers besides its success (portal/api_schema.py).
+    "DEFAULT_SCHEMA_CLASS": "portal.api_schema.PortalAutoSchema",
+    # ?limit= above API_MAX_PAGE_SIZE is read as that; a limit or offset that is not a whole number is a 400.
+    "DEFAULT_PAGINATION_CLASS": "portal.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
+API_MAX_PAGE_SIZE = envint("API_MAX_PAGE_SIZE", 500)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Image portal API",
     "DESCRIPTION": "Compose, build, scan, gate and publish container images.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response shapes apart: uploads are binary in requests, read-only fields stay out of
+    # requests, and a required text field says it may not be blank (minLength 1).
+    "COMPONENT_SPLIT_REQUEST": True,
     # Recipe.kind and Component.kind both have choices named "kind": give each enum its own name.
-    "ENUM_NAME_OVERRIDES": {"RecipeKindEnum": "builds.models.Recipe.Kind", "ComponentKindEnum": "catalog.models.Component.Kind"},
+    "ENUM_NAME_OVERRIDES": {"RecipeKindEnum": "builds.models.Recipe.Kind", "ComponentKindEnum": "catalog.models.Component.Kind",
+                            "TeamScriptKindEnum": "builds.models.TeamScript.Kind", "PolicyRuleKindEnum": "compliance.models.PolicyRule.Kind"},
 }
 
 # Celery: JSON only, ids not objects, one build per worker process at a time.

@@ -5,10 +5,12 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import obtain_auth_token
+
+from portal.api_token import TokenView
 
 # A database outage answers 503 "retry shortly" rather than a 500 (see portal/outage.py).
 handler500 = "portal.outage.handler500"
+handler404 = "portal.api_errors.handler404"
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -18,7 +20,7 @@ urlpatterns = [
     path("", include("curation.urls")),
     path("api/", include("portal.api_urls")),
     path("harbor/api/v1/", include("compliance.harbor.urls")),
-    path("api/token/", login_not_required(obtain_auth_token), name="api-token"),
+    path("api/token/", login_not_required(TokenView.as_view()), name="api-token"),
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
     path("admin/", admin.site.urls),
 ]
