@@ -17,7 +17,7 @@ from adapters.factory import registry_client, registry_host
 from adapters.registry import RegistryError
 from adapters.retry import registry_unreachable, with_registry_retries
 from builds.errors import BuildCancelled, StepFailed, TeamAtCapacity
-from builds.logs import BuildLog
+from builds.logs import BuildLog, log_text_mask
 from builds.models import Build
 from builds.runner.apt_proxy import apt_proxy_build_args
 from builds.runner.build_stage import (
@@ -311,5 +311,7 @@ def build_run(build_id: int) -> None:
 def build_finish(build: Build, status: str, code: str = "", message: str = "", failed_step: str = "") -> None:
     build.status = status
     build.finished = timezone.now()
-    build.error_code, build.error_message, build.failed_step = code, message, failed_step
+    # The failed step is the builder's echo of a Dockerfile line ("Step 3/7 : ENV API_TOKEN=..."), and
+    # an engine error may quote one: masked as the log is, since the build page and the API show both.
+    build.error_code, build.error_message, build.failed_step = code, log_text_mask(message), log_text_mask(failed_step)
     build.save(update_fields=["status", "finished", "error_code", "error_message", "failed_step"])
