@@ -31,6 +31,16 @@ class ImageScan(models.Model):
     finished = models.DateTimeField(null=True, blank=True)
 
 
+class ScanCredential(models.Model):
+    """The registry credential Harbor sent with a scan request, sealed (compliance/harbor/credentials.py)
+    and kept only until the scan ends or it expires: the worker looks it up by the scan's id, so
+    it never travels in a broker message."""
+
+    scan = models.OneToOneField(ImageScan, on_delete=models.CASCADE, related_name="credential")
+    sealed = models.TextField(help_text="Fernet token of the Authorization value (key derived from SECRET_KEY)")
+    expires_at = models.DateTimeField()
+
+
 class SbomPackage(models.Model):
     scan = models.ForeignKey(ImageScan, on_delete=models.CASCADE, related_name="packages")
     type = models.CharField(max_length=20, default="deb")

@@ -221,6 +221,8 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # Scans Harbor asked for are Harbor's to keep (it stores the report it fetched): ours go after this.
 HARBOR_SCAN_RETENTION_DAYS = envint("HARBOR_SCAN_RETENTION_DAYS", 7)
+# The registry credential of a Harbor scan request waits (sealed) at most this long for a worker.
+HARBOR_CREDENTIAL_TTL_SECONDS = envint("HARBOR_CREDENTIAL_TTL_SECONDS", 3600)
 # Harbor's pluggable scanner API (/harbor/api/v1/): Harbor sends this as "Authorization: Bearer
 # <token>". Empty disables the adapter (every call answers 503 saying so).
 HARBOR_ADAPTER_TOKEN = env("HARBOR_ADAPTER_TOKEN", "")
