@@ -183,3 +183,18 @@ def test_every_operation_documents_its_error_answers(client):
 def test_an_unknown_api_url_answers_json(member):
     response = api_for(member).get("/api/builds/not-a-number/")
     assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+
+
+def test_the_sbom_comes_in_each_documented_format_and_an_unknown_one_is_refused(member, build):
+    from compliance.models import ImageScan
+    digest = "sha256:" + "5" * 64
+    ImageScan.objects.create(build=build, digest=digest, status="done",
+                             facts={"repository": "quarantine/payments/pay-api", "digest": digest})
+    api = api_for(member)
+    assert json.loads(api.get(f"/api/builds/{build.pk}/sbom/").content)["bomFormat"] == "CycloneDX"
+    assert json.loads(api.get(f"/api/builds/{build.pk}/sbom/?format=cyclonedx").content)["bomFormat"] == "CycloneDX"
+    spdx = api.get(f"/api/builds/{build.pk}/sbom/?format=spdx")
+    assert spdx.status_code == 200 and spdx["Content-Type"] == "application/spdx+json"
+    for wrong in ("xml", ""):
+        refused = api.get(f"/api/builds/{build.pk}/sbom/?format={wrong}")
+        assert refused.status_code == 400 and "cyclonedx" in refused.json()["format"], wrong
