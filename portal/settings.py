@@ -231,6 +231,11 @@ HARBOR_ADAPTER_TOKEN = env("HARBOR_ADAPTER_TOKEN", "")
 POLICY_BLOCK_SEVERITIES = [s for s in env("POLICY_BLOCK_SEVERITIES", "Critical,High").split(",") if s]
 POLICY_BLOCK_FIXABLE_ONLY = envbool("POLICY_BLOCK_FIXABLE_ONLY", "True")
 
+# An image whose packages are in an ecosystem with no vulnerability data, or whose newest import is
+# older than this, is "not assessed" (the vulnerability-data rule; a global or team rule row may set
+# its own max_age_days). Air-gapped sites that import by hand set what their import rhythm allows.
+VULNDB_MAX_AGE_DAYS = envint("VULNDB_MAX_AGE_DAYS", 7)
+
 # vulndb_sync: the feeds to download, a list of {source, url} (sources: osv, debian-tracker,
 # debian-dsa, debian-dla, alpine-secdb), in VULNDB_FEEDS or in the JSON/YAML file VULNDB_FEEDS_FILE names.
 VULNDB_FEEDS = envdata("VULNDB_FEEDS")

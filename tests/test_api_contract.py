@@ -48,7 +48,8 @@ from builds.dockerfile.services import recipe_save_dockerfile
 from builds.team_scripts.services import team_script_save
 from catalog.models import BaseImage, ProposalState
 from compliance.exceptions.services import exception_request
-from compliance.models import PolicyRule
+from compliance.models import ImageScan, PolicyRule, SbomPackage
+from compliance.policy.evaluation import verdict_evaluate
 from portal.models import GlobalRole
 from tests.factories import UserFactory, with_role
 
@@ -174,6 +175,11 @@ def objects(team, member, recipe, build, busybox, runtime_user):
                                         digest="sha256:" + "7" * 64, layer_digests=["sha256:" + "2" * 64], os_family="busybox",
                                         approved=False, proposal_state=ProposalState.PENDING, source_build=build)
     rule = PolicyRule.objects.create(team=team, kind="non-root-user", action="warn", note="payments override")
+    # The build has a scan and a verdict (not assessed: a Debian package and no data), so their shapes are checked too.
+    scan = ImageScan.objects.create(build=build, digest="sha256:" + "5" * 64, status="done", os_id="debian", os_version="12",
+                                    facts={"repository": "quarantine/payments/pay-api", "digest": "sha256:" + "5" * 64})
+    SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1", source_name="openssl", source_version="3.0.11-1")
+    verdict_evaluate(build=build)
     return {"/api/builds/": {"id": build.pk, "build_id": build.pk}, "/api/recipes/": {"id": recipe.pk},
             "/api/dockerfile-recipes/": {"id": own.pk}, "/api/team-scripts/": {"id": script.pk},
             "/api/exceptions/": {"id": exception.pk}, "/api/policy/rules/": {"id": rule.pk},

@@ -242,7 +242,11 @@ def step_scan(build: Build, log: BuildLog) -> None:
         raise StepFailed("scan:app:failed", f"The image could not be scanned: {summary.error}")
     if build.reused_from_id:
         log.line(f"Reused the SBOM of build #{build.reused_from_id} (same image digest): no rescan.")
-    log.line(f"Vulnerabilities: {summary.findings} findings against the vulnerability database")
+    if summary.not_assessed:  # never "0 findings" when there was nothing to find them in
+        found = f" ({summary.findings} findings in the data there is)" if summary.findings else ""
+        log.line(f"Vulnerabilities: not assessed: {summary.not_assessed}{found}")
+    else:
+        log.line(f"Vulnerabilities: {summary.findings} findings against the vulnerability database")
     log.line(f"SBOM: {summary.packages} packages; OS {summary.os_name or 'not identified (no os-release)'}")
 
 
@@ -250,7 +254,11 @@ def step_policy(build: Build, log: BuildLog) -> None:
     assessment = build_assess(build)
     for result in assessment.results:
         log.line(f"[{result['status'].upper()}] {result['title']}: {result['message']}")
-    log.line("Verdict: " + ("PASSED" if assessment.passed else "BLOCKED"))
+    if assessment.not_assessed:
+        allowed = "publication allowed: the team's policy only warns" if assessment.passed else "BLOCKED"
+        log.line(f"Verdict: NOT ASSESSED ({allowed}): {assessment.not_assessed}")
+    else:
+        log.line("Verdict: " + ("PASSED" if assessment.passed else "BLOCKED"))
 
 
 def step_publish(build: Build, log: BuildLog) -> None:

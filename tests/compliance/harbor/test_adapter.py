@@ -309,8 +309,8 @@ def _finding(scan, *, package, version, vulnerability_id, severity, fixed="", so
 
 
 @pytest.mark.django_db
-def test_it_serves_a_done_scans_report_in_the_mime_type_asked_for(harbor):
-    scan = harbor_scan(finished=timezone.now())
+def test_it_serves_a_done_scans_report_in_the_mime_type_asked_for(harbor, vulnerability_data):
+    scan = harbor_scan(finished=timezone.now(), os_id="debian", os_version="12")
     _finding(scan, package="libssl3", version="3.0.11-1~deb12u1", vulnerability_id="CVE-2024-0001", severity="High",
              fixed="3.0.13-1~deb12u1", source_name="openssl",
              record={"references": [{"type": "ADVISORY", "url": "https://security-tracker.debian.org/tracker/CVE-2024-0001"}]})
@@ -329,6 +329,19 @@ def test_it_serves_a_done_scans_report_in_the_mime_type_asked_for(harbor):
         assert first["links"][0] == "https://security-tracker.debian.org/tracker/CVE-2024-0001"
         assert first["vendor_attributes"]["source_package"] == "openssl"
         assert (second["severity"], "fix_version" in second) == ("Negligible", False)
+
+
+@pytest.mark.django_db
+def test_an_image_without_current_vulnerability_data_is_an_error_saying_so_not_an_empty_report(harbor, tmp_path):
+    from tests.conftest import vulnerability_data_import
+
+    scan = harbor_scan(finished=timezone.now(), os_id="debian", os_version="12")
+    SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1", source_name="openssl", source_version="3.0.11-1")
+    response = report(harbor, scan.pk)
+    assert response.status_code == 500
+    assert as_json(response)["error"]["message"].startswith("Not assessed: no vulnerability data for Debian:12")
+    vulnerability_data_import(tmp_path / "data")
+    assert report(harbor, scan.pk).status_code == 200
 
 
 @pytest.mark.django_db

@@ -85,7 +85,7 @@ def test_it_answers_400_with_field_errors_for_bad_rules(admin, team, body, field
     response = api_for(admin).post(RULES, body, format="json")
     assert response.status_code == 400, response.content
     assert field in response.json(), response.json()
-    assert PolicyRule.objects.count() == 6
+    assert PolicyRule.objects.count() == 7
 
 
 def test_a_malformed_entry_error_names_the_entry_and_field(admin):

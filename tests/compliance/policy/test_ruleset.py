@@ -45,7 +45,7 @@ def test_the_seeded_global_rows_enforce_what_the_hard_coded_policy_did():
     seeded = ruleset_for(None)
     defaults = RuleSet(tuple(EffectiveRule(kind, "block", default_params(kind), "default")
                              for kind in ["approved-base", "non-root-user", "no-secrets-in-env", "no-secrets-in-layers",
-                                          "dockerfile-lint", "vulnerability-threshold"]))
+                                          "dockerfile-lint", "vulnerability-data", "vulnerability-threshold"]))
     assert seeded.version == defaults.version, "where a rule comes from must not change the rule set's version"
     assert {r.source for r in seeded.rules} == {"global"}
     assert seeded.get("vulnerability-threshold").params == {"severities": ["Critical", "High"], "fixable_only": True}
@@ -88,7 +88,7 @@ def test_the_verdict_records_the_rule_set_it_used(unpublished, admin):
     assert banned["evidence"]["matches"][0] | {"banned": None} == {
         "package": "libssl3", "version": "3.0.11-1~deb12u1", "type": "deb", "layer": None, "banned": None,
         "version_unordered": False}
-    assert {"kind": "banned-packages", "source": "team"}.items() <= after.ruleset[-2].items()
+    assert {"kind": "banned-packages", "source": "team"}.items() <= after.ruleset[-3].items()
 
 
 def test_a_warn_rule_is_reported_but_does_not_block(unpublished, admin):
