@@ -200,10 +200,10 @@ def reevaluate_not_assessed(counts: dict, *, done: set[int] = frozenset()) -> in
     otherwise (an import brought its ecosystem's data, or fresher data); `done` are scans this
     run evaluated already. A build whose reason stands (a deb on Ubuntu, no data yet) is left."""
     latest = Verdict.objects.filter(build=OuterRef("pk")).order_by("-created")
-    builds = list(Build.objects.filter(status=Build.Status.SUCCEEDED, scan__status="done")
-                  .exclude(scan__id__in=list(done)).annotate(reason=Subquery(latest.values("not_assessed")[:1]),
-                                                             previous_pk=Subquery(latest.values("pk")[:1]))
-                  .exclude(reason="").exclude(reason__isnull=True).select_related("scan", "team"))
+    found = (Build.objects.filter(status=Build.Status.SUCCEEDED, scan__status="done")
+             .annotate(reason=Subquery(latest.values("not_assessed")[:1]), previous_pk=Subquery(latest.values("pk")[:1]))
+             .exclude(reason="").exclude(reason__isnull=True).select_related("scan", "team"))
+    builds = [b for b in found if b.scan.pk not in done]  # `done` may hold more ids than a query takes
     if not builds:
         return 0
     imported, needs, evaluated = imported_ecosystems(), scans_needs(b.scan.pk for b in builds), 0
