@@ -4,7 +4,10 @@ line is stored.
 
 Masking uses the token patterns of the image secret scanner (through compliance's door), plus the
 password-in-URL form that download commands print; a private key's lines are masked from its
-header to its footer.
+header to its footer. The legacy builder echoes each Dockerfile step ("Step 3/7 : ENV
+API_TOKEN=..."): the value of an ENV, ARG or LABEL whose name says it holds a credential
+(PASSWORD, TOKEN, SECRET, KEY...) is masked whatever it looks like, unless it cannot be one (a
+path, a ${VARIABLE}, true/false), as the no-secrets-in-env rule reads names.
 """
 import re
 import threading
@@ -57,6 +60,37 @@ _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?P<secret>
 _ASSIGNED = re.compile(r"(?P<head>(?:pass(?:word|wd)?|token|secret|api[_-]?key)[\"']?\s*[=:]\s*[\"']?)(?P<secret>[^\s\"',;]{4,})", re.I)
 _KEY_HEADER = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 _KEY_FOOTER = re.compile(r"-----END [A-Z ]*PRIVATE KEY-----")
+# "Step 3/7 : ENV A=1 B_TOKEN="x y"", "Step 2/7 : ARG PASSWORD=x", "Step 4/7 : ENV API_KEY legacy form".
+_STEP_ASSIGNMENTS = re.compile(r"^(?P<head>Step \d+/\d+ : (?P<instruction>ENV|ARG|LABEL)\s+)(?P<rest>.*)$", re.I)
+_ASSIGNMENT = re.compile(r"""(?P<name>[^\s=]+)=(?P<value>"(?:[^"\\]|\\.)*"?|'[^']*'?|(?:\\.|[^\s\\])*)""")
+# A name's words (DB_PASSWORD, dbPassword, db-password, db.password alike) that say "credential".
+_CREDENTIAL_WORD = re.compile(r"(?:^|_)(?:PASS|PASSWORD|PASSWD|PASSPHRASE|PWD|TOKEN|SECRET|KEY|APIKEY|AUTH|CREDENTIALS?"
+                              r"|PRIVATE)(?:_|$)", re.I)
+# Values that cannot be a secret, whatever the name says.
+_NOT_SECRET = re.compile(r"""["']?(?:/\S*|\$\{[^}]*\}|\$[A-Za-z_]\w*|true|false|yes|no|on|off|)["']?""", re.I)
+
+
+def _name_words(name: str) -> str:
+    return re.sub(r"[-.]", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name))
+
+
+def _credential_value(name: str, value: str) -> bool:
+    return bool(_CREDENTIAL_WORD.search(_name_words(name))) and not _NOT_SECRET.fullmatch(value)
+
+
+def _step_assignments_mask(line: str) -> str:
+    """An ENV/ARG/LABEL step as the builder echoes it, with credential values masked by name."""
+    step = _STEP_ASSIGNMENTS.match(line)
+    if step is None:
+        return line
+    head, rest = step.group("head"), step.group("rest")
+    first = rest.split(None, 1)
+    if step.group("instruction").upper() == "ENV" and first and "=" not in first[0]:
+        # The legacy form `ENV NAME the rest of the line is the value`.
+        value = first[1] if len(first) > 1 else ""
+        return head + (f"{first[0]} {MASK}" if _credential_value(first[0], value) else rest)
+    return head + _ASSIGNMENT.sub(
+        lambda m: f"{m.group('name')}={MASK}" if _credential_value(m.group("name"), m.group("value")) else m.group(0), rest)
 
 
 class LogMasker:
@@ -74,10 +108,17 @@ class LogMasker:
         if _KEY_HEADER.search(line) and not _KEY_FOOTER.search(line):
             self.in_key = True
             return line
+        line = _step_assignments_mask(line)
         for pattern in _TOKENS:
             line = pattern.sub(lambda m: m.group(0).replace(m.group("secret"), MASK), line)
         line = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, line)
         return _ASSIGNED.sub(lambda m: m.group("head") + MASK, line)
+
+
+def log_text_mask(text: str) -> str:
+    """Text outside the log that may quote a log line (a failed step, an engine error), masked alike."""
+    masker = LogMasker()
+    return "\n".join(masker.mask(line) for line in text.split("\n"))
 
 
 @dataclass

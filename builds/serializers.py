@@ -1,7 +1,25 @@
 """API shapes of builds. Serializers only translate; the services validate and write."""
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from builds.models import Build
+
+
+class VerdictSerializer(serializers.Serializer):
+    """The latest verdict: its state says whether the image passed, was blocked, or could not be
+    assessed (then `not_assessed` says why, and no result reads as "0 vulnerabilities")."""
+
+    state = serializers.ChoiceField(["pass", "blocked", "not-assessed"])
+    passed = serializers.BooleanField(help_text="Whether the gate lets it be published (a team's policy may warn only "
+                                                "when an image is not assessed)")
+    not_assessed = serializers.CharField(help_text="Why the image's vulnerabilities were not assessed; empty when they were")
+    results = serializers.ListField(child=serializers.DictField(), help_text="Each rule: rule, title, status "
+                                    "(pass, fail, warn, waived, not_assessed), message, evidence")
+    policy_version = serializers.CharField()
+    ruleset_version = serializers.CharField()
+    ruleset = serializers.ListField(child=serializers.DictField())
+    database_version = serializers.IntegerField(allow_null=True)
+    created = serializers.DateTimeField()
 
 
 class BuildSerializer(serializers.ModelSerializer):
@@ -17,10 +35,12 @@ class BuildSerializer(serializers.ModelSerializer):
             "build_stage",
         ]
 
+    @extend_schema_field(VerdictSerializer(allow_null=True))
     def get_verdict(self, build) -> dict | None:
         verdict = build.verdicts.order_by("-created").first()
         if verdict is None:
             return None
-        return {"passed": verdict.passed, "results": verdict.results, "policy_version": verdict.policy_version,
+        return {"state": verdict.state, "passed": verdict.passed, "not_assessed": verdict.not_assessed,
+                "results": verdict.results, "policy_version": verdict.policy_version,
                 "ruleset_version": verdict.ruleset_version, "ruleset": verdict.ruleset,
                 "database_version": verdict.database_version, "created": verdict.created}

@@ -3,13 +3,18 @@
 Pure code. A spec is a dict from the catalog, e.g.
     {"name": "zone", "type": "timezone", "label": "Time zone", "default": "UTC"}
 Types: string (needs a `pattern`), text (any single line), timezone, integer, port, choice, pem.
+No value of any type may hold a private key: a parameter ends up in the image (a file, an ENV
+line, the build's history), where anyone who pulls it reads it.
 """
+import base64
+import binascii
 import re
 import zoneinfo
 from functools import lru_cache
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import Encoding, load_der_private_key
 
 TYPES = {"string", "text", "timezone", "integer", "port", "choice", "pem"}
 # A Dockerfile instruction ends at a newline, so no value may carry one (nor other controls).
@@ -20,6 +25,41 @@ MAX_PEM = 64 * 1024
 
 class ParameterError(ValueError):
     """A value a user typed is not acceptable; the message is shown to them as it is."""
+
+
+# The armour of a private key (PEM of every kind: RSA, EC, DSA, OpenSSH, PKCS#8, encrypted; PGP)
+# and PuTTY's key files, wherever they start in the value (a single-line field may hold one too).
+PRIVATE_KEY_ARMOUR = re.compile(r"-----\s*BEGIN[A-Z0-9 ]*PRIVATE\s+KEY(?:\s+BLOCK)?\s*-----|PuTTY-User-Key-File-\d", re.I)
+# A key pasted without its armour is a long base64 run that decodes to a private key's DER.
+BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{64,}={0,2}")
+PRIVATE_KEY_REFUSED = ("this is a private key, which must never go into an image (anyone who pulls it reads it). "
+                       "Paste the certificate only (-----BEGIN CERTIFICATE-----), and give keys to the container at run time.")
+
+
+def _der_private_key(text: str) -> bool:
+    try:
+        der = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    try:
+        load_der_private_key(der, password=None)
+    except TypeError:  # encrypted: a private key all the same
+        return True
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def private_key_found(text: str) -> bool:
+    """Whether `text` holds private key material, armoured or as bare base64 (one run, or the
+    whole value once its white space is taken out)."""
+    if PRIVATE_KEY_ARMOUR.search(text):
+        return True
+    runs = BASE64_RUN.findall(text)
+    joined = "".join(text.split())
+    if len(joined) >= 64 and BASE64_RUN.fullmatch(joined) and joined not in runs:
+        runs.append(joined)
+    return any(_der_private_key(run) for run in runs)
 
 
 @lru_cache(maxsize=1)
@@ -43,6 +83,8 @@ def parameter_clean(spec: dict, raw) -> str:
     """One value, validated by type and returned as a canonical string."""
     label = spec.get("label", spec["name"])
     value = "" if raw is None else str(raw)
+    if private_key_found(value):  # before any other check: no message may quote the value
+        raise ParameterError(f"{label}: {PRIVATE_KEY_REFUSED}")
     if spec["type"] != "pem":
         value = value.strip()
         if CONTROL_CHARS.search(value):

@@ -14,12 +14,13 @@ import subprocess
 from dataclasses import dataclass
 
 from compliance.gate import GateClosed, image_publish
-from compliance.policy.evaluation import verdict_evaluate
+from compliance.policy.evaluation import data_max_age_days, verdict_evaluate
 from compliance.policy.lint import dockerfile_lint
 from compliance.policy.rules import rule_runtime_privileges
 from compliance.policy.ruleset import ruleset_for
 from compliance.sbom.secret_rules import RULES
 from compliance.scans import image_scan, scan_reusable, scan_reuse
+from compliance.vulndb.coverage import scan_coverage
 from compliance.vulndb.matching import scan_match
 
 __all__ = ["GateClosed", "ScanSummary", "Assessment", "build_scan", "build_assess", "build_publish",
@@ -35,12 +36,14 @@ class ScanSummary:
     packages: int = 0
     os_name: str = ""
     reused: bool = False  # the SBOM was copied from the earlier build (false: the layers were read)
+    not_assessed: str = ""  # why the findings say nothing (no current data for an ecosystem), with the default max age
 
 
 @dataclass(frozen=True)
 class Assessment:
     passed: bool
     results: list[dict]
+    not_assessed: str = ""
 
 
 def build_scan(build, *, reuse_from=None) -> ScanSummary:
@@ -53,13 +56,15 @@ def build_scan(build, *, reuse_from=None) -> ScanSummary:
         return ScanSummary(error=scan.error or "the scan did not finish")
     findings = scan_match(scan)
     os_name = f"{scan.os_id} {scan.os_version}".strip()
-    return ScanSummary(findings=len(findings), packages=scan.packages.count(), os_name=os_name, reused=reused)
+    coverage = scan_coverage(scan, max_age_days=data_max_age_days(ruleset_for(build.team)))
+    return ScanSummary(findings=len(findings), packages=scan.packages.count(), os_name=os_name, reused=reused,
+                       not_assessed=coverage.reason)
 
 
 def build_assess(build) -> Assessment:
     """Evaluate the team's rules on the build's scan and store the verdict."""
     verdict = verdict_evaluate(build=build)
-    return Assessment(passed=verdict.passed, results=verdict.results)
+    return Assessment(passed=verdict.passed, results=verdict.results, not_assessed=verdict.not_assessed)
 
 
 def build_publish(build, *, actor) -> str:

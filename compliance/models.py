@@ -31,6 +31,16 @@ class ImageScan(models.Model):
     finished = models.DateTimeField(null=True, blank=True)
 
 
+class ScanCredential(models.Model):
+    """The registry credential Harbor sent with a scan request, sealed (compliance/harbor/credentials.py)
+    and kept only until the scan ends or it expires: the worker looks it up by the scan's id, so
+    it never travels in a broker message."""
+
+    scan = models.OneToOneField(ImageScan, on_delete=models.CASCADE, related_name="credential")
+    sealed = models.TextField(help_text="Fernet token of the Authorization value (key derived from SECRET_KEY)")
+    expires_at = models.DateTimeField()
+
+
 class SbomPackage(models.Model):
     scan = models.ForeignKey(ImageScan, on_delete=models.CASCADE, related_name="packages")
     type = models.CharField(max_length=20, default="deb")
@@ -60,11 +70,25 @@ class Verdict(models.Model):
     database_version = models.PositiveIntegerField(null=True, blank=True, help_text="Latest ImportRun id used")
     ruleset_version = models.CharField(max_length=64, blank=True, help_text="sha256 of the effective rules used")
     ruleset = models.JSONField(default=list, blank=True, help_text="The effective rules used: kind, action, params, source")
+    # Never "0 vulnerabilities" for an image nobody could assess: why it was not (compliance/vulndb/coverage.py).
+    not_assessed = models.TextField(blank=True, help_text="Why the image's vulnerabilities could not be assessed "
+                                    "(no vulnerability data for an ecosystem of its packages, or data too old); empty when they were")
     trigger = models.CharField(max_length=30, default="build", help_text="build, or reevaluation after an import")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created"]
+
+    @property
+    def assessed(self) -> bool:
+        return not self.not_assessed
+
+    @property
+    def state(self) -> str:
+        """pass, blocked or not-assessed (which the gate blocks unless the team's policy only warns)."""
+        if self.not_assessed:
+            return "not-assessed"
+        return "pass" if self.passed else "blocked"
 
     @property
     def failures(self):
@@ -92,6 +116,7 @@ class PolicyRule(models.Model):
         DOCKERFILE_LINT = "dockerfile-lint", "Dockerfile lint (hadolint)"
         BANNED_PACKAGES = "banned-packages", "No banned packages"
         RUNTIME_PRIVILEGES = "runtime-privileges", "No privileged mode or extra capabilities"
+        VULNERABILITY_DATA = "vulnerability-data", "Vulnerability data is current"
         VULNERABILITY_THRESHOLD = "vulnerability-threshold", "Vulnerability threshold"
         NON_ROOT_GROUP = "non-root-group", "Runtime group is not root"
         NO_ROOT_ACCOUNTS = "no-root-accounts", "No uid or gid 0 accounts besides a locked root"
@@ -160,6 +185,24 @@ class ImportRun(models.Model):
 
     def __str__(self):
         return f"import {self.pk} {self.source} {self.origin}"
+
+
+class EcosystemData(models.Model):
+    """How current the vulnerability data of one ecosystem (Debian:12, Alpine:v3.19, PyPI...) is:
+    the last successful import whose feed named it, changed records or not. An image whose
+    packages are in an ecosystem without a row, or with a row older than the vulnerability-data
+    rule allows, is not assessed."""
+
+    ecosystem = models.CharField(max_length=60, unique=True)
+    source = models.CharField(max_length=30, help_text="The feed of the last import that named it")
+    import_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["ecosystem"]
+
+    def __str__(self):
+        return f"{self.ecosystem} (imported {self.imported_at:%Y-%m-%d})"
 
 
 class Advisory(models.Model):

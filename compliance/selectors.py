@@ -84,9 +84,16 @@ def fleet_summary(teams) -> dict:
         "images": builds.count(), "scanned": scanned, "counts": counts,
         "fixable_critical_high": counts["Critical"]["fixable"] + counts["High"]["fixable"],
         "failing": _failing_count(builds),
+        "not_assessed": _not_assessed_count(builds),
         "top": list(top),
         "teams": sorted(teams_rows.items(), key=lambda item: (-item[1]["Critical"], -item[1]["High"], item[0])),
     }
+
+
+def _not_assessed_count(builds) -> int:
+    """Images whose LATEST verdict could not assess their vulnerabilities: the counts above say nothing of them."""
+    latest = Verdict.objects.filter(build=OuterRef("pk")).order_by("-created").values("not_assessed")[:1]
+    return builds.annotate(latest_reason=Subquery(latest)).exclude(latest_reason="").exclude(latest_reason__isnull=True).count()
 
 
 def _failing_count(builds) -> int:

@@ -21,10 +21,11 @@ SCAN_SOFT_TIME_LIMIT = 1800
 
 @shared_task(name="compliance.tasks.scan_registry_artifact", ignore_result=True,
              soft_time_limit=SCAN_SOFT_TIME_LIMIT, time_limit=SCAN_SOFT_TIME_LIMIT + 60)
-def scan_registry_artifact(scan_id: int, authorization: str = "") -> None:
+def scan_registry_artifact(scan_id: int) -> None:
+    """The scan's id only: the worker finds Harbor's registry credential beside the scan."""
     scan = ImageScan.objects.filter(pk=scan_id).first()
     if scan is not None:
-        registry_artifact_scan(scan=scan, authorization=authorization)
+        registry_artifact_scan(scan=scan)
 
 
 @shared_task(name="compliance.tasks.reevaluate_policy_change", ignore_result=True)
@@ -49,12 +50,11 @@ def remind_expiring_exceptions() -> int:
 
 
 def registry_artifact_scan_queue(*, registry_url: str, authorization: str, artifact: dict) -> ImageScan:
-    """Record a queued scan of `artifact` (Harbor's Artifact object) and send it after commit."""
+    """Record a queued scan of `artifact` (Harbor's Artifact object) and its credential, and send
+    the scan's id after commit."""
     with transaction.atomic():
-        scan = registry_artifact_scan_request(registry_url=registry_url, artifact=artifact)
-        transaction.on_commit(lambda: scan_registry_artifact.apply_async(
-            args=[scan.pk], kwargs={"authorization": authorization},
-            kwargsrepr="{'authorization': '<masked>'}"))
+        scan = registry_artifact_scan_request(registry_url=registry_url, artifact=artifact, authorization=authorization)
+        transaction.on_commit(lambda: scan_registry_artifact.apply_async(args=[scan.pk]))
     return scan
 
 

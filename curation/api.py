@@ -10,8 +10,9 @@ from rest_framework.response import Response
 
 from builds.models import Build
 from catalog.models import BaseImage
-from curation.proposals import ProposalError, base_approve, base_propose, base_reject
+from curation.proposals import ProposalError, base_approve, base_propose, base_reject, base_reviewer_required
 from curation.serializers import BaseProposalInputSerializer, BaseProposalSerializer, BaseReviewSerializer
+from portal.api_schema import ErrorSerializer
 from portal.rbac import visible_teams
 
 
@@ -26,7 +27,7 @@ class BaseProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         state = self.request.query_params.get("state")
         return bases.filter(proposal_state=state) if state else bases
 
-    @extend_schema(request=BaseProposalInputSerializer, responses={201: BaseProposalSerializer})
+    @extend_schema(request=BaseProposalInputSerializer, responses={201: BaseProposalSerializer, 404: ErrorSerializer})
     def create(self, request):
         data = BaseProposalInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -47,9 +48,11 @@ class BaseProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @action(detail=True, methods=["post"])
     def reject(self, request, slug=None):
         """Platform admins: refuse the proposal; the base is retired."""
+        base = self.get_object()
+        self._run(lambda: base_reviewer_required(request.user))  # 403 before anything is said about the body
         review = BaseReviewSerializer(data=request.data)
         review.is_valid(raise_exception=True)
-        base = self._run(lambda: base_reject(user=request.user, base=self.get_object(), reason=review.validated_data["reason"]))
+        base = self._run(lambda: base_reject(user=request.user, base=base, reason=review.validated_data["reason"]))
         return Response(BaseProposalSerializer(base).data)
 
     @staticmethod

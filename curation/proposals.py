@@ -64,9 +64,14 @@ def base_propose(*, user, build: Build, slug: str, name: str, description: str =
     return base
 
 
-def _review_check(user, base: BaseImage) -> None:
+def base_reviewer_required(user) -> None:
+    """Only platform admins decide proposals (the API asks before it reads the request's body)."""
     if not is_platform_admin(user):
         raise PermissionDenied("Only platform admins approve or reject base images.")
+
+
+def _review_check(user, base: BaseImage) -> None:
+    base_reviewer_required(user)
     if not base.pending:
         raise ProposalError(f"Base image {base.slug} is not pending review.")
 

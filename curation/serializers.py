@@ -17,8 +17,8 @@ class BaseReviewSerializer(serializers.Serializer):
 
 class BaseProposalSerializer(BaseImageSerializer):
     source_build = serializers.PrimaryKeyRelatedField(read_only=True)
-    proposed_by = serializers.StringRelatedField()
-    reviewed_by = serializers.StringRelatedField()
+    proposed_by = serializers.StringRelatedField(allow_null=True)
+    reviewed_by = serializers.StringRelatedField(allow_null=True, help_text="Empty until a platform admin decides")
 
     class Meta(BaseImageSerializer.Meta):
         fields = BaseImageSerializer.Meta.fields + ["layer_digests", "proposal_state", "source_build", "proposed_by",

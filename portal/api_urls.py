@@ -1,5 +1,6 @@
 """The REST API: each app's routes (`<app>/api_urls.py`) under /api/, and a root listing them."""
 from django.urls import URLPattern, URLResolver, get_resolver, include, path
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
@@ -11,6 +12,8 @@ APPS = ["portal.accounts.api_urls", "portal.robots.api_urls", "catalog.api_urls"
 class ApiRoot(APIView):
     """Every collection of the API with its URL (the list routes the apps register)."""
 
+    @extend_schema(responses={200: {"type": "object", "additionalProperties": {"type": "string", "format": "uri"},
+                                    "description": "Collection name -> its URL"}})
     def get(self, request, format=None):
         found = {}
         for prefix, name in _list_routes(get_resolver(), ""):

@@ -17,7 +17,10 @@ def is_security_reviewer(user) -> bool:
 
 
 def teams_of(user):
-    """Teams whose recipes and builds the user may see and build."""
+    """Teams whose recipes and builds the user may see and build (none for an anonymous user,
+    which the API schema generator is when it reads the viewsets' querysets for their id types)."""
+    if not user.is_authenticated:
+        return Team.objects.none()
     return Team.objects.filter(memberships__user=user)
 
 

@@ -224,17 +224,28 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # JSON bodies; the few calls that take a file (a recipe's artifact, a Dockerfile's context, a
+    # scanner report) add multipart themselves, and POST /api/token/ keeps forms as well.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Documents every operation's 4xx answers besides its success (portal/api_schema.py).
+    "DEFAULT_SCHEMA_CLASS": "portal.api_schema.PortalAutoSchema",
+    # ?limit= above API_MAX_PAGE_SIZE is read as that; a limit or offset that is not a whole number is a 400.
+    "DEFAULT_PAGINATION_CLASS": "portal.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
+API_MAX_PAGE_SIZE = envint("API_MAX_PAGE_SIZE", 500)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Image portal API",
     "DESCRIPTION": "Compose, build, scan, gate and publish container images.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response shapes apart: uploads are binary in requests, read-only fields stay out of
+    # requests, and a required text field says it may not be blank (minLength 1).
+    "COMPONENT_SPLIT_REQUEST": True,
     # Recipe.kind and Component.kind both have choices named "kind": give each enum its own name.
-    "ENUM_NAME_OVERRIDES": {"RecipeKindEnum": "builds.models.Recipe.Kind", "ComponentKindEnum": "catalog.models.Component.Kind"},
+    "ENUM_NAME_OVERRIDES": {"RecipeKindEnum": "builds.models.Recipe.Kind", "ComponentKindEnum": "catalog.models.Component.Kind",
+                            "TeamScriptKindEnum": "builds.models.TeamScript.Kind", "PolicyRuleKindEnum": "compliance.models.PolicyRule.Kind"},
 }
 
 # Celery: JSON only, ids not objects, one build per worker process at a time.
@@ -279,6 +290,8 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # Scans Harbor asked for are Harbor's to keep (it stores the report it fetched): ours go after this.
 HARBOR_SCAN_RETENTION_DAYS = envint("HARBOR_SCAN_RETENTION_DAYS", 7)
+# The registry credential of a Harbor scan request waits (sealed) at most this long for a worker.
+HARBOR_CREDENTIAL_TTL_SECONDS = envint("HARBOR_CREDENTIAL_TTL_SECONDS", 3600)
 # Harbor's pluggable scanner API (/harbor/api/v1/): Harbor sends this as "Authorization: Bearer
 # <token>". Empty disables the adapter (every call answers 503 saying so).
 HARBOR_ADAPTER_TOKEN = env("HARBOR_ADAPTER_TOKEN", "")
@@ -286,6 +299,11 @@ HARBOR_ADAPTER_TOKEN = env("HARBOR_ADAPTER_TOKEN", "")
 # Policy defaults (rules as data per team come later): block these severities, only when fixable.
 POLICY_BLOCK_SEVERITIES = [s for s in env("POLICY_BLOCK_SEVERITIES", "Critical,High").split(",") if s]
 POLICY_BLOCK_FIXABLE_ONLY = envbool("POLICY_BLOCK_FIXABLE_ONLY", "True")
+
+# An image whose packages are in an ecosystem with no vulnerability data, or whose newest import is
+# older than this, is "not assessed" (the vulnerability-data rule; a global or team rule row may set
+# its own max_age_days). Air-gapped sites that import by hand set what their import rhythm allows.
+VULNDB_MAX_AGE_DAYS = envint("VULNDB_MAX_AGE_DAYS", 7)
 
 # vulndb_sync: the feeds to download, a list of {source, url} (sources: osv, debian-tracker,
 # debian-dsa, debian-dla, alpine-secdb), in VULNDB_FEEDS or in the JSON/YAML file VULNDB_FEEDS_FILE names.

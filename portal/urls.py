@@ -11,6 +11,7 @@ from portal.robots import views as robot_views
 
 # A database outage answers 503 "retry shortly" rather than a 500 (see portal/outage.py).
 handler500 = "portal.outage.handler500"
+handler404 = "portal.api_errors.handler404"
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),

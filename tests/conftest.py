@@ -2,6 +2,7 @@
 with a message saying how to start it."""
 import datetime
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -117,6 +118,40 @@ def recipe(team, member, busybox, runtime_user):
 @pytest.fixture
 def build(recipe, member):
     return build_request(user=member, recipe=recipe)
+
+
+# One OSV record per ecosystem the tests' images have packages in, for a package none of them has:
+# an import of it makes the ecosystem's vulnerability data current without any finding. An image
+# whose packages are in an ecosystem without current data is "not assessed" and blocked.
+BASELINE_ECOSYSTEMS = ("Debian:12", "PyPI", "Maven", "npm")
+_NOBODY = {"Maven": "org.example.portal:nobody-installs"}  # Maven names are group:artifact
+
+
+def baseline_osv_records(ecosystems=BASELINE_ECOSYSTEMS) -> list[dict]:
+    return [{"schema_version": "1.6.0", "id": f"PORTAL-BASELINE-{ecosystem.replace(':', '-')}",
+             "modified": "2026-01-01T00:00:00Z", "published": "2026-01-01T00:00:00Z", "aliases": [],
+             "summary": "A record the tests import so that this ecosystem has vulnerability data",
+             "affected": [{"package": {"ecosystem": ecosystem, "name": _NOBODY.get(ecosystem, "portal-nobody-installs")},
+                           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0.1"}]}]}]}
+            for ecosystem in ecosystems]
+
+
+def vulnerability_data_import(folder: Path, ecosystems=BASELINE_ECOSYSTEMS):
+    """Import the baseline records from `folder` (made if need be) the way an operator would."""
+    from compliance.vulndb.store import vulndb_import
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for record in baseline_osv_records(ecosystems):
+        (folder / f"{record['id']}.json").write_text(json.dumps(record))
+    run, _ = vulndb_import(source="osv", path=str(folder))
+    assert run.status == "done", run.error
+    return run
+
+
+@pytest.fixture
+def vulnerability_data(db, tmp_path):
+    """Current vulnerability data for Debian 12, PyPI, Maven and npm, with no finding on any test image."""
+    return vulnerability_data_import(tmp_path / "vulndb-baseline")
 
 
 def _fail_unless(ok: bool, what: str):

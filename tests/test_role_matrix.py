@@ -98,9 +98,8 @@ MATRIX = {
     "api-recipe-detail": {"GET": (401, 404, 200, 200, 200)},
     "api-recipe-build": {"POST": (401, 404, 201, 403, 201)},
     "api-recipe-build-settings": {"PUT": (401, 404, 200, 403, 200)},
-    # Validation answers before permission here (400 for a reviewer): to be turned round (gate issue, item 7).
-    "api-recipe-promote-script": {"POST": (401, 404, 400, 400, 400)},
-    "api-recipe-runtime": {"PUT": (401, 404, 400, 400, 400)},
+    "api-recipe-promote-script": {"POST": (401, 404, 400, 403, 400)},
+    "api-recipe-runtime": {"PUT": (401, 404, 400, 403, 400)},
     "api-team-script-list": {"GET": (401, 200, 200, 200, 200), "POST": (401, 400, 400, 400, 400)},
     "api-team-script-detail": {"GET": (401, 404, 200, 200, 200)},
     "api-build-list": {"GET": (401, 200, 200, 200, 200)},
@@ -115,9 +114,9 @@ MATRIX = {
     "api-exception-approve": {"POST": (401, 404, 403, 200, 200)},
     "api-exception-deny": {"POST": (401, 404, 403, 400, 400)},  # 400: a denial needs a comment
     "api-exception-revoke": {"POST": (401, 404, 403, 400, 400)},
-    "api-policy-rule-list": {"GET": (401, 200, 200, 200, 200), "POST": (401, 400, 400, 400, 400)},
+    "api-policy-rule-list": {"GET": (401, 200, 200, 200, 200), "POST": (401, 403, 403, 403, 400)},
     "api-policy-rule-effective": {"GET": (401, 200, 200, 200, 200)},
-    "api-policy-rule-detail": {"GET": (401, 200, 200, 200, 200), "PUT": (401, 400, 400, 400, 400),
+    "api-policy-rule-detail": {"GET": (401, 200, 200, 200, 200), "PUT": (401, 403, 403, 403, 400),
                                "PATCH": (401, 403, 403, 403, 200), "DELETE": (401, 403, 403, 403, 204)},
     "api-build-report-list": {"GET": (401, 404, 200, 200, 200), "POST": (401, 404, 400, 403, 403)},
     # The Harbor adapter authenticates Harbor with its own token, not users: no portal role opens it.

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from builds.dockerfile.serializers import (
@@ -13,13 +13,15 @@ from builds.dockerfile.serializers import (
     DockerfileCheckSerializer,
     DockerfileRecipeInputSerializer,
     DockerfileRecipeSerializer,
+    DockerfileRecipeUploadSerializer,
     DockerfileUpdateSerializer,
+    DockerfileUploadSerializer,
 )
 from builds.dockerfile.services import DockerfileError, dockerfile_check, recipe_save_dockerfile
 from builds.errors import CompositionError
 from builds.models import Recipe
 from builds.recipes.api import member_team_or_403
-from portal.rbac import visible_teams
+from portal.rbac import require_team_member, visible_teams
 
 
 class Refused(Exception):
@@ -37,10 +39,16 @@ def _refused(error: CompositionError):
     raise Refused(error)
 
 
+def _multipart(request) -> bool:
+    """A multipart body may carry the context archive; a JSON body cannot (each has its serializer)."""
+    return request.content_type.startswith("multipart/")
+
+
 class DockerfileRecipeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = DockerfileRecipeSerializer
     queryset = Recipe.objects.none()  # for the schema only: get_queryset is what serves requests
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    # JSON, or multipart when a context archive comes along (a form-encoded body could carry neither).
+    parser_classes = [JSONParser, MultiPartParser]
 
     def handle_exception(self, exc):
         if isinstance(exc, Refused):
@@ -51,7 +59,7 @@ class DockerfileRecipeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         return Recipe.objects.filter(kind=Recipe.Kind.DOCKERFILE, team__in=visible_teams(self.request.user)).select_related("team", "base")
 
     @extend_schema(request=DockerfileCheckSerializer, responses={200: DockerfileCheckResultSerializer})
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
     def check(self, request):
         """Resolve a Dockerfile against the catalog without saving: the pinned result, or 400 with `lines`."""
         data = DockerfileCheckSerializer(data=request.data)
@@ -62,18 +70,22 @@ class DockerfileRecipeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
             _refused(error)
         return Response(DockerfileCheckResultSerializer(resolved).data)
 
-    @extend_schema(request=DockerfileRecipeInputSerializer, responses={201: DockerfileRecipeSerializer})
+    @extend_schema(request={"application/json": DockerfileRecipeInputSerializer,
+                            "multipart/form-data": DockerfileRecipeUploadSerializer},
+                   responses={201: DockerfileRecipeSerializer})
     def create(self, request):
-        data = DockerfileRecipeInputSerializer(data=request.data)
+        data = (DockerfileRecipeUploadSerializer if _multipart(request) else DockerfileRecipeInputSerializer)(data=request.data)
         data.is_valid(raise_exception=True)
         team = member_team_or_403(request.user, data.validated_data["team"])
         recipe = self._save(request, data.validated_data, team=team, name=data.validated_data["name"])
         return Response(DockerfileRecipeSerializer(recipe).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=DockerfileUpdateSerializer, responses={200: DockerfileRecipeSerializer})
+    @extend_schema(request={"application/json": DockerfileUpdateSerializer, "multipart/form-data": DockerfileUploadSerializer},
+                   responses={200: DockerfileRecipeSerializer})
     def update(self, request, pk=None):
         recipe = self.get_object()
-        data = DockerfileUpdateSerializer(data=request.data)
+        require_team_member(request.user, recipe.team)  # 403 to a reader (DRF turns Django's PermissionDenied into it) before the body
+        data = (DockerfileUploadSerializer if _multipart(request) else DockerfileUpdateSerializer)(data=request.data)
         data.is_valid(raise_exception=True)
         recipe = self._save(request, data.validated_data, team=recipe.team, name=recipe.name, recipe=recipe)
         return Response(DockerfileRecipeSerializer(recipe).data)

@@ -20,6 +20,7 @@ from builds.plan import BuildPlan
 from builds.recipes.names import recipe_name_check
 from builds.recipes.runtime import runtime_snapshot
 from catalog.models import BaseImage, ProposalState
+from catalog.parameters import PRIVATE_KEY_REFUSED, private_key_found
 from portal.audit import audit_record
 from portal.rbac import require_team_member
 
@@ -48,8 +49,17 @@ def _why_not_selectable(base: BaseImage) -> str:
     return "not approved" if not base.approved else base.get_lifecycle_display().lower()
 
 
+def build_args_check(build_args: dict) -> None:
+    """Build arguments reach the image's history: no private key may be one (nor be stored)."""
+    keys = sorted(name for name, value in build_args.items() if private_key_found(str(value)))
+    if keys:
+        raise CompositionError(f"Build argument {', '.join(keys)}: {PRIVATE_KEY_REFUSED}",
+                               {"build_args": f"{', '.join(keys)}: a private key"})
+
+
 def dockerfile_check(*, dockerfile: str, build_args: dict) -> ResolvedDockerfile:
     """The Dockerfile pinned to the catalog, or DockerfileError with every problem by line."""
+    build_args_check(build_args)
     context = ResolveContext(bases=dockerfile_catalog(), registry_host=registry_host(),
                              platform=settings.BUILD_ENGINE_PLATFORM.lower(), max_bytes=settings.DOCKERFILE_MAX_BYTES)
     try:

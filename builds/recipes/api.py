@@ -6,7 +6,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from builds.errors import CompositionError
@@ -15,6 +15,7 @@ from builds.recipes.serializers import (
     BuildInputSerializer,
     RecipeInputSerializer,
     RecipeSerializer,
+    RecipeUploadSerializer,
     RuntimeInputSerializer,
     VisibilityInputSerializer,
 )
@@ -41,15 +42,20 @@ def member_team_or_403(user, slug: str):
 
 class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                     viewsets.GenericViewSet):
+    """Composed recipes of the teams you may see; members of the owning team write them."""
+
     serializer_class = RecipeSerializer
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    # JSON, or multipart when an artifact comes along (create only); a form-encoded body could carry neither.
+    parser_classes = [JSONParser, MultiPartParser]
 
     def get_queryset(self):
         return Recipe.objects.filter(team__in=visible_teams(self.request.user)).select_related("team", "base")
 
-    @extend_schema(request=RecipeInputSerializer, responses={201: RecipeSerializer})
+    @extend_schema(request={"application/json": RecipeInputSerializer, "multipart/form-data": RecipeUploadSerializer},
+                   responses={201: RecipeSerializer})
     def create(self, request):
-        data = RecipeInputSerializer(data=request.data)
+        upload = request.content_type.startswith("multipart/")  # only a multipart body carries the artifact
+        data = (RecipeUploadSerializer if upload else RecipeInputSerializer)(data=request.data)
         data.is_valid(raise_exception=True)
         team = member_team_or_403(request.user, data.validated_data["team"])
         base = selectable_bases().filter(slug=data.validated_data["base"]).first()
@@ -68,7 +74,7 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
             choices.append((version, item.get("values", {})))
         try:
             recipe = recipe_save(user=request.user, team=team, name=data.validated_data["name"], base=base,
-                                 choices=choices, artifact=request.FILES.get("artifact"),
+                                 choices=choices, artifact=data.validated_data.get("artifact"),
                                  runtime={"privileged": data.validated_data["privileged"],
                                           "cap_add": data.validated_data["cap_add"]})
         except CompositionError as error:
@@ -76,10 +82,10 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
         return Response(RecipeSerializer(recipe).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RuntimeInputSerializer, responses={200: RecipeSerializer, 400: dict})
-    @action(detail=True, methods=["put"])
+    @action(detail=True, methods=["put"], parser_classes=[JSONParser])
     def runtime(self, request, pk=None):
         """Set how the recipe's image is meant to run (privileged, extra capabilities)."""
-        recipe = self.get_object()
+        recipe = self.recipe_to_change()
         given = RuntimeInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
@@ -91,7 +97,7 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
         return Response(RecipeSerializer(recipe).data)
 
     @extend_schema(request=VisibilityInputSerializer, responses={200: RecipeSerializer, 400: dict, 403: dict})
-    @action(detail=True, methods=["put"])
+    @action(detail=True, methods=["put"], parser_classes=[JSONParser])
     def visibility(self, request, pk=None):
         """Let other teams (their members and robots) pull this recipe's published images, or stop."""
         recipe = self.get_object()
@@ -105,9 +111,9 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
         return Response(RecipeSerializer(recipe).data)
 
     @extend_schema(request=BuildInputSerializer, responses={201: BuildSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def build(self, request, pk=None):
-        recipe = self.get_object()
+        recipe = self.recipe_to_change()
         options = BuildInputSerializer(data=request.data)
         options.is_valid(raise_exception=True)
         try:

@@ -1,4 +1,7 @@
 """API shapes of recipes. Serializers only translate; the services validate and write."""
+import json
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from builds.models import Recipe
@@ -20,6 +23,28 @@ class RecipeInputSerializer(serializers.Serializer):
                                     help_text="Linux capabilities to add, e.g. NET_BIND_SERVICE")
 
 
+@extend_schema_field(ChoiceInputSerializer(many=True))
+class ChoicesTextField(serializers.Field):
+    """`components` in a multipart body: a form part holds text, so the list comes as its JSON
+    (the part's content type application/json, as OpenAPI spells an array of objects there)."""
+
+    def to_internal_value(self, data):
+        try:
+            value = json.loads(data) if isinstance(data, str) else data
+        except ValueError:
+            raise serializers.ValidationError('Give the components as a JSON list, e.g. [{"component": "wget"}].')
+        choices = ChoiceInputSerializer(data=value, many=True)
+        choices.is_valid(raise_exception=True)
+        return choices.validated_data
+
+
+class RecipeUploadSerializer(RecipeInputSerializer):
+    """A multipart body: the recipe with its build artifact."""
+
+    components = ChoicesTextField(required=False)
+    artifact = serializers.FileField(required=False, help_text="The build artifact the recipe's image carries")
+
+
 class RuntimeInputSerializer(serializers.Serializer):
     privileged = serializers.BooleanField(help_text="Run the container in privileged mode")
     cap_add = serializers.ListField(child=serializers.CharField(max_length=40), max_length=64,
@@ -37,7 +62,7 @@ class BuildInputSerializer(serializers.Serializer):
 class RecipeSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    build_base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    build_base = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     components = serializers.SerializerMethodField()
 
     class Meta:

@@ -13,6 +13,7 @@ from builds.recipes.names import recipe_name_check
 from builds.recipes.runtime import runtime_clean
 from builds.team_scripts.packages import package_check
 from catalog.models import BaseImage, ComponentVersion
+from catalog.parameters import parameters_clean
 from portal.audit import audit_record
 from portal.rbac import require_team_member
 
@@ -64,6 +65,14 @@ def recipe_preview(*, base: BaseImage, choices: list[tuple[ComponentVersion, dic
     return compose(snapshot)
 
 
+def values_kept(version: ComponentVersion, values: dict) -> dict:
+    """What is stored of the values given for a component: each of its parameters given, as its
+    clean value (compose() refused the recipe if one was not valid). Names the component does not
+    have are dropped, so nothing a form or an API call sends besides its parameters is kept."""
+    clean, _ = parameters_clean(version.parameters, values)
+    return {name: clean[name] for name in values if name in clean}
+
+
 @transaction.atomic
 def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=None, recipe: Recipe | None = None,
                 runtime: dict | None = None) -> Recipe:
@@ -94,7 +103,7 @@ def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=Non
     recipe.save()
     recipe.choices.all().delete()
     RecipeComponent.objects.bulk_create(
-        [RecipeComponent(recipe=recipe, version=version, values=values) for version, values in choices]
+        [RecipeComponent(recipe=recipe, version=version, values=values_kept(version, values)) for version, values in choices]
     )
     audit_record(actor=user, action="recipe.saved", target=recipe, team=team, base=base.slug,
                  components=[str(v) for v, _ in choices], privileged=recipe.privileged, cap_add=recipe.cap_add)

@@ -15,7 +15,7 @@ from builds.selectors import visible_recipe_or_404
 from builds.services import build_request
 from builds.team_scripts.views import recipe_scripts_context
 from builds.views import after_recipe_saved
-from catalog.parameters import known_time_zones
+from catalog.parameters import known_time_zones, private_key_found
 from catalog.selectors import catalog_components, selectable_bases
 from compliance.door import checks_expected
 from portal.rbac import require_team_member, teams_of
@@ -54,6 +54,8 @@ def _component_rows(components, values, errors):
         for spec in version.parameters:
             field_name = f"param-{component.slug}-{spec['name']}"
             value = values.get(field_name, spec.get("default", "")) if values else spec.get("default", "")
+            if value and private_key_found(str(value)):
+                value = ""  # refused: the page does not send a private key back either
             fields.append({"name": field_name, "spec": spec, "value": value or "",
                            "error": errors.get(f"{component.slug}.{spec['name']}", "")})
         rows.append({"component": component, "version": version, "fields": fields, "error": errors.get(component.slug, "")})

@@ -18,7 +18,7 @@ from adapters.registry import RegistryError
 from adapters.registry_names import InvalidName, repository_path
 from adapters.retry import registry_unreachable, with_registry_retries
 from builds.errors import BuildCancelled, StepFailed, TeamAtCapacity
-from builds.logs import BuildLog
+from builds.logs import BuildLog, log_text_mask
 from builds.models import Build
 from builds.runner.build_network import build_network, build_proxy_args, build_proxy_url
 from builds.runner.build_stage import (
@@ -258,7 +258,11 @@ def step_scan(build: Build, log: BuildLog) -> None:
         log.line(f"Reused the SBOM of build #{build.reused_from_id} (same image digest): no rescan.")
     elif build.reused_from_id:
         log.line(f"Scanned the image again: the SBOM of build #{build.reused_from_id} predates today's checks.")
-    log.line(f"Vulnerabilities: {summary.findings} findings against the vulnerability database")
+    if summary.not_assessed:  # never "0 findings" when there was nothing to find them in
+        found = f" ({summary.findings} findings in the data there is)" if summary.findings else ""
+        log.line(f"Vulnerabilities: not assessed: {summary.not_assessed}{found}")
+    else:
+        log.line(f"Vulnerabilities: {summary.findings} findings against the vulnerability database")
     log.line(f"SBOM: {summary.packages} packages; OS {summary.os_name or 'not identified (no os-release)'}")
 
 
@@ -266,7 +270,11 @@ def step_policy(build: Build, log: BuildLog) -> None:
     assessment = build_assess(build)
     for result in assessment.results:
         log.line(f"[{result['status'].upper()}] {result['title']}: {result['message']}")
-    log.line("Verdict: " + ("PASSED" if assessment.passed else "BLOCKED"))
+    if assessment.not_assessed:
+        allowed = "publication allowed: the team's policy only warns" if assessment.passed else "BLOCKED"
+        log.line(f"Verdict: NOT ASSESSED ({allowed}): {assessment.not_assessed}")
+    else:
+        log.line("Verdict: " + ("PASSED" if assessment.passed else "BLOCKED"))
 
 
 def step_publish(build: Build, log: BuildLog) -> None:
@@ -327,5 +335,7 @@ def build_run(build_id: int) -> None:
 def build_finish(build: Build, status: str, code: str = "", message: str = "", failed_step: str = "") -> None:
     build.status = status
     build.finished = timezone.now()
-    build.error_code, build.error_message, build.failed_step = code, message, failed_step
+    # The failed step is the builder's echo of a Dockerfile line ("Step 3/7 : ENV API_TOKEN=..."), and
+    # an engine error may quote one: masked as the log is, since the build page and the API show both.
+    build.error_code, build.error_message, build.failed_step = code, log_text_mask(message), log_text_mask(failed_step)
     build.save(update_fields=["status", "finished", "error_code", "error_message", "failed_step"])

@@ -7,6 +7,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from builds.errors import CompositionError
@@ -22,8 +23,9 @@ from builds.team_scripts.serializers import (
 )
 from builds.team_scripts.services import TeamScriptRefused, team_script_promote, team_script_save
 from catalog.models import BaseImage
+from portal.api_schema import ErrorSerializer
 from portal.models import Team
-from portal.rbac import visible_teams
+from portal.rbac import require_team_member, visible_teams
 
 
 def _refused(error: TeamScriptRefused):
@@ -39,7 +41,7 @@ class TeamScriptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         return (TeamScript.objects.filter(team__in=visible_teams(self.request.user)).select_related("team", "created_by")
                 .prefetch_related("versions__created_by", "build_recipes", "image_recipes"))
 
-    @extend_schema(request=TeamScriptInputSerializer, responses={201: TeamScriptVersionSerializer})
+    @extend_schema(request=TeamScriptInputSerializer, responses={201: TeamScriptVersionSerializer, 404: ErrorSerializer})
     def create(self, request):
         data = TeamScriptInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -58,11 +60,19 @@ class RecipeScriptActions:
     """A recipe's build settings and the promotion of its package scripts, as actions of the recipe
     viewset (/api/recipes/{id}/...), which supplies get_object() and its visibility filter."""
 
+    def recipe_to_change(self):
+        """The recipe, if the caller may change it: 404 when they may not see it, then 403 when they
+        may only read it (a reviewer), before the body is read, so a refusal never reads as "fix
+        your input" (the services check membership again)."""
+        recipe = self.get_object()
+        require_team_member(self.request.user, recipe.team)  # DRF answers Django's PermissionDenied with 403
+        return recipe
+
     @extend_schema(request=BuildSettingsSerializer, responses={200: RecipeBuildSettingsSerializer})
-    @action(detail=True, methods=["put"], url_path="build-settings")
+    @action(detail=True, methods=["put"], url_path="build-settings", parser_classes=[JSONParser])
     def build_settings(self, request, pk=None):
         """Set the build command, build output, build-stage base and shared scripts of a recipe."""
-        recipe = self.get_object()
+        recipe = self.recipe_to_change()
         data = BuildSettingsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -85,10 +95,10 @@ class RecipeScriptActions:
         return Response(RecipeBuildSettingsSerializer(recipe).data)
 
     @extend_schema(request=PromoteInputSerializer, responses={201: TeamScriptVersionSerializer})
-    @action(detail=True, methods=["post"], url_path="promote-script")
+    @action(detail=True, methods=["post"], url_path="promote-script", parser_classes=[JSONParser])
     def promote_script(self, request, pk=None):
         """Make the package's .paas script a shared team script; the recipe then uses the shared one."""
-        recipe = self.get_object()
+        recipe = self.recipe_to_change()
         data = PromoteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:

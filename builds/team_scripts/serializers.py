@@ -1,11 +1,12 @@
 """API shapes of shared team scripts and of a recipe's build settings. They only translate."""
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from builds.models import Recipe, TeamScript, TeamScriptVersion
 
 
 class TeamScriptVersionSerializer(serializers.ModelSerializer):
-    created_by = serializers.StringRelatedField()
+    created_by = serializers.StringRelatedField(allow_null=True, help_text="Empty when that user was deleted")
 
     class Meta:
         model = TeamScriptVersion
@@ -14,7 +15,7 @@ class TeamScriptVersionSerializer(serializers.ModelSerializer):
 
 class TeamScriptSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.StringRelatedField()
+    created_by = serializers.StringRelatedField(allow_null=True, help_text="Empty when that user was deleted")
     versions = TeamScriptVersionSerializer(many=True, read_only=True)
     used_by = serializers.SerializerMethodField()
 
@@ -39,6 +40,7 @@ class PromoteInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=60, help_text="Name of the shared script; an existing one gets a new version")
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}], "nullable": True})
 class BuildCommandField(serializers.JSONField):
     """Text (run by `sh -c`) or a list of words (run as it is); the service checks it."""
 
@@ -55,7 +57,7 @@ class BuildSettingsSerializer(serializers.Serializer):
 
 
 class RecipeBuildSettingsSerializer(serializers.ModelSerializer):
-    build_base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    build_base = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = Recipe

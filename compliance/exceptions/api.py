@@ -1,6 +1,6 @@
 """Exceptions in the REST API, with the same checks as the pages (the services enforce them)."""
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -8,9 +8,32 @@ from rest_framework.response import Response
 
 from builds.models import Build
 from compliance.exceptions.selectors import exceptions_visible_to
-from compliance.exceptions.services import DecisionConflict, exception_decide, exception_request, exception_revoke
+from compliance.exceptions.services import (
+    MIN_JUSTIFICATION,
+    DecisionConflict,
+    exception_decide,
+    exception_request,
+    exception_reviewer_required,
+    exception_revoke,
+)
 from compliance.models import ExceptionApproval, PolicyException
 from portal.rbac import visible_teams
+
+# The ticket link is optional: "" when there is none, which a `format: uri` string would refuse.
+# Requests are documented with a pattern that only generates links Django's URL check accepts
+# (http(s), a host name of valid labels, a path); the check itself accepts more (ftp, IPs, ports).
+TICKET_PATTERN = r"^(https?://([a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\.){1,3}[a-z]{2,12}(/[A-Za-z0-9._~-]{1,40}){0,4})?$"
+
+
+@extend_schema_field({"type": "string", "maxLength": 200, "pattern": TICKET_PATTERN,
+                      "description": "A link to the ticket (http or https), or empty"})
+class TicketField(serializers.URLField):
+    pass
+
+
+@extend_schema_field({"type": "string", "description": "A link to the ticket, or empty"})
+class TicketReadField(serializers.CharField):
+    pass
 
 
 class ApprovalSerializer(serializers.ModelSerializer):
@@ -25,7 +48,8 @@ class ApprovalSerializer(serializers.ModelSerializer):
 class ExceptionSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     requested_by = serializers.StringRelatedField()
-    decided_by = serializers.StringRelatedField()
+    decided_by = serializers.StringRelatedField(allow_null=True, help_text="Empty until a reviewer decides")
+    ticket = TicketReadField(read_only=True)
     approvals = ApprovalSerializer(many=True, read_only=True)
 
     class Meta:
@@ -42,9 +66,11 @@ class ExceptionRequestSerializer(serializers.Serializer):
     target_kind = serializers.ChoiceField(PolicyException.Target.choices)
     target = serializers.CharField(max_length=200)
     reason = serializers.ChoiceField(PolicyException.Reason.choices)
-    justification = serializers.CharField()
-    expires_at = serializers.DateTimeField()
-    ticket = serializers.URLField(required=False, allow_blank=True)
+    # Untrimmed here: the service counts the characters left after trimming and says so in its own words.
+    justification = serializers.CharField(min_length=MIN_JUSTIFICATION, trim_whitespace=False,
+                                          help_text="What, why and the compensating controls")
+    expires_at = serializers.DateTimeField(help_text="In the future, and within the days the target's severity allows")
+    ticket = TicketField(required=False, allow_blank=True, max_length=200)
     end_when_fixed = serializers.BooleanField(default=True)
 
 
@@ -86,6 +112,7 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     def _decision(self, request, pk, act):
         exception = self.get_object()
+        exception_reviewer_required(request.user)  # 403 (DRF turns Django's PermissionDenied into it) before the body
         data = DecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:

@@ -76,6 +76,11 @@ def exception_approve(*, user, exception, comment: str = "", expires_at=None) ->
             if expires_at > exception.expires_at:
                 raise ValidationError({"expires_at": "A reviewer may shorten the expiry, not extend it."})
             exception.expires_at = expires_at
+        # The expiry job runs every few minutes: until it does, a request past its expiry is still
+        # pending, and approving it (or shortening it into the past) would apply nothing but an audit lie.
+        if exception.expires_at <= timezone.now():
+            raise ValidationError({"expires_at": f"This exception's expiry ({exception.expires_at:%Y-%m-%d %H:%M} UTC) has "
+                                                 "passed: it can no longer be approved. The team may request a new one."})
         exception.approvals_required = max(exception.approvals_required,
                                            approvals_required_for(exception.target_kind, exception.target))
         try:

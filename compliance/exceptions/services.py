@@ -6,6 +6,7 @@ import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,8 +20,10 @@ from portal.audit import audit_record
 from portal.rbac import is_security_reviewer, require_team_member
 
 MIN_JUSTIFICATION = 30
+TICKET_MAX = PolicyException._meta.get_field("ticket").max_length
 
-__all__ = ["DecisionConflict", "exception_request", "exception_decide", "exception_revoke", "exceptions_expire"]
+__all__ = ["DecisionConflict", "exception_request", "exception_reviewer_required", "exception_decide", "exception_revoke",
+           "exceptions_expire"]
 
 
 def max_days_for(severity: str) -> int:
@@ -57,6 +60,13 @@ def exception_request(*, user, scope, target_kind, target, reason, justification
         errors["justification"] = f"Explain what, why and the compensating controls (at least {MIN_JUSTIFICATION} characters)."
     if not (target or "").strip():
         errors["target"] = "Name the vulnerability, rule or package."
+    if ticket:
+        try:
+            if len(ticket) > TICKET_MAX:
+                raise ValidationError("too long")
+            URLValidator(schemes=["http", "https"])(ticket)
+        except ValidationError:
+            errors["ticket"] = f"A link to the ticket: an http or https URL of at most {TICKET_MAX} characters."
     now = timezone.now()
     severity = _worst_severity(target_kind, target)
     limit = max_days_for(severity)
@@ -90,11 +100,16 @@ def _decide(*, user, exception, status, comment, allowed_from) -> PolicyExceptio
     return exception
 
 
+def exception_reviewer_required(user) -> None:
+    """Only security reviewers decide or revoke exceptions (the API asks before it reads the body)."""
+    if not is_security_reviewer(user):
+        raise PermissionDenied("Only security reviewers decide or revoke exceptions.")
+
+
 def exception_decide(*, user, exception, approve: bool, comment: str = "", expires_at=None) -> PolicyException:
     """A security reviewer, never the requester, approves (optionally shortening) or denies.
     An approval that is the first of two leaves the exception awaiting a second reviewer."""
-    if not is_security_reviewer(user):
-        raise PermissionDenied("Only security reviewers decide exceptions.")
+    exception_reviewer_required(user)
     if exception.requested_by_id == user.pk:
         raise PermissionDenied("You requested this exception; another reviewer must decide it.")
     if not approve and not comment.strip():
@@ -109,8 +124,7 @@ def exception_decide(*, user, exception, approve: bool, comment: str = "", expir
 
 
 def exception_revoke(*, user, exception, comment: str) -> PolicyException:
-    if not is_security_reviewer(user):
-        raise PermissionDenied("Only security reviewers revoke exceptions.")
+    exception_reviewer_required(user)
     if not comment.strip():
         raise ValidationError({"comment": "Say why the exception is revoked."})
     return _decide(user=user, exception=exception, status=PolicyException.Status.REVOKED, comment=comment,

@@ -1,7 +1,8 @@
 """Scans Harbor asks for: an artifact in Harbor's registry, read with the credentials Harbor sends.
 
-The Authorization value Harbor hands over is a short-lived robot credential: it travels with the
-Celery message (masked in the task's repr) and is never written to the database.
+The Authorization value Harbor hands over is a short-lived robot credential: it is kept sealed
+beside the scan until the scan ends (compliance/harbor/credentials.py), and the worker looks it
+up by the scan's id; the Celery message carries nothing else.
 """
 import base64
 import logging
@@ -13,6 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from adapters.registry import RegistryClient, RegistryError
+from compliance.harbor.credentials import (
+    CredentialUnavailable,
+    scan_credential_forget,
+    scan_credential_read,
+    scan_credential_store,
+    scan_credentials_prune,
+)
 from compliance.models import ImageScan, SbomPackage
 from compliance.sbom.reader import read_image
 from compliance.vulndb.matching import scan_match
@@ -44,23 +52,37 @@ def registry_client_for(url: str, authorization: str = "") -> RegistryClient:
     return RegistryClient(url)
 
 
-def registry_artifact_scan_request(*, registry_url: str, artifact: dict) -> ImageScan:
-    """Record a queued scan of `artifact` (Harbor's Artifact object); compliance.tasks sends it."""
-    return ImageScan.objects.create(
+@transaction.atomic
+def registry_artifact_scan_request(*, registry_url: str, artifact: dict, authorization: str = "") -> ImageScan:
+    """Record a queued scan of `artifact` (Harbor's Artifact object) with the credential to read it
+    (kept sealed, apart from the scan's facts); compliance.tasks sends the scan's id."""
+    scan = ImageScan.objects.create(
         registry=registry_url.rstrip("/"), repository=artifact["repository"], digest=artifact["digest"],
-        status=ImageScan.Status.QUEUED, facts={"harbor": {"artifact": artifact}},
+        status=ImageScan.Status.QUEUED, facts={"harbor": {"artifact": artifact, "credential": bool(authorization)}},
     )
+    scan_credential_store(scan=scan, authorization=authorization)
+    return scan
 
 
-def registry_artifact_scan(*, scan: ImageScan, authorization: str = "") -> ImageScan:
+def registry_artifact_scan(*, scan: ImageScan) -> ImageScan:
     """Read the image from its registry, record its SBOM, match it, and mark the scan done or
-    failed. Runs once: a scan no longer queued (a redelivered message) is left as it is."""
+    failed. Runs once: a scan no longer queued (a redelivered message) is left as it is; the
+    credential is deleted once the scan ends, whatever its end."""
     claimed = ImageScan.objects.filter(pk=scan.pk, status=ImageScan.Status.QUEUED).update(
         status=ImageScan.Status.SCANNING)
     scan.refresh_from_db()
     if not claimed:
         return scan
     try:
+        _scan_read(scan)
+    finally:
+        scan_credential_forget(scan)
+    return scan
+
+
+def _scan_read(scan: ImageScan) -> None:
+    try:
+        authorization = scan_credential_read(scan, sent=scan.facts.get("harbor", {}).get("credential", False))
         client = registry_client_for(scan.registry, authorization)
         try:
             facts = read_image(client, scan.repository, scan.digest)
@@ -79,14 +101,13 @@ def registry_artifact_scan(*, scan: ImageScan, authorization: str = "") -> Image
             scan_match(scan)
             scan.status, scan.finished = ImageScan.Status.DONE, timezone.now()
             scan.save(update_fields=["status", "finished"])
-    except (RegistryError, OSError, ValueError) as error:
+    except (RegistryError, OSError, ValueError, CredentialUnavailable) as error:
         _fail(scan, str(error))
     except SoftTimeLimitExceeded:
         _fail(scan, "the scan took too long and was stopped")
     except Exception as error:  # Harbor polls until 200 or 500: never leave a scan running
         log.exception("scan %s of %s@%s failed", scan.pk, scan.repository, scan.digest)
         _fail(scan, f"internal error: {type(error).__name__}")
-    return scan
 
 
 def _fail(scan: ImageScan, message: str) -> None:
@@ -98,6 +119,7 @@ def harbor_scans_prune(*, now=None) -> int:
     """Delete the scans Harbor asked for (no build of ours) older than the retention: Harbor
     fetched its report long ago and keeps it; ours would only grow the findings table and be
     re-matched after every import. A later request for the same digest simply scans again."""
+    scan_credentials_prune(now=now)
     cutoff = (now or timezone.now()) - timedelta(days=settings.HARBOR_SCAN_RETENTION_DAYS)
     # Packages and findings go with their scan (CASCADE); delete() counts per model.
     _, deleted = ImageScan.objects.filter(build__isnull=True, created__lt=cutoff).delete()

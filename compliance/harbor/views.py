@@ -21,10 +21,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from compliance.harbor import reports
 from compliance.models import ImageScan, ImportRun
+from compliance.policy.evaluation import data_max_age_days
+from compliance.policy.ruleset import ruleset_for
 from compliance.sbom.cyclonedx import cyclonedx_json
 from compliance.sbom.models import ImageFacts
 from compliance.sbom.spdx import spdx_document
 from compliance.tasks import registry_artifact_scan_queue
+from compliance.vulndb.coverage import scan_coverage
 from compliance.vulndb.store import database_version
 
 REFRESH_AFTER_SECONDS = 5
@@ -222,6 +225,10 @@ def scan_report(request, scan_request_id):
         body = reports.sbom_report(artifact=artifact, scanner=scanner(), sbom=sbom, media_type=sbom_type,
                                    generated_at=generated_at)
     else:
+        # Harbor would show an empty report as "no vulnerabilities": an image nobody could assess is an error that says why.
+        not_assessed = scan_coverage(found, max_age_days=data_max_age_days(ruleset_for(None))).reason
+        if not_assessed:
+            return _error(500, f"Not assessed: {not_assessed}. Import current vulnerability data on the scanner, then scan again.")
         body = reports.vulnerability_report(artifact=artifact, scanner=scanner(), rows=_finding_rows(found),
                                             generated_at=generated_at)
     return JsonResponse(body, content_type=wanted)

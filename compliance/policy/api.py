@@ -2,18 +2,25 @@
 teams they may see; only platform admins write (the same check as the admin pages)."""
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from compliance.models import PolicyRule
 from compliance.policy.ruleset import ruleset_for
-from compliance.policy.services import PolicyRuleInvalid, policy_rule_delete, policy_rule_save
+from compliance.policy.services import PolicyRuleInvalid, policy_rule_delete, policy_rule_save, policy_rule_writer_required
+from portal.api_schema import ErrorSerializer
 from portal.models import Team
 from portal.rbac import visible_teams
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class ParamsField(serializers.JSONField):
+    """A rule's parameters: an object whose keys depend on the kind (compliance/policy/params.py checks them)."""
 
 
 class PolicyRuleSerializer(serializers.ModelSerializer):
@@ -22,7 +29,7 @@ class PolicyRuleSerializer(serializers.ModelSerializer):
     # Declared, so DRF adds no uniqueness validator of its own: it would read the global-only
     # constraint as "kind is unique" and refuse every team override.
     kind = serializers.ChoiceField(PolicyRule.Kind.choices)
-    params = serializers.JSONField(required=False, help_text="Parameters of the kind (see GET /api/policy/rules/effective/)")
+    params = ParamsField(required=False, help_text="Parameters of the kind (see GET /api/policy/rules/effective/)")
 
     class Meta:
         model = PolicyRule
@@ -35,7 +42,7 @@ class EffectiveRuleSerializer(serializers.Serializer):
     kind = serializers.CharField()
     title = serializers.CharField()
     action = serializers.CharField()
-    params = serializers.JSONField()
+    params = ParamsField()
     source = serializers.CharField(help_text="default, global or team")
     error = serializers.CharField()
 
@@ -46,10 +53,24 @@ class EffectivePolicySerializer(serializers.Serializer):
     rules = EffectiveRuleSerializer(many=True)
 
 
+class RuleWriters(BasePermission):
+    """Writes are the service's platform admins: asked before the body is read, so anyone else
+    learns "not yours to change" (403), never what is wrong with the body they sent (400)."""
+
+    def has_permission(self, request, view):
+        if request.method not in SAFE_METHODS:
+            try:
+                policy_rule_writer_required(request.user)
+            except PermissionDenied as error:
+                raise ApiPermissionDenied(str(error))
+        return True
+
+
 class PolicyRuleViewSet(viewsets.ModelViewSet):
     """/api/policy/rules/: the rule rows; /api/policy/rules/effective/?team=: what a team's images face."""
 
     serializer_class = PolicyRuleSerializer
+    permission_classes = [IsAuthenticated, RuleWriters]
 
     def get_queryset(self):
         teams = visible_teams(self.request.user)
@@ -85,7 +106,7 @@ class PolicyRuleViewSet(viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(parameters=[OpenApiParameter("team", str, description="Team slug; leave out for the global policy")],
-                   responses={200: EffectivePolicySerializer})
+                   responses={200: EffectivePolicySerializer, 404: ErrorSerializer})
     @action(detail=False, methods=["get"])
     def effective(self, request):
         """The rules enforced on a team's images: defaults, global rows, then the team's own rows."""

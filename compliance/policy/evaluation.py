@@ -1,5 +1,6 @@
 """Evaluate a build's verdict: the team's effective rules on its scan and findings, with the
-exceptions that apply; the verdict is stored with the rule set and data version it was computed under."""
+exceptions that apply; the verdict is stored with the rule set and data version it was computed
+under, and says when the image's vulnerabilities could not be assessed (compliance/vulndb/coverage.py)."""
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -28,9 +29,10 @@ from compliance.policy.rules import (
     rule_non_root_user,
     rule_runtime_privileges,
 )
-from compliance.policy.ruleset import EffectiveRule, ruleset_for
-from compliance.policy.threshold import rule_vulnerability_threshold
+from compliance.policy.ruleset import EffectiveRule, RuleSet, default_params, ruleset_for
+from compliance.policy.threshold import rule_vulnerability_data, rule_vulnerability_threshold, threshold_not_assessed
 from compliance.sbom.models import ImageFacts
+from compliance.vulndb.coverage import Coverage, scan_coverage
 from compliance.vulndb.store import database_version
 
 
@@ -59,8 +61,9 @@ def verdict_evaluate(*, build: Build, trigger: str = "build") -> Verdict:
     ruleset = ruleset_for(build.team)
     findings = findings_as_dicts(build.scan)
     waivers = waivers_for(build, findings)
-    inputs = _RuleInputs(build, findings, waivers)
-    results = [_rule_apply(rule, _rule_run(rule, inputs)) for rule in ruleset.rules]
+    coverage = scan_coverage(build.scan, max_age_days=data_max_age_days(ruleset))
+    inputs = _RuleInputs(build, findings, waivers, coverage)
+    results = [rule_as_enforced(rule, _rule_run(rule, inputs)) for rule in ruleset.rules]
     for result in results:
         exception = waivers.rules.get(result["rule"])
         if result["status"] == "fail" and exception is not None:
@@ -70,14 +73,28 @@ def verdict_evaluate(*, build: Build, trigger: str = "build") -> Verdict:
     return Verdict.objects.create(
         build=build, passed=all(r["status"] != "fail" for r in results), results=results,
         database_version=database_version(), ruleset_version=ruleset.version, ruleset=ruleset.snapshot(),
-        trigger=trigger)
+        not_assessed=coverage.reason, trigger=trigger)
+
+
+def data_max_age_days(ruleset: RuleSet) -> int:
+    """How old vulnerability data may be: the team's vulnerability-data rule says, or the default.
+    A team that turned the rule off still sees "not assessed" (it is then not enforced)."""
+    rule = ruleset.get("vulnerability-data")
+    if rule is None or rule.error:
+        return default_params("vulnerability-data")["max_age_days"]
+    return rule.params["max_age_days"]
+
+
+def data_result(coverage: Coverage) -> dict:
+    return rule_vulnerability_data(reason=coverage.reason, ecosystems=list(coverage.ecosystems),
+                                   evidence=coverage.to_dict()).to_dict()
 
 
 class _RuleInputs:
     """What the rules read about one build; the facts and packages are loaded once, when a rule needs them."""
 
-    def __init__(self, build: Build, findings: list[dict], waivers):
-        self.build, self.findings, self.waivers = build, findings, waivers
+    def __init__(self, build: Build, findings: list[dict], waivers, coverage: Coverage):
+        self.build, self.findings, self.waivers, self.coverage = build, findings, waivers, coverage
 
     @cached_property
     def facts(self) -> ImageFacts:
@@ -110,7 +127,9 @@ def _rule_run(rule: EffectiveRule, inputs: _RuleInputs) -> dict:
                           "a platform admin must correct them.", {"params": rule.params}).to_dict()
     kind, params, build = rule.kind, rule.params, inputs.build
     if kind == "vulnerability-threshold":
-        return _threshold_with_waivers(inputs.findings, inputs.waivers, params)
+        return threshold_not_assessed(_threshold_with_waivers(inputs.findings, inputs.waivers, params), inputs.coverage.reason)
+    if kind == "vulnerability-data":
+        return data_result(inputs.coverage)
     if kind == "dockerfile-lint":
         stages = build.dockerfile + build.script_stage.replace("FROM portal-stage-one", "FROM scratch")
         return rule_dockerfile_lint(stages).to_dict()
@@ -132,7 +151,7 @@ def _rule_run(rule: EffectiveRule, inputs: _RuleInputs) -> dict:
     return image_rules[kind](inputs.facts).to_dict()
 
 
-def _rule_apply(rule: EffectiveRule, result: dict) -> dict:
+def rule_as_enforced(rule: EffectiveRule, result: dict) -> dict:
     """A failing warn-only rule is reported as 'warn' and does not block publication."""
     if rule.action == "warn" and result["status"] == "fail":
         result["status"] = "warn"

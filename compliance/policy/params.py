@@ -12,12 +12,12 @@ from builds.recipes.runtime import CapabilityError, capabilities_clean
 from compliance.vulndb.severity import SEVERITY_ORDER
 from compliance.vulndb.versions import InvalidVersion, comparator_for
 
-# The order verdicts list results in. The threshold stays last: re-evaluation after a database
-# import appends a fresh threshold result to the carried-over others.
+# The order verdicts list results in. The data rule and the threshold stay last: re-evaluation
+# after a database import appends fresh results of both to the carried-over others.
 KIND_ORDER = [
     "approved-base", "non-root-user", "non-root-group", "no-root-accounts", "no-setuid-files", "no-file-capabilities",
     "no-world-writable", "no-onbuild", "no-secrets-in-env", "no-secrets-in-layers", "dockerfile-lint",
-    "banned-packages", "runtime-privileges", "vulnerability-threshold",
+    "banned-packages", "runtime-privileges", "vulnerability-data", "vulnerability-threshold",
 ]
 
 # The privilege rules read the built image (compliance/policy/privileges.py).
@@ -38,6 +38,7 @@ KIND_TITLES = {
     "dockerfile-lint": "Dockerfile lint (hadolint)",
     "banned-packages": "No banned packages",
     "runtime-privileges": "No privileged mode or extra capabilities",
+    "vulnerability-data": "Vulnerability data is current",
     "vulnerability-threshold": "Vulnerability threshold",
 }
 
@@ -52,6 +53,8 @@ ECOSYSTEMS = ["Debian", "Alpine", "PyPI", "Maven", "npm"]
 PACKAGE_TYPE_ECOSYSTEM = {"deb": "Debian", "apk": "Alpine", "pypi": "PyPI", "maven": "Maven", "npm": "npm"}
 
 MAX_BANNED = 500
+
+MAX_DATA_AGE_DAYS = 3650  # a site may import rarely, but a verdict on ten-year-old data is no verdict
 
 MAX_NAME = 214  # npm's limit, the longest of the ecosystems
 
@@ -147,8 +150,17 @@ def _threshold_clean(params: dict) -> dict:
         raise RuleParamsError({"fixable_only": "true or false."})
     return {"severities": [s for s in SEVERITY_ORDER if s in severities], "fixable_only": fixable_only}
 
+def _data_clean(params: dict) -> dict:
+    days = params.get("max_age_days")
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DATA_AGE_DAYS:
+        raise RuleParamsError({"max_age_days": f"Whole days, 1 to {MAX_DATA_AGE_DAYS}: how old the newest import of an "
+                                               "ecosystem's vulnerability data may be."})
+    return {"max_age_days": days}
+
+
 _CLEANERS = {
     "banned-packages": (_banned_clean, {"packages"}),
+    "vulnerability-data": (_data_clean, {"max_age_days"}),
     "runtime-privileges": (_runtime_clean, {"allow_privileged", "allowed_capabilities"}),
     "vulnerability-threshold": (_threshold_clean, {"severities", "fixable_only"}),
 }
@@ -185,6 +197,9 @@ def params_summary(kind: str, params: dict) -> str:
                      for e in params["packages"]]
             more = f" and {len(names) - 10} more" if len(names) > 10 else ""
             return f"Banned: {'; '.join(names[:10])}{more}."
+        if kind == "vulnerability-data":
+            return (f"An image is not assessed without vulnerability data for each ecosystem of its packages "
+                    f"imported in the last {params['max_age_days']} days.")
         if kind == "runtime-privileges":
             caps = ", ".join(params["allowed_capabilities"]) or "none"
             return f"Privileged mode {'allowed' if params['allow_privileged'] else 'not allowed'}; capabilities allowed: {caps}."

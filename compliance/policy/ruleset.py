@@ -24,6 +24,8 @@ def default_params(kind: str) -> dict:
         # A misspelt severity in the environment must not stop every evaluation: keep the known ones.
         severities = [s for s in settings.POLICY_BLOCK_SEVERITIES if s in SEVERITY_ORDER] or ["Critical", "High"]
         return params_clean(kind, {"severities": severities, "fixable_only": bool(settings.POLICY_BLOCK_FIXABLE_ONLY)})
+    if kind == "vulnerability-data":
+        return params_clean(kind, {"max_age_days": settings.VULNDB_MAX_AGE_DAYS})
     return {}
 
 
@@ -82,10 +84,11 @@ def ruleset_for(team) -> RuleSet:
 
 
 class RulesetCarry:
-    """For re-evaluation after an import: when may a build's earlier non-threshold results be
-    carried over? Only when the build is under the global policy (its team has no rows of its
-    own), its latest verdict was computed under today's global rule set, and the threshold rule
-    is enforced as a blocking rule (the carried path recomputes only that)."""
+    """For re-evaluation after an import: when may a build's earlier results, but for the
+    threshold and the vulnerability-data rule, be carried over? Only when the build is under the
+    global policy (its team has no rows of its own), its latest verdict was computed under
+    today's global rule set, and the threshold rule is enforced as a blocking rule (the carried
+    path recomputes only those two)."""
 
     def __init__(self):
         self.ruleset = ruleset_for(None)

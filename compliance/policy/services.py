@@ -17,7 +17,8 @@ class PolicyRuleInvalid(ValueError):
         self.errors = errors
 
 
-def _require_admin(actor) -> None:
+def policy_rule_writer_required(actor) -> None:
+    """Only platform admins change rules (the API asks before it reads the request's body)."""
     if not is_platform_admin(actor):
         raise PermissionDenied("Only platform admins may change policy rules.")
 
@@ -25,7 +26,7 @@ def _require_admin(actor) -> None:
 @transaction.atomic
 def policy_rule_save(*, actor, rule: PolicyRule | None = None, **fields) -> PolicyRule:
     """Create (rule None) or update a rule; `fields` are team, kind, enabled, action, params, note."""
-    _require_admin(actor)
+    policy_rule_writer_required(actor)
     created = rule is None
     rule = rule or PolicyRule()
     before = {"enabled": rule.enabled, "action": rule.action, "params": rule.params} if not created else None
@@ -52,7 +53,7 @@ def policy_rule_save(*, actor, rule: PolicyRule | None = None, **fields) -> Poli
 def policy_rule_delete(*, actor, rule: PolicyRule) -> None:
     """A team row deleted: the team follows the global rule again. A global row deleted: the
     built-in default of its kind applies (or nothing, for kinds without one)."""
-    _require_admin(actor)
+    policy_rule_writer_required(actor)
     audit_record(actor=actor, action="policy.rule.deleted", target=rule, team=rule.team, kind=rule.kind,
                  params=rule.params)
     rule.delete()

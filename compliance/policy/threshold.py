@@ -1,4 +1,5 @@
-"""The severity-threshold rule: pure, on plain finding dicts (so previews and re-evaluation share it)."""
+"""The severity-threshold rule and the vulnerability-data rule: pure, on plain finding dicts and
+coverage reasons (so previews and re-evaluation share them)."""
 from compliance.policy.rules import RuleResult
 from compliance.vulndb.severity import SEVERITY_ORDER
 
@@ -28,3 +29,32 @@ def rule_vulnerability_threshold(findings: list[dict], *, block: set[str], fixab
     return RuleResult(rule="vulnerability-threshold", title="Vulnerability threshold", status="fail",
                       message=f"{len(blocking)} {severities} vulnerabilities{fix}: {listed}. Rebuild to pick up the fixes.",
                       evidence={"counts": counts, "blocking": [f["vulnerability_id"] for f in blocking][:100]})
+
+
+def rule_vulnerability_data(*, reason: str, ecosystems: list[str], evidence: dict) -> RuleResult:
+    """Fail when the image's vulnerabilities could not be assessed (`reason`, from
+    compliance/vulndb/coverage.py): no data, or data too old, for an ecosystem of its packages."""
+    title = "Vulnerability data is current"
+    if reason:
+        return RuleResult(rule="vulnerability-data", title=title, status="fail", message=f"Not assessed: {reason}.",
+                          evidence=evidence)
+    if not ecosystems:
+        return RuleResult(rule="vulnerability-data", title=title, status="pass",
+                          message="The image has no package that vulnerability data could name.", evidence=evidence)
+    return RuleResult(rule="vulnerability-data", title=title, status="pass",
+                      message=f"Current vulnerability data for {', '.join(ecosystems)}.", evidence=evidence)
+
+
+def threshold_not_assessed(result: dict, reason: str) -> dict:
+    """The threshold's result on an image that was not assessed: never a pass reading "found:
+    none". Blocking findings still fail (what was found is real); otherwise the result says it
+    was not assessed, without counts (which would read as "0 vulnerabilities")."""
+    if not reason:
+        return result
+    if result["status"] in ("fail", "waived"):
+        result["message"] += f" Not assessed beyond that: {reason}."
+        result["evidence"]["not_assessed"] = reason
+        return result
+    evidence = {k: v for k, v in result["evidence"].items() if k != "counts"}
+    return {**result, "status": "not_assessed", "message": f"Not assessed: {reason}.",
+            "evidence": {**evidence, "not_assessed": reason}}

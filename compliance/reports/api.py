@@ -6,7 +6,7 @@ only members of the owning team write.
 import json
 
 from django.db.models import Count
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -16,16 +16,40 @@ from builds.models import Build
 from compliance.models import Finding
 from compliance.reports.parse import TOOLS
 from compliance.reports.store import ImportRefused, ReportError, external_report_import
+from portal.api_schema import ErrorSerializer
 from portal.rbac import teams_of, visible_teams
 
 MAX_REPORT_BYTES = 50 * 1024 * 1024
 
 
-class ReportImportInput(serializers.Serializer):
+REPORT_MISSING = "Send the report inline (report) in a JSON body, or as a file upload (file) in a multipart body."
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class ReportField(serializers.JSONField):
+    """The report as a JSON object (its JSON text is read too, for clients that send it so)."""
+
+
+class ReportInlineInput(serializers.Serializer):
+    """A JSON body: the report inline."""
+
     tool = serializers.ChoiceField(TOOLS)
-    file = serializers.FileField(required=False, help_text="The JSON report as an upload (multipart)")
-    report = serializers.JSONField(required=False, help_text="The JSON report inline (JSON body)")
+    report = ReportField(help_text="The tool's JSON report", error_messages={"required": REPORT_MISSING})
     force = serializers.BooleanField(default=False, help_text="Store it even if the report names another digest")
+
+
+class ReportUploadInput(serializers.Serializer):
+    """A multipart body: the report as a file."""
+
+    tool = serializers.ChoiceField(TOOLS)
+    file = serializers.FileField(help_text="The tool's JSON report", error_messages={"required": REPORT_MISSING})
+    force = serializers.BooleanField(default=False, help_text="Store it even if the report names another digest")
+
+
+class ToolFindingsSerializer(serializers.Serializer):
+    tool = serializers.CharField()
+    findings = serializers.IntegerField()
+    by_severity = serializers.DictField(child=serializers.IntegerField(), help_text="Severity -> number of findings")
 
 
 class ReportImportResult(serializers.Serializer):
@@ -48,7 +72,7 @@ class BuildReportViewSet(viewsets.ViewSet):
             raise NotFound("No such build among your teams' builds.")
         return build
 
-    @extend_schema(operation_id="builds_reports_list", responses={200: dict})
+    @extend_schema(operation_id="builds_reports_list", responses={200: ToolFindingsSerializer(many=True)})
     def list(self, request, build_id=None):
         build = self._build(request, build_id)
         rows = (Finding.objects.filter(scan__build=build, advisory__source__in=TOOLS)
@@ -61,12 +85,14 @@ class BuildReportViewSet(viewsets.ViewSet):
             entry["by_severity"][row["severity"]] = row["n"]
         return Response(sorted(tools.values(), key=lambda t: t["tool"]))
 
-    @extend_schema(request=ReportImportInput, responses={201: ReportImportResult, 400: dict, 409: dict})
+    @extend_schema(request={"application/json": ReportInlineInput, "multipart/form-data": ReportUploadInput},
+                   responses={201: ReportImportResult, 409: ErrorSerializer})
     def create(self, request, build_id=None):
         build = self._build(request, build_id)
         if build.team not in teams_of(request.user):
             raise PermissionDenied("Only members of the owning team may import reports for this image.")
-        given = ReportImportInput(data=request.data)
+        upload = request.content_type.startswith("multipart/")
+        given = (ReportUploadInput if upload else ReportInlineInput)(data=request.data)
         given.is_valid(raise_exception=True)
         try:
             result = external_report_import(build=build, tool=given.validated_data["tool"], actor=request.user,
@@ -81,8 +107,6 @@ class BuildReportViewSet(viewsets.ViewSet):
 def _report(values: dict):
     upload = values.get("file")
     if upload is None:
-        if "report" not in values:
-            raise ValidationError({"detail": "Send the report as a file upload (file) or inline (report)."})
         report = values["report"]
         return _loads(report, "report") if isinstance(report, str) else report
     if upload.size > MAX_REPORT_BYTES:

@@ -10,16 +10,21 @@ would say exactly what the latest one says (a finding changed, no count or block
 not made again: the latest one gets the new database version, so the gate sees it current.
 Scans without a build (scanner API requests) get current findings too; they have no verdict.
 
-An import changes findings and nothing else, so only the rule that reads findings is computed
-again: the other results (approved base, user, secrets, Dockerfile lint) are carried over from
-the build's latest verdict, as the same inputs would give the same answers. Whenever that could
+An import changes findings and how current the data is, so only the rules that read those (the
+threshold, and the vulnerability-data rule) are computed again: the other results (approved base,
+user, secrets, Dockerfile lint) are carried over from the build's latest verdict, as the same
+inputs would give the same answers. Whenever that could
 be wrong, the whole verdict is evaluated by `verdict_evaluate` instead: no usable latest verdict
 (none, another policy version, other rules than a whole evaluation gives today, as after a rule
 was added), a rule set other than today's global one (`RulesetCarry`: a rule was edited, or the
-team has rules of its own), a waived result in it, or an approved exception whose scope may cover the build
-(waivers need every finding, not a count). The first build of a run is always evaluated whole:
-that is how today's rules are known. Changes to those other inputs re-evaluate verdicts on their
-own (exceptions, the gate).
+team has rules of its own), a waived result in it, a verdict that was not assessed, or an approved
+exception whose scope may cover the build (waivers need every finding, not a count). The first
+build of a run is always evaluated whole: that is how today's rules are known. Changes to those
+other inputs re-evaluate verdicts on their own (exceptions, the gate).
+
+An import may also bring the first (or a fresh) vulnerability data for an ecosystem without
+changing any finding: every build whose latest verdict was not assessed, and would now read
+otherwise, is evaluated again (`reevaluate_not_assessed`), whatever the import changed.
 """
 import json
 import logging
@@ -34,14 +39,17 @@ from django.utils import timezone
 from builds.models import Build
 from compliance.alerts import alert_noncompliant
 from compliance.models import Finding, PolicyException, Verdict
-from compliance.policy.evaluation import verdict_evaluate
-from compliance.policy.ruleset import RulesetCarry
-from compliance.policy.threshold import rule_vulnerability_threshold
+from compliance.policy.evaluation import data_max_age_days, data_result, rule_as_enforced, verdict_evaluate
+from compliance.policy.ruleset import RulesetCarry, ruleset_for
+from compliance.policy.threshold import rule_vulnerability_threshold, threshold_not_assessed
+from compliance.vulndb.coverage import Needs, coverage_judge, imported_ecosystems, scans_needs
 from compliance.vulndb.matching import findings_rematch
 from compliance.vulndb.store import database_version
 
 log = logging.getLogger(__name__)
 THRESHOLD = "vulnerability-threshold"
+DATA = "vulnerability-data"
+RECOMPUTED = (DATA, THRESHOLD)  # the rules an import can change: computed again, never carried
 BUILDS_PER_BATCH = 500
 
 
@@ -77,9 +85,10 @@ def _carried_results(build, scopes, rules: list[str] | None, carry: RulesetCarry
     if rules is None or previous is None or previous.policy_version != Verdict.POLICY_VERSION or any_global \
             or build.team_id in teams or build.recipe_id in recipes or not carry.allows(build, previous):
         return None
-    if [r["rule"] for r in previous.results] != rules or any(r["status"] == "waived" for r in previous.results):
+    if [r["rule"] for r in previous.results] != rules or any(r["status"] == "waived" for r in previous.results) \
+            or previous.not_assessed:
         return None
-    return [r for r in previous.results if r["rule"] != THRESHOLD]
+    return [r for r in previous.results if r["rule"] not in RECOMPUTED]
 
 
 def blocking_findings(scan_ids: list[int], limits: dict) -> dict[int, list[dict]]:
@@ -123,11 +132,12 @@ def _verdicts_insert(verdicts: list[Verdict]) -> None:
         for verdict, (pk,) in zip(verdicts, cursor.fetchall()):
             verdict.pk, verdict.created = pk, now
         columns = ("id", "build_id", "passed", "results", "policy_version", "database_version", "ruleset_version",
-                   "ruleset", "trigger", "created")
+                   "ruleset", "not_assessed", "trigger", "created")
         with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for v in verdicts:
                 copy.write_row((v.pk, v.build_id, v.passed, json.dumps(v.results), v.policy_version,
-                                v.database_version, v.ruleset_version, json.dumps(v.ruleset), v.trigger, v.created))
+                                v.database_version, v.ruleset_version, json.dumps(v.ruleset), v.not_assessed, v.trigger,
+                                v.created))
 
 
 def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
@@ -137,6 +147,7 @@ def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
     latest one says is not made again: the latest is marked current for the database version."""
     counts = {"scans": 0, "flipped_to_fail": 0, "flipped_to_pass": 0, "alerts": 0}
     if not changed:
+        reevaluate_not_assessed(counts)
         return counts
     started = time.monotonic()
     rematch = findings_rematch(changed, getattr(changed, "advisories", None))
@@ -144,10 +155,11 @@ def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
     matched = time.monotonic()
     version, scopes, rules, made, whole, confirmed = database_version(), _exception_scopes(), None, 0, 0, 0
     carry = RulesetCarry()  # builds under another rule set than today's global one are evaluated whole
-    limits = carry.limits
+    limits, imported, max_age = carry.limits, imported_ecosystems(), data_max_age_days(carry.ruleset)
     severities = severity_counts(rematch.changed_scans)
     for builds in builds_of_scans(rematch.changed_scans):
         blocking = blocking_findings([build.scan.pk for build in builds], limits)
+        needs = scans_needs(build.scan.pk for build in builds)
         carried, evaluated, same = [], [], []
         for build in builds:
             results = _carried_results(build, scopes, rules, carry)
@@ -157,14 +169,19 @@ def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
                 continue
             threshold = rule_vulnerability_threshold(blocking.get(build.scan.pk, []),
                                                      counts=severities.get(build.scan.pk, {}), **limits)
+            coverage = coverage_judge(needs.get(build.scan.pk, Needs()), imported, max_age_days=max_age, now=timezone.now())
+            if carry.ruleset.get(DATA) is not None:  # today's global rule set, which carry.allows() says the verdict had
+                results.append(rule_as_enforced(carry.ruleset.get(DATA), data_result(coverage)))
             # RuleResult.to_dict() without its deep copy, which cost more than the rule: the result is ours alone.
-            results.append({field.name: getattr(threshold, field.name) for field in fields(threshold)})
-            if results == build.previous.results:
+            results.append(threshold_not_assessed({field.name: getattr(threshold, field.name) for field in fields(threshold)},
+                                                  coverage.reason))
+            if results == build.previous.results and coverage.reason == build.previous.not_assessed:
                 same.append(build.previous.pk)  # the same verdict: no new row, the latest is current
                 continue
             carried.append((build, Verdict(build=build, passed=all(r["status"] != "fail" for r in results),
                                            results=results, database_version=version, trigger="reevaluation",
-                                           ruleset_version=carry.version, ruleset=carry.snapshot)))
+                                           ruleset_version=carry.version, ruleset=carry.snapshot,
+                                           not_assessed=coverage.reason)))
         _verdicts_insert([verdict for _, verdict in carried])
         if same:
             Verdict.objects.filter(pk__in=same).update(database_version=version)
@@ -174,7 +191,33 @@ def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
     log.info("re-evaluation after import: %s; findings +%d -%d in %d scans (matched in %.1f s); %d verdicts "
              "(%d evaluated whole), %d unchanged marked current, in %.1f s", counts, rematch.added, rematch.removed,
              len(rematch.changed_scans), matched - started, made, whole, confirmed, time.monotonic() - matched)
+    reevaluate_not_assessed(counts, done=rematch.changed_scans)
     return counts
+
+
+def reevaluate_not_assessed(counts: dict, *, done: set[int] = frozenset()) -> int:
+    """Evaluate again every build whose latest verdict was not assessed and would now read
+    otherwise (an import brought its ecosystem's data, or fresher data); `done` are scans this
+    run evaluated already. A build whose reason stands (a deb on Ubuntu, no data yet) is left."""
+    latest = Verdict.objects.filter(build=OuterRef("pk")).order_by("-created")
+    found = (Build.objects.filter(status=Build.Status.SUCCEEDED, scan__status="done")
+             .annotate(reason=Subquery(latest.values("not_assessed")[:1]), previous_pk=Subquery(latest.values("pk")[:1]))
+             .exclude(reason="").exclude(reason__isnull=True).select_related("scan", "team"))
+    builds = [b for b in found if b.scan.pk not in done]  # `done` may hold more ids than a query takes
+    if not builds:
+        return 0
+    imported, needs, evaluated = imported_ecosystems(), scans_needs(b.scan.pk for b in builds), 0
+    previous = Verdict.objects.in_bulk([b.previous_pk for b in builds])
+    for build in builds:
+        from_rules = data_max_age_days(ruleset_for(build.team))
+        coverage = coverage_judge(needs.get(build.scan.pk, Needs()), imported, max_age_days=from_rules, now=timezone.now())
+        if coverage.reason == build.reason:
+            continue
+        verdict_flip_count(build, previous.get(build.previous_pk), verdict_evaluate(build=build, trigger="reevaluation"),
+                           counts)
+        evaluated += 1
+    counts["scans"] += evaluated
+    return evaluated
 
 
 def verdict_flip_count(build, before: Verdict | None, after: Verdict, counts: dict) -> None:

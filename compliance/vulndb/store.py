@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 
 from compliance.models import Advisory, AffectedPackage, ImportRun
 from compliance.vulndb.advisory import Rejection
+from compliance.vulndb.coverage import ecosystems_imported
 from compliance.vulndb.importers.alpine_secdb import read_alpine_secdb
 from compliance.vulndb.importers.debian_lists import read_debian_lists
 from compliance.vulndb.importers.debian_tracker import read_debian_tracker
@@ -156,10 +157,12 @@ def vulndb_import(*, source: str, path: str, origin: str = "", **validators) -> 
     run = ImportRun.objects.create(source=source, origin=origin or str(path), **validators)
     changed = Changed()
     rejections = []
+    ecosystems = set()  # every ecosystem the feed names, changed or not: its data is now current
     try:
         items = iter(feed_read(source, path))
         while batch := list(islice(items, BATCH)):
             records = [item for item in batch if not isinstance(item, Rejection)]
+            ecosystems.update(a.ecosystem for record in records for a in record.affected)
             for item in batch:
                 if isinstance(item, Rejection):
                     run.rejected += 1
@@ -173,6 +176,8 @@ def vulndb_import(*, source: str, path: str, origin: str = "", **validators) -> 
         run.status = ImportRun.Status.DONE
     run.rejections, run.finished = rejections, timezone.now()
     run.save()
+    if run.status == ImportRun.Status.DONE:  # a failed import may have stopped half-way: it makes nothing current
+        ecosystems_imported(run=run, ecosystems=ecosystems)
     return run, changed
 
 

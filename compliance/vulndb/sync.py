@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 
 from compliance.models import ImportRun
+from compliance.vulndb.coverage import ecosystems_confirmed
 from compliance.vulndb.download import FeedError, feed_download
 from compliance.vulndb.store import vulndb_import
 
@@ -74,7 +75,10 @@ def feed_sync(feed: Feed, *, force: bool = False) -> FeedOutcome:
         except FeedError as error:
             return FeedOutcome(feed, "failed", str(error))
         if download.path is None:
-            return FeedOutcome(feed, "unchanged", "not modified since the last import (HTTP 304); skipped")
+            # The server says our data is what it has today: as current as a fresh import of it.
+            confirmed = ecosystems_confirmed(source=feed.source, origin=feed.url)
+            return FeedOutcome(feed, "unchanged", f"not modified since the last import (HTTP 304); skipped, "
+                                                  f"its data ({confirmed} ecosystem{'s' if confirmed != 1 else ''}) confirmed current")
         run, changed = vulndb_import(source=feed.source, path=str(download.path), origin=feed.url,
                                      etag=download.etag[:300], last_modified=download.last_modified[:100])
         _name_rejections_by_url(run, str(download.path), feed.url)

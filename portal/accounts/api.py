@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -57,8 +58,11 @@ class TokenObtainView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    # Scripts log in with a form post (`curl -d username=... -d password=...`) as well as with JSON.
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
-    @extend_schema(request=LoginSerializer, responses={200: IssuedTokenSerializer, 400: OpenApiResponse(description="Wrong credentials"),
+    @extend_schema(auth=[], operation_id="token_create", request=LoginSerializer,
+                   responses={200: IssuedTokenSerializer, 400: OpenApiResponse(description="Wrong credentials"),
                                                        429: OpenApiResponse(description="Locked out; see Retry-After")})
     def post(self, request):
         data = LoginSerializer(data=request.data)

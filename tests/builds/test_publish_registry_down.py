@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def passing_unpublished(published, member, settings):  # noqa: F811
     build = another_build(published, member)
-    build.quarantine_repository, build.quarantine_tag = "quarantine/payments/pay-api", "build-2"
+    build.quarantine_repository, build.quarantine_tag = f"{settings.QUARANTINE_REPOSITORY_PREFIX}/payments/pay-api", "build-2"
     build.save()
     assert verdict_evaluate(build=build).passed
     with socket.socket() as probe:  # a port nothing listens on

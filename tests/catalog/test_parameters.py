@@ -38,3 +38,52 @@ def test_it_reports_every_bad_value_by_name_and_uses_defaults():
     clean, errors = parameters_clean(specs, {"mode": "c"})
     assert clean == {"zone": "UTC", "note": ""}
     assert set(errors) == {"mode"}
+
+
+# -- private keys are refused in every parameter ---------------------------------------------------
+
+def _keys():
+    """Real private keys made for the test, in the forms people paste them."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    rsa_key, ec_key, ed_key = rsa.generate_private_key(public_exponent=65537, key_size=2048), \
+        ec.generate_private_key(ec.SECP256R1()), ed25519.Ed25519PrivateKey.generate()
+    pem = serialization.Encoding.PEM
+    forms = {
+        "pkcs1": rsa_key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()),
+        "pkcs8": ec_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        "encrypted": rsa_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                           serialization.BestAvailableEncryption(b"passphrase")),
+        "openssh": ed_key.private_bytes(pem, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()),
+    }
+    texts = {name: data.decode() for name, data in forms.items()}
+    der = ec_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    texts["bare base64, one line"] = base64.b64encode(der).decode()
+    texts["bare base64, wrapped"] = "\n".join(texts["bare base64, one line"][i:i + 64] for i in range(0, 200, 64))
+    texts["armour on one line"] = " ".join(texts["pkcs1"].split())
+    return texts
+
+
+KEYS = _keys()
+TYPES = [{"name": "certificate", "type": "pem", "label": "Company CA"},
+         {"name": "note", "type": "text", "label": "Note"},
+         {"name": "token", "type": "string", "pattern": r".*", "label": "Token"},
+         {"name": "choice", "type": "choice", "choices": [KEYS["bare base64, one line"]], "label": "Choice"}]
+
+
+@pytest.mark.parametrize("form", sorted(KEYS))
+@pytest.mark.parametrize("spec", TYPES, ids=[t["type"] for t in TYPES])
+def test_a_private_key_is_refused_in_every_parameter_type_without_quoting_it(spec, form):
+    with pytest.raises(ParameterError, match="private key") as refused:
+        parameter_clean(spec, KEYS[form])
+    assert KEYS[form].strip()[30:60] not in str(refused.value)
+
+
+def test_a_certificate_with_its_key_pasted_after_it_is_refused_whole(pem):
+    with pytest.raises(ParameterError, match="private key"):
+        parameter_clean({"name": "certificate", "type": "pem", "label": "CA"}, pem + KEYS["pkcs8"])
+    assert parameter_clean({"name": "certificate", "type": "pem", "label": "CA"}, pem).startswith("-----BEGIN CERTIFICATE")
+    assert parameter_clean({"name": "note", "type": "text"}, "A" * 900) == "A" * 900, "long base64-like text is not a key"

@@ -97,7 +97,7 @@ def osv_import(tmp_path, name, records) -> str:
 
 
 def test_it_finds_old_pip_packages_and_a_deleted_key_then_follows_the_database_to_an_alert(
-        starter_catalog, celery_worker, team, member, reviewer, webhook, tmp_path, client):
+        starter_catalog, vulnerability_data, celery_worker, team, member, reviewer, webhook, tmp_path, client):
     team.webhook_url = webhook.url
     team.save()
     python = option_version("e2e-python", apt_install("python3-pip"))

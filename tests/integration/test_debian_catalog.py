@@ -1,4 +1,6 @@
 """The starter catalog really builds on the Debian base (apt inside the build), and works at run time."""
+import json
+
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -20,7 +22,7 @@ def image_reference(build):
     return f"{settings.REGISTRY_URL.split('://')[1]}/{build.quarantine_repository}@{build.digest}"
 
 
-def test_it_builds_wget_on_debian_and_records_its_packages(starter_catalog, celery_worker, team, member):
+def test_it_builds_wget_on_debian_and_records_its_packages(starter_catalog, vulnerability_data, celery_worker, team, member):
     recipe = recipe_save(user=member, team=team, name="fetcher", base=BaseImage.objects.get(slug="debian-12"),
                          choices=[(version("wget"), {}), (version("runtime-user"), {"uid": "10001"})])
     build = wait_for_build(build_request(user=member, recipe=recipe))
@@ -40,7 +42,7 @@ def test_it_builds_wget_on_debian_and_records_its_packages(starter_catalog, cele
     assert "COPY portal-apt-lists/" in log and "InRelease" not in log
 
 
-def test_it_builds_every_starter_component_together(starter_catalog, celery_worker, team, member, pem):
+def test_it_builds_every_starter_component_together(starter_catalog, vulnerability_data, celery_worker, team, member, pem):
     choices = [
         (version("curl"), {}),
         (version("timezone"), {"zone": "Asia/Shanghai"}),
@@ -73,3 +75,35 @@ def test_it_builds_every_starter_component_together(starter_catalog, celery_work
     # The JVM loads the JaCoCo agent from JAVA_TOOL_OPTIONS; a broken agent would abort java -version.
     assert "Picked up JAVA_TOOL_OPTIONS: -javaagent:/opt/jacoco/jacocoagent.jar" in output
     assert "openjdk version \"17" in output
+
+
+def test_a_debian_image_is_not_assessed_until_its_vulnerability_data_is_imported(starter_catalog, celery_worker, team,
+                                                                                 member, tmp_path):
+    """No data for Debian 12 yet: the pipeline's verdict is "Not assessed", the gate keeps the image
+    in quarantine; the operator's import brings the data and the image is assessed and publishable."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from compliance.gate import image_publish
+    from tests.conftest import baseline_osv_records
+
+    recipe = recipe_save(user=member, team=team, name="plain", base=BaseImage.objects.get(slug="debian-12"),
+                         choices=[(version("runtime-user"), {"uid": "10001"})])
+    build = wait_for_build(build_request(user=member, recipe=recipe))
+    assert build.status == Build.Status.SUCCEEDED, build.error_message
+    verdict = build.verdicts.get()
+    assert (verdict.state, verdict.not_assessed) == ("not-assessed", "no vulnerability data for Debian:12 has been imported")
+    assert build.steps["publish"]["status"] == "blocked" and build.published_reference == ""
+    log = "".join(build.log_chunks.order_by("seq").values_list("text", flat=True))
+    assert "Vulnerabilities: not assessed: no vulnerability data for Debian:12" in log
+    assert "Verdict: NOT ASSESSED (BLOCKED)" in log and "0 findings" not in log
+
+    (tmp_path / "osv").mkdir()
+    for record in baseline_osv_records(["Debian:12"]):
+        (tmp_path / "osv" / f"{record['id']}.json").write_text(json.dumps(record))
+    out = StringIO()
+    call_command("vulndb_import", "osv", str(tmp_path / "osv"), stdout=out)
+    assessed = build.verdicts.order_by("-created").first()
+    assert assessed.state == "pass" and assessed.trigger == "reevaluation", (out.getvalue(), assessed.results)
+    assert image_publish(build=build, actor=member).endswith(f"@{build.digest}")

@@ -3,8 +3,9 @@ one does (nothing applies yet) and what the second does, and every refusal on th
 import json
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from compliance.exceptions.approvals import approvals_required_for
 from compliance.exceptions.services import DecisionConflict, exception_decide
@@ -14,6 +15,7 @@ from portal.models import AuditEvent
 from tests.compliance.exceptions.test_services import CRITICAL, days, failing, other_reviewer, request_for  # noqa: F401  (fixtures)
 from tests.compliance.vulndb.test_reevaluation import published, webhook  # noqa: F401  (fixtures)
 from tests.compliance.vulndb.test_store import osv
+from tests.factories import api_token_for
 
 pytestmark = pytest.mark.django_db
 HIGH = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"  # 7.5
@@ -121,3 +123,54 @@ def test_the_detail_page_keeps_a_constant_number_of_queries(client, failing, mem
             assert client.get(url).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+# -- an expiry already past ----------------------------------------------------------------------
+
+def past_due(exception, days_ago=1):
+    """The request's expiry has passed, and the periodic expiry job has not run yet."""
+    PolicyException.objects.filter(pk=exception.pk).update(expires_at=days(-days_ago))
+    exception.refresh_from_db()
+    return exception
+
+
+def test_a_reviewer_cannot_approve_an_exception_whose_expiry_has_passed(failing, member, reviewer, other_reviewer):
+    exception = past_due(request_for(failing, member))
+    with pytest.raises(ValidationError, match="has passed"):
+        exception_decide(user=reviewer, exception=exception, approve=True)
+    exception.refresh_from_db()
+    assert exception.status == "pending" and not exception.approvals.exists()
+    assert not latest_passed(failing)
+
+
+def test_a_second_approval_after_the_expiry_passed_is_refused_too(failing, member, reviewer, other_reviewer):
+    exception = request_for(failing, member)
+    exception_decide(user=reviewer, exception=exception, approve=True)
+    past_due(exception)
+    with pytest.raises(ValidationError, match="has passed"):
+        exception_decide(user=other_reviewer, exception=exception, approve=True)
+    exception.refresh_from_db()
+    assert exception.status == "awaiting_second" and exception.approvals.count() == 1
+    assert not latest_passed(failing)
+
+
+def test_a_reviewer_cannot_shorten_the_expiry_into_the_past(failing, member, reviewer):
+    exception = request_for(failing, member, target_kind="rule", target="non-root-user")
+    with pytest.raises(ValidationError, match="has passed"):
+        exception_decide(user=reviewer, exception=exception, approve=True, expires_at=days(-2))
+    exception.refresh_from_db()
+    assert exception.status == "pending" and exception.expires_at > days(13)
+
+
+def test_the_page_and_the_api_refuse_it_with_the_reason(client, failing, member, reviewer):
+    exception = past_due(request_for(failing, member))
+    client.force_login(reviewer)
+    response = client.post(reverse("exception-decision", args=[exception.pk]), {"action": "approve"}, follow=True)
+    assert "has passed" in response.content.decode()
+    token = api_token_for(reviewer)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    answer = api.post(f"/api/exceptions/{exception.pk}/approve/", {}, format="json")
+    assert answer.status_code == 400 and "has passed" in answer.json()["expires_at"][0]
+    exception.refresh_from_db()
+    assert exception.status == "pending" and not exception.approvals.exists()

@@ -197,3 +197,11 @@ def test_the_gate_refuses_an_image_whose_exception_expired_before_the_periodic_e
     with pytest.raises(GateClosed, match="Blocked by policy"):
         image_publish(build=failing, actor=member)
     assert not failing.verdicts.order_by("-created").first().passed
+
+
+def test_a_ticket_is_an_http_link_of_a_length_the_row_holds_at_every_door(failing, member):
+    for ticket in ("javascript:alert(1)", "ftp://tickets.example.com/1", "https://tickets.example.com/" + "x" * 200):
+        with pytest.raises(ValidationError) as refused:
+            request_for(failing, member, ticket=ticket)
+        assert "ticket" in refused.value.message_dict
+    assert request_for(failing, member, ticket="https://tickets.example.com/SEC-12").ticket == "https://tickets.example.com/SEC-12"

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from adapters.factory import registry_client, service_token
 from compliance.harbor import reports
-from compliance.harbor.services import registry_artifact_scan, registry_client_for
-from compliance.models import Advisory, Finding, ImageScan, ImportRun, SbomPackage
+from compliance.harbor.credentials import scan_credential_read
+from compliance.harbor.services import harbor_scans_prune, registry_artifact_scan, registry_client_for
+from compliance.models import Advisory, Finding, ImageScan, ImportRun, SbomPackage, ScanCredential
 from compliance.vulndb.store import vulndb_import
 
 TOKEN = "harbor-test-token"
@@ -154,8 +155,8 @@ def test_it_rejects_bad_scan_requests_with_the_specs_status(harbor, body, status
 
 
 @pytest.mark.django_db
-def test_it_queues_a_scan_and_keeps_the_credentials_out_of_the_database(harbor, monkeypatch,
-                                                                         django_capture_on_commit_callbacks):
+def test_it_queues_a_scan_by_id_and_keeps_the_credential_sealed_beside_it(harbor, monkeypatch,
+                                                                          django_capture_on_commit_callbacks):
     from compliance import tasks
 
     sent = []
@@ -175,9 +176,82 @@ def test_it_queues_a_scan_and_keeps_the_credentials_out_of_the_database(harbor, 
         None, "http://127.0.0.1:5000", "base/debian", DIGEST, "queued")
     assert scan.facts["harbor"]["artifact"] == {"repository": "base/debian", "digest": DIGEST, "tag": "bookworm",
                                                 "mime_type": reports.DOCKER_MANIFEST_V2}
-    assert sent == [{"args": [scan.pk], "kwargs": {"authorization": "Bearer robot-jwt"},
-                     "kwargsrepr": "{'authorization': '<masked>'}"}]
+    assert sent == [{"args": [scan.pk]}], "the message carries the scan's id and nothing else"
     assert "robot-jwt" not in json.dumps(scan.facts)
+    assert "robot-jwt" not in ScanCredential.objects.get(scan=scan).sealed, "sealed at rest"
+    assert scan_credential_read(scan, sent=True) == "Bearer robot-jwt"
+
+
+@pytest.fixture
+def queued(harbor, monkeypatch, django_capture_on_commit_callbacks):
+    """A scan Harbor asked for with a robot credential, its message not delivered yet; the registry
+    read records the credential it was given and finds nothing."""
+    from adapters.registry import RegistryError
+    from compliance import tasks
+    from compliance.harbor import services
+
+    monkeypatch.setattr(tasks.scan_registry_artifact, "apply_async", lambda **kwargs: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_scan(harbor, scan_request(registry__authorization="Bearer robot-jwt"))
+    used = []
+
+    def client_for(url, authorization=""):
+        used.append(authorization)
+        return registry_client_for(url, authorization)
+
+    def read_image(client, repository, digest):
+        raise RegistryError(f"manifest {repository}@{digest} not found")
+
+    monkeypatch.setattr(services, "registry_client_for", client_for)
+    monkeypatch.setattr(services, "read_image", read_image)
+    return ImageScan.objects.get(), used
+
+
+@pytest.mark.django_db
+def test_the_worker_looks_the_credential_up_by_scan_id_and_deletes_it_when_the_scan_ends(queued):
+    from compliance.tasks import scan_registry_artifact
+
+    scan, used = queued
+    scan_registry_artifact(scan.pk)  # a redelivered (or late) message finds it while the scan is queued
+    scan.refresh_from_db()
+    assert used == ["Bearer robot-jwt"] and scan.status == "failed" and "not found" in scan.error
+    assert not ScanCredential.objects.exists(), "gone once the scan ended"
+    scan_registry_artifact(scan.pk)  # delivered again after the end: nothing runs
+    assert used == ["Bearer robot-jwt"]
+
+
+@pytest.mark.django_db
+def test_a_second_delivery_while_another_worker_scans_leaves_its_credential_alone(queued):
+    from compliance.tasks import scan_registry_artifact
+
+    scan, used = queued
+    ImageScan.objects.filter(pk=scan.pk).update(status="scanning")
+    scan_registry_artifact(scan.pk)
+    assert used == [] and ScanCredential.objects.filter(scan=scan).exists()
+
+
+@pytest.mark.django_db
+def test_a_credential_past_its_time_fails_the_scan_with_why_and_is_pruned(queued, settings):
+    from compliance.tasks import scan_registry_artifact
+
+    scan, used = queued
+    ScanCredential.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    assert harbor_scans_prune() == 0 and not ScanCredential.objects.exists(), "the hourly prune takes it"
+    scan_registry_artifact(scan.pk)
+    scan.refresh_from_db()
+    assert scan.status == "failed" and "expired before the scan started" in scan.error and used == []
+
+
+@pytest.mark.django_db
+def test_a_credential_sealed_under_another_secret_key_is_not_read(queued, settings):
+    from compliance.tasks import scan_registry_artifact
+
+    scan, used = queued
+    settings.SECRET_KEY = "rotated-" + settings.SECRET_KEY
+    scan_registry_artifact(scan.pk)
+    scan.refresh_from_db()
+    assert scan.status == "failed" and "cannot be read" in scan.error and used == []
+    assert not ScanCredential.objects.exists()
 
 
 # -- reports -------------------------------------------------------------------------------------
@@ -236,8 +310,8 @@ def _finding(scan, *, package, version, vulnerability_id, severity, fixed="", so
 
 
 @pytest.mark.django_db
-def test_it_serves_a_done_scans_report_in_the_mime_type_asked_for(harbor):
-    scan = harbor_scan(finished=timezone.now())
+def test_it_serves_a_done_scans_report_in_the_mime_type_asked_for(harbor, vulnerability_data):
+    scan = harbor_scan(finished=timezone.now(), os_id="debian", os_version="12")
     _finding(scan, package="libssl3", version="3.0.11-1~deb12u1", vulnerability_id="CVE-2024-0001", severity="High",
              fixed="3.0.13-1~deb12u1", source_name="openssl",
              record={"references": [{"type": "ADVISORY", "url": "https://security-tracker.debian.org/tracker/CVE-2024-0001"}]})
@@ -256,6 +330,19 @@ def test_it_serves_a_done_scans_report_in_the_mime_type_asked_for(harbor):
         assert first["links"][0] == "https://security-tracker.debian.org/tracker/CVE-2024-0001"
         assert first["vendor_attributes"]["source_package"] == "openssl"
         assert (second["severity"], "fix_version" in second) == ("Negligible", False)
+
+
+@pytest.mark.django_db
+def test_an_image_without_current_vulnerability_data_is_an_error_saying_so_not_an_empty_report(harbor, tmp_path):
+    from tests.conftest import vulnerability_data_import
+
+    scan = harbor_scan(finished=timezone.now(), os_id="debian", os_version="12")
+    SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1", source_name="openssl", source_version="3.0.11-1")
+    response = report(harbor, scan.pk)
+    assert response.status_code == 500
+    assert as_json(response)["error"]["message"].startswith("Not assessed: no vulnerability data for Debian:12")
+    vulnerability_data_import(tmp_path / "data")
+    assert report(harbor, scan.pk).status_code == 200
 
 
 @pytest.mark.django_db

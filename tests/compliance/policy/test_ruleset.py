@@ -86,7 +86,7 @@ def test_the_verdict_records_the_rule_set_it_used(unpublished, admin):
     assert banned["evidence"]["matches"][0] | {"banned": None} == {
         "package": "libssl3", "version": "3.0.11-1~deb12u1", "type": "deb", "layer": None, "banned": None,
         "version_unordered": False}
-    assert {"kind": "banned-packages", "source": "team"}.items() <= after.ruleset[-2].items()
+    assert {"kind": "banned-packages", "source": "team"}.items() <= after.ruleset[-3].items()
 
 
 def test_a_warn_rule_is_reported_but_does_not_block(unpublished, admin):

@@ -281,7 +281,7 @@ def test_it_answers_400_for_bad_reports_and_409_for_another_image(scanned, membe
     response = api.post(url, {"tool": "trivy", "report": {"matches": []}}, format="json")
     assert response.status_code == 400 and "Not a Trivy JSON report" in response.json()["detail"]
     assert api.post(url, {"tool": "clair", "report": TRIVY}, format="json").status_code == 400
-    assert "file" in api.post(url, {"tool": "trivy"}, format="json").json()["detail"]
+    assert "file upload" in api.post(url, {"tool": "trivy"}, format="json").json()["report"][0]
     broken = io.BytesIO(b"{oops")
     broken.name = "r.json"
     assert "Not valid JSON" in api.post(url, {"tool": "trivy", "file": broken}, format="multipart").json()["file"]

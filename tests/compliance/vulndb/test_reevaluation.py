@@ -46,7 +46,7 @@ def webhook():
 
 
 @pytest.fixture
-def published(recipe, member, busybox, webhook):  # noqa: F811
+def published(recipe, member, busybox, webhook, vulnerability_data):  # noqa: F811
     team = recipe.team
     team.webhook_url, team.alert_email = webhook[0], "payments@example.test"
     team.save()
@@ -177,6 +177,29 @@ def test_it_carries_the_other_rules_over_and_agrees_with_a_whole_evaluation(tmp_
         assert (after.passed, after.results, after.database_version) == \
             (whole.passed, whole.results, whole.database_version)
         assert not after.passed and len(after.results) > 1
+
+
+def test_a_carried_verdict_says_not_assessed_when_another_ecosystems_data_aged(tmp_path, published, member, caplog):
+    """The carried path recomputes the vulnerability-data rule too: Debian's import changes a
+    finding, while the images' PyPI data grew too old since their verdicts; carried or whole, the
+    verdicts agree: not assessed, and blocked on the Critical finding as well."""
+    from compliance.models import EcosystemData
+
+    second = another_build(published, member)
+    for build in (published, second):
+        SbomPackage.objects.create(scan=build.scan, type="pypi", name="requests", version="2.31.0",
+                                   source_name="requests", source_version="2.31.0")
+        assert verdict_evaluate(build=build).state == "pass"
+    EcosystemData.objects.filter(ecosystem="PyPI").update(imported_at=timezone.now() - datetime.timedelta(days=10))
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", severity=CRITICAL)))
+    with caplog.at_level("INFO", logger="compliance.vulndb.reevaluation"):
+        reevaluate_after_import(changed)
+    assert "2 verdicts (1 evaluated whole)" in caplog.text, "the second was carried"
+    for build in (published, second):
+        after = build.verdicts.order_by("-created").first()
+        whole = verdict_evaluate(build=build, trigger="reevaluation")
+        assert (after.passed, after.results, after.not_assessed) == (whole.passed, whole.results, whole.not_assessed)
+        assert "PyPI (last imported" in after.not_assessed and not after.passed
 
 
 def test_it_evaluates_whole_a_verdict_with_other_rules_than_today(tmp_path, published, member):

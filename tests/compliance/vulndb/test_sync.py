@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core.management import CommandError, call_command
 
-from compliance.models import Advisory, ImportRun
+from compliance.models import Advisory, EcosystemData, ImportRun
 from portal.settings import envdata
 from tests.compliance.vulndb.test_reevaluation import published, webhook  # noqa: F401  (fixtures)
 from tests.compliance.vulndb.test_store import osv
@@ -105,8 +105,9 @@ def test_it_imports_then_skips_an_unchanged_feed_then_imports_a_change(settings,
     (root / "debian.zip").write_bytes(osv_zip(osv("DEB-2024-0001", severity=CRITICAL)))
     feeds = [{"source": "osv", "url": f"{base}/debian.zip"}]
 
+    feed_runs = ImportRun.objects.filter(origin__startswith=base)  # not the baseline data `published` imports
     out = sync(settings, feeds)
-    run = ImportRun.objects.get()
+    run = feed_runs.get()
     assert (run.origin, run.status, run.added, run.etag != "") == (f"{base}/debian.zip", "done", 1, True)
     assert "osv " + f"{base}/debian.zip: imported: import {run.pk}" in out
     assert "1 turned non-compliant, 1 alerts sent" in out, "the re-evaluation that follows an import ran"
@@ -114,7 +115,8 @@ def test_it_imports_then_skips_an_unchanged_feed_then_imports_a_change(settings,
 
     out = sync(settings, feeds)
     assert "unchanged: not modified since the last import (HTTP 304); skipped" in out
-    assert seen[-1] == ("/debian.zip", run.etag) and ImportRun.objects.count() == 1
+    assert seen[-1] == ("/debian.zip", run.etag) and feed_runs.count() == 1
+    assert EcosystemData.objects.get(ecosystem="Debian:12").imported_at > run.finished, "a 304 confirms the data current"
 
     (root / "debian.zip").write_bytes(osv_zip(osv("DEB-2024-0001", modified="2024-03-01T00:00:00Z", fixed=None,
                                                   severity=CRITICAL)))
