@@ -132,14 +132,15 @@ if ((start_registry)) && ! registry_up; then
   if [ "$code" != 000 ]; then
     # Ours, from before token auth (or with another realm): restarted with today's config. Anything
     # else (typically Debian's own docker-registry service, whose default config demands htpasswd) stays.
-    ours=$(pgrep -f "docker-registry serve $conf" || true)
+    ours=$(pgrep -f "^/usr/bin/docker-registry serve $conf\$" || true)
     if [ -z "$ours" ]; then
       echo "Something else answers on http://$REGISTRY/v2/ with HTTP $code; stop it and rerun." >&2
       exit 1
     fi
     # shellcheck disable=SC2086  # one pid per word
     kill $ours
-    wait_for 10 bash -c "! pgrep -f 'docker-registry serve $conf' >/dev/null"
+    # shellcheck disable=SC2086
+    wait_for 10 bash -c "! kill -0 $ours 2>/dev/null" || { echo "our registry ($ours) did not stop" >&2; exit 1; }
     say registry "restarting with token auth (realm $REALM)"
   fi
   case $REGISTRY in 127.0.0.1:* | localhost:*) ;; *) echo "Registry $REGISTRY does not answer" >&2; exit 1 ;; esac
