@@ -12,7 +12,12 @@ from django.utils import timezone
 from adapters.factory import registry_client, service_token
 from compliance.harbor import reports
 from compliance.harbor.credentials import scan_credential_read
-from compliance.harbor.services import harbor_scans_prune, registry_artifact_scan, registry_client_for
+from compliance.harbor.services import (
+    harbor_scans_prune,
+    registry_artifact_scan,
+    registry_artifact_scan_request,
+    registry_client_for,
+)
 from compliance.models import Advisory, Finding, ImageScan, ImportRun, SbomPackage, ScanCredential
 from compliance.vulndb.store import vulndb_import
 
@@ -447,12 +452,13 @@ def test_it_builds_registry_clients_from_harbors_authorization():
 
 @pytest.mark.integration
 @pytest.mark.django_db
-def test_it_scans_only_queued_requests_and_records_registry_errors(services):
+def test_it_scans_only_queued_requests_and_records_registry_errors(services, settings):
     done = harbor_scan("done")
     assert registry_artifact_scan(scan=done).status == "done"
-    missing = harbor_scan("queued", finished=None)
-    ImageScan.objects.filter(pk=missing.pk).update(repository="base/nothing-here")
-    missing.refresh_from_db()
+    # Harbor hands over a pull credential for the artifact; the registry then says the manifest is missing.
+    pull = "Bearer " + service_token("scanner", "repository:base/nothing-here:pull")
+    missing = registry_artifact_scan_request(registry_url=settings.REGISTRY_URL, authorization=pull,
+                                             artifact={"repository": "base/nothing-here", "digest": DIGEST})
     scanned = registry_artifact_scan(scan=missing)
     assert scanned.status == "failed" and "not found" in scanned.error and scanned.finished
 
