@@ -172,6 +172,16 @@ class RegistryClient:
                                 f"{resp.headers['Docker-Content-Digest']} (sent {digest})")
         return digest
 
+    def referrers(self, repository: str, digest: str) -> dict[str, Any] | None:
+        """The OCI 1.1 referrers index of `digest`, or None when the registry has no referrers API
+        (404, or an answer that is not an index): callers then read the referrers tag instead."""
+        what = f"referrers of {repository}@{digest}"
+        resp = self._request("GET", _path(repository, "referrers", digest), what, headers={"Accept": OCI_INDEX},
+                             ok=(200, 404))
+        if resp.status_code == 404 or not resp.headers.get("Content-Type", "").startswith(OCI_INDEX):
+            return None
+        return _json(resp.content, what)
+
     # -- blobs -------------------------------------------------------------------------
     def blob(self, repository: str, digest: str) -> bytes:
         """Whole blob in memory, checked against its digest (for configs and small layers)."""
