@@ -128,6 +128,17 @@ class RegistryClient:
         what = f"manifest {_ref(repository, reference)}"
         resp = self._request("GET", _path(repository, "manifests", reference), what,
                              headers={"Accept": MANIFEST_ACCEPT})
+        return self._manifest_read(resp, reference, what)
+
+    def manifest_bytes_or_none(self, repository: str, reference: str) -> tuple[bytes, str, str] | None:
+        """manifest_bytes in one GET, None when there is no such manifest (no HEAD first)."""
+        what = f"manifest {_ref(repository, reference)}"
+        resp = self._request("GET", _path(repository, "manifests", reference), what,
+                             headers={"Accept": MANIFEST_ACCEPT}, ok=(200, 404))
+        return None if resp.status_code == 404 else self._manifest_read(resp, reference, what)
+
+    @staticmethod
+    def _manifest_read(resp: requests.Response, reference: str, what: str) -> tuple[bytes, str, str]:
         body = resp.content
         digest = sha256_digest(body)
         claimed = resp.headers.get("Docker-Content-Digest", digest)
@@ -203,10 +214,11 @@ class RegistryClient:
                              f"blob {repository}@{digest}", ok=(200, 404))
         return resp.status_code == 200
 
-    def upload_blob(self, repository: str, data: bytes) -> str:
-        """Monolithic upload (POST then PUT ?digest=); skipped when the blob is already there."""
+    def upload_blob(self, repository: str, data: bytes, *, new: bool = False) -> str:
+        """Monolithic upload (POST then PUT ?digest=); skipped when the blob is already there.
+        `new`: content that cannot be there yet (a fresh signature), so no HEAD asks first."""
         digest = sha256_digest(data)
-        if not self.blob_exists(repository, digest):
+        if new or not self.blob_exists(repository, digest):
             resp = self._request("POST", _path(repository, "blobs/uploads/"),
                                  f"upload to {repository}", ok=(202,))
             self._finish_upload(resp, repository, data, digest)

@@ -52,6 +52,11 @@ def test_a_blocked_or_not_assessed_verdict_is_not_compliant():
     assert verdict(_record())["compliant"] is True
     assert verdict(_record(state="blocked", passed=False))["compliant"] is False
     assert verdict(_record(state="not-assessed", passed=False, not_assessed="no data for debian"))["compliant"] is False
+    # a team whose policy only warns about missing data publishes it: compliant, and the state says why it may not be
+    warned = verdict(_record(state="not-assessed", passed=True, not_assessed="no data for debian",
+                             results=[{"rule": "vulnerability-threshold", "title": "t", "status": "not_assessed"}]))
+    assert warned["compliant"] is True and warned["state"] == "not-assessed"
+    jsonschema.validate(warned, verdict_schema())
 
 
 def test_it_holds_until_the_data_is_too_old_or_the_first_exception_expires():
@@ -92,6 +97,6 @@ def test_provenance_records_inputs_by_checksum_and_never_a_scripts_text():
     assert any(d.get("digest") == {"sha256": sha256_text(script)} for d in definition["resolvedDependencies"])
     run = document["runDetails"]
     assert run["builder"]["id"] == "https://portal.example/builders/docker-engine/v1"
-    assert run["metadata"] == {"invocationId": "https://portal.example/builds/7/", "startedOn": "2026-12-01T10:00:00Z",
+    assert run["metadata"] == {"invocationId": "https://portal.example/builds/7", "startedOn": "2026-12-01T10:00:00Z",
                                "finishedOn": "2026-12-01T10:00:40Z"}
     assert snapshot["image_script"] == script, "the caller's snapshot is left as it was"
