@@ -8,7 +8,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: venv services base-images run test lint
+.PHONY: venv services base-images run test lint verifiers
 
 venv:
 	@# A fresh Debian has python3 without ensurepip (it lives in python3-venv).
@@ -31,6 +31,7 @@ base-images: venv
 
 run: venv services base-images
 	$(VENV)/bin/python manage.py migrate --noinput
+	$(VENV)/bin/python manage.py signing_key ensure
 	$(VENV)/bin/python manage.py load_starter_catalog
 	$(VENV)/bin/python manage.py ensure_admin
 	scripts/run-portal.sh
@@ -41,9 +42,21 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
+# Independent verifiers the tests run on what the portal signs (sigstore's JavaScript verifier):
+# Node.js from Debian when the machine has none, the packages from the lock file.
+verifiers:
+	@if ! command -v npm >/dev/null && command -v apt-get >/dev/null; then \
+	  export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=l; \
+	  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; \
+	fi
+	@if [ ! -e tests/verifiers/node_modules/.installed ] || [ tests/verifiers/package-lock.json -nt tests/verifiers/node_modules/.installed ]; then \
+	  echo "verifiers installing tests/verifiers (npm ci)"; \
+	  npm ci --prefix tests/verifiers --no-audit --no-fund --loglevel=error && touch tests/verifiers/node_modules/.installed; \
+	else echo "verifiers up to date"; fi
+
 # Tests run against PostgreSQL and Redis rather than the embedded SQLite/file-broker defaults,
 # so what CI checks is what production uses; both URLs can be overridden from the environment.
-test: venv lint
+test: venv lint verifiers
 	scripts/ensure-services.sh --with-db --with-browser
 	scripts/make-base-images.sh
 	export DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/portal}"; \

@@ -12,7 +12,7 @@ from builds.models import Build, BuildLogChunk, Recipe
 from builds.selectors import visible_build_or_404
 from builds.services import build_cancel, build_request
 from builds.services import build_publish as publish
-from compliance.door import GateClosed
+from compliance.door import GateClosed, build_signature
 from portal.rbac import teams_of, visible_teams
 
 LOG_TAIL_CHUNKS = 400
@@ -51,6 +51,7 @@ def _live_context(build, after):
     chunks = list(BuildLogChunk.objects.filter(build=build, seq__gt=after).order_by("seq")[:LOG_TAIL_CHUNKS])
     verdict = build.verdicts.order_by("-created").first()
     return {"build": build, "chunks": chunks, "last_seq": chunks[-1].seq if chunks else after, "verdict": verdict,
+            "signature": build_signature(build) if build.published_reference else None,
             "steps": [(name, build.steps.get(name, {})) for name in Build.STEPS],
             "failure_tail": _failure_tail(build) if build.status == Build.Status.FAILED else ""}
 

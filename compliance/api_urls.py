@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from compliance.api import BuildSbomView
@@ -14,5 +14,6 @@ router.register(r"builds/(?P<build_id>[0-9]+)/reports", BuildReportViewSet, base
 urlpatterns = [
     path("builds/<int:pk>/sbom/", BuildSbomView.as_view(), name="api-build-sbom"),
     path("security/verdict-trend/", VerdictTrendView.as_view(), name="api-verdict-trend"),
+    path("", include("compliance.attestations.api_urls")),
     *router.urls,
 ]

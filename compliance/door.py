@@ -8,11 +8,13 @@ pyproject.toml checks it).
   passing verdict, the team's own repositories);
 - what the policy will say about a recipe before it is built, and hadolint's findings on a
   Dockerfile, for the forms' previews;
-- the secret patterns the build log masks.
+- the secret patterns the build log masks;
+- what the image page says of a published image's signature and attested verdict.
 """
 import subprocess
 from dataclasses import dataclass
 
+from compliance.attestations.verification import build_signature_summary
 from compliance.gate import GateClosed, image_publish
 from compliance.policy.evaluation import data_max_age_days, verdict_evaluate
 from compliance.policy.lint import dockerfile_lint
@@ -24,7 +26,7 @@ from compliance.vulndb.coverage import scan_coverage
 from compliance.vulndb.matching import scan_match
 
 __all__ = ["GateClosed", "ScanSummary", "Assessment", "build_scan", "build_assess", "build_publish",
-           "checks_expected", "dockerfile_findings", "secret_token_patterns"]
+           "checks_expected", "dockerfile_findings", "secret_token_patterns", "build_signature"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,11 @@ def build_publish(build, *, actor) -> str:
     """The published reference, or GateClosed (policy) / PermissionDenied (not the owning team) /
     RegistryError (the registry could not copy)."""
     return image_publish(build=build, actor=actor)
+
+
+def build_signature(build) -> dict | None:
+    """The published image's signature and latest attested verdict, for its page (None: not signed)."""
+    return build_signature_summary(build)
 
 
 def checks_expected(*, team, base, component_slugs: set[str], runtime: dict) -> list[tuple[str, str, str]]:

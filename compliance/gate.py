@@ -12,12 +12,9 @@ from django.utils import timezone
 from adapters.factory import registry_client, registry_host
 from adapters.registry_names import InvalidName, repository_path
 from builds.models import Build
-from compliance.models import ImageScan, Verdict
-from compliance.policy.evaluation import data_max_age_days, verdict_evaluate
-from compliance.policy.ruleset import ruleset_for
-from compliance.vulndb.coverage import scan_coverage
-from compliance.vulndb.matching import scan_match
-from compliance.vulndb.store import database_version
+from compliance.attestations.keyring import SigningUnavailable, active_signer
+from compliance.attestations.services import image_attest
+from compliance.policy.currency import verdict_make_current
 from portal.audit import audit_record
 from portal.models import Membership
 
@@ -58,30 +55,6 @@ def _quarantine_source_check(build: Build) -> None:
                          "nothing was published.")
 
 
-def verdict_make_current(build: Build) -> None:
-    """A verdict computed before the latest database import, under another policy version or
-    under a rule set that is no longer the team's, or one that passed thanks to an exception, or
-    whose vulnerability data has aged (or arrived) since, is stale: evaluate again, from the
-    stored SBOM, before anything is published on it (matching again only when the database moved)."""
-    latest = build.verdicts.order_by("-created").first()
-    scan = ImageScan.objects.filter(build=build, status=ImageScan.Status.DONE).first()
-    if latest is None or scan is None:
-        return
-    ruleset = ruleset_for(build.team)
-    database_moved = latest.database_version != database_version()
-    rules_moved = latest.policy_version != Verdict.POLICY_VERSION or latest.ruleset_version != ruleset.version
-    # Seven days without an import make "assessed" data too old to publish on, with no import to say so.
-    data_aged = scan_coverage(scan, max_age_days=data_max_age_days(ruleset)).reason != latest.not_assessed
-    # A waiver may have expired since (the periodic expiry runs every few minutes, and an expired
-    # exception must stop applying at once): a verdict that leans on one is checked again.
-    leans_on_waiver = any(r.get("status") == "waived" for r in latest.results)
-    if not (database_moved or rules_moved or leans_on_waiver or data_aged):
-        return
-    if database_moved:
-        scan_match(scan)
-    verdict_evaluate(build=build, trigger="gate")
-
-
 def image_publish(*, build: Build, actor) -> str:
     """Copy the quarantined image to the publication repository if, and only if, its verdict
     passed and is current for the latest vulnerability database import and today's rules.
@@ -106,6 +79,10 @@ def image_publish(*, build: Build, actor) -> str:
             raise GateClosed(f"Blocked by policy: {reasons}")
         repository = publication_repository(build)
         _quarantine_source_check(build)
+        try:  # before anything is written: an image the portal cannot sign is not published
+            key = active_signer()
+        except SigningUnavailable as error:
+            raise GateClosed(f"The portal cannot sign images ({error}); nothing was published.")
         client, tag = registry_client("gate"), version_tag(build)
         existing = client.manifest_digest(repository, tag)
         if existing is not None and existing != build.digest:
@@ -113,6 +90,9 @@ def image_publish(*, build: Build, actor) -> str:
         digest = client.copy_image(build.quarantine_repository, build.digest, repository, tag)
         if digest != build.digest:
             raise GateClosed(f"The registry changed the digest while copying ({digest} != {build.digest}).")
+        # Signed and attested before `latest` moves and before the build says it is published; if the
+        # registry fails here, the publication is retried whole (the version tag holds the same digest).
+        image_attest(build=build, verdict_row=verdict, repository=repository, key=key, client=client)
         if not _newer_published(build):  # `latest` follows the newest passing build, never back to an older one
             client.copy_image(build.quarantine_repository, build.digest, repository, "latest")
         build.published_reference = f"{registry_host()}/{repository}:{tag}@{digest}"

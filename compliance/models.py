@@ -26,6 +26,10 @@ class ImageScan(models.Model):
     os_id = models.CharField(max_length=40, blank=True)
     os_version = models.CharField(max_length=40, blank=True)
     facts = models.JSONField(default=dict, blank=True, help_text="Image config, layers, passwd, os-release")
+    # Made once at scan time (cyclonedx-python-lib needs ~1 ms a package): the document the SBOM
+    # download serves and the gate attests are the same. zlib: JSON SBOMs shrink about tenfold.
+    cyclonedx = models.BinaryField(default=b"", blank=True, editable=False,
+                                   help_text="CycloneDX JSON of the SBOM, zlib-compressed")
     error = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
     finished = models.DateTimeField(null=True, blank=True)
@@ -345,3 +349,57 @@ class ExceptionApproval(models.Model):
     class Meta:
         ordering = ["created"]
         constraints = [models.UniqueConstraint(fields=["exception", "reviewer"], name="one_approval_per_reviewer")]
+
+
+class SigningKey(models.Model):
+    """A public key the portal signs published images with (compliance/attestations/keyring.py).
+
+    The private half lives in a file or the environment, never in the database. One key is active;
+    a rotated key stays trusted for verification until `verify_until` (the rotation's overlap), by
+    which time the periodic refresh has signed every published image again with the new key."""
+
+    key_id = models.CharField(max_length=64, unique=True, help_text="hex sha256 of the DER public key")
+    algorithm = models.CharField(max_length=30, default="ecdsa-p256-sha256")
+    public_key = models.TextField(help_text="PEM SubjectPublicKeyInfo")
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    verify_until = models.DateTimeField(null=True, blank=True,
+                                        help_text="After this, signatures by the retired key no longer verify")
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [models.UniqueConstraint(fields=["active"], condition=models.Q(active=True),
+                                               name="one_active_signing_key")]
+
+    def __str__(self):
+        return f"{self.algorithm} {self.key_id[:16]}"
+
+
+class Attestation(models.Model):
+    """A signed document attached to a published image's digest in the registry (the rows are the
+    portal's record; the registry copy is what verifiers read). Verdict attestations accumulate:
+    a new one is written whenever the image's verdict changes, and the old ones stay."""
+
+    class Kind(models.TextChoices):
+        SIGNATURE = "signature", "Image signature"
+        PROVENANCE = "provenance", "Build provenance (SLSA v1)"
+        VERDICT = "verdict", "Compliance verdict"
+        SBOM = "sbom", "SBOM (CycloneDX)"
+
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="attestations")
+    verdict = models.ForeignKey(Verdict, null=True, blank=True, on_delete=models.SET_NULL, related_name="attestations")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    predicate_type = models.CharField(max_length=200, blank=True)
+    repository = models.CharField(max_length=300)
+    digest = models.CharField(max_length=80, help_text="The image digest the document is about")
+    manifest_digest = models.CharField(max_length=80, help_text="The registry manifest holding it")
+    key_id = models.CharField(max_length=64)
+    document = models.JSONField(help_text="The sigstore bundle (or, for a signature, its payload and signature)")
+    compliant = models.BooleanField(null=True, blank=True, help_text="Verdicts: what the verdict said")
+    valid_until = models.DateTimeField(null=True, blank=True, help_text="Verdicts: when verifiers stop accepting it")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["build", "kind", "-created"])]

@@ -6,9 +6,9 @@ from django.http import Http404, HttpResponse
 from django.utils import timezone
 
 from compliance.models import ImageScan
-from compliance.sbom.cyclonedx import cyclonedx_json
 from compliance.sbom.models import ImageFacts
 from compliance.sbom.spdx import spdx_document
+from compliance.scans import scan_cyclonedx
 
 
 def sbom_response(build, sbom_format: str = "") -> HttpResponse:
@@ -21,6 +21,6 @@ def sbom_response(build, sbom_format: str = "") -> HttpResponse:
         response = HttpResponse(text, content_type="application/spdx+json")
         response["Content-Disposition"] = f'attachment; filename="{build.recipe.name}-build-{build.pk}.spdx.json"'
         return response
-    response = HttpResponse(cyclonedx_json(facts), content_type="application/vnd.cyclonedx+json")
+    response = HttpResponse(scan_cyclonedx(scan), content_type="application/vnd.cyclonedx+json")
     response["Content-Disposition"] = f'attachment; filename="{build.recipe.name}-build-{build.pk}.cdx.json"'
     return response

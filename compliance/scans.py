@@ -1,5 +1,7 @@
 """Record the SBOM of a build's pushed image, read from the registry (no engine needed), or copy it
 from an earlier build of the same image digest."""
+import zlib
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -7,6 +9,8 @@ from adapters.factory import registry_client
 from adapters.registry import RegistryError
 from builds.models import Build
 from compliance.models import ImageScan, SbomPackage
+from compliance.sbom.cyclonedx import cyclonedx_json
+from compliance.sbom.models import ImageFacts
 from compliance.sbom.reader import read_image
 
 
@@ -32,6 +36,7 @@ def image_scan(*, build: Build) -> ImageScan:
             for p in facts.packages
         )
         scan.facts = facts.to_dict()
+        scan.cyclonedx = zlib.compress(cyclonedx_json(facts).encode())
         scan.os_id = facts.os.get("ID", "")
         scan.os_version = facts.os.get("VERSION_ID", "")
         scan.status, scan.finished = ImageScan.Status.DONE, timezone.now()
@@ -61,10 +66,18 @@ def scan_reuse(*, build: Build, source: Build) -> ImageScan:
         ImageScan.objects.filter(build=build).delete()
         scan = ImageScan.objects.create(
             build=build, digest=build.digest, repository=build.quarantine_repository, status=original.status,
-            os_id=original.os_id, os_version=original.os_version, facts=original.facts, finished=timezone.now())
+            os_id=original.os_id, os_version=original.os_version, facts=original.facts, cyclonedx=original.cyclonedx,
+            finished=timezone.now())
         SbomPackage.objects.bulk_create(
             SbomPackage(scan=scan, type=p.type, name=p.name, version=p.version, source_name=p.source_name,
                         source_version=p.source_version, architecture=p.architecture, layer_index=p.layer_index)
             for p in original.packages.all()
         )
     return scan
+
+
+def scan_cyclonedx(scan: ImageScan) -> str:
+    """The scan's CycloneDX JSON: as stored at scan time, or made now for a scan stored before."""
+    if scan.cyclonedx:
+        return zlib.decompress(bytes(scan.cyclonedx)).decode()
+    return cyclonedx_json(ImageFacts.from_dict(scan.facts))

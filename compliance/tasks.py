@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 from django.db import transaction
 
+from compliance.attestations.refresh import attestations_refresh
 from compliance.exceptions.reminders import exception_reminders_send
 from compliance.exceptions.services import exceptions_expire
 from compliance.harbor.services import harbor_scans_prune, registry_artifact_scan, registry_artifact_scan_request
@@ -47,6 +48,13 @@ def expire_exceptions() -> int:
 def remind_expiring_exceptions() -> int:
     """Hourly; safe to run often, late or twice at once (each reminder is claimed on its row)."""
     return exception_reminders_send()
+
+
+@shared_task(name="compliance.tasks.refresh_attestations", ignore_result=True)
+def refresh_attestations(renew: bool = False) -> int:
+    """Every minute: a new verdict attestation for each published image whose verdict changed, and
+    everything signed again after a key rotation; hourly (`renew`), verdicts about to run out too."""
+    return attestations_refresh(renew=renew)
 
 
 def registry_artifact_scan_queue(*, registry_url: str, authorization: str, artifact: dict) -> ImageScan:

@@ -1,5 +1,5 @@
 """Compliance pages: image reports, the security dashboard, CVE impact, policy and exceptions."""
-from django.urls import path
+from django.urls import include, path
 
 from compliance import views
 from compliance.exceptions import views as exception_views
@@ -17,4 +17,5 @@ urlpatterns = [
     path("exceptions/new", exception_views.exception_new, name="exception-new"),
     path("exceptions/<int:pk>", exception_views.exception_detail, name="exception-detail"),
     path("exceptions/<int:pk>/decision", exception_views.exception_decision, name="exception-decision"),
+    path("", include("compliance.attestations.urls")),
 ]

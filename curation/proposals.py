@@ -14,7 +14,8 @@ from adapters.factory import registry_client
 from adapters.registry import RegistryError
 from builds.models import Build
 from catalog.models import BaseImage, Lifecycle, ProposalState
-from compliance.gate import publication_repository, verdict_make_current, version_tag
+from compliance.gate import publication_repository, version_tag
+from compliance.policy.currency import verdict_make_current
 from portal.audit import audit_record
 from portal.rbac import is_platform_admin, require_team_member
 

@@ -282,6 +282,9 @@ CELERY_BEAT_SCHEDULE = {
     "remind-expiring-exceptions": {"task": "compliance.tasks.remind_expiring_exceptions",
                                    "schedule": envint("EXCEPTION_REMINDER_INTERVAL_SECONDS", 3600)},
     "prune-harbor-scans": {"task": "compliance.tasks.prune_harbor_scans", "schedule": 3600},
+    "refresh-attestations": {"task": "compliance.tasks.refresh_attestations",
+                             "schedule": envint("ATTESTATION_REFRESH_INTERVAL_SECONDS", 60)},
+    "renew-attestations": {"task": "compliance.tasks.refresh_attestations", "schedule": 3600, "kwargs": {"renew": True}},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker restart must not stop a build that is running: its message was acknowledged when it
@@ -336,6 +339,17 @@ REGISTRY_TOKEN_TTL_SECONDS = envint("PORTAL_REGISTRY_TOKEN_TTL_SECONDS", 900)
 # Robot accounts (a team's registry logins): default and longest lifetime, in days.
 ROBOT_DEFAULT_DAYS = envint("ROBOT_DEFAULT_DAYS", 90)
 ROBOT_MAX_DAYS = envint("ROBOT_MAX_DAYS", 365)
+# Signed verdicts (compliance/attestations): the key published images are signed with, ECDSA P-256 in
+# PEM, from PORTAL_SIGNING_KEY (the PEM itself) or this file (`manage.py signing_key ensure` makes it on
+# first start). A rotated key stays trusted for verification this many days.
+SIGNING_KEY_FILE = env("PORTAL_SIGNING_KEY_FILE", str(BASE_DIR / "var" / "signing" / "key.pem"))
+SIGNING_KEY_PEM = env("PORTAL_SIGNING_KEY", "")
+SIGNING_KEY_OVERLAP_DAYS = envint("PORTAL_SIGNING_KEY_OVERLAP_DAYS", 30)
+# A verdict attestation is signed again when its validity ends within this many hours and today's
+# verdict would last longer (fresh vulnerability data), so a compliant image stays admissible.
+ATTESTATION_REFRESH_HOURS = envint("PORTAL_ATTESTATION_REFRESH_HOURS", 48)
+# Where the portal is reached; names the builder and the build in provenance.
+PORTAL_URL = env("PORTAL_URL", "http://" + env("PORTAL_BIND", "127.0.0.1:8000")).rstrip("/")
 QUARANTINE_REPOSITORY_PREFIX = env("PORTAL_QUARANTINE_PREFIX", "quarantine")
 PUBLISHED_REPOSITORY_PREFIX = env("PORTAL_PUBLISHED_PREFIX", "published")
 # Build steps run on this Docker network: internal (no route out), the host dropping all it sends but

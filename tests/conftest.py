@@ -66,6 +66,27 @@ def fast_password_hashing():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def signing_key_file(tmp_path_factory):
+    """The portal signs what it publishes: one key for the run, in a file of its own (the rows that
+    register it are made on first use, inside each test's database)."""
+    from django.test.utils import override_settings
+
+    from compliance.attestations.keys import signing_key_generate
+
+    path = tmp_path_factory.mktemp("signing") / "key.pem"
+    path.write_bytes(signing_key_generate().private_pem())
+    # Workers and web servers the tests start as processes read the same key from their environment.
+    saved = {name: os.environ.pop(name, None) for name in ("PORTAL_SIGNING_KEY_FILE", "PORTAL_SIGNING_KEY")}
+    os.environ["PORTAL_SIGNING_KEY_FILE"] = str(path)
+    try:
+        with override_settings(SIGNING_KEY_FILE=str(path), SIGNING_KEY_PEM=""):
+            yield path
+    finally:
+        os.environ.pop("PORTAL_SIGNING_KEY_FILE", None)
+        os.environ.update({name: value for name, value in saved.items() if value is not None})
+
+
 @pytest.fixture
 def team(db):
     return TeamFactory(slug="payments", name="Payments")
@@ -241,15 +262,53 @@ def starter_catalog(transactional_db, services):
 
 
 def wait_for_build(build, timeout=900):
-    """Poll the database until the build ends; on time-out, fail with the log tail."""
+    """Poll the database until the build ends; on time-out, fail with the log tail. A build that
+    was published must verify with sigstore's own verifier (every publication of the suite)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         build.refresh_from_db()
         if build.is_done:
+            if build.published_reference:
+                results = sigstore_verify(build, referrer_bundles(build))
+                assert results and all(r["ok"] for r in results), f"build {build.pk}'s attestations: {results}"
             return build
         time.sleep(0.5)
     tail = "".join(build.log_chunks.order_by("-seq").values_list("text", flat=True)[:5][::-1])
     pytest.fail(f"build {build.pk} still {build.status} after {timeout}s; log tail:\n{tail}")
+
+
+VERIFIERS = ROOT / "tests" / "verifiers"
+
+
+def referrer_bundles(build) -> list[dict]:
+    """The sigstore bundles listed in the published image's referrers tag, read as plain OCI."""
+    from compliance.attestations.oci import referrers_tag
+    from compliance.attestations.services import published_repository
+
+    client, repository = registry_client("scanner"), published_repository(build)
+    body, media_type, _ = client.manifest_bytes(repository, referrers_tag(build.digest))
+    assert media_type == "application/vnd.oci.image.index.v1+json", media_type
+    bundles = []
+    for entry in json.loads(body)["manifests"]:
+        manifest = json.loads(client.manifest_bytes(repository, entry["digest"])[0])
+        assert manifest["subject"]["digest"] == build.digest and manifest["artifactType"] == entry["artifactType"]
+        bundles.append(json.loads(client.blob(repository, manifest["layers"][0]["digest"])))
+    return bundles
+
+
+def sigstore_verify(build, bundles: list[dict], public_keys: dict | None = None, digest: str | None = None) -> list[dict]:
+    """Each bundle checked by @sigstore/verify under Node.js (tests/verifiers/verify.js) against the
+    portal's registered public keys (or `public_keys`, {key id: PEM}): [{ok, error, predicateType}]."""
+    from compliance.models import SigningKey
+
+    node = shutil.which("node")
+    if not node or not (VERIFIERS / "node_modules" / "@sigstore" / "verify").is_dir():
+        pytest.fail("sigstore's verifier is not installed: run `make verifiers` (Node.js, tests/verifiers)", pytrace=False)
+    keys = public_keys if public_keys is not None else {row.key_id: row.public_key for row in SigningKey.objects.all()}
+    result = subprocess.run([node, str(VERIFIERS / "verify.js")], capture_output=True, text=True, timeout=60, input=json.dumps(
+        {"publicKeys": keys, "digest": digest or build.digest, "bundles": bundles}))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def run_in_image(reference, command):

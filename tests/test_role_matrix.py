@@ -134,6 +134,13 @@ MATRIX = {
     "api-token-rotate": {"POST": (401, 404, 201, 404, 404)},
     "api-token-revoke": {"POST": (401, 404, 200, 404, 404)},
     "api-schema": {"GET": (200, 200, 200, 200, 200)},
+    # Public keys and the verdict schema are for verifiers anywhere (a cluster's admission): no login.
+    "well-known-signing-keys": {"GET": (200, 200, 200, 200, 200)},
+    "well-known-signing-keys-pem": {"GET": (200, 200, 200, 200, 200)},
+    "verdict-schema": {"GET": (200, 200, 200, 200, 200)},
+    "signing-keys": {"GET": PAGE_OPEN},
+    "api-signing-keys": {"GET": (401, 200, 200, 200, 200)},
+    "api-image-verify": {"GET": (401, 400, 400, 400, 400)},  # no ?ref=: what to verify is missing
 }
 
 

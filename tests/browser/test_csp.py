@@ -37,7 +37,8 @@ def test_the_pages_run_under_the_policy_without_violations(portal_url, build, me
 
     page.goto(f"{portal_url}/builds/{build.pk}")
     page.get_by_role("heading", name="Build #").wait_for()
-    for path in ["/", "/security", "/exceptions", "/policy", "/team-scripts/", "/admin/", "/admin/catalog/component/add/"]:
+    for path in ["/", "/security", "/exceptions", "/policy", "/signing-keys", "/team-scripts/", "/admin/",
+                 "/admin/catalog/component/add/"]:
         response = page.goto(portal_url + path)
         assert response.status == 200, path
         page.wait_for_load_state("networkidle")

@@ -37,6 +37,11 @@ def test_it_goes_from_login_to_a_published_image(portal_url, starter_catalog, ce
     assert page.locator("#build-live[hx-trigger]").count() == 0, "polling stops when the build ends"
     assert page.locator("#log-lines", has_text="Verdict: PASSED").count() == 1
     page.screenshot(path=SHOTS / "05-build-passed.png", full_page=True)
+    page.locator("#signature", has_text="Signed, verdict attested until").wait_for()
+    page.locator("#signature").get_by_role("link", name="Verify").click()
+    page.locator("#verification", has_text="Verified").wait_for()
+    assert page.locator("#verification .badge.fail").count() == 0, page.locator("#verification").inner_text()
+    page.screenshot(path=SHOTS / "05b-image-verified.png", full_page=True)
 
     page.goto(portal_url + "/")
     page.get_by_role("link", name="web-hello").wait_for()

@@ -97,6 +97,7 @@ def test_it_reuses_the_image_of_an_identical_composition_unless_asked_for_a_fres
     assert second.log_chunks.filter(text__contains="reusing its image, no rebuild").exists()
     assert not second.log_chunks.filter(text__contains="Step 1/").exists(), "the engine was not asked to build"
     assert second.scan.packages.count() == first.scan.packages.count()
+    assert bytes(second.scan.cyclonedx) == bytes(first.scan.cyclonedx) != b"", "the same SBOM document, made once"
     assert second.verdicts.get().passed and second.published_reference.endswith(first.digest)
 
     fresh = wait_for_build(build_request(user=member, recipe=recipe, no_cache=True))

@@ -15,6 +15,7 @@ from builds.models import Build
 from builds.recipes.services import recipe_save
 from builds.services import build_request
 from catalog.models import BaseImage, Component, ComponentVersion
+from compliance.attestations import oci
 from compliance.gate import version_tag
 from tests.conftest import wait_for_build
 from tests.integration.private_services import wait_until
@@ -131,7 +132,9 @@ def test_a_registry_back_within_the_retry_window_lets_the_build_succeed(
     assert build.verdicts.get().passed
     assert build.published_reference.endswith("@" + build.digest)
     published = f"{settings.PUBLISHED_REPOSITORY_PREFIX}/{team.slug}/blip"
-    assert sorted(registry_tags(registry, published)) == sorted([version_tag(build), "latest"])
+    attachments = [oci.signature_tag(build.digest), oci.attestation_tag(build.digest), oci.referrers_tag(build.digest)]
+    assert sorted(registry_tags(registry, published)) == sorted([version_tag(build), "latest", *attachments]), \
+        "the version tag, latest, and the signature and attestations beside them"
     manifest = requests.head(f"{registry.url}/v2/{published}/manifests/{version_tag(build)}", timeout=5,
                              headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
     assert manifest.headers["Docker-Content-Digest"] == build.digest, "the very image that was pushed"

@@ -73,6 +73,7 @@ def running_portal(portal_image, transactional_db, starter_catalog, tmp_path):
         "PORTAL_REGISTRY_URL": settings.REGISTRY_URL, "SECRET_KEY": f"image-test-{token}", "ALLOWED_HOSTS": "127.0.0.1",
         "BUILD_QUEUES": queue, "PORTAL_QUARANTINE_PREFIX": settings.QUARANTINE_REPOSITORY_PREFIX,
         "PORTAL_PUBLISHED_PREFIX": settings.PUBLISHED_REPOSITORY_PREFIX,
+        "PORTAL_SIGNING_KEY": Path(settings.SIGNING_KEY_FILE).read_text(),  # the gate signs what it publishes
     }
     socket_group = str(os.stat("/var/run/docker.sock").st_gid)
     # The registry answers the portal's tokens only: the containers sign them with the same key (a

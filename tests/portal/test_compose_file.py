@@ -34,3 +34,13 @@ def test_the_registry_answers_only_the_portals_tokens():
     for role in ("web", "worker", "scanner", "beat"):
         service = stack["services"][role]
         assert "PORTAL_REGISTRY_TOKEN_KEY_FILE" in service["environment"] and "registry_token_key" in service["secrets"], role
+
+
+def test_every_portal_process_signs_with_the_same_key_from_a_secret():
+    stack = yaml.safe_load(COMPOSE.read_text())
+    assert stack["secrets"]["portal_signing_key"]["file"] == "./var/signing/key.pem"
+    for role in ("web", "worker", "worker-b", "scanner", "beat"):
+        service = stack["services"][role]
+        assert service["environment"]["PORTAL_SIGNING_KEY_FILE"] == "/run/secrets/portal_signing_key", role
+        assert "portal_signing_key" in service["secrets"], role
+    assert "signing_key ensure" in stack["services"]["web"]["command"], "the key is registered before the first publication"
