@@ -24,12 +24,15 @@ from typing import Any
 from compliance.vulndb.versions import InvalidVersion, UnsupportedEcosystem, VersionKey, comparator_for
 from compliance.vulndb.versions.semver import semver_key
 
-__all__ = ["RangeNotEvaluable", "fixed_versions", "is_unfixed", "osv_affects", "osv_affects_safe"]
+__all__ = ["RangeNotEvaluable", "fixed_versions", "is_unfixed", "osv_affects", "osv_affects_safe", "reopens_at_a_fix"]
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
-# At one version, an opening event is applied before a closing one: `introduced: 1.0` with
-# `fixed: 1.0` is an empty range, not one that leaves 1.0 affected.
-_WALK_ORDER = {"introduced": 0, "last_affected": 1, "fixed": 1}
+# The specification walks the sorted events and leaves the order of events at one version open.
+# Real records settle it: `fixed: X` with `introduced: X` is a fix in one line and the same version
+# re-introducing it in another (PyPA's pyspark PYSEC-2022-236: 0..3.1.1, 3.1.1..3.1.3, 3.2.0..3.2.2
+# lists 3.1.1 and 3.1.2 as affected). So a closing event is applied before an opening one at the
+# same version: each `introduced` opens an interval that only a later version's event closes.
+_WALK_ORDER = {"fixed": 0, "last_affected": 0, "introduced": 1}
 # Wrapping every key as (1, key) lets `introduced: "0"` sort first as (0,) in any ecosystem.
 _BEFORE_EVERYTHING = (0,)
 
@@ -206,3 +209,16 @@ def is_unfixed(affected: dict, version: str, ecosystem: str) -> bool:
     if containing:
         return not any(verdict.fixed_above for verdict in containing)
     return not _fixed_events(affected, include_git=True)
+
+
+def reopens_at_a_fix(ranges: Any) -> bool:
+    """Whether a range holds an `introduced` and a closing event at one version: the records whose
+    answer changed when closing events began to be applied first at a version (see _WALK_ORDER).
+    Version strings are compared as written, which is how such records spell them."""
+    for osv_range in _as_list(ranges):
+        events = _as_list(osv_range.get("events")) if isinstance(osv_range, dict) else []
+        pairs = [next(iter(event.items())) for event in events if isinstance(event, dict) and len(event) == 1]
+        opened = {version for kind, version in pairs if kind == "introduced"}
+        if opened & {version for kind, version in pairs if kind in ("fixed", "last_affected")}:
+            return True
+    return False

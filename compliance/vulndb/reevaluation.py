@@ -38,12 +38,13 @@ from django.utils import timezone
 
 from builds.models import Build
 from compliance.alerts import alert_noncompliant
-from compliance.models import Finding, PolicyException, Verdict
+from compliance.models import AffectedPackage, Finding, PolicyException, Verdict
 from compliance.policy.evaluation import data_max_age_days, data_result, rule_as_enforced, verdict_evaluate
 from compliance.policy.ruleset import RulesetCarry, ruleset_for
 from compliance.policy.threshold import rule_vulnerability_threshold, threshold_not_assessed
 from compliance.vulndb.coverage import Needs, coverage_judge, imported_ecosystems, scans_needs
 from compliance.vulndb.matching import findings_rematch
+from compliance.vulndb.osv_range import reopens_at_a_fix
 from compliance.vulndb.store import database_version
 
 log = logging.getLogger(__name__)
@@ -230,3 +231,15 @@ def verdict_flip_count(build, before: Verdict | None, after: Verdict, counts: di
             counts["alerts"] += 1
     elif before is not None and not before.passed and after.passed:
         counts["flipped_to_pass"] += 1
+
+
+def reevaluate_after_matching_change(*, everything: bool = False) -> dict:
+    """After a change of how ranges are read: re-match the packages whose stored ranges read
+    differently now (a range that re-opens at a fix's version), or every package with `everything`,
+    and bring the verdicts up to date as an import would."""
+    pairs = {(ecosystem, name) for ecosystem, name, ranges
+             in AffectedPackage.objects.values_list("ecosystem", "name", "ranges").iterator(chunk_size=5000)
+             if everything or reopens_at_a_fix(ranges)}
+    if not pairs:
+        return {"scans": 0, "flipped_to_fail": 0, "flipped_to_pass": 0, "alerts": 0}
+    return reevaluate_after_import(pairs)

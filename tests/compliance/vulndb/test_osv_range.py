@@ -1,7 +1,14 @@
 """Evaluating one OSV `affected[]` entry against a package version (OSV schema, "Evaluation")."""
 import pytest
 
-from compliance.vulndb.osv_range import RangeNotEvaluable, fixed_versions, is_unfixed, osv_affects, osv_affects_safe
+from compliance.vulndb.osv_range import (
+    RangeNotEvaluable,
+    fixed_versions,
+    is_unfixed,
+    osv_affects,
+    osv_affects_safe,
+    reopens_at_a_fix,
+)
 from compliance.vulndb.versions import InvalidVersion, UnsupportedEcosystem
 
 
@@ -75,9 +82,29 @@ def test_it_unions_several_ranges():
     assert [osv_affects(record, v, "PyPI") for v in ["1.0.5", "1.5", "2.0.5", "2.1"]] == [True, False, True, False]
 
 
-def test_it_leaves_a_range_empty_when_introduced_and_fixed_coincide():
-    record = entry(ecosystem_range(("introduced", "1.0"), ("fixed", "1.0")))
-    assert osv_affects(record, "1.0", "PyPI") is False
+def test_a_version_fixed_in_one_line_and_introduced_in_another_is_affected_from_there():
+    # PyPA's pyspark records (PYSEC-2022-236, PYSEC-2023-72) as they are, without their versions lists:
+    # the fix of the 3.0 line (3.1.1) is where the 3.1 line starts being affected
+    record = entry(ecosystem_range(("introduced", "0"), ("fixed", "3.1.1"), ("introduced", "3.2.0"), ("fixed", "3.2.2"),
+                                   ("introduced", "3.1.1"), ("fixed", "3.1.3")))
+    answers = {v: osv_affects(record, v, "PyPI") for v in ["3.0.3", "3.1.1", "3.1.2", "3.1.3", "3.2.0", "3.2.1", "3.2.2"]}
+    assert answers == {"3.0.3": True, "3.1.1": True, "3.1.2": True, "3.1.3": False, "3.2.0": True, "3.2.1": True,
+                       "3.2.2": False}
+    record = entry(ecosystem_range(("introduced", "0"), ("fixed", "3.1.1"), ("introduced", "3.2.0"), ("fixed", "3.2.2"),
+                                   ("introduced", "3.1.1"), ("fixed", "3.2.0")))
+    assert [osv_affects(record, v, "PyPI") for v in ["3.1.0", "3.1.1", "3.1.3", "3.2.0", "3.2.1", "3.2.2"]] == [
+        True, True, True, True, True, False]
+    assert is_unfixed(record, "3.1.2", "PyPI") is False, "3.2.0 closes the 3.1 line"
+
+
+def test_an_introduced_and_a_fixed_at_one_version_open_there_whatever_their_order():
+    # The walk applies the closing event first, so the version is affected from there on; the record's
+    # order of the two events does not matter
+    for events in ((("introduced", "1.0"), ("fixed", "1.0")), (("fixed", "1.0"), ("introduced", "1.0"))):
+        record = entry(ecosystem_range(*events))
+        assert [osv_affects(record, v, "PyPI") for v in ["0.9", "1.0", "2.0"]] == [False, True, True]
+    record = entry(ecosystem_range(("introduced", "0"), ("last_affected", "1.0"), ("introduced", "1.0"), ("fixed", "2.0")))
+    assert [osv_affects(record, v, "PyPI") for v in ["1.0", "1.0.1", "2.0"]] == [True, True, False]
 
 
 def test_it_matches_the_versions_list_alone():
@@ -235,3 +262,11 @@ def test_it_falls_back_to_the_exact_versions_list_for_an_unknown_ecosystem():
     assert osv_affects_safe(record, "1.4.2", "Go")[0] is True
     with pytest.raises(UnsupportedEcosystem):
         osv_affects(record, "1.4.2", "Go")
+
+
+def test_it_tells_which_records_read_differently_since_closing_events_come_first():
+    assert reopens_at_a_fix([{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.1.1"}, {"introduced": "3.1.1"}]}])
+    assert reopens_at_a_fix([{"type": "ECOSYSTEM", "events": [{"last_affected": "2"}, {"introduced": "2"}]}])
+    assert not reopens_at_a_fix([{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0"}]},
+                                 {"type": "ECOSYSTEM", "events": [{"introduced": "1.0"}, {"fixed": "2.0"}]}])
+    assert not reopens_at_a_fix("garbage") and not reopens_at_a_fix([{"events": [{"introduced": "1", "fixed": "1"}]}])

@@ -48,8 +48,9 @@ def as_osv_range(generated):
 
 
 def intervals(generated):
-    """[start, end, end_included] for each introduced, closed by the next fix at or above it."""
-    walk = sorted((position, kind != "introduced", kind) for kind, position in generated if kind != "limit")
+    """[start, end, end_included] for each introduced, closed by the next fix ABOVE it: a fix at the
+    same version closes the line before it (fixed in one line, re-introduced at that version in another)."""
+    walk = sorted((position, kind == "introduced", kind) for kind, position in generated if kind != "limit")
     spans = []
     for index, (start, _, kind) in enumerate(walk):
         if kind == "introduced":

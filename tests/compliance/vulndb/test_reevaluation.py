@@ -407,3 +407,32 @@ def test_changes_of_several_imports_keep_their_advisory_ids_only_while_every_imp
     assert combined == {("PyPI", "a"), ("PyPI", "b")} and combined.advisories == {1, 2}
     combined.absorb({("PyPI", "c")})  # a plain set of pairs: which advisories is unknown
     assert ("PyPI", "c") in combined and combined.advisories is None
+
+
+PYSPARK_EVENTS = [{"introduced": "0"}, {"fixed": "3.1.1"}, {"introduced": "3.2.0"}, {"fixed": "3.2.2"},
+                  {"introduced": "3.1.1"}, {"fixed": "3.1.3"}]
+
+
+def test_after_the_reading_of_ranges_changed_the_records_it_concerns_are_matched_again(tmp_path, published):
+    """PyPA's pyspark record without its versions list: 3.1.2 was read as not affected (the fix of
+    the 3.0 line at 3.1.1 closed the 3.1 line it opened). Stored SBOMs are matched again by command."""
+    from django.core.management import call_command
+
+    from compliance.models import Finding
+
+    SbomPackage.objects.create(scan=published.scan, type="pypi", name="pyspark", version="3.1.2")
+    record = {"id": "PYSEC-2022-236", "modified": "2022-07-25T14:38:46Z", "aliases": ["CVE-2022-33891"],
+              "summary": "pyspark shell command injection",
+              "affected": [{"package": {"ecosystem": "PyPI", "name": "pyspark"},
+                            "ranges": [{"type": "ECOSYSTEM", "events": PYSPARK_EVENTS}]}]}
+    vulndb_import(source="osv", path=write(tmp_path, record, osv("DEB-2024-0001", fixed="3.0.13-1~deb12u1")))
+    Finding.objects.filter(scan=published.scan).delete()  # what an earlier portal's matching left
+
+    call_command("vulndb_rematch")
+
+    found = {(f.package.name, f.advisory.osv_id, f.fixed_version) for f in Finding.objects.filter(scan=published.scan)}
+    assert ("pyspark", "PYSEC-2022-236", "3.1.3") in found, found
+    assert not any(osv_id == "DEB-2024-0001" for _, osv_id, _ in found), "records whose reading did not change are left"
+    call_command("vulndb_rematch", "--all")
+    assert Finding.objects.filter(scan=published.scan, advisory__osv_id="DEB-2024-0001").exists()
+    assert published.verdicts.order_by("-created").first().trigger == "reevaluation"
