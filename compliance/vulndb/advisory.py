@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from compliance.vulndb.names import package_name
+
 # RFC 3339 date-time as OSV writes it ("2023-11-07T20:24:23.946863Z"); an offset is accepted too.
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})", re.IGNORECASE)
@@ -39,6 +41,11 @@ class Affected:
     database_specific: dict[str, Any] = field(default_factory=dict)
     # OSV allows a severity per package instead of per record; grading needs either.
     severity: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self):
+        # Stored and looked up as the ecosystem's rule spells it: a record naming `PyYAML` is about
+        # the installed `pyyaml` (compliance/vulndb/names.py).
+        self.name = package_name(self.ecosystem, self.name)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Affected:

@@ -9,7 +9,6 @@ it, and a second query, for the advisories that hit only, reading the two keys o
 record that grading needs rather than whole records. `scan_match` runs it for one SBOM;
 `findings_rematch` for the packages of every stored SBOM that an import changed.
 """
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,16 +19,13 @@ from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
 
 from compliance.models import Advisory, AffectedPackage, Finding, ImageScan, SbomPackage
+from compliance.vulndb.names import pypi_canonical
 from compliance.vulndb.osv_range import fixed_versions, osv_affects_safe
 from compliance.vulndb.severity import grade
 from compliance.vulndb.versions import InvalidVersion, UnsupportedEcosystem, VersionKey, comparator_for
 
 Pair = tuple[str, str]  # (OSV ecosystem, package name)
 CHUNK = 5000  # ids or names per IN list: PostgreSQL takes at most 65,535 parameters a query
-
-
-def pypi_canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def coordinates(*, os_id: str, os_version: str, type: str, name: str, version: str, source_name: str,

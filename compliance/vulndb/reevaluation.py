@@ -44,6 +44,7 @@ from compliance.policy.ruleset import RulesetCarry, ruleset_for
 from compliance.policy.threshold import rule_vulnerability_threshold, threshold_not_assessed
 from compliance.vulndb.coverage import Needs, coverage_judge, imported_ecosystems, scans_needs
 from compliance.vulndb.matching import findings_rematch
+from compliance.vulndb.names import package_name
 from compliance.vulndb.osv_range import reopens_at_a_fix
 from compliance.vulndb.store import database_version
 
@@ -233,13 +234,21 @@ def verdict_flip_count(build, before: Verdict | None, after: Verdict, counts: di
         counts["flipped_to_pass"] += 1
 
 
+def _spelled_otherwise(record: dict, ecosystem: str, name: str) -> bool:
+    """Whether the stored record names the package in another spelling than the one it is now
+    stored and matched under (PyPI names before they were stored as PEP 503 spells them)."""
+    return any(isinstance(a, dict) and a.get("ecosystem") == ecosystem and a.get("name") != name
+               and package_name(ecosystem, a.get("name") or "") == name for a in (record or {}).get("affected") or [])
+
+
 def reevaluate_after_matching_change(*, everything: bool = False) -> dict:
-    """After a change of how ranges are read: re-match the packages whose stored ranges read
-    differently now (a range that re-opens at a fix's version), or every package with `everything`,
-    and bring the verdicts up to date as an import would."""
-    pairs = {(ecosystem, name) for ecosystem, name, ranges
-             in AffectedPackage.objects.values_list("ecosystem", "name", "ranges").iterator(chunk_size=5000)
-             if everything or reopens_at_a_fix(ranges)}
+    """After a change of how records are read: re-match the packages whose stored records read
+    differently now (a range that re-opens at a fix's version, a name stored in another spelling
+    than the record's), or every package with `everything`, and bring the verdicts up to date as an
+    import would."""
+    rows = AffectedPackage.objects.values_list("ecosystem", "name", "ranges", "advisory__record")
+    pairs = {(ecosystem, name) for ecosystem, name, ranges, record in rows.iterator(chunk_size=2000)
+             if everything or reopens_at_a_fix(ranges) or _spelled_otherwise(record, ecosystem, name)}
     if not pairs:
         return {"scans": 0, "flipped_to_fail": 0, "flipped_to_pass": 0, "alerts": 0}
     return reevaluate_after_import(pairs)

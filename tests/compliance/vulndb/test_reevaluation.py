@@ -420,7 +420,7 @@ def test_after_the_reading_of_ranges_changed_the_records_it_concerns_are_matched
 
     from compliance.models import Finding
 
-    SbomPackage.objects.create(scan=published.scan, type="pypi", name="pyspark", version="3.1.2")
+    SbomPackage.objects.create(scan=published.scan, type="pypi", name="pyspark", source_name="pyspark", version="3.1.2")
     record = {"id": "PYSEC-2022-236", "modified": "2022-07-25T14:38:46Z", "aliases": ["CVE-2022-33891"],
               "summary": "pyspark shell command injection",
               "affected": [{"package": {"ecosystem": "PyPI", "name": "pyspark"},
@@ -436,3 +436,43 @@ def test_after_the_reading_of_ranges_changed_the_records_it_concerns_are_matched
     call_command("vulndb_rematch", "--all")
     assert Finding.objects.filter(scan=published.scan, advisory__osv_id="DEB-2024-0001").exists()
     assert published.verdicts.order_by("-created").first().trigger == "reevaluation"
+
+
+def _pypi_record(id, name, fixed):
+    return {"id": id, "modified": "2024-01-01T00:00:00Z", "aliases": [], "summary": f"{name} issue",
+            "affected": [{"package": {"ecosystem": "PyPI", "name": name},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]}
+
+
+def test_a_record_naming_a_package_in_another_spelling_matches_the_installed_package(tmp_path, published):
+    from compliance.models import AffectedPackage, Finding
+
+    # as the SBOM reader stores them: the distribution's own spelling, and PEP 503's as source_name
+    SbomPackage.objects.create(scan=published.scan, type="pypi", name="PyYAML", source_name="pyyaml", version="5.3")
+    SbomPackage.objects.create(scan=published.scan, type="pypi", name="jw_util", source_name="jw-util", version="1.0")
+    run, changed = vulndb_import(source="osv", path=write(tmp_path, _pypi_record("PYSEC-2020-96", "PyYAML", "5.4"),
+                                                          _pypi_record("PYSEC-2021-1", "jw.util", "2.0")))
+    assert changed == {("PyPI", "pyyaml"), ("PyPI", "jw-util")}
+    assert {"pyyaml", "jw-util"} <= set(AffectedPackage.objects.filter(ecosystem="PyPI").values_list("name", flat=True))
+    assert not AffectedPackage.objects.filter(name__in=["PyYAML", "jw.util"]).exists()
+    reevaluate_after_import(changed)
+    found = set(Finding.objects.filter(scan=published.scan).values_list("package__name", "advisory__osv_id"))
+    assert found == {("PyYAML", "PYSEC-2020-96"), ("jw_util", "PYSEC-2021-1")}
+
+
+def test_records_stored_under_their_own_spelling_by_an_earlier_portal_are_matched_again(tmp_path, published):
+    """What migration 0017 leaves: the names re-spelled, the findings of the old matching (none)."""
+    from django.core.management import call_command
+
+    from compliance.models import Advisory, Finding
+
+    SbomPackage.objects.create(scan=published.scan, type="pypi", name="pyyaml", source_name="pyyaml", version="5.3")
+    vulndb_import(source="osv", path=write(tmp_path, _pypi_record("PYSEC-2020-96", "PyYAML", "5.4")))
+    advisory = Advisory.objects.get(osv_id="PYSEC-2020-96")
+    advisory.record["affected"][0]["name"] = "PyYAML"  # as the record was stored before names were normalised
+    advisory.save()
+    Finding.objects.filter(scan=published.scan).delete()
+
+    call_command("vulndb_rematch")
+
+    assert Finding.objects.filter(scan=published.scan, advisory=advisory, package__name="pyyaml").exists()

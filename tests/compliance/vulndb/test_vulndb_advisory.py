@@ -58,3 +58,16 @@ def test_it_leaves_a_range_open_without_a_fix():
 ])
 def test_it_recognises_rfc3339_timestamps(value, expected):
     assert is_rfc3339(value) is expected
+
+
+def test_package_names_are_spelled_as_each_ecosystem_compares_them():
+    from compliance.vulndb.advisory import Affected
+    from compliance.vulndb.names import package_name
+
+    assert package_name("PyPI", "PyYAML") == package_name("PyPI", "pyyaml") == "pyyaml"
+    assert package_name("PyPI", "jw.util") == package_name("PyPI", "jw__util") == "jw-util"
+    assert package_name("npm", "JSONStream") == "JSONStream", "npm keeps its legacy upper-case names"
+    assert package_name("Maven", "org.Example:Lib") == "org.Example:Lib"
+    assert package_name("Debian:12", "openssl") == "openssl"
+    assert Affected(ecosystem="PyPI", name="Django_REST.framework").name == "django-rest-framework"
+    assert Affected.from_dict({"ecosystem": "PyPI", "name": "PyYAML"}).name == "pyyaml"
