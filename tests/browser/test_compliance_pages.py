@@ -54,6 +54,7 @@ def test_it_walks_a_blocked_image_through_report_cve_exception_and_publication(
     page.get_by_role("heading", name="2 vulnerabilities · 2 fixable").wait_for()
     page.screenshot(path=SHOTS / "10-image-report.png", full_page=True)
     page.get_by_label("Only fixable").check()
+    page.locator('#export-csv[href*="fixable=1"]').wait_for(state="attached")  # the export follows the filters
     page.wait_for_url("**fixable=1**")
     page.get_by_role("table").get_by_text("libapt-pkg6.0").wait_for()
 

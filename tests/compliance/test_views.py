@@ -1,6 +1,7 @@
 """The image report: findings with filters, counts that agree with the CSV, team-only access."""
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -41,6 +42,11 @@ def test_it_filters_by_severity_and_fixability_and_the_csv_agrees(client, member
     assert "2 findings match" in page and "CVE-0002-0001" not in page
     page = client.get(url + "?sev=Critical", HTTP_HX_REQUEST="true").content.decode()
     assert "1 finding matches" in page and "<html" not in page
+    # the export link lives outside the swapped table: the fragment replaces it out of band, filters and all
+    export = re.search(r'<a id="export-csv" href="([^"]+)"[^>]*hx-swap-oob="true"', page)
+    assert export and export.group(1).endswith("?sev=Critical"), page[:500]
+    rows = list(csv.DictReader(io.StringIO(client.get(export.group(1).replace("&amp;", "&")).content.decode())))
+    assert len(rows) == 1 and rows[0]["severity"] == "Critical", rows
     rows = list(csv.DictReader(io.StringIO(client.get(reverse("image-report-csv", args=[matched.build.pk]) + "?fixable=1").content.decode())))
     assert len(rows) == 2
     assert {r["vulnerability"] for r in rows} == {"CVE-0001-0001", "CVE-0004-0001"}
