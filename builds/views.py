@@ -52,8 +52,16 @@ def _live_context(build, after):
     verdict = build.verdicts.order_by("-created").first()
     return {"build": build, "chunks": chunks, "last_seq": chunks[-1].seq if chunks else after, "verdict": verdict,
             "signature": build_signature(build) if build.published_reference else None,
-            "steps": [(name, build.steps.get(name, {})) for name in Build.STEPS],
+            "steps": [(name, _step_now(name, build.steps.get(name, {}), verdict)) for name in Build.STEPS],
             "failure_tail": _failure_tail(build) if build.status == Build.Status.FAILED else ""}
+
+
+def _step_now(name: str, step: dict, verdict) -> dict:
+    """The policy step as the latest verdict has it, not as the pipeline left it: a re-evaluation
+    may have blocked an image whose policy step passed (or passed one it blocked)."""
+    if name != "policy" or verdict is None or step.get("status") not in ("done", "blocked"):
+        return step
+    return {**step, "status": "done" if verdict.passed else "blocked"}
 
 
 def _failure_tail(build, lines=20) -> str:

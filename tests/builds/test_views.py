@@ -129,3 +129,23 @@ def test_it_keeps_the_tail_of_a_log_that_passes_the_size_cap(build, settings):
     assert build.log_bytes == len(text) <= 2000
     assert "batch 19 line 004" in text and "batch 0 line" not in text
     assert build.log_dropped_lines + text.count("\n") == build.log_lines == 100
+
+
+def test_a_built_image_the_policy_blocks_does_not_read_as_a_green_success(client, build, member):
+    from compliance.models import Verdict
+
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.SUCCEEDED, steps={
+        name: {"status": "done"} for name in Build.STEPS})
+    Verdict.objects.create(build=build, passed=False, results=[
+        {"rule": "non-root-user", "title": "Non-root runtime user", "status": "fail", "message": "Runs as root"}])
+    client.force_login(member)
+    page = client.get(reverse("build-detail", args=[build.pk])).content.decode()
+    header = page.split('id="build-header"', 1)[1].split("</p>", 1)[0]
+    assert "blocked by policy" in header and "Succeeded" not in header
+    steps = page.split('id="build-steps"', 1)[1].split("</nav>", 1)[0]
+    assert 'step step-blocked' in steps and steps.count("step-done") == len(Build.STEPS) - 1
+    # once a later verdict passes (an exception, a fix), both read as done again
+    Verdict.objects.create(build=build, passed=True, results=[])
+    page = client.get(reverse("build-detail", args=[build.pk])).content.decode()
+    assert "blocked by policy" not in page.split('id="build-header"', 1)[1].split("</p>", 1)[0]
+    assert page.split('id="build-steps"', 1)[1].split("</nav>", 1)[0].count("step-done") == len(Build.STEPS)
