@@ -37,7 +37,9 @@ def _split(name: str, prefix: str) -> tuple[str, str] | None:
     return (parts[0], parts[1]) if len(parts) == 2 else None
 
 
-def _visible_to_everyone(team: str, image: str) -> bool:
+def published_image_shared(team: str, image: str) -> bool:
+    """Whether `published/<team>/<image>` is open to other teams (its recipe says so): for the
+    registry's pulls and for whatever else shows that image beyond its team."""
     return Recipe.objects.filter(team__slug=team, name=image, visible_to_other_teams=True).exists()
 
 
@@ -50,6 +52,6 @@ def principal_grant(principal: Principal, requested: Access) -> Access:
     quarantined = _split(requested.name, settings.QUARANTINE_REPOSITORY_PREFIX)
     if principal.reviewer and (published or quarantined):
         return Access(requested.type, requested.name, ("pull",))
-    if published and (published[0] in principal.teams or _visible_to_everyone(*published)):
+    if published and (published[0] in principal.teams or published_image_shared(*published)):
         return Access(requested.type, requested.name, ("pull",))
     return nothing

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from adapters.factory import registry_client, registry_host
 from builds.dockerfile.image_reference import ImageReferenceError, reference_parse
-from builds.models import Build, Recipe
+from builds.models import Build
+from builds.registry_access.grants import published_image_shared
 from compliance.attestations.keyring import trusted_public_keys
 from compliance.attestations.verify import Check, VerificationReport, image_verify
 from compliance.models import Attestation
@@ -32,7 +33,7 @@ def _visible_to(user, team_slug: str, name: str) -> bool:
         return True  # the command line, run by whoever holds the host
     if visible_teams(user).filter(slug=team_slug).exists():
         return True
-    return Recipe.objects.filter(team__slug=team_slug, name=name, visible_to_other_teams=True).exists()
+    return published_image_shared(team_slug, name)  # who may pull it may verify it
 
 
 def reference_verify(text: str, *, user=None, keys: dict | None = None, now: datetime | None = None) -> VerificationReport:
