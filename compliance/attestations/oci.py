@@ -3,13 +3,14 @@ forms the verifiers read. Pure apart from the RegistryClient it is handed (no Dj
 
 - `sha256-<hex>.sig`: cosign's simple-signing manifest, one layer per signature (cosign, Kyverno and
   policy-controller of every version read it);
-- `sha256-<hex>.att`: cosign's attestation manifest, one DSSE envelope per layer (cosign 2, Kyverno);
+- `sha256-<hex>.att`: cosign's attestation manifest, the current DSSE envelope of each predicate
+  type, one per layer (cosign 2, Kyverno, policy-controller);
 - sigstore bundles as OCI 1.1 artifacts whose `subject` is the image, listed in the referrers index:
   the registry's referrers API where it has one, else the referrers tag `sha256-<hex>` (cosign 3).
 
-Every attachment is added to what is there; nothing an earlier attestation wrote is removed, so a
-verdict's history stays. The caller serialises writers of one image (a row lock on its build): the
-lists here are read, extended and written back.
+Signatures and bundles are added to what is there, so a verdict's history stays in the referrers
+index; `.att` keeps the latest of each type. The caller serialises writers of one image (an advisory
+lock on repository@digest, services._image_lock): the lists here are read, extended and written back.
 """
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 
 from adapters.registry import INDEX_TYPES, OCI_INDEX, OCI_MANIFEST, RegistryClient, RegistryError, sha256_digest
-from compliance.attestations.envelopes import BUNDLE_MEDIA_TYPE, SimpleSignature
+from compliance.attestations.envelopes import BUNDLE_MEDIA_TYPE, SimpleSignature, canonical
 
 SIMPLE_SIGNING_LAYER = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -57,10 +59,6 @@ def _manifest_or_none(client: RegistryClient, repository: str, reference: str) -
     return json.loads(found[0]) if found else None
 
 
-def _compact(document: dict) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
-
-
 @dataclass(frozen=True)
 class SignedStatement:
     """One in-toto statement as the registry keeps it: its DSSE envelope (for `.att`) and the
@@ -69,10 +67,19 @@ class SignedStatement:
     envelope: dict
     bundle: dict
 
+    # Serialised once: the bytes uploaded are the bytes the layer and the artifact name by digest.
+    @cached_property
+    def envelope_blob(self) -> bytes:
+        return canonical(self.envelope)
+
+    @cached_property
+    def bundle_blob(self) -> bytes:
+        return canonical(self.bundle)
+
 
 def _layers_config(layers: list[dict]) -> bytes:
     """The config cosign writes for its `.sig`/`.att` manifests (the layers as diff ids)."""
-    return _compact({"architecture": "", "os": "", "config": {},
+    return canonical({"architecture": "", "os": "", "config": {},
                      "rootfs": {"type": "layers", "diff_ids": [entry["digest"] for entry in layers]}})
 
 
@@ -87,7 +94,7 @@ def _signature_layer(signature: SimpleSignature) -> dict:
 
 
 def _attestation_layer(statement: SignedStatement) -> dict:
-    blob = _compact(statement.envelope)
+    blob = statement.envelope_blob
     # cosign copies each layer with its signature annotation, empty for DSSE, and refuses one without it
     return {"mediaType": DSSE_LAYER, "digest": sha256_digest(blob), "size": len(blob),
             "annotations": {PREDICATE_ANNOTATION: statement.predicate_type, SIGNATURE_ANNOTATION: ""}}
@@ -95,10 +102,10 @@ def _attestation_layer(statement: SignedStatement) -> dict:
 
 def _artifact(statement: SignedStatement, subject: tuple[bytes, str, str], empty_digest: str, stamp: str) -> tuple[dict, bytes]:
     """The referrer manifest holding `statement`'s bundle, and the annotations its index entry repeats."""
-    blob = _compact(statement.bundle)
+    blob = statement.bundle_blob
     subject_body, subject_type, subject_digest = subject
     annotations = {BUNDLE_CONTENT: "dsse-envelope", BUNDLE_PREDICATE: statement.predicate_type, CREATED: stamp}
-    return annotations, _compact({
+    return annotations, canonical({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE_MEDIA_TYPE,
         "config": {"mediaType": EMPTY_MEDIA_TYPE, "digest": empty_digest, "size": len(EMPTY_BLOB)},
         "layers": [{"mediaType": BUNDLE_MEDIA_TYPE, "digest": sha256_digest(blob), "size": len(blob)}],
@@ -124,8 +131,8 @@ def attachments_write(client: RegistryClient, repository: str, digest: str, *, s
     new_layers = {signature_tag(digest): [_signature_layer(signature)] if signature else [],
                   attestation_tag(digest): [_attestation_layer(s) for s in statements]}
     replaced = {s.predicate_type for s in statements}
-    blobs = ([signature.payload] if signature else []) + [_compact(s.envelope) for s in statements] + [
-        _compact(s.bundle) for s in statements]
+    blobs = ([signature.payload] if signature else []) + [s.envelope_blob for s in statements] + [
+        s.bundle_blob for s in statements]
     stamp = (created or datetime.now(tz=timezone.utc)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     written: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -162,11 +169,9 @@ def attachments_write(client: RegistryClient, repository: str, digest: str, *, s
                     document["manifests"].append({"mediaType": OCI_MANIFEST, "digest": written[predicate_type],
                                                   "size": len(body), "artifactType": BUNDLE_MEDIA_TYPE, "annotations": annotations})
             client.put_manifest(repository, referrers_tag(digest), document, OCI_INDEX)
-        for tag, put in list_puts.items():
-            if tag == signature_tag(digest):
-                written["signature"] = put.result()
-            else:
-                put.result()
+        lists_written = {tag: put.result() for tag, put in list_puts.items()}
+    if signature:
+        written["signature"] = lists_written[signature_tag(digest)]
     return written
 
 

@@ -83,11 +83,11 @@ def build_attestations_refresh(build_id: int, *, now: datetime | None = None) ->
         client = registry_client("gate")
         if last_signature is None or last_signature.key_id != key.key_id:
             return attest_all(client, key, build, repository, row)
+        record = verdict_record(build, row)
         if last_verdict is not None and last_verdict.key_id == key.key_id and last_verdict.compliant == row.passed:
-            until = verdict_valid_until(verdict_record(build, row))
-            if last_verdict.valid_until and until <= last_verdict.valid_until:
+            if last_verdict.valid_until and verdict_valid_until(record) <= last_verdict.valid_until:
                 return []  # today's verdict would say the same for no longer: nothing new to sign
-        return verdict_attest(client, key, build, repository, row)
+        return verdict_attest(client, key, build, repository, row, record)
 
 
 def attestations_refresh(*, now: datetime | None = None, renew: bool = True) -> int:

@@ -5,6 +5,7 @@ then recorded as Attestation rows. The gate calls `image_attest` at publication;
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -16,7 +17,7 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from adapters.factory import registry_client, registry_host
+from adapters.factory import registry_host
 from adapters.registry import RegistryClient
 from builds.models import Build
 from compliance.attestations import oci
@@ -57,6 +58,7 @@ def build_record(build: Build) -> BuildRecord:
         portal_version=_portal_version())
 
 
+@functools.cache
 def _portal_version() -> str:
     try:
         return importlib.metadata.version("image-portal")
@@ -64,11 +66,9 @@ def _portal_version() -> str:
         return ""
 
 
-def _exceptions_relied_on(results: list[dict]) -> list[AppliedException]:
+def _exceptions_relied_on(row: Verdict) -> list[AppliedException]:
     ids = set()
-    for result in results:
-        if result.get("status") != "waived":
-            continue
+    for result in row.waived:
         evidence = result.get("evidence") or {}
         ids.update(evidence.get("exceptions") or [])
         if evidence.get("exception"):
@@ -93,7 +93,7 @@ def verdict_record(build: Build, row: Verdict) -> VerdictRecord:
         evaluated=row.created, trigger=row.trigger, policy_version=row.policy_version, ruleset_sha256=row.ruleset_version,
         results=row.results, counts=counts, data_version=row.database_version, data_imported=data_imported(build.scan),
         data_max_age_days=data_max_age_days(ruleset_for(build.team)), not_assessed=row.not_assessed,
-        exceptions=_exceptions_relied_on(row.results))
+        exceptions=_exceptions_relied_on(row))
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,7 @@ def _sign(key: KeyPair, build: Build, repository: str, kind: str, predicate_type
     return _Planned(kind, oci.SignedStatement(predicate_type, envelope, sigstore_bundle(envelope, key.key_id)), **extra)
 
 
-def _verdict_planned(key: KeyPair, build: Build, repository: str, row: Verdict) -> _Planned:
-    record = verdict_record(build, row)
+def _verdict_planned(key: KeyPair, build: Build, repository: str, row: Verdict, record: VerdictRecord) -> _Planned:
     return _sign(key, build, repository, Kind.VERDICT, VERDICT_PREDICATE_TYPE, verdict(record), verdict_row=row,
                  valid_until=verdict_valid_until(record))
 
@@ -155,18 +154,18 @@ def attest_all(client: RegistryClient, key: KeyPair, build: Build, repository: s
     return _attach(client, key, build, repository, [
         _sign(key, build, repository, Kind.PROVENANCE, SLSA_PROVENANCE_TYPE, provenance(build_record(build))),
         _sign(key, build, repository, Kind.SBOM, CYCLONEDX_PREDICATE_TYPE, sbom),
-        _verdict_planned(key, build, repository, row),
+        _verdict_planned(key, build, repository, row, verdict_record(build, row)),
     ], signed)
 
 
 def image_attest(*, build: Build, verdict_row: Verdict, repository: str, key: KeyPair,
-                 client: RegistryClient | None = None) -> list[Attestation]:
+                 client: RegistryClient) -> list[Attestation]:
     """Sign the published image and attach its provenance, SBOM and verdict (the gate holds the
     build's row lock). RegistryError when the registry refuses a write: the gate then publishes nothing."""
-    return attest_all(client or registry_client("gate"), key, build, repository, verdict_row)
+    return attest_all(client, key, build, repository, verdict_row)
 
 
-
-def verdict_attest(client: RegistryClient, key: KeyPair, build: Build, repository: str, row: Verdict) -> list[Attestation]:
-    """A new verdict attestation for an image already signed."""
-    return _attach(client, key, build, repository, [_verdict_planned(key, build, repository, row)])
+def verdict_attest(client: RegistryClient, key: KeyPair, build: Build, repository: str, row: Verdict,
+                   record: VerdictRecord) -> list[Attestation]:
+    """A new verdict attestation (`record`, from verdict_record) for an image already signed."""
+    return _attach(client, key, build, repository, [_verdict_planned(key, build, repository, row, record)])
