@@ -30,8 +30,8 @@ def scan_registry_artifact(scan_id: int) -> None:
 
 
 @shared_task(name="compliance.tasks.reevaluate_policy_change", ignore_result=True)
-def reevaluate_policy_change(team_id: int | None) -> None:
-    reevaluate_after_policy_change(team_id)
+def reevaluate_policy_change(team_id: int | None, trigger: str = "policy-change") -> None:
+    reevaluate_after_policy_change(team_id, trigger=trigger)
 
 
 @shared_task(name="compliance.tasks.prune_harbor_scans", ignore_result=True)
@@ -69,12 +69,20 @@ def registry_artifact_scan_queue(*, registry_url: str, authorization: str, artif
 def policy_change_dispatch(rule: PolicyRule) -> None:
     """Queue the re-evaluation once the rule change is committed (a rolled-back change queues
     nothing). Called for every save and delete, whoever made it: API, admin or shell."""
-    team_id = rule.team_id
+    _reevaluation_dispatch(rule.team_id, "policy-change")
 
+
+def approved_bases_change_dispatch() -> None:
+    """The approved bases changed (one approved, withdrawn, or its layers re-pinned): every image's
+    approved-base and privilege rules read them, so every current verdict is evaluated again."""
+    _reevaluation_dispatch(None, "base-change")
+
+
+def _reevaluation_dispatch(team_id: int | None, trigger: str) -> None:
     def send():
         try:
-            reevaluate_policy_change.delay(team_id)
-        except Exception:  # the broker is down: the rule change stands; the gate still re-evaluates before publishing
-            log.exception("could not queue the re-evaluation after a policy change (team %s)", team_id or "all")
+            reevaluate_policy_change.delay(team_id, trigger)
+        except Exception:  # the broker is down: the change stands; the gate still re-evaluates before publishing
+            log.exception("could not queue the re-evaluation after %s (team %s)", trigger, team_id or "all")
 
     transaction.on_commit(send)

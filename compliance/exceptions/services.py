@@ -14,7 +14,7 @@ from builds.models import Build
 from builds.selectors import latest_of_each_recipe
 from compliance.exceptions.approvals import DecisionConflict, approvals_required_for, exception_approve
 from compliance.models import Finding, PolicyException
-from compliance.policy.evaluation import verdict_evaluate
+from compliance.policy.change import verdicts_reevaluate
 from compliance.vulndb.severity import SEVERITY_ORDER
 from portal.audit import audit_record
 from portal.rbac import is_security_reviewer, require_team_member
@@ -74,17 +74,35 @@ def exception_request(*, user, scope, target_kind, target, reason, justification
         errors["expires_at"] = "An expiry date in the future is required."
     elif expires_at > now + datetime.timedelta(days=limit):
         errors["expires_at"] = f"At most {limit} days for {severity if severity != 'default' else 'this target'} (policy)."
+    exception = PolicyException(
+        scope=scope, team=team if scope != PolicyException.Scope.GLOBAL else None, recipe=recipe, digest=digest,
+        target_kind=target_kind, target=(target or "").strip(), reason=reason, justification=(justification or "").strip(),
+        ticket=ticket, end_when_fixed=end_when_fixed, expires_at=expires_at, requested_by=user,
+        approvals_required=approvals_required_for(target_kind, (target or "").strip()))
+    if not errors and (fixed := fix_already_available(exception)):
+        errors["end_when_fixed"] = fixed
     if errors:
         raise ValidationError(errors)
-    exception = PolicyException.objects.create(
-        scope=scope, team=team if scope != PolicyException.Scope.GLOBAL else None, recipe=recipe, digest=digest,
-        target_kind=target_kind, target=target.strip(), reason=reason, justification=justification.strip(),
-        ticket=ticket, end_when_fixed=end_when_fixed, expires_at=expires_at, requested_by=user,
-        approvals_required=approvals_required_for(target_kind, target.strip()))
+    exception.save()
     audit_record(actor=user, action="exception.requested", target=exception, team=exception.team,
                  scope=scope, target_kind=target_kind, subject=exception.target, expires_at=expires_at.isoformat(),
                  approvals_required=exception.approvals_required)
     return exception
+
+
+def fix_already_available(exception: PolicyException) -> str:
+    """Why an exception that ends when a fix is available would end as soon as it applied (a fixed
+    version exists for its vulnerability or package on an image it covers), or "" when it would not."""
+    kinds = {PolicyException.Target.VULNERABILITY: "vulnerability_id", PolicyException.Target.PACKAGE: "package__name"}
+    if not exception.end_when_fixed or exception.target_kind not in kinds:
+        return ""
+    fixable = (Finding.objects.filter(scan__build__in=builds_in_scope(exception), **{kinds[exception.target_kind]: exception.target})
+               .exclude(fixed_version="").select_related("package", "scan__build__recipe").order_by("id").first())
+    if fixable is None:
+        return ""
+    return (f"A fix is available already: {fixable.package.name} {fixable.installed_version} → {fixable.fixed_version} "
+            f"in {fixable.scan.build.recipe}. An exception that ends when a fix is available would end at once: "
+            "rebuild with the fixed version, or ask for one that does not end when fixed.")
 
 
 def _decide(*, user, exception, status, comment, allowed_from) -> PolicyException:
@@ -115,6 +133,8 @@ def exception_decide(*, user, exception, approve: bool, comment: str = "", expir
     if not approve and not comment.strip():
         raise ValidationError({"comment": "Say why the request is denied."})
     if approve:
+        if fixed := fix_already_available(exception):
+            raise ValidationError({"end_when_fixed": fixed})
         exception, active = exception_approve(user=user, exception=exception, comment=comment, expires_at=expires_at)
         if active:
             builds_reevaluate(exception)
@@ -164,8 +184,6 @@ def builds_in_scope(exception: PolicyException):
 
 
 def builds_reevaluate(exception: PolicyException) -> int:
-    count = 0
-    for build in builds_in_scope(exception):
-        verdict_evaluate(build=build, trigger="exception")
-        count += 1
-    return count
+    """The verdicts the exception's decision, revocation or expiry changes; a published image it
+    no longer covers and that now fails alerts its team."""
+    return verdicts_reevaluate(builds_in_scope(exception), trigger="exception")["builds"]

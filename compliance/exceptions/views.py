@@ -103,7 +103,10 @@ def exception_decision(request, pk):
         exception.refresh_from_db()
         waiting = " It needs a second approval from another reviewer before it applies." \
             if exception.status == PolicyException.Status.AWAITING_SECOND else ""
-        messages.success(request, f"Exception {exception.pk}: {action} recorded.{waiting}")
+        if exception.status == PolicyException.Status.EXPIRED:  # it ended as it applied (a fix appeared meanwhile)
+            messages.warning(request, f"Exception {exception.pk}: approved, but it does not apply: {exception.decision_comment}")
+        else:
+            messages.success(request, f"Exception {exception.pk}: {action} recorded.{waiting}")
     except DecisionConflict as conflict:
         # Someone decided first, or this reviewer already approved: the current state, with why.
         messages.error(request, str(conflict))

@@ -1,4 +1,8 @@
-"""Bring verdicts up to date after an admin changes a policy rule.
+"""Bring verdicts up to date after an event that changes what they depend on: a policy rule, the
+set of approved bases, an exception decision or expiry, an imported scanner report. Each event
+re-evaluates the builds it concerns through `verdicts_reevaluate`, which also alerts the owners of
+a published image that stopped passing (vulnerability data imports have their own, incremental
+path: compliance/vulndb/reevaluation.py).
 
 Without this, a tightened rule would only show at the next publication (the gate re-evaluates a
 verdict made under another rule set) or after the next database import, and the dashboards and
@@ -25,14 +29,21 @@ def builds_under_policy(team_id: int | None):
     return latest_of_each_recipe(builds).select_related("team", "recipe", "scan").order_by("pk")
 
 
-def reevaluate_after_policy_change(team_id: int | None) -> dict:
-    """Evaluate those builds under today's rules; alert the owners of published images that no
-    longer pass. Returns counts of builds evaluated and flips."""
+def verdicts_reevaluate(builds, *, trigger: str) -> dict:
+    """Evaluate each build under today's rules and findings; alert the owners of published images
+    that no longer pass. Returns counts of builds evaluated and flips."""
     counts = {"builds": 0, "flipped_to_fail": 0, "flipped_to_pass": 0, "alerts": 0}
-    for build in builds_under_policy(team_id):
+    for build in builds:
         before = Verdict.objects.filter(build=build).order_by("-created").first()
-        after = verdict_evaluate(build=build, trigger="policy-change")
+        after = verdict_evaluate(build=build, trigger=trigger)
         counts["builds"] += 1
         verdict_flip_count(build, before, after, counts)
-    log.info("re-evaluation after a policy change (team %s): %s", team_id or "all", counts)
+    return counts
+
+
+def reevaluate_after_policy_change(team_id: int | None, *, trigger: str = "policy-change") -> dict:
+    """Every current build of the team (or of all teams) under today's rules; `trigger` names the
+    event (a rule, or the approved bases, which every image's base and privilege rules read)."""
+    counts = verdicts_reevaluate(builds_under_policy(team_id), trigger=trigger)
+    log.info("re-evaluation after %s (team %s): %s", trigger, team_id or "all", counts)
     return counts

@@ -52,6 +52,12 @@ class ToolFindingsSerializer(serializers.Serializer):
     by_severity = serializers.DictField(child=serializers.IntegerField(), help_text="Severity -> number of findings")
 
 
+class ReportVerdict(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["pass", "blocked", "not-assessed"])
+    passed = serializers.BooleanField()
+
+
 class ReportImportResult(serializers.Serializer):
     scan = serializers.IntegerField()
     tool = serializers.CharField()
@@ -59,6 +65,8 @@ class ReportImportResult(serializers.Serializer):
     replaced = serializers.IntegerField(help_text="Findings of the same tool replaced")
     packages_created = serializers.IntegerField()
     advisories_created = serializers.IntegerField()
+    verdict = ReportVerdict(allow_null=True, help_text="The image's verdict evaluated with the report's findings "
+                            "(null while the image has none yet)")
 
 
 class BuildReportViewSet(viewsets.ViewSet):

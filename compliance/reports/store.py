@@ -4,6 +4,9 @@ Each vulnerability becomes an Advisory of source "trivy"/"grype" (a minimal OSV-
 no affected ranges, so the matcher never uses it) and each finding points at an SbomPackage:
 the scan's own package when one has that name and version, else one made for the report with
 no layer. Re-importing a tool's report replaces that tool's findings and nothing else.
+
+The report's findings count like any other: the build's verdict is evaluated again at once (a
+report that adds a fixable Critical blocks the image, and alerts its team when it was published).
 """
 from dataclasses import dataclass
 
@@ -11,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from builds.models import Build
-from compliance.models import Advisory, Finding, ImageScan, SbomPackage
+from compliance.models import Advisory, Finding, ImageScan, SbomPackage, Verdict
+from compliance.policy.change import verdicts_reevaluate
 from compliance.reports.parse import ExternalFinding, ReportError, parse_report, report_digests, report_os
 from portal.audit import audit_record
 
@@ -30,10 +34,14 @@ class ReportImport:
     replaced: int
     packages_created: int
     advisories_created: int
+    verdict: Verdict | None = None  # the build's verdict evaluated with the report's findings (None: no build)
 
     def to_dict(self) -> dict:
+        verdict = None if self.verdict is None else {"id": self.verdict.pk, "state": self.verdict.state,
+                                                      "passed": self.verdict.passed}
         return {"scan": self.scan.pk, "tool": self.tool, "findings": self.findings, "replaced": self.replaced,
-                "packages_created": self.packages_created, "advisories_created": self.advisories_created}
+                "packages_created": self.packages_created, "advisories_created": self.advisories_created,
+                "verdict": verdict}
 
 
 def external_report_import(*, tool: str, data, scan: ImageScan | None = None, build: Build | None = None,
@@ -69,7 +77,18 @@ def external_report_import(*, tool: str, data, scan: ImageScan | None = None, bu
         audit_record(actor=actor, action="report.imported", target=target, team=getattr(target, "team", None),
                      tool=tool, findings=len(parsed), scan=scan.pk)
     return ReportImport(scan=scan, tool=tool, findings=len(parsed), replaced=replaced,
-                        packages_created=packages_created, advisories_created=advisories_created)
+                        packages_created=packages_created, advisories_created=advisories_created,
+                        verdict=_verdict_after_import(scan))
+
+
+def _verdict_after_import(scan: ImageScan) -> Verdict | None:
+    """Evaluate the build's verdict again with the findings just stored (a build that never got
+    as far as a verdict, still being built or failed, gets one from its pipeline, not from here)."""
+    build = scan.build
+    if build is None or build.status != Build.Status.SUCCEEDED or not build.verdicts.exists():
+        return None
+    verdicts_reevaluate([build], trigger="report-import")
+    return build.verdicts.order_by("-created").first()
 
 
 def _scan_for(build: Build, os: tuple[str, str]) -> ImageScan:

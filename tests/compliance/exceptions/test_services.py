@@ -146,12 +146,23 @@ def test_requests_nobody_decided_before_their_expiry_leave_the_review_queue(fail
     assert not failing.verdicts.order_by("-created").first().passed
 
 
-def test_it_ends_an_exception_once_a_fix_is_available(failing, member, reviewer, other_reviewer):
-    exception = request_for(failing, member, end_when_fixed=True)
+def test_it_ends_an_exception_once_a_fix_becomes_available(tmp_path, published, member, reviewer, other_reviewer):  # noqa: F811
+    from compliance.vulndb.reevaluation import reevaluate_after_import
+
+    vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", severity=CRITICAL, fixed=None)))
+    scan_match(published.scan)
+    exception = request_for(published, member, end_when_fixed=True)
     approve_twice(exception, reviewer, other_reviewer)
     exception.refresh_from_db()
+    assert exception.status == "approved", "no fix yet: the exception applies"
+
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv(
+        "DEB-2024-0001", modified="2024-02-01T00:00:00Z", severity=CRITICAL)))
+    reevaluate_after_import(changed)
+
+    exception.refresh_from_db()
     assert exception.status == "expired" and "fixed version is available" in exception.decision_comment
-    assert not failing.verdicts.order_by("-created").first().passed
+    assert not published.verdicts.order_by("-created").first().passed
 
 
 def test_it_waives_a_rule(failing, member, reviewer):

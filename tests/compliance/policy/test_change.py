@@ -40,7 +40,7 @@ def test_every_rule_change_queues_the_re_evaluation_once_committed(admin, monkey
     from compliance import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.reevaluate_policy_change, "delay", lambda team_id: queued.append(team_id))
+    monkeypatch.setattr(tasks.reevaluate_policy_change, "delay", lambda team_id, trigger="policy-change": queued.append(team_id))
     team = TeamFactory()
     with django_capture_on_commit_callbacks(execute=True):
         rule = policy_rule_save(actor=admin, team=team, kind="banned-packages", params={"packages": [{"name": "x"}]})
@@ -54,7 +54,7 @@ def test_every_rule_change_queues_the_re_evaluation_once_committed(admin, monkey
 def test_a_broker_outage_does_not_undo_the_rule_change(admin, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
     from compliance import tasks
 
-    def down(team_id):
+    def down(team_id, trigger="policy-change"):
         raise ConnectionError("broker unreachable")
 
     monkeypatch.setattr(tasks.reevaluate_policy_change, "delay", down)
