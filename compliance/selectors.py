@@ -1,5 +1,5 @@
 """Reads for the compliance pages and exports; one query layer so pages, CSV and counts agree."""
-from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Subquery, Value, When
 
 from builds.models import Build
 from builds.selectors import latest_of_each_recipe
@@ -62,9 +62,56 @@ def vulnerability_findings(vulnerability_id: str, teams):
             .order_by("scan__build__team__slug", "scan__build__recipe__name"))
 
 
-def fleet_summary(teams) -> dict:
-    """Severity totals over current images, the most widespread vulnerabilities, per-team rows."""
+# What an image's latest verdict says, for the images list's filter and the dashboard's tiles.
+IMAGE_STATES = {"failing": "Failing policy", "not-assessed": "Not assessed", "passing": "Passing", "unevaluated": "Not evaluated"}
+
+
+def current_images(teams, *, team: str = "", state: str = "", severities=(), fixable: bool = False):
+    """The current images of these teams (of one team by slug), each with its latest verdict as
+    `verdict_passed`, `verdict_not_assessed` and `verdict_at`; filtered by that verdict's state and
+    by having a finding of one of `severities` (fixable ones only with `fixable`). The dashboard's
+    totals and the images list (page, CSV) count from this one query, so they cannot disagree."""
     builds = current_builds(teams)
+    if team:
+        builds = builds.filter(team__slug=team)
+    latest = Verdict.objects.filter(build=OuterRef("pk")).order_by("-created", "-pk")
+    builds = builds.annotate(verdict_passed=Subquery(latest.values("passed")[:1]),
+                             verdict_not_assessed=Subquery(latest.values("not_assessed")[:1]),
+                             verdict_at=Subquery(latest.values("created")[:1]))
+    if state == "failing":
+        builds = builds.filter(verdict_passed=False)
+    elif state == "not-assessed":
+        builds = builds.exclude(verdict_not_assessed="").exclude(verdict_not_assessed__isnull=True)
+    elif state == "passing":
+        builds = builds.filter(verdict_passed=True)
+    elif state == "unevaluated":
+        builds = builds.filter(verdict_passed__isnull=True)
+    if severities or fixable:
+        matching = Finding.objects.filter(scan__build=OuterRef("pk"))
+        if severities:
+            matching = matching.filter(severity__in=severities)
+        if fixable:
+            matching = matching.exclude(fixed_version="")
+        builds = builds.filter(Exists(matching))
+    return builds
+
+
+def image_counts(build_ids) -> dict[int, dict]:
+    """Per build, its findings per severity and how many are fixable (one grouped query)."""
+    counts = {pk: {**dict.fromkeys(SEVERITY_ORDER, 0), "fixable": 0} for pk in build_ids}
+    rows = (Finding.objects.filter(scan__build_id__in=list(counts)).order_by().values("scan__build_id", "severity")
+            .annotate(n=Count("id"), fixable=Count("id", filter=~Q(fixed_version=""))))
+    for row in rows:
+        counted = counts[row["scan__build_id"]]
+        counted[row["severity"]] = counted.get(row["severity"], 0) + row["n"]
+        counted["fixable"] += row["fixable"]
+    return counts
+
+
+def fleet_summary(teams, *, team: str = "") -> dict:
+    """Severity totals over current images (of one team by slug), the most widespread
+    vulnerabilities, per-team rows; the image counts come from `current_images`, as the list's."""
+    builds = current_images(teams, team=team)
     findings = Finding.objects.filter(scan__build__in=builds)
     scanned = builds.filter(scan__status="done").count()
     top = (findings.values("vulnerability_id", "severity").annotate(images=Count("scan", distinct=True),
@@ -83,20 +130,8 @@ def fleet_summary(teams) -> dict:
     return {
         "images": builds.count(), "scanned": scanned, "counts": counts,
         "fixable_critical_high": counts["Critical"]["fixable"] + counts["High"]["fixable"],
-        "failing": _failing_count(builds),
-        "not_assessed": _not_assessed_count(builds),
+        "failing": current_images(teams, team=team, state="failing").count(),
+        "not_assessed": current_images(teams, team=team, state="not-assessed").count(),
         "top": list(top),
         "teams": sorted(teams_rows.items(), key=lambda item: (-item[1]["Critical"], -item[1]["High"], item[0])),
     }
-
-
-def _not_assessed_count(builds) -> int:
-    """Images whose LATEST verdict could not assess their vulnerabilities: the counts above say nothing of them."""
-    latest = Verdict.objects.filter(build=OuterRef("pk")).order_by("-created").values("not_assessed")[:1]
-    return builds.annotate(latest_reason=Subquery(latest)).exclude(latest_reason="").exclude(latest_reason__isnull=True).count()
-
-
-def _failing_count(builds) -> int:
-    """Images whose LATEST verdict fails (an old failing verdict later fixed does not count)."""
-    latest = Verdict.objects.filter(build=OuterRef("pk")).order_by("-created").values("passed")[:1]
-    return builds.annotate(latest_passed=Subquery(latest)).filter(latest_passed=False).count()

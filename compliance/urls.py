@@ -10,6 +10,7 @@ urlpatterns = [
     path("builds/<int:pk>/report.csv", views.image_report_csv, name="image-report-csv"),
     path("builds/<int:pk>/sbom.cdx.json", views.image_sbom, name="image-sbom"),
     path("security", views.security_dashboard, name="security-dashboard"),
+    path("security/images", views.fleet_images, name="fleet-images"),
     path("cves/<str:vulnerability_id>", views.vulnerability_impact, name="vulnerability-impact"),
     path("search", views.search, name="search"),
     path("policy", policy_views.policy_page, name="policy"),

@@ -1,7 +1,9 @@
-"""Compliance pages: the image report (findings with filters and CSV export)."""
+"""Compliance pages: the image report (findings with filters and CSV export), the security
+dashboard and the list of current images its tiles lead to."""
 import csv
 import datetime
 
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -13,7 +15,15 @@ from builds.selectors import visible_build_or_404
 from compliance.exceptions.selectors import exceptions_visible_to
 from compliance.models import Advisory, ImageScan, ImportRun, PolicyException
 from compliance.sbom_export import sbom_response
-from compliance.selectors import findings_filter, fleet_summary, severity_counts, vulnerability_findings
+from compliance.selectors import (
+    IMAGE_STATES,
+    current_images,
+    findings_filter,
+    fleet_summary,
+    image_counts,
+    severity_counts,
+    vulnerability_findings,
+)
 from compliance.trend.chart import trend_chart
 from compliance.trend.selectors import PERIODS, verdict_trend
 from compliance.vulndb.severity import SEVERITY_ORDER
@@ -119,6 +129,64 @@ def _trend_context(request, teams) -> dict:
             "trend_first": points[0], "trend_last": points[-1]}
 
 
+def _fleet_filters(request, teams) -> dict:
+    """The dashboard's and the images list's filters from the URL; a value they do not know (a
+    stale or edited link) is left out rather than refused, and shown as not applied."""
+    slugs = {team.slug for team in teams}
+    return {
+        "team": request.GET.get("team", "") if request.GET.get("team") in slugs else "",
+        "state": request.GET.get("state", "") if request.GET.get("state") in IMAGE_STATES else "",
+        "severities": [s for s in request.GET.getlist("severity") if s in SEVERITY_ORDER],
+        "fixable": request.GET.get("fixable") == "1",
+    }
+
+
+IMAGES_CSV_COLUMNS = ["team", "image", "build", "published", "verdict", "verdict_at", *SEVERITY_ORDER, "fixable"]
+
+
+def _image_state(build) -> str:
+    if build.verdict_passed is None:
+        return "unevaluated"
+    if build.verdict_not_assessed:
+        return "not-assessed"
+    return "passing" if build.verdict_passed else "failing"
+
+
+@require_GET
+def fleet_images(request):
+    """Current images with their verdict and counts, under the dashboard's filters (its tiles link here)."""
+    teams = visible_teams(request.user)
+    filters = _fleet_filters(request, teams)
+    images = (current_images(teams, team=filters["team"], state=filters["state"], severities=filters["severities"],
+                             fixable=filters["fixable"])
+              .select_related("team", "recipe").only("pk", "published_reference", "published_at", "team__slug", "team__name",
+                                                     "recipe__name", "recipe__team").order_by("team__slug", "recipe__name", "pk"))
+    if request.GET.get("format") == "csv":
+        return _fleet_images_csv(images)
+    page = Paginator(images, PAGE).get_page(request.GET.get("page"))
+    counts = image_counts([build.pk for build in page])
+    rows = [(build, _image_state(build), counts[build.pk]) for build in page]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "compliance/images.html", {
+        "rows": rows, "page": page, "filters": filters, "teams": teams, "states": IMAGE_STATES,
+        "severity_order": SEVERITY_ORDER, "query": query.urlencode()})
+
+
+def _fleet_images_csv(images) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="images.csv"'
+    writer = csv.writer(response)
+    writer.writerow(IMAGES_CSV_COLUMNS)
+    builds = list(images)
+    counts = image_counts([build.pk for build in builds])
+    for build in builds:
+        writer.writerow([build.team.slug, build.recipe.name, build.pk, build.published_reference, _image_state(build),
+                         build.verdict_at.isoformat() if build.verdict_at else "",
+                         *[counts[build.pk][s] for s in SEVERITY_ORDER], counts[build.pk]["fixable"]])
+    return response
+
+
 @require_GET
 def security_dashboard(request):
     teams = visible_teams(request.user)
@@ -127,9 +195,12 @@ def security_dashboard(request):
         response = render(request, "compliance/_verdict_trend.html", _trend_context(request, teams))
     else:
         now = timezone.now()
+        team = _fleet_filters(request, teams)["team"]
         exceptions = exceptions_visible_to(request.user)
+        if team:
+            exceptions = exceptions.filter(team__slug=team)
         response = render(request, "compliance/dashboard.html", {
-            "summary": fleet_summary(teams), "severity_order": SEVERITY_ORDER,
+            "summary": fleet_summary(teams, team=team), "severity_order": SEVERITY_ORDER, "teams": teams, "team": team,
             "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
             "expiring": exceptions.select_related("team").filter(status="approved", expires_at__gt=now,
                                           expires_at__lte=now + datetime.timedelta(days=14)).order_by("expires_at")[:20],
