@@ -27,6 +27,7 @@ urlpatterns = [
     path("builds/<int:pk>/log.txt", views.build_log_raw, name="build-log-raw"),
     path("builds/<int:pk>/Dockerfile", views.build_dockerfile, name="build-dockerfile"),
     path("builds/<int:pk>/publish", views.build_publish, name="build-publish"),
+    path("builds/<int:pk>/reevaluate", views.build_verdict_reevaluate, name="build-reevaluate"),
     path("builds/<int:pk>/cancel", views.build_cancel_view, name="build-cancel"),
     path("registry/token", registry_token, name="registry-token"),
 ]

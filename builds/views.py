@@ -12,7 +12,7 @@ from builds.models import Build, BuildLogChunk, Recipe
 from builds.selectors import visible_build_or_404
 from builds.services import build_cancel, build_request
 from builds.services import build_publish as publish
-from compliance.door import GateClosed, build_signature
+from compliance.door import GateClosed, build_reevaluate, build_signature, build_standing
 from portal.rbac import teams_of, visible_teams
 
 LOG_TAIL_CHUNKS = 400
@@ -52,6 +52,8 @@ def _live_context(build, after):
     verdict = build.verdicts.order_by("-created").first()
     return {"build": build, "chunks": chunks, "last_seq": chunks[-1].seq if chunks else after, "verdict": verdict,
             "signature": build_signature(build) if build.published_reference else None,
+            # only once the build is done: the live poll of a running build must stay cheap
+            "standing": build_standing(build) if verdict is not None and build.is_done else {},
             "steps": [(name, _step_now(name, build.steps.get(name, {}), verdict)) for name in Build.STEPS],
             "failure_tail": _failure_tail(build) if build.status == Build.Status.FAILED else ""}
 
@@ -115,6 +117,18 @@ def build_cancel_view(request, pk):
     build = visible_build_or_404(request.user, pk)
     build = build_cancel(user=request.user, build=build)
     messages.info(request, "Build cancelled." if build.is_done else "Stopping the build…")
+    return redirect("build-detail", pk=build.pk)
+
+
+@require_POST
+def build_verdict_reevaluate(request, pk):
+    """'Re-evaluate now' beside a stale verdict."""
+    build = visible_build_or_404(request.user, pk)
+    try:
+        verdict = build_reevaluate(build, actor=request.user)
+        messages.success(request, f"Re-evaluated: {'passes' if verdict.passed else 'blocked'} under today's rules and data.")
+    except PermissionDenied as refused:
+        messages.error(request, str(refused))
     return redirect("build-detail", pk=build.pk)
 
 

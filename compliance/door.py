@@ -9,24 +9,28 @@ pyproject.toml checks it).
 - what the policy will say about a recipe before it is built, and hadolint's findings on a
   Dockerfile, for the forms' previews;
 - the secret patterns the build log masks;
-- what the image page says of a published image's signature and attested verdict.
+- what the image page says of a published image's signature and attested verdict, of a verdict
+  that is no longer current, and of a published image that stopped passing; re-evaluating on request.
 """
 import subprocess
 from dataclasses import dataclass
 
 from compliance.attestations.verification import build_signature_summary
 from compliance.gate import GateClosed, image_publish
+from compliance.policy.change import verdict_reevaluate_requested
 from compliance.policy.evaluation import data_max_age_days, verdict_evaluate
 from compliance.policy.lint import dockerfile_lint
 from compliance.policy.rules import rule_runtime_privileges
 from compliance.policy.ruleset import ruleset_for
 from compliance.sbom.secret_rules import RULES
 from compliance.scans import image_scan, scan_reusable, scan_reuse
+from compliance.selectors import verdict_standing
 from compliance.vulndb.coverage import scan_coverage
 from compliance.vulndb.matching import scan_match
 
 __all__ = ["GateClosed", "ScanSummary", "Assessment", "build_scan", "build_assess", "build_publish",
-           "checks_expected", "dockerfile_findings", "secret_token_patterns", "build_signature"]
+           "checks_expected", "dockerfile_findings", "secret_token_patterns", "build_signature", "build_standing",
+           "build_reevaluate"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,16 @@ def build_publish(build, *, actor) -> str:
 def build_signature(build) -> dict | None:
     """The published image's signature and latest attested verdict, for its page (None: not signed)."""
     return build_signature_summary(build)
+
+
+def build_standing(build) -> dict:
+    """Whether the latest verdict is stale (and why), and since when a published image fails."""
+    return verdict_standing(build)
+
+
+def build_reevaluate(build, *, actor):
+    """Evaluate the build's verdict again now (PermissionDenied: not the team nor a reviewer)."""
+    return verdict_reevaluate_requested(build=build, actor=actor)
 
 
 def checks_expected(*, team, base, component_slugs: set[str], runtime: dict) -> list[tuple[str, str, str]]:

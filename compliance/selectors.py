@@ -4,7 +4,9 @@ from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sub
 from builds.models import Build
 from builds.selectors import latest_of_each_recipe
 from compliance.models import Advisory, Finding, Verdict
+from compliance.policy.currency import verdict_staleness
 from compliance.vulndb.severity import SEVERITY_ORDER
+from portal.models import AuditEvent
 
 SEVERITY_RANK = Case(*[When(severity=s, then=Value(i)) for i, s in enumerate(SEVERITY_ORDER)],
                      default=Value(len(SEVERITY_ORDER)), output_field=IntegerField())
@@ -135,3 +137,26 @@ def fleet_summary(teams, *, team: str = "") -> dict:
         "top": list(top),
         "teams": sorted(teams_rows.items(), key=lambda item: (-item[1]["Critical"], -item[1]["High"], item[0])),
     }
+
+
+def verdict_standing(build: Build) -> dict:
+    """What the build's page says beside its latest verdict: `stale` (why it is not current, with a
+    way to re-evaluate), and for a published image that stopped passing, since when
+    (`noncompliant_since`, the first verdict of the failing run that goes on today), why, and
+    whether its team was alerted (`alert`: the audit record of the alert, None when none was sent)."""
+    verdicts = list(build.verdicts.order_by("-created", "-pk").only("pk", "passed", "created", "results")[:50])
+    standing = {"stale": verdict_staleness(build, verdicts[0]) if verdicts else [], "noncompliant_since": None,
+                "alert": None}
+    if not build.published_reference or not verdicts or verdicts[0].passed:
+        return standing
+    failing = verdicts[0]
+    for verdict in verdicts[1:]:
+        if verdict.passed:
+            break
+        failing = verdict
+    if build.published_at and failing.created < build.published_at:
+        return standing  # published while failing (a warn-only rule set then): nothing turned
+    standing["noncompliant_since"] = failing.created
+    standing["alert"] = (AuditEvent.objects.filter(action="alert.noncompliant", target_type="Build", target_id=str(build.pk),
+                                                   created__gte=failing.created).order_by("created").first())
+    return standing

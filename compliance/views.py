@@ -22,11 +22,13 @@ from compliance.selectors import (
     fleet_summary,
     image_counts,
     severity_counts,
+    verdict_standing,
     vulnerability_findings,
 )
 from compliance.trend.chart import trend_chart
 from compliance.trend.selectors import PERIODS, verdict_trend
 from compliance.vulndb.severity import SEVERITY_ORDER
+from compliance.vulndb.store import database_version
 from portal.rbac import visible_teams
 
 PAGE = 50
@@ -48,8 +50,9 @@ def image_report(request, pk):
     build = visible_build_or_404(request.user, pk)
     scan = ImageScan.objects.filter(build=build).first()
     filters = _report_filters(request)
-    context = {"build": build, "scan": scan, "filters": filters, "severity_order": SEVERITY_ORDER,
-               "verdict": build.verdicts.order_by("-created").first()}
+    verdict = build.verdicts.order_by("-created", "-pk").first()
+    context = {"build": build, "scan": scan, "filters": filters, "severity_order": SEVERITY_ORDER, "verdict": verdict,
+               "database_now": database_version(), "standing": verdict_standing(build) if verdict else {}}
     if scan is not None and scan.status == ImageScan.Status.DONE:
         base_layers = len(build.recipe.base.layer_digests)
         everything = findings_filter(scan)

@@ -58,11 +58,13 @@ MATRIX = {
     "build-log-raw": {"GET": TEAM_PAGE},
     "build-dockerfile": {"GET": TEAM_PAGE},
     "build-publish": {"POST": (302, 404, 302, 302, 302)},
+    "build-reevaluate": {"POST": (302, 404, 302, 302, 302)},  # refused with a message when not allowed
     "build-cancel": {"POST": (302, 404, 302, 403, 302)},
     "image-report": {"GET": TEAM_PAGE},
     "image-report-csv": {"GET": TEAM_PAGE},
     "image-sbom": {"GET": (302, 404, 404, 404, 404)},
     "security-dashboard": {"GET": PAGE_OPEN},
+    "fleet-images": {"GET": PAGE_OPEN},
     "vulnerability-impact": {"GET": PAGE_OPEN},
     "search": {"GET": (302, 302, 302, 302, 302)},  # no query: to the dashboard
     "policy": {"GET": PAGE_OPEN},

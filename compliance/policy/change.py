@@ -12,11 +12,16 @@ costs more than evaluating them); a team's rule concerns only that team.
 """
 import logging
 
+from django.core.exceptions import PermissionDenied
+
 from builds.models import Build
 from builds.selectors import latest_of_each_recipe
 from compliance.models import Verdict
 from compliance.policy.evaluation import verdict_evaluate
+from compliance.vulndb.matching import scan_match
 from compliance.vulndb.reevaluation import verdict_flip_count
+from portal.audit import audit_record
+from portal.rbac import is_security_reviewer, teams_of
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +52,16 @@ def reevaluate_after_policy_change(team_id: int | None, *, trigger: str = "polic
     counts = verdicts_reevaluate(builds_under_policy(team_id), trigger=trigger)
     log.info("re-evaluation after %s (team %s): %s", trigger, team_id or "all", counts)
     return counts
+
+
+def verdict_reevaluate_requested(*, build: Build, actor) -> Verdict:
+    """A person asked for the build's verdict again (its page said it is stale): match its stored
+    SBOM against today's data and evaluate today's rules. The owning team or a security reviewer."""
+    if not (is_security_reviewer(actor) or teams_of(actor).filter(pk=build.team_id).exists()):
+        raise PermissionDenied("Only the image's team or a security reviewer may re-evaluate it.")
+    if build.status != Build.Status.SUCCEEDED or not hasattr(build, "scan") or build.scan.status != "done":
+        raise PermissionDenied("Only a built and scanned image has a verdict to re-evaluate.")
+    scan_match(build.scan)
+    counts = verdicts_reevaluate([build], trigger="requested")
+    audit_record(actor=actor, action="verdict.reevaluated", target=build, team=build.team, **counts)
+    return Verdict.objects.filter(build=build).order_by("-created", "-pk").first()
