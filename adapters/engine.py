@@ -36,6 +36,22 @@ def engine_client() -> docker.APIClient:
         raise EngineError(f"Docker Engine unreachable ({error}); start it with `make services`.")
 
 
+def engine_ping(*, timeout: float) -> str:
+    """The engine's version if it answers within `timeout` seconds (for /readyz); EngineError otherwise."""
+    try:
+        kwargs = {"base_url": settings.DOCKER_HOST} if settings.DOCKER_HOST else {}
+        # A fixed API version: "auto" would spend a request (and the timeout) asking for it.
+        api = docker.APIClient(version="1.41", timeout=timeout, **kwargs)
+        try:
+            return api.version(api_version=False).get("Version", "?")
+        finally:
+            api.close()
+    except DockerException as error:
+        raise EngineError(f"Docker Engine unreachable: {error}") from None
+    except OSError as error:  # a timeout or a refused socket below the SDK
+        raise EngineError(f"Docker Engine unreachable: {error}") from None
+
+
 def build_limits() -> dict:
     """Memory and CPU limits for every build step's container (user fragments run in them)."""
     return {

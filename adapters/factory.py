@@ -50,10 +50,20 @@ def base_pull_token(repository: str) -> str:
     return service_token("builder", f"repository:{name}:pull")
 
 
-def registry_client(identity: str) -> RegistryClient:
+def registry_client(identity: str, *, timeout: float = 60) -> RegistryClient:
     if identity not in SERVICES:
         raise ValueError(f"unknown registry identity {identity!r}")
     return RegistryClient(
-        settings.REGISTRY_URL, username=settings.REGISTRY_USERNAME, password=settings.REGISTRY_PASSWORD,
+        settings.REGISTRY_URL, username=settings.REGISTRY_USERNAME, password=settings.REGISTRY_PASSWORD, timeout=timeout,
         token_source=(lambda scope: service_token(identity, scope)) if token_issuer() is not None else None,
     )
+
+
+def registry_ping(*, timeout: float) -> None:
+    """RegistryError unless the registry answers its API base, with the portal's credentials, within
+    `timeout` seconds (for /readyz): a registry refusing our tokens is as unusable as a stopped one."""
+    client = registry_client("scanner", timeout=timeout)
+    try:
+        client.ping()
+    finally:
+        client.close()

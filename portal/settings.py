@@ -71,6 +71,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz answer whatever the Host header, scheme or session (portal/ops/middleware.py).
+    "portal.ops.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "portal.outage.DatabaseOutageMiddleware",
@@ -392,6 +394,9 @@ BUILD_REDISPATCH_SECONDS = envint("BUILD_REDISPATCH_SECONDS", 600)
 DOCKERFILE_MAX_BYTES = envint("DOCKERFILE_MAX_BYTES", 64 * 1024)
 BUILD_ENGINE_PLATFORM = env("BUILD_ENGINE_PLATFORM", "linux/amd64")
 CONTEXT_MAX_BYTES = envint("CONTEXT_MAX_BYTES", 256 * 1024 * 1024)
+
+# Operations (portal/ops/): /readyz gives each dependency this long.
+READYZ_TIMEOUT_SECONDS = float(env("READYZ_TIMEOUT_SECONDS", "2"))
 
 LOGGING = {
     "version": 1,

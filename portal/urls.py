@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from portal.accounts.api import TokenObtainView
+from portal.ops import views as ops_views
 from portal.robots import views as robot_views
 
 # A database outage answers 503 "retry shortly" rather than a 500 (see portal/outage.py).
@@ -14,6 +15,8 @@ handler500 = "portal.outage.handler500"
 handler404 = "portal.api_errors.handler404"
 
 urlpatterns = [
+    path("healthz", ops_views.healthz, name="healthz"),
+    path("readyz", ops_views.readyz, name="readyz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("robots", robot_views.robot_list, name="robot-list"),

@@ -1,0 +1,1 @@
+"""What operators and orchestrators read: liveness and readiness (health), Prometheus metrics."""
