@@ -20,6 +20,11 @@ class ComplianceConfig(AppConfig):
         post_delete.connect(changed, sender=PolicyRule, dispatch_uid="policy-rule-deleted", weak=False)
         self._watch_approved_bases()
 
+        from compliance.metrics import ComplianceCollector
+        from portal.ops.metrics import collector_register
+
+        collector_register(ComplianceCollector())  # /metrics: scans, gate outcomes, vulnerability data age
+
     @staticmethod
     def _watch_approved_bases():
         """A base approved, withdrawn or re-pinned anywhere (curation pages, admin, starter catalog,

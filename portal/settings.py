@@ -68,9 +68,12 @@ INSTALLED_APPS = [
     "builds",
     "compliance",
     "curation",
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
+    # First and (but for axes) last: django-prometheus times every request and counts the answers (/metrics).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # /healthz and /readyz answer whatever the Host header, scheme or session (portal/ops/middleware.py).
     "portal.ops.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -85,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it turns a lockout flagged during authentication into the lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -395,8 +399,15 @@ DOCKERFILE_MAX_BYTES = envint("DOCKERFILE_MAX_BYTES", 64 * 1024)
 BUILD_ENGINE_PLATFORM = env("BUILD_ENGINE_PLATFORM", "linux/amd64")
 CONTEXT_MAX_BYTES = envint("CONTEXT_MAX_BYTES", 256 * 1024 * 1024)
 
-# Operations (portal/ops/): /readyz gives each dependency this long.
+# Operations (portal/ops/): /readyz gives each dependency this long; /metrics is for loopback clients
+# (METRICS_ALLOW_LOOPBACK) and whoever sends "Authorization: Bearer <METRICS_TOKEN>"; the duration
+# figures cover the METRICS_RECENT_BUILDS latest finished builds and scans.
 READYZ_TIMEOUT_SECONDS = float(env("READYZ_TIMEOUT_SECONDS", "2"))
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+METRICS_ALLOW_LOOPBACK = envbool("METRICS_ALLOW_LOOPBACK", "True")
+METRICS_BROKER_TIMEOUT_SECONDS = float(env("METRICS_BROKER_TIMEOUT_SECONDS", "1"))
+METRICS_RECENT_BUILDS = envint("METRICS_RECENT_BUILDS", 500)
+PROMETHEUS_EXPORT_MIGRATIONS = False
 
 LOGGING = {
     "version": 1,
