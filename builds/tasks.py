@@ -1,16 +1,24 @@
 """Thin Celery tasks: ids in, the runner does the work; and how a build is sent to the workers."""
+import logging
+
 from celery import shared_task
 from django.conf import settings
 
 from builds.errors import TeamAtCapacity
 from builds.runner.pipeline import build_run
 from builds.runner.reaper import builds_reap
+from portal.logcontext import build_log_context
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="builds.tasks.run_build", ignore_result=True, bind=True, max_retries=None)
 def run_build(self, build_id: int) -> None:
     try:
-        build_run(build_id)
+        with build_log_context(build_id):  # every log line of this run says which build it is about
+            log.info("build task started")
+            build_run(build_id)
+            log.info("build task ended")
     except TeamAtCapacity:
         raise self.retry(countdown=settings.TEAM_CAPACITY_RETRY_SECONDS)
 

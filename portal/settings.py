@@ -293,6 +293,9 @@ CELERY_BEAT_SCHEDULE = {
     "renew-attestations": {"task": "compliance.tasks.refresh_attestations", "schedule": 3600, "kwargs": {"renew": True}},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# `%(build)s` is " build=<id>" while a build task runs (portal/logcontext.py), so its lines can be grepped.
+CELERY_WORKER_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s]%(build)s %(message)s"
+CELERY_WORKER_TASK_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s]%(build)s %(task_name)s[%(task_id)s]: %(message)s"
 # A broker restart must not stop a build that is running: its message was acknowledged when it
 # started (no late acks), and the database, not Redis, says what is running.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
