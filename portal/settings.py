@@ -266,6 +266,8 @@ if not CELERY_BROKER_URL:
         "data_folder_out": str(BROKER_DIR / "out"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Its exchange tables; kombu's default is "control" in the working directory (the checkout).
+        "control_folder": str(BROKER_DIR / "control"),
     }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
