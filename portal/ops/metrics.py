@@ -8,6 +8,7 @@ queue depths below: the project package imports no app.
 """
 import hmac
 import ipaddress
+import logging
 import os
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from portal.accounts.lockout import client_ip
 
+log = logging.getLogger(__name__)
 _COLLECTORS: list = []
 # kombu's Redis transport keeps a queue's messages of priority p > 0 under "<queue>\x06\x16<p>".
 _REDIS_PRIORITY_SUFFIXES = ["", "\x06\x163", "\x06\x166", "\x06\x169"]
@@ -56,9 +58,31 @@ def metrics_text() -> bytes:
     else:
         processes = REGISTRY
     own = CollectorRegistry(auto_describe=False)
-    for collector in [QueueCollector(), *_COLLECTORS]:
-        own.register(collector)
+    own.register(_Isolated([QueueCollector(), *_COLLECTORS]))
     return generate_latest(processes) + generate_latest(own)
+
+
+class _Isolated:
+    """The collectors one after the other, each failure (the database down) costing only that
+    collector's figures, said by portal_metrics_collector_up, not the whole scrape."""
+
+    def __init__(self, collectors):
+        self.collectors = collectors
+
+    def collect(self):
+        up = GaugeMetricFamily("portal_metrics_collector_up", "1 when the collector's figures could be computed",
+                               labels=["collector"])
+        for collector in self.collectors:
+            name = type(collector).__name__
+            try:
+                families = list(collector.collect())
+            except Exception as error:  # one line per scrape: an outage must not flood the log with tracebacks
+                log.warning("metrics: %s failed: %s", name, (str(error).strip().splitlines() or [type(error).__name__])[-1])
+                up.add_metric([name], 0)
+                continue
+            up.add_metric([name], 1)
+            yield from families
+        yield up
 
 
 def queue_names() -> list[str]:

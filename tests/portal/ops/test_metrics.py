@@ -128,6 +128,24 @@ def test_it_says_when_the_broker_does_not_answer(db, settings):
     assert ("portal_builds", (("status", "queued"),)) in samples, "the database's figures still come"
 
 
+def test_a_failing_collector_costs_only_its_own_figures(db, monkeypatch):
+    from django.db import OperationalError
+
+    from builds.metrics import BuildCollector
+
+    def database_down(self):
+        raise OperationalError("connection refused")
+        yield  # a generator, as collect() is
+
+    monkeypatch.setattr(BuildCollector, "collect", database_down)
+    samples = scrape()
+    assert samples[("portal_metrics_collector_up", (("collector", "BuildCollector"),))] == 0
+    assert samples[("portal_metrics_collector_up", (("collector", "ComplianceCollector"),))] == 1
+    assert not [key for key in samples if key[0] == "portal_builds"]
+    assert ("portal_gate_outcomes", (("outcome", "published"),)) in samples
+    assert samples[("portal_broker_up", ())] == 1
+
+
 def test_it_includes_django_prometheus_request_metrics(db):
     Client().get("/healthz")
     assert any(name.startswith("django_http_requests") for name, _ in scrape())
