@@ -26,7 +26,7 @@ alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 # A supervisord left by an earlier run of this checkout (its terminal closed, the script killed -9):
 # stop it and everything it runs, so nothing of the old run keeps the port or takes builds.
 previous=$(cat "$pidfile" 2>/dev/null || true)
-if alive "$previous" && tr '\0' ' ' <"/proc/$previous/cmdline" 2>/dev/null | grep -q supervisord; then
+if alive "$previous" && tr '\0' ' ' <"/proc/$previous/cmdline" 2>/dev/null | grep -qF "supervisord -c $config"; then
   echo "supervisor: stopping the previous run of this checkout (supervisord pid $previous)"
   kill -TERM "$previous"
   for _ in $(seq 600); do alive "$previous" || break; sleep 0.1; done
