@@ -41,7 +41,7 @@ if (exec 3<>"/dev/tcp/${host:-127.0.0.1}/$port") 2>/dev/null; then
   exit 1
 fi
 
-# gunicorn does not serve static files: WhiteNoise does, from STATIC_ROOT (compressed, cacheable names).
+# gunicorn serves no static files: WhiteNoise does, from STATIC_ROOT (and the app folders, WHITENOISE_USE_FINDERS).
 "$PORTAL_PYTHON/python" manage.py collectstatic --noinput -v 0
 # django-prometheus' per-process files: a new run starts from zero.
 rm -rf "$PORTAL_RUN_DIR/prometheus" && mkdir -p "$PORTAL_RUN_DIR/prometheus"
