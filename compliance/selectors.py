@@ -3,7 +3,8 @@ from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sub
 
 from builds.models import Build
 from builds.selectors import latest_of_each_recipe
-from compliance.models import Advisory, Finding, Verdict
+from compliance.exceptions.applying import exceptions_active_for
+from compliance.models import Advisory, Finding, PolicyException, Verdict
 from compliance.policy.currency import verdict_staleness
 from compliance.vulndb.severity import SEVERITY_ORDER
 from portal.models import AuditEvent
@@ -12,8 +13,37 @@ SEVERITY_RANK = Case(*[When(severity=s, then=Value(i)) for i, s in enumerate(SEV
                      default=Value(len(SEVERITY_ORDER)), output_field=IntegerField())
 
 
-def findings_filter(scan, *, severities=(), fixable=False, q="", origin="", base_layers=0):
-    """The scan's findings under the report's filters, worst first, fixable before unfixed."""
+class FindingExceptions:
+    """The build's active exceptions that cover single findings (by vulnerability or by package),
+    as the verdict applies them: one that ends when fixed covers only findings with no fix yet."""
+
+    def __init__(self, build):
+        self.always, self.until_fixed = ({}, {}), ({}, {})  # (by vulnerability id, by package name)
+        for exception in exceptions_active_for(build):
+            if exception.target_kind in (PolicyException.Target.VULNERABILITY, PolicyException.Target.PACKAGE):
+                held = self.until_fixed if exception.end_when_fixed else self.always
+                held[exception.target_kind == PolicyException.Target.PACKAGE][exception.target] = exception
+
+    def covering(self, finding) -> PolicyException | None:
+        keys = (finding.vulnerability_id, finding.package.name)
+        found = self.always[0].get(keys[0]) or self.always[1].get(keys[1])
+        if found is None and not finding.fixed_version:
+            found = self.until_fixed[0].get(keys[0]) or self.until_fixed[1].get(keys[1])
+        return found
+
+    def as_q(self) -> Q:
+        """The findings an exception covers, as a filter (matches nothing when none does)."""
+        covered = Q(pk__in=[])
+        for held, extra in ((self.always, Q()), (self.until_fixed, Q(fixed_version=""))):
+            if held[0] or held[1]:
+                covered |= extra & (Q(vulnerability_id__in=list(held[0])) | Q(package__name__in=list(held[1])))
+        return covered
+
+
+def findings_filter(scan, *, severities=(), fixable=False, q="", origin="", base_layers=0, excepted="",
+                    exceptions: FindingExceptions | None = None):
+    """The scan's findings under the report's filters, worst first, fixable before unfixed;
+    `excepted` "hide" leaves out, "only" keeps only, the findings `exceptions` cover."""
     findings = Finding.objects.filter(scan=scan).select_related("package", "advisory")
     if severities:
         findings = findings.filter(severity__in=severities)
@@ -26,6 +56,8 @@ def findings_filter(scan, *, severities=(), fixable=False, q="", origin="", base
         findings = findings.filter(package__layer_index__lt=base_layers)
     elif origin == "added":
         findings = findings.filter(package__layer_index__gte=base_layers)
+    if excepted and exceptions is not None:
+        findings = findings.exclude(exceptions.as_q()) if excepted == "hide" else findings.filter(exceptions.as_q())
     fixable_first = Case(When(fixed_version="", then=Value(1)), default=Value(0), output_field=IntegerField())
     return findings.annotate(rank=SEVERITY_RANK, unfixed=fixable_first).order_by("rank", "unfixed", "vulnerability_id", "package__name")
 

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
@@ -17,6 +18,7 @@ from compliance.models import Advisory, ImageScan, ImportRun, PolicyException
 from compliance.sbom_export import sbom_response
 from compliance.selectors import (
     IMAGE_STATES,
+    FindingExceptions,
     current_images,
     findings_filter,
     fleet_summary,
@@ -33,7 +35,8 @@ from portal.rbac import visible_teams
 
 PAGE = 50
 CSV_COLUMNS = ["image", "digest", "vulnerability", "advisory", "severity", "severity_source", "package", "source_package",
-               "installed_version", "fixed_version", "layer"]
+               "installed_version", "fixed_version", "layer", "origin", "found_by", "status"]
+IMPORTED_SOURCES = ("trivy", "grype")  # advisories made from imported reports; every other source is the portal's data
 
 
 def _report_filters(request) -> dict:
@@ -42,7 +45,17 @@ def _report_filters(request) -> dict:
         "fixable": request.GET.get("fixable") == "1",
         "q": request.GET.get("q", "").strip()[:100],
         "origin": request.GET.get("origin", "") if request.GET.get("origin") in ("base", "added") else "",
+        "excepted": request.GET.get("excepted", "") if request.GET.get("excepted") in ("hide", "only") else "",
     }
+
+
+def _origin(finding, base_layers: int) -> str:
+    layer = finding.package.layer_index
+    return "unknown" if layer is None else ("base" if layer < base_layers else "added")
+
+
+def _status(exception) -> str:
+    return f"excepted by exception {exception.pk} until {exception.expires_at:%Y-%m-%d}" if exception else "open"
 
 
 @require_GET
@@ -55,8 +68,9 @@ def image_report(request, pk):
                "database_now": database_version(), "standing": verdict_standing(build) if verdict else {}}
     if scan is not None and scan.status == ImageScan.Status.DONE:
         base_layers = len(build.recipe.base.layer_digests)
+        exceptions = FindingExceptions(build)
         everything = findings_filter(scan)
-        shown = findings_filter(scan, base_layers=base_layers, **filters)
+        shown = findings_filter(scan, base_layers=base_layers, exceptions=exceptions, **filters)
         try:
             page = max(1, int(request.GET.get("page", "1")))
         except ValueError:
@@ -65,11 +79,23 @@ def image_report(request, pk):
         context.update(
             counts=severity_counts(everything), total_all=everything.count(), total=total,
             fixable_all=everything.exclude(fixed_version="").count(),
-            findings=shown[(page - 1) * PAGE: page * PAGE], page=page, pages=max(1, -(-total // PAGE)),
+            findings=[_with_exception(f, exceptions) for f in shown[(page - 1) * PAGE: page * PAGE]],
+            page=page, pages=max(1, -(-total // PAGE)), excepted_all=everything.filter(exceptions.as_q()).count(),
             base_layers=base_layers, packages=scan.packages.count(),
         )
     template = "compliance/_findings.html" if request.htmx else "compliance/report.html"
     return render(request, template, context)
+
+
+def _with_exception(finding, exceptions: FindingExceptions):
+    """A report row: the exception covering it, and its vulnerability's impact page (an id from
+    an imported report can hold any character; one the URL cannot carry gets no link)."""
+    finding.exception = exceptions.covering(finding)
+    try:
+        finding.impact_url = reverse("vulnerability-impact", args=[finding.vulnerability_id])
+    except NoReverseMatch:
+        finding.impact_url = ""
+    return finding
 
 
 @require_GET
@@ -84,9 +110,12 @@ def image_report_csv(request, pk):
     if scan is None:
         return response
     image = build.published_reference or f"{build.quarantine_repository}:{build.quarantine_tag}"
-    for f in findings_filter(scan, base_layers=len(build.recipe.base.layer_digests), **_report_filters(request)):
+    base_layers, exceptions = len(build.recipe.base.layer_digests), FindingExceptions(build)
+    for f in findings_filter(scan, base_layers=base_layers, exceptions=exceptions, **_report_filters(request)):
         writer.writerow([image, build.digest, f.vulnerability_id, f.advisory.osv_id, f.severity, f.severity_source,
-                         f.package.name, f.package.source_name, f.installed_version, f.fixed_version, f.package.layer_index])
+                         f.package.name, f.package.source_name, f.installed_version, f.fixed_version, f.package.layer_index,
+                         _origin(f, base_layers), f.advisory.source if f.advisory.source in IMPORTED_SOURCES else "portal",
+                         _status(exceptions.covering(f))])
     return response
 
 
