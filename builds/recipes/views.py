@@ -78,6 +78,9 @@ def _recipe_values(recipe: Recipe) -> QueryDict:
     return values
 
 
+NON_ROOT_OPTION = "runtime-user"
+
+
 def _builder(request, recipe: Recipe | None = None):
     """New image and edit image: the same form, live preview and validation."""
     components = list(catalog_components())
@@ -90,6 +93,9 @@ def _builder(request, recipe: Recipe | None = None):
         values = _recipe_values(recipe) if recipe is not None and not request.GET else request.GET.copy()
         if "base" not in values and bases:
             values["base"] = bases[0].slug
+        # A new image runs as a non-root user unless its team unticks it: the policy blocks root.
+        if recipe is None and "component" not in values and any(c.slug == NON_ROOT_OPTION for c in components):
+            values.setlist("component", [NON_ROOT_OPTION])
     parsed = builder_parse(user=request.user, data=values, components=components)
     context = {"bases": bases, "teams": teams_of(request.user), "values": values, "recipe": recipe,
                "time_zones": sorted(known_time_zones()), "selected": parsed.selected, "errors": {}}

@@ -1,4 +1,5 @@
 import json
+import re
 
 from django import template
 
@@ -13,10 +14,15 @@ def get_item(mapping, key):
     return mapping.get(key)
 
 
+# Terminal control sequences (colours, cursor moves) that build tools print: shown as text they are
+# noise like "\x1b[1;32m"; the raw log download keeps them for whoever wants them.
+ANSI_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+
+
 @register.filter
 def chunk_lines(chunk):
-    """(line number, text) for each line of a stored log chunk."""
-    return [(chunk.first_line + i, line) for i, line in enumerate(chunk.text.splitlines())]
+    """(line number, text) for each line of a stored log chunk, without terminal control sequences."""
+    return [(chunk.first_line + i, ANSI_ESCAPE.sub("", line)) for i, line in enumerate(chunk.text.splitlines())]
 
 
 @register.filter

@@ -56,6 +56,9 @@ def test_it_shows_why_a_root_image_is_blocked(portal_url, starter_catalog, celer
     page.goto(portal_url + "/images/new")
     page.get_by_role("radio", name="BusyBox").check()
     page.get_by_label("Image name").fill("rooty")
+    runtime_user = page.locator("input[name=component][value=runtime-user]")
+    assert runtime_user.is_checked(), "a new image starts as non-root"
+    runtime_user.uncheck()
     page.locator("#preview .check-fail", has_text="Non-root user").wait_for()
     page.get_by_role("button", name="Save and build").click()
 

@@ -4,7 +4,7 @@ import html
 import pytest
 from django.urls import reverse
 
-from builds.models import Build, Recipe
+from builds.models import Build, BuildLogChunk, Recipe
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +149,33 @@ def test_a_built_image_the_policy_blocks_does_not_read_as_a_green_success(client
     page = client.get(reverse("build-detail", args=[build.pk])).content.decode()
     assert "blocked by policy" not in page.split('id="build-header"', 1)[1].split("</p>", 1)[0]
     assert page.split('id="build-steps"', 1)[1].split("</nav>", 1)[0].count("step-done") == len(Build.STEPS)
+
+
+def test_a_blocked_build_offers_edit_rebuild_and_an_exception_for_its_failing_rule(client, build, member):
+    from compliance.models import Verdict
+
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.SUCCEEDED)
+    Verdict.objects.create(build=build, passed=False, results=[
+        {"rule": "non-root-user", "title": "Non-root runtime user", "status": "fail", "message": "Runs as root"}])
+    client.force_login(member)
+    page = client.get(reverse("build-detail", args=[build.pk])).content.decode()
+    assert reverse("recipe-edit", args=[build.recipe.pk]) in page
+    assert f'action="{reverse("recipe-build", args=[build.recipe.pk])}"' in page
+    assert f'{reverse("exception-new")}?build={build.pk}&amp;target_kind=rule&amp;target=non-root-user' in page
+
+
+def test_the_log_shows_no_terminal_control_sequences(client, build, member):
+    BuildLogChunk.objects.create(build=build, seq=0, first_line=1, step="build",
+                                 text="\x1b[1;32m#5 DONE 0.3s\x1b[0m\n\x1b]0;title\x07plain\n")
+    client.force_login(member)
+    page = client.get(reverse("build-detail", args=[build.pk])).content.decode()
+    assert "#5 DONE 0.3s" in page and "plain" in page and "\x1b" not in page and "[1;32m" not in page
+    assert "\x1b[1;32m" in client.get(reverse("build-log-raw", args=[build.pk])).content.decode(), "the raw log keeps them"
+
+
+def test_a_new_image_starts_with_the_non_root_user_ticked(client, member, busybox, runtime_user):
+    client.force_login(member)
+    page = client.get(reverse("recipe-new")).content.decode()
+    assert 'value="runtime-user" checked' in page
+    # a link that names the components (a copy of another recipe, a reload) is taken as it is
+    assert 'value="runtime-user" checked' not in client.get(reverse("recipe-new"), {"component": ""}).content.decode()
