@@ -8,14 +8,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from adapters.registry import RegistryError
+from builds.log_window import LogWindow, log_window
 from builds.models import Build, BuildLogChunk, Recipe
 from builds.selectors import visible_build_or_404
 from builds.services import build_cancel, build_request
 from builds.services import build_publish as publish
 from compliance.door import GateClosed, build_reevaluate, build_signature, build_standing
 from portal.rbac import teams_of, visible_teams
-
-LOG_TAIL_CHUNKS = 400
 
 
 def after_recipe_saved(request, recipe: Recipe):
@@ -47,10 +46,11 @@ def build_list(request):
     return render(request, "builds/build_list.html", {"builds": builds[:200], "status": status, "statuses": Build.Status.choices})
 
 
-def _live_context(build, after):
-    chunks = list(BuildLogChunk.objects.filter(build=build, seq__gt=after).order_by("seq")[:LOG_TAIL_CHUNKS])
+def _live_context(build, window: LogWindow):
+    """The page's (and each live poll's) build state and log window: at most
+    BUILD_LOG_WINDOW_BYTES of log, whatever the build printed."""
     verdict = build.verdicts.order_by("-created").first()
-    return {"build": build, "chunks": chunks, "last_seq": chunks[-1].seq if chunks else after, "verdict": verdict,
+    return {"build": build, "chunks": window.chunks, "window": window, "last_seq": window.last_seq, "verdict": verdict,
             "signature": build_signature(build) if build.published_reference else None,
             # only once the build is done: the live poll of a running build must stay cheap
             "standing": build_standing(build) if verdict is not None and build.is_done else {},
@@ -75,9 +75,8 @@ def _failure_tail(build, lines=20) -> str:
 @require_GET
 def build_detail(request, pk):
     build = visible_build_or_404(request.user, pk)
-    total = build.log_chunks.count()
-    context = _live_context(build, max(-1, total - LOG_TAIL_CHUNKS - 1))
-    context["hidden_chunks"] = max(0, total - LOG_TAIL_CHUNKS)
+    line = request.GET.get("line", "")
+    context = _live_context(build, log_window(build, line=int(line) if line.isdigit() else None))
     context["can_propose"] = build.team in teams_of(request.user)
     return render(request, "builds/build_detail.html", context)
 
@@ -90,7 +89,7 @@ def build_live(request, pk):
         after = int(request.GET.get("after", "-1"))
     except ValueError:
         raise Http404("bad cursor")
-    response = render(request, "builds/_live.html", _live_context(build, after))
+    response = render(request, "builds/_live.html", _live_context(build, log_window(build, after=after)))
     if build.is_done:
         response.status_code = 286
     return response

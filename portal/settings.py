@@ -385,6 +385,9 @@ BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
 PUSH_ATTEMPTS = envint("PUSH_ATTEMPTS", 4)
 PUSH_FIRST_DELAY_SECONDS = float(env("PUSH_FIRST_DELAY_SECONDS", "2"))
 BUILD_LOG_MAX_BYTES = envint("BUILD_LOG_MAX_BYTES", 5 * 1024 * 1024)
+# At most this much log text per build page load and per live poll (builds/log_window.py): the
+# rest is counted, and in the raw log download.
+BUILD_LOG_WINDOW_BYTES = envint("BUILD_LOG_WINDOW_BYTES", 96 * 1024)
 # Hosts a .paas script may download from (and pipe to a shell); others are flagged.
 SCRIPT_ALLOWED_HOSTS = [h for h in env("SCRIPT_ALLOWED_HOSTS", "deb.debian.org,pypi.org,files.pythonhosted.org").split(",") if h]
 # Build queues: builds are spread over them; each is served by workers on one Docker Engine.

@@ -33,7 +33,10 @@
       var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 8;
       if (!atBottom && following) { setFollow(false); }
     });
+    var MAX_LINES = 5000;  // a build that prints for an hour must not grow the page without end
     new MutationObserver(function (mutations) {
+      var extra = lines.children.length - MAX_LINES;
+      for (; extra > 0; extra--) { lines.removeChild(lines.firstElementChild); }
       var added = 0;
       mutations.forEach(function (m) { added += m.addedNodes.length; });
       if (following) { toBottom(); } else if (added) {
