@@ -186,18 +186,27 @@ class Waivers:
 
 
 def waivers_for(build: Build, findings: list[dict]) -> Waivers:
-    """Active exceptions for the build, minus those that end now that a fix is available."""
-    waivers = Waivers()
+    """Active exceptions for the build, minus those that end now that a fix is available (ended here)."""
+    waivers, ending = waivers_among(exceptions_active_for(build), findings)
+    for exception in ending:
+        exception_end_fixed(exception)
+    return waivers
+
+
+def waivers_among(exceptions: list[PolicyException], findings: list[dict]) -> tuple[Waivers, list[PolicyException]]:
+    """Of these active exceptions, the waivers the findings leave, and those that end because a fix
+    is available (not ended here: the scanner comparison reads the same answer without writing)."""
+    waivers, ending = Waivers(), []
     fixable = {f["vulnerability_id"] for f in findings if f["fixed_version"]}
     fixable_packages = {f["package"] for f in findings if f["fixed_version"]}
-    for exception in exceptions_active_for(build):
+    for exception in exceptions:
         kind, target = exception.target_kind, exception.target
         if exception.end_when_fixed and (
                 (kind == PolicyException.Target.VULNERABILITY and target in fixable)
                 or (kind == PolicyException.Target.PACKAGE and target in fixable_packages)):
-            exception_end_fixed(exception)
+            ending.append(exception)
             continue
         bucket = {"vulnerability": waivers.vulnerabilities, "package": waivers.packages, "rule": waivers.rules}[kind]
         bucket[target] = exception
         waivers.used.add(exception.pk)
-    return waivers
+    return waivers, ending
