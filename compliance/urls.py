@@ -4,10 +4,13 @@ from django.urls import include, path
 from compliance import views
 from compliance.exceptions import views as exception_views
 from compliance.policy import views as policy_views
+from compliance.reports.compare import views as compare_views
 
 urlpatterns = [
     path("builds/<int:pk>/report", views.image_report, name="image-report"),
     path("builds/<int:pk>/report.csv", views.image_report_csv, name="image-report-csv"),
+    path("builds/<int:pk>/report/compare", compare_views.image_report_compare, name="image-report-compare"),
+    path("builds/<int:pk>/report/compare.csv", compare_views.image_report_compare_csv, name="image-report-compare-csv"),
     path("builds/<int:pk>/sbom.cdx.json", views.image_sbom, name="image-sbom"),
     path("security", views.security_dashboard, name="security-dashboard"),
     path("security/images", views.fleet_images, name="fleet-images"),

@@ -17,6 +17,7 @@ from builds.models import Build, Recipe
 from builds.selectors import visible_build_or_404
 from compliance.exceptions.selectors import exceptions_visible_to
 from compliance.models import Advisory, ImageScan, ImportRun, PolicyException
+from compliance.reports.compare.selectors import comparison_counts
 from compliance.sbom_export import sbom_response
 from compliance.selectors import (
     IMAGE_STATES,
@@ -85,6 +86,8 @@ def image_report(request, pk):
             page=page, pages=max(1, -(-total // PAGE)), excepted_all=everything.filter(exceptions.as_q()).count(),
             base_layers=base_layers, packages=scan.packages.count(),
         )
+        if not request.htmx:  # beside an imported Trivy/Grype report: how the two scans compare
+            context["compare_counts"] = comparison_counts(build=build, scan=scan)
     template = "compliance/_findings.html" if request.htmx else "compliance/report.html"
     return render(request, template, context)
 

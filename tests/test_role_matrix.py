@@ -68,6 +68,8 @@ MATRIX = {
     "build-cancel": {"POST": (302, 404, 302, 403, 302)},
     "image-report": {"GET": TEAM_PAGE},
     "image-report-csv": {"GET": TEAM_PAGE},
+    "image-report-compare": {"GET": TEAM_PAGE},  # 200 with "nothing to compare" when no report was imported
+    "image-report-compare-csv": {"GET": TEAM_PAGE},
     "image-sbom": {"GET": (302, 404, 404, 404, 404)},
     "security-dashboard": {"GET": PAGE_OPEN},
     "fleet-images": {"GET": PAGE_OPEN},

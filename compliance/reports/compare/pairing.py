@@ -303,3 +303,20 @@ def _severity_rank(severity: str) -> int:
 def _row_order(row: Row) -> tuple:
     finding = row.finding
     return (list(GROUPS).index(row.group), _severity_rank(finding.severity), finding.vulnerability_id, finding.name, finding.id)
+
+
+def rows_filter(rows: list[Row], *, group: str = "", reason: str = "", q: str = "") -> list[Row]:
+    """The rows under the page's, CSV's and API's filters (one function, so the three agree)."""
+    q = q.lower()
+    return [row for row in rows
+            if (not group or row.group == group) and (not reason or row.reason == reason)
+            and (not q or any(q in text.lower() for f in (row.ours, row.theirs) if f is not None
+                              for text in (f.vulnerability_id, f.advisory_id, f.name, f.source_name)))]
+
+
+def row_origin(row: Row, base_layers: int) -> str:
+    """base, added, or report-only (a package our scan did not read), from the row's package layer."""
+    layer = next((f.layer_index for f in (row.ours, row.theirs) if f is not None and f.layer_index is not None), None)
+    if layer is None:
+        return "report-only"
+    return "base" if layer < base_layers else "added"

@@ -194,3 +194,78 @@ def test_it_says_when_there_is_nothing_to_compare(image, build):
     ImageScan.objects.filter(pk=image.scan.pk).update(status="failed")
     with pytest.raises(NoComparison, match="no finished scan"):
         report_comparison(build=image, tool="trivy")
+
+
+# -- the page and its CSV -------------------------------------------------------------------------
+
+def csv_rows(response) -> list[dict]:
+    import csv
+    import io
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+@pytest.mark.django_db
+def test_it_links_the_comparison_from_the_image_report_with_its_counts(client, image, member):
+    client.force_login(member)
+    page = client.get(f"/builds/{image.pk}/report").content.decode()
+    assert "Trivy: 2 found by both · 2 only ours · 3 only Trivy · 1 with a different severity" in page
+    assert f'href="/builds/{image.pk}/report/compare?tool=trivy"' in page
+
+
+@pytest.mark.django_db
+def test_it_shows_the_rows_and_exports_the_same_rows_for_the_same_filters(client, image, member):
+    approve_exception(image, "CVE-2024-9999")
+    client.force_login(member)
+    url = f"/builds/{image.pk}/report/compare"
+    page = client.get(url + "?tool=trivy").content.decode()
+    assert "Trivy: 2 found by both · 2 only ours · 3 only Trivy" in page
+    assert "Package not in our SBOM" in page and "Our data says this version is not affected" in page
+    for query in ("?tool=trivy", "?tool=trivy&group=other", "?tool=trivy&group=ours&reason=excepted", "?tool=trivy&q=lib",
+                  "?group=both"):
+        response = client.get(url + query)
+        shown = response.content.decode().count("<tr data-group=")
+        exported = csv_rows(client.get(url + ".csv" + query))
+        assert len(exported) == shown == len(response.context["rows"]), query
+        assert f'href="/builds/{image.pk}/report/compare.csv{query}"'.replace("&", "&amp;") in response.content.decode()
+    exported = {(r["group"], r["vulnerability"]): r for r in csv_rows(client.get(url + ".csv?tool=trivy"))}
+    jinja = exported[("other", "GHSA-h5c8-rqwp-cp95")]
+    assert (jinja["origin"], jinja["status"], jinja["reason"], jinja["tool_severity"]) == (
+        "report-only", "Open", "not-in-sbom", "Critical")
+    curl = exported[("ours", "CVE-2024-9999")]
+    assert (curl["origin"], curl["reason"], curl["our_advisory"]) == ("base", "excepted", "DEBIAN-CVE-2024-9999")
+    assert curl["status"].startswith("Excepted: exception ")
+    assert exported[("both", "CVE-2023-45853")]["reason"] == "severity-differs"
+
+
+@pytest.mark.django_db
+def test_an_htmx_filter_change_moves_the_export_link_along(client, image, member):
+    client.force_login(member)
+    response = client.get(f"/builds/{image.pk}/report/compare?tool=trivy&group=other", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.templates[0].name == "compliance/_compare_rows.html"
+    assert f'href="/builds/{image.pk}/report/compare.csv?tool=trivy&amp;group=other" class="button" hx-swap-oob="true"' in html
+    assert "3 rows match." in html and "HX-Request" in response["Vary"]
+
+
+@pytest.mark.django_db
+def test_it_offers_each_imported_tool_and_says_when_there_is_nothing_to_compare(client, image, member, build):
+    from tests.compliance.reports.test_parse_and_store import GRYPE
+    client.force_login(member)
+    external_report_import(build=image, tool="grype", data=GRYPE)
+    page = client.get(f"/builds/{image.pk}/report/compare?tool=grype").content.decode()
+    assert 'aria-label="Compare with"' in page and "Grype: " in page
+    assert client.get(f"/builds/{image.pk}/report/compare").context["filters"]["tool"] == "trivy"
+    ImageScan.objects.filter(pk=image.scan.pk).update(status="failed")
+    page = client.get(f"/builds/{image.pk}/report/compare?tool=trivy").content.decode()
+    assert "no finished scan to compare" in page
+    assert len(csv_rows(client.get(f"/builds/{image.pk}/report/compare.csv?tool=trivy"))) == 0
+
+
+@pytest.mark.django_db
+def test_the_page_and_csv_are_for_the_images_viewers_only(client, image, outsider, reviewer):
+    url = f"/builds/{image.pk}/report/compare"
+    assert client.get(url).status_code == 302 and client.get(url + ".csv").status_code == 302
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404 and client.get(url + ".csv").status_code == 404
+    client.force_login(reviewer)
+    assert client.get(url).status_code == 200 and len(csv_rows(client.get(url + ".csv"))) == 7
