@@ -5,6 +5,7 @@ from compliance.api import BuildSbomView
 from compliance.exceptions.api import ExceptionViewSet
 from compliance.policy.api import PolicyRuleViewSet
 from compliance.reports.api import BuildReportViewSet
+from compliance.reports.compare.api import BuildReportCompareView
 from compliance.trend.api import VerdictTrendView
 
 router = SimpleRouter()
@@ -13,6 +14,7 @@ router.register("policy/rules", PolicyRuleViewSet, basename="api-policy-rule")
 router.register(r"builds/(?P<build_id>[0-9]+)/reports", BuildReportViewSet, basename="api-build-report")
 urlpatterns = [
     path("builds/<int:pk>/sbom/", BuildSbomView.as_view(), name="api-build-sbom"),
+    path("builds/<int:build_id>/reports/compare/", BuildReportCompareView.as_view(), name="api-build-report-compare"),
     path("security/verdict-trend/", VerdictTrendView.as_view(), name="api-verdict-trend"),
     path("", include("compliance.attestations.api_urls")),
     *router.urls,

@@ -47,7 +47,7 @@ from builds.dockerfile.services import recipe_save_dockerfile
 from builds.team_scripts.services import team_script_save
 from catalog.models import BaseImage, ProposalState
 from compliance.exceptions.services import exception_request
-from compliance.models import ImageScan, PolicyRule, SbomPackage
+from compliance.models import Advisory, Finding, ImageScan, PolicyRule, SbomPackage
 from compliance.policy.evaluation import verdict_evaluate
 from portal.models import GlobalRole
 from tests.factories import UserFactory, api_token_for, with_role
@@ -179,6 +179,11 @@ def objects(team, member, recipe, build, busybox, runtime_user):
                                     facts={"repository": "quarantine/payments/pay-api", "digest": "sha256:" + "5" * 64})
     SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1", source_name="openssl", source_version="3.0.11-1")
     verdict_evaluate(build=build)
+    # And an imported Trivy finding beside a package of our own scan, so the comparison answers 200 with rows.
+    SbomPackage.objects.create(scan=scan, name="zlib1g", version="1:1.2.13", source_name="zlib", layer_index=0)
+    trivy = Advisory.objects.create(source="trivy", osv_id="CVE-2024-0727", modified=timezone.now(), record={})
+    Finding.objects.create(scan=scan, package=scan.packages.get(name="libssl3"), advisory=trivy, vulnerability_id="CVE-2024-0727",
+                           installed_version="3.0.11-1", severity="Medium", severity_source="trivy")
     return {"/api/builds/": {"id": build.pk, "build_id": build.pk}, "/api/recipes/": {"id": recipe.pk},
             "/api/dockerfile-recipes/": {"id": own.pk}, "/api/team-scripts/": {"id": script.pk},
             "/api/exceptions/": {"id": exception.pk}, "/api/policy/rules/": {"id": rule.pk},

@@ -129,6 +129,7 @@ MATRIX = {
     "api-policy-rule-detail": {"GET": (401, 200, 200, 200, 200), "PUT": (401, 403, 403, 403, 400),
                                "PATCH": (401, 403, 403, 403, 200), "DELETE": (401, 403, 403, 403, 204)},
     "api-build-report-list": {"GET": (401, 404, 200, 200, 200), "POST": (401, 404, 400, 403, 403)},
+    "api-build-report-compare": {"GET": (401, 404, 404, 404, 404)},  # 404 for the allowed too: no report imported
     # The Harbor adapter authenticates Harbor with its own token, not users: no portal role opens it.
     "harbor-metadata": {"GET": (401, 401, 401, 401, 401)},
     "harbor-scan": {"POST": (401, 401, 401, 401, 401)},

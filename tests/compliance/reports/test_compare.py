@@ -269,3 +269,54 @@ def test_the_page_and_csv_are_for_the_images_viewers_only(client, image, outside
     assert client.get(url).status_code == 404 and client.get(url + ".csv").status_code == 404
     client.force_login(reviewer)
     assert client.get(url).status_code == 200 and len(csv_rows(client.get(url + ".csv"))) == 7
+
+
+# -- the API --------------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_the_api_answers_counts_and_paginated_rows_under_the_pages_filters(client, image, member):
+    from tests.compliance.reports.test_parse_and_store import api_for
+    api = api_for(member)
+    url = f"/api/builds/{image.pk}/reports/compare/"
+    body = api.get(url).json()
+    assert (body["tool"], body["tools"], body["count"]) == ("trivy", ["trivy"], 7)
+    assert body["counts"] == {"both": 2, "ours": 2, "other": 3, "severity_differs": 1}
+    first = body["results"][0]
+    assert set(first) == {"group", "vulnerability_id", "package", "origin", "status", "reason", "reason_label", "detail",
+                          "severity_differs", "ours", "theirs"}
+    glibc = next(r for r in body["results"] if r["vulnerability_id"] == "CVE-2023-4911")
+    assert (glibc["group"], glibc["reason"], glibc["ours"], glibc["theirs"]["package"]) == ("other", "not-affected", None, "libc6")
+    ssl = next(r for r in body["results"] if r["vulnerability_id"] == "CVE-2024-0727")
+    assert ssl["ours"]["advisory"] == "DEBIAN-CVE-2024-0727" and ssl["ours"]["aliases"] == ["CVE-2024-0727"]
+
+    paged = api.get(url, {"tool": "trivy", "limit": 2, "offset": 2}).json()
+    assert paged["count"] == 7 and len(paged["results"]) == 2 and paged["next"] and paged["previous"]
+    assert [r["vulnerability_id"] for r in paged["results"]] == [r["vulnerability_id"] for r in body["results"][2:4]]
+    client.force_login(member)
+    for query in ({"group": "other"}, {"reason": "not-in-sbom"}, {"q": "lib", "group": "both"}):
+        api_rows = api.get(url, query).json()["results"]
+        page_rows = client.get(f"/builds/{image.pk}/report/compare", query).context["rows"]
+        assert [(r["group"], r["vulnerability_id"]) for r in api_rows] == [(r.group, r.finding.vulnerability_id)
+                                                                           for r, _ in page_rows], query
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_unknown_filters_and_says_when_there_is_nothing_to_compare(image, build, member):
+    from tests.compliance.reports.test_parse_and_store import api_for
+    api = api_for(member)
+    url = f"/api/builds/{image.pk}/reports/compare/"
+    for query in ({"tool": "clair"}, {"group": "all"}, {"reason": "nope"}, {"limit": "x"}):
+        assert api.get(url, query).status_code == 400, query
+    response = api.get(url, {"tool": "grype"})
+    assert response.status_code == 404 and "No Grype report" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_the_api_is_for_the_images_viewers_only(image, outsider, reviewer):
+    from rest_framework.test import APIClient
+
+    from tests.compliance.reports.test_parse_and_store import api_for
+    url = f"/api/builds/{image.pk}/reports/compare/"
+    assert APIClient().get(url).status_code == 401
+    assert api_for(outsider).get(url).status_code == 404
+    assert api_for(reviewer).get(url).json()["count"] == 7
