@@ -263,7 +263,9 @@ def _events(entry: AdvisoryEntry) -> str:
     for range_ in entry.ranges if isinstance(entry.ranges, list) else []:
         for event in (range_.get("events") or []) if isinstance(range_, dict) else []:
             if isinstance(event, dict):
-                parts += [f"{kind.replace('_', ' ')} {value}" for kind, value in event.items()
+                # Debian's tracker writes `fixed: 0` for a release the flaw never reached.
+                parts += ["never affected in this release" if (kind, value) == ("fixed", "0")
+                          else f"{kind.replace('_', ' ')} {value}" for kind, value in event.items()
                           if not (kind == "introduced" and value == "0")]
     if entry.versions:
         parts.append(f"{len(entry.versions)} listed versions")

@@ -320,3 +320,19 @@ def test_the_api_is_for_the_images_viewers_only(image, outsider, reviewer):
     assert APIClient().get(url).status_code == 401
     assert api_for(outsider).get(url).status_code == 404
     assert api_for(reviewer).get(url).json()["count"] == 7
+
+
+def test_it_shows_the_versions_our_range_names_when_it_says_not_affected():
+    from compliance.reports.compare.pairing import AdvisoryEntry, OurAdvisory
+    theirs = [FindingFacts(id=10, vulnerability_id="CVE-2024-1", advisory_id="CVE-2024-1", type="deb", name="libcurl4",
+                           source_name="curl", version="7.88.1-10", severity="High", layer_index=0,
+                           coordinates=("Debian:12", "curl", "7.88.1-10"))]
+    never = OurAdvisory(osv_id="DEBIAN-CVE-2024-1", aliases=("CVE-2024-1",), entries=(AdvisoryEntry(
+        ecosystem="Debian:12", name="curl", ranges=[{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "0"}]}]),))
+    [row] = findings_compare(tool="trivy", ours=[], theirs=theirs, evidence=Evidence(advisories=(never,))).rows
+    assert (row.reason, row.detail) == (
+        "not-affected", "DEBIAN-CVE-2024-1 for curl: never affected in this release; installed 7.88.1-10")
+    later = OurAdvisory(osv_id="DEBIAN-CVE-2024-1", aliases=("CVE-2024-1",), entries=(AdvisoryEntry(
+        ecosystem="Debian:12", name="curl", ranges=[{"type": "ECOSYSTEM", "events": [{"introduced": "8.0.0-1"}, {"fixed": "8.5.0-1"}]}]),))
+    [row] = findings_compare(tool="trivy", ours=[], theirs=theirs, evidence=Evidence(advisories=(later,))).rows
+    assert row.detail == "DEBIAN-CVE-2024-1 for curl: introduced 8.0.0-1, fixed 8.5.0-1; installed 7.88.1-10"
