@@ -33,6 +33,7 @@ _NAME_ECOSYSTEMS = {"pypi": "PyPI", "npm": "npm", "maven": "Maven", "golang": "G
 REASONS = {
     "severity-differs": "Severity differs",
     "not-in-sbom": "Package not in our SBOM",
+    "other-version": "Our SBOM has another version of this package",
     "no-ecosystem": "Our matcher does not cover this package type",
     "no-advisory": "No advisory in our data",
     "other-package": "Our data names this vulnerability for other packages",
@@ -110,6 +111,7 @@ class Evidence:
     """What the reasons read besides the findings."""
 
     sbom_names: frozenset[tuple[str, str]] = frozenset()  # name_key of every package our scan read
+    sbom_versions: dict = field(default_factory=dict)  # name_key -> the versions our scan read of it
     advisories: tuple[OurAdvisory, ...] = ()
 
 
@@ -233,6 +235,9 @@ def _other_reason(finding: FindingFacts, evidence: Evidence) -> dict:
     """Why our scan has no finding of this: the first answer the data gives, in this order."""
     if finding.layer_index is None and finding.name_key not in evidence.sbom_names:
         return {"reason": "not-in-sbom", "detail": f"our scan read no package named {finding.name}"}
+    if finding.layer_index is None:  # the report's own package: same name as one of ours, another version
+        versions = ", ".join(sorted(evidence.sbom_versions.get(finding.name_key, ()))[:3])
+        return {"reason": "other-version", "detail": f"our scan read {finding.name} {versions}; the report names {finding.version}"}
     if finding.coordinates is None:
         return {"reason": "no-ecosystem", "detail": f"no vulnerability data is matched for {finding.type} packages here"}
     ecosystem, name, version = finding.coordinates

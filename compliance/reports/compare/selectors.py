@@ -49,16 +49,16 @@ def _done_scan(build: Build) -> ImageScan:
     return scan
 
 
-def _sbom(scan: ImageScan) -> tuple[frozenset, dict[str, str]]:
-    """Our scan's packages: their name keys, and the source package of each binary name."""
-    keys, sources = set(), {}
-    for type_, name, source_name in (scan.packages.filter(layer_index__isnull=False).order_by()
-                                     .values_list("type", "name", "source_name").distinct()):
-        keys.add(FindingFacts(id=0, vulnerability_id="", advisory_id="", type=type_, name=name, version="",
-                              severity="").name_key)
+def _sbom(scan: ImageScan) -> tuple[dict[tuple, set[str]], dict[str, str]]:
+    """Our scan's packages: the versions read under each name key, and the source package of each binary name."""
+    versions, sources = {}, {}
+    for type_, name, version, source_name in (scan.packages.filter(layer_index__isnull=False).order_by()
+                                              .values_list("type", "name", "version", "source_name").distinct()):
+        key = FindingFacts(id=0, vulnerability_id="", advisory_id="", type=type_, name=name, version="", severity="").name_key
+        versions.setdefault(key, set()).add(version)
         if source_name:
             sources.setdefault(name, source_name)
-    return frozenset(keys), sources
+    return versions, sources
 
 
 def _facts(scan: ImageScan, row: dict, sources: dict[str, str], excepted: str) -> FindingFacts:
@@ -76,7 +76,7 @@ def _facts(scan: ImageScan, row: dict, sources: dict[str, str], excepted: str) -
 
 def _sides(build: Build, scan: ImageScan, tool: str, *, with_exceptions: bool):
     rows = list(Finding.objects.filter(scan=scan).order_by("id").values(*_FIELDS))
-    sbom_names, sources = _sbom(scan)
+    sbom_versions, sources = _sbom(scan)
     excepted = _excepted(build, rows) if with_exceptions else {}
     ours, theirs = [], []
     for row in rows:
@@ -87,10 +87,10 @@ def _sides(build: Build, scan: ImageScan, tool: str, *, with_exceptions: bool):
             ours.append(_facts(scan, row, sources, excepted.get(row["id"], "")))
     if not theirs:
         raise NoComparison(f"No {tool.capitalize()} report has been imported for this image.")
-    if not sbom_names and not ours:
+    if not sbom_versions and not ours:
         raise NoComparison("The portal has not read this image's packages itself (its scan came from the report), "
                            "so there is nothing of ours to compare.")
-    return ours, theirs, sbom_names
+    return ours, theirs, sbom_versions
 
 
 def _excepted(build: Build, rows: list[dict]) -> dict[int, str]:
@@ -133,9 +133,10 @@ def report_comparison(*, build: Build, tool: str) -> Comparison:
     if tool not in TOOLS:
         raise ValueError(f"tool must be one of {TOOLS}")
     scan = _done_scan(build)
-    ours, theirs, sbom_names = _sides(build, scan, tool, with_exceptions=True)
+    ours, theirs, sbom_versions = _sides(build, scan, tool, with_exceptions=True)
     missing = unpaired_ids(ours, theirs)
-    evidence = Evidence(sbom_names=sbom_names, advisories=_advisories(missing) if missing else ())
+    evidence = Evidence(sbom_names=frozenset(sbom_versions), sbom_versions=sbom_versions,
+                        advisories=_advisories(missing) if missing else ())
     return findings_compare(tool=tool, ours=ours, theirs=theirs, evidence=evidence)
 
 

@@ -175,7 +175,14 @@ def test_it_names_other_packages_and_a_stale_match(image):
     assert (rows["CVE-2011-3374"].reason, rows["CVE-2011-3374"].detail) == (
         "other-package", "DEBIAN-CVE-2011-3374 names Debian:12/apt-listchanges, not Debian:12/apt")
     assert rows["CVE-2023-4911"].reason == "stale-match"
-    assert scan.findings.count() == 9  # reading the comparison wrote nothing
+    # The report saw another version of a package our scan read: it says which, before any range.
+    external_report_import(build=image, tool="grype", data={"matches": [
+        {"vulnerability": {"id": "CVE-2024-28757", "severity": "High"},
+         "artifact": {"name": "libexpat1", "version": "2.5.0-1+deb12u1", "type": "deb", "upstreams": [{"name": "expat"}]}}],
+        "source": {"type": "image", "target": {"manifestDigest": DIGEST}}})
+    [expat] = [r for r in report_comparison(build=image, tool="grype").rows if r.group == "other"]
+    assert (expat.reason, expat.detail) == ("other-version", "our scan read libexpat1 2.5.0-1; the report names 2.5.0-1+deb12u1")
+    assert scan.findings.filter(advisory__source__in=("osv", "trivy")).count() == 9  # reading the comparison wrote nothing
 
 
 @pytest.mark.django_db
