@@ -1,12 +1,14 @@
 """Thin Celery tasks: ids in, the runner does the work; and how a build is sent to the workers."""
 import logging
 
+from billiard.exceptions import WorkerLostError
 from celery import shared_task
+from celery.signals import task_failure, worker_ready
 from django.conf import settings
 
 from builds.errors import TeamAtCapacity
 from builds.runner.pipeline import build_run
-from builds.runner.reaper import builds_reap
+from builds.runner.reaper import build_worker_lost, builds_reap
 from portal.logcontext import build_log_context
 
 log = logging.getLogger(__name__)
@@ -17,7 +19,7 @@ def run_build(self, build_id: int) -> None:
     try:
         with build_log_context(build_id):  # every log line of this run says which build it is about
             log.info("build task started")
-            build_run(build_id)
+            build_run(build_id, worker=self.request.hostname or "")
             log.info("build task ended")
     except TeamAtCapacity:
         raise self.retry(countdown=settings.TEAM_CAPACITY_RETRY_SECONDS)
@@ -26,6 +28,27 @@ def run_build(self, build_id: int) -> None:
 @shared_task(name="builds.tasks.reap_stuck_builds", ignore_result=True)
 def reap_stuck_builds() -> dict:
     return builds_reap(dispatch=build_dispatch)
+
+
+WORKER = {"node": ""}  # this worker's node name (name@host), once it is ready
+
+
+@worker_ready.connect
+def worker_node_remember(sender=None, **_):
+    WORKER["node"] = getattr(sender, "hostname", "") or ""
+
+
+@task_failure.connect(sender=run_build)
+def run_build_worker_lost(sender=None, exception=None, args=None, **_):
+    """Sent in the worker's main process when the pool process running a build died (kill -9, the
+    kernel's OOM killer): the build is retried once now, not when its heartbeat goes stale.
+
+    Messages are acknowledged when a build starts (no acks_late: with Redis, a build longer than
+    the visibility timeout would be delivered twice), so Celery itself will not redeliver it;
+    the database says what ran, and the reaper's rules decide."""
+    if isinstance(exception, WorkerLostError) and args:
+        build_worker_lost(int(args[0]), dispatch=build_dispatch, worker=WORKER["node"],
+                          why=f"The worker process running this build died ({exception})")
 
 
 def build_queue(build_id: int) -> str:

@@ -284,8 +284,13 @@ CELERY_TASK_ROUTES = {
     "compliance.tasks.*": {"queue": "scans"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
+# How often the reaper looks for builds whose worker died and queued builds whose message was lost.
+REAPER_INTERVAL_SECONDS = envint("REAPER_INTERVAL_SECONDS", 10)
 CELERY_BEAT_SCHEDULE = {
-    "reap-stuck-builds": {"task": "builds.tasks.reap_stuck_builds", "schedule": envint("REAPER_INTERVAL_SECONDS", 60)},
+    # Beat (not a worker) schedules it, so it runs while any worker on the default queue lives; a
+    # pass that waited longer than one interval (no worker) is dropped, the next one will do.
+    "reap-stuck-builds": {"task": "builds.tasks.reap_stuck_builds", "schedule": REAPER_INTERVAL_SECONDS,
+                          "options": {"expires": REAPER_INTERVAL_SECONDS}},
     "expire-exceptions": {"task": "compliance.tasks.expire_exceptions", "schedule": 300},
     "remind-expiring-exceptions": {"task": "compliance.tasks.remind_expiring_exceptions",
                                    "schedule": envint("EXCEPTION_REMINDER_INTERVAL_SECONDS", 3600)},
@@ -397,10 +402,15 @@ TEAM_MAX_RUNNING_BUILDS = envint("TEAM_MAX_RUNNING_BUILDS", 2)
 TEAM_CAPACITY_RETRY_SECONDS = envint("TEAM_CAPACITY_RETRY_SECONDS", 10)
 BUILD_MEMORY_BYTES = envint("BUILD_MEMORY_BYTES", 4 * 1024 * 1024 * 1024)
 BUILD_CPU_SHARES = envint("BUILD_CPU_SHARES", 512)
+# A running build's heartbeat is written this often by a thread of its own, whatever the step does.
+BUILD_HEARTBEAT_SECONDS = float(env("BUILD_HEARTBEAT_SECONDS", "5"))
 # A running build whose worker has not beaten the heart for this long is retried once, then failed.
-BUILD_STALE_SECONDS = envint("BUILD_STALE_SECONDS", 120)
-# A build still queued after this long may have lost its broker message; it is dispatched again.
-BUILD_REDISPATCH_SECONDS = envint("BUILD_REDISPATCH_SECONDS", 600)
+# (A pool process that dies is seen at once by its worker, which retries the build without waiting:
+# this is for a whole worker or host that went away.)
+BUILD_STALE_SECONDS = envint("BUILD_STALE_SECONDS", 30)
+# A build still queued after this long may have lost its broker message (a Redis restart); it is
+# dispatched again, once per window. A duplicate message is harmless: only a queued build starts.
+BUILD_REDISPATCH_SECONDS = envint("BUILD_REDISPATCH_SECONDS", 45)
 # Teams' own Dockerfiles: size limit, the engine's platform (the only --platform accepted) and the
 # largest uncompressed build context (the worker holds it in memory while sending it).
 DOCKERFILE_MAX_BYTES = envint("DOCKERFILE_MAX_BYTES", 64 * 1024)

@@ -30,6 +30,7 @@ from builds.runner.build_stage import (
     scripts_network_mode,
 )
 from builds.runner.context import base_references, build_context, engine_options
+from builds.runner.heartbeat import BuildHeartbeat
 from builds.runner.layers import build_layers_clean
 from compliance.door import GateClosed, build_assess, build_publish, build_scan
 from portal.models import Team
@@ -48,8 +49,10 @@ def _step_set(build: Build, step: str, status: str, **extra) -> None:
     Build.objects.filter(pk=build.pk).update(steps=build.steps, current_step=build.current_step, heartbeat=timezone.now())
 
 
-def build_start(build_id: int) -> Build | None:
+def build_start(build_id: int, worker: str = "") -> Build | None:
     """Move a queued build to running; anything else means another worker has it (or it ended).
+    `worker` is the Celery node name (name@host) that runs it, recorded with the process id so the
+    worker's liveness record and its own worker-lost report can be matched to the build.
 
     Per-team limit: one team cannot take every builder. The team row is locked while counting so
     two workers cannot both start the team's last free slot.
@@ -65,7 +68,7 @@ def build_start(build_id: int) -> Build | None:
         build.status = Build.Status.RUNNING
         build.started = build.heartbeat = timezone.now()
         build.attempts += 1
-        build.worker = f"{socket.gethostname()}:{os.getpid()}"
+        build.worker = f"{worker or socket.gethostname()}:{os.getpid()}"
         build.save(update_fields=["status", "started", "heartbeat", "attempts", "worker"])
     return build
 
@@ -294,11 +297,17 @@ def step_publish(build: Build, log: BuildLog) -> None:
 STEPS = [("build", step_build), ("push", step_push), ("scan", step_scan), ("policy", step_policy), ("publish", step_publish)]
 
 
-def build_run(build_id: int) -> None:
-    build = build_start(build_id)
+def build_run(build_id: int, worker: str = "") -> None:
+    build = build_start(build_id, worker)
     if build is None:
         log.info("build %s is not queued; nothing to do", build_id)
         return
+    with BuildHeartbeat(build.pk):
+        _build_steps_run(build)
+
+
+def _build_steps_run(build: Build) -> None:
+    build_id = build.pk
     writer = BuildLog(build)
     _step_set(build, "compose", "done")
     try:

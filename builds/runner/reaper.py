@@ -25,14 +25,16 @@ def _note(build: Build, text: str) -> None:
     build.log_lines += 1
 
 
-def build_reap(build: Build, now, dispatch) -> str:
-    """Retry or fail one build whose worker stopped answering; returns what was done."""
+def build_reap(build: Build, now, dispatch, why: str = "") -> str:
+    """Retry or fail one build whose worker stopped answering (or died: `why` says how);
+    returns what was done."""
     silent = int((now - build.heartbeat).total_seconds()) if build.heartbeat else None
+    why = why or f"The worker stopped answering ({silent} s without a heartbeat)"
     if build.cancel_requested:
         build.status, build.error_code = Build.Status.CANCELLED, "build:user:cancelled"
         build.error_message = "The build was cancelled (its worker had stopped answering)."
     elif build.attempts < MAX_ATTEMPTS:
-        _note(build, f"The worker stopped answering ({silent} s without a heartbeat); the build is queued again.")
+        _note(build, f"{why}; the build is queued again.")
         build.status, build.started, build.current_step = Build.Status.QUEUED, None, ""
         build.heartbeat = now  # queued builds: the time it was last sent to the broker (see below)
         build.steps = {step: {"status": "pending"} for step in Build.STEPS}
@@ -40,13 +42,29 @@ def build_reap(build: Build, now, dispatch) -> str:
         transaction.on_commit(lambda: dispatch(build.pk))
         return "requeued"
     else:
-        _note(build, f"The worker stopped answering ({silent} s without a heartbeat) on attempt {build.attempts}; giving up.")
+        _note(build, f"{why} on attempt {build.attempts}; giving up.")
         build.status, build.error_code = Build.Status.FAILED, "build:app:worker-lost"
         build.error_message = (f"The worker running this build stopped answering {build.attempts} times "
                                "(killed or its host restarted). Retry the build; if it keeps failing, tell the platform team.")
     build.finished = now
     build.save(update_fields=["status", "error_code", "error_message", "finished", "log_lines"])
     return build.status
+
+
+def build_worker_lost(build_id: int, *, dispatch, why: str, worker: str = "") -> str:
+    """The worker's main process saw the pool process running this build die (kill -9, out of
+    memory): retry it once (or fail it) now, rather than after the heartbeat goes stale.
+
+    `worker` is the node name of the worker reporting it: a build that another worker has started
+    meanwhile (it was requeued and taken) is not this worker's to judge. Returns what was done."""
+    with transaction.atomic():
+        build = Build.objects.select_for_update().filter(pk=build_id, status=Build.Status.RUNNING).first()
+        if build is None or (worker and build.worker.rpartition(":")[0] != worker):
+            return "nothing"
+        done = build_reap(build, timezone.now(), dispatch, why=why)
+    build_layers_clean(build=build)
+    log.warning("build %s: %s; %s", build_id, why, done)
+    return done
 
 
 def build_redispatch(build: Build, now, dispatch) -> None:
@@ -61,6 +79,19 @@ def build_redispatch(build: Build, now, dispatch) -> None:
     dispatch(build.pk)
 
 
+def build_redispatch_due(build_id: int, now, lost, dispatch) -> bool:
+    """Send one queued build again if it is still due: the conditions are read again under the
+    row's lock, so two reaper passes at once (beat may start one while another still runs) send
+    it once."""
+    with transaction.atomic():
+        build = Build.objects.select_for_update(skip_locked=True).annotate(last_sent=Coalesce("heartbeat", "created")).filter(
+            pk=build_id, status=Build.Status.QUEUED, last_sent__lt=lost).first()
+        if build is None:
+            return False
+        build_redispatch(build, now, dispatch)
+        return True
+
+
 def builds_reap(*, dispatch, now=None) -> dict:
     """One pass of the reaper (a periodic task); `dispatch(build_id)` sends a build to the workers.
     Returns counts for the log and the tests."""
@@ -70,6 +101,8 @@ def builds_reap(*, dispatch, now=None) -> dict:
     ended = []
     for build_id in Build.objects.filter(status=Build.Status.RUNNING, heartbeat__lt=stale).values_list("pk", flat=True):
         with transaction.atomic():
+            # Conditions checked again under the lock: another reaper (beat may run several passes
+            # at once after a pause) may have just handled this build.
             build = Build.objects.select_for_update(skip_locked=True).filter(
                 pk=build_id, status=Build.Status.RUNNING, heartbeat__lt=stale).first()
             if build is not None:
@@ -85,11 +118,7 @@ def builds_reap(*, dispatch, now=None) -> dict:
         status=Build.Status.QUEUED, last_sent__lt=lost)
     for build_id in waiting.values_list("pk", flat=True):
         try:
-            with transaction.atomic():
-                build = Build.objects.select_for_update(skip_locked=True).filter(pk=build_id, status=Build.Status.QUEUED).first()
-                if build is not None:
-                    build_redispatch(build, now, dispatch)
-                    counts["redispatched"] += 1
+            counts["redispatched"] += build_redispatch_due(build_id, now, lost, dispatch)
         except Exception as error:  # the broker is down: the build stays queued for the next pass
             log.warning("reaper: could not send build %s again: %s", build_id, error)
             counts["dispatch_failed"] += 1

@@ -118,3 +118,77 @@ def test_it_keeps_a_team_within_its_running_build_limit(recipe, member, settings
     assert third.status == Build.Status.QUEUED, "it waits in the queue, nothing is lost"
     Build.objects.filter(pk=first.pk).update(status=Build.Status.SUCCEEDED)
     assert build_start(third.pk).status == Build.Status.RUNNING
+
+
+def test_it_retries_at_once_a_build_whose_pool_process_died(build, django_capture_on_commit_callbacks):  # noqa: F811
+    running(build, attempts=1, heartbeat=timezone.now(), worker="w1@host:4242")
+    with mock.patch("builds.tasks.run_build.apply_async") as dispatch, django_capture_on_commit_callbacks(execute=True):
+        from builds.runner.reaper import build_worker_lost
+
+        done = build_worker_lost(build.pk, dispatch=build_dispatch, worker="w1@host",
+                                 why="The worker process running this build died (signal 9 (SIGKILL))")
+    assert done == "requeued"
+    dispatch.assert_called_once_with(args=[build.pk], queue="builds")
+    build.refresh_from_db()
+    assert build.status == Build.Status.QUEUED, "no waiting for the heartbeat to go stale"
+    assert "died (signal 9 (SIGKILL)); the build is queued again" in build.log_chunks.get(step="reaper").text
+
+
+def test_a_worker_lost_report_fails_a_build_on_its_second_loss_and_ignores_other_workers_builds(build):  # noqa: F811
+    from builds.runner.reaper import build_worker_lost
+
+    running(build, attempts=1, heartbeat=timezone.now(), worker="w2@host:1")
+    assert build_worker_lost(build.pk, dispatch=build_dispatch, worker="w1@host", why="died") == "nothing"
+    running(build, attempts=2, heartbeat=timezone.now(), worker="w1@host:1")
+    assert build_worker_lost(build.pk, dispatch=build_dispatch, worker="w1@host", why="died") == Build.Status.FAILED
+    build.refresh_from_db()
+    assert build.error_code == "build:app:worker-lost" and build.finished is not None
+
+
+def test_the_task_failure_signal_of_a_lost_pool_process_retries_the_build(build):  # noqa: F811
+    from billiard.exceptions import WorkerLostError
+
+    from builds.tasks import run_build, run_build_worker_lost
+
+    running(build, heartbeat=timezone.now())
+    with mock.patch("builds.tasks.run_build.apply_async"):
+        run_build_worker_lost(sender=run_build, exception=WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL)."),
+                              args=[build.pk])
+        run_build_worker_lost(sender=run_build, exception=ValueError("a plain failure"), args=[build.pk])
+    build.refresh_from_db()
+    assert build.status == Build.Status.QUEUED
+
+
+def test_its_defaults_notice_a_dead_worker_and_a_lost_message_within_a_minute(settings):
+    assert settings.BUILD_HEARTBEAT_SECONDS * 3 <= settings.BUILD_STALE_SECONDS
+    assert settings.BUILD_STALE_SECONDS + settings.REAPER_INTERVAL_SECONDS < 60
+    assert settings.BUILD_REDISPATCH_SECONDS + settings.REAPER_INTERVAL_SECONDS <= 60
+    entry = settings.CELERY_BEAT_SCHEDULE["reap-stuck-builds"]
+    assert entry["schedule"] == settings.REAPER_INTERVAL_SECONDS and entry["options"]["expires"] > 0
+
+
+def test_two_reapers_at_once_send_a_queued_build_once(build):  # noqa: F811
+    """Beat may start a pass while another still runs: both listed the build, the second re-reads
+    it under its lock and finds it sent a moment ago."""
+    from builds.runner.reaper import build_redispatch_due
+
+    Build.objects.filter(pk=build.pk).update(created=LONG_AGO)
+    now = timezone.now()
+    lost = now - datetime.timedelta(seconds=30)
+    with mock.patch("builds.tasks.run_build.apply_async") as dispatch:
+        assert build_redispatch_due(build.pk, now, lost, build_dispatch) is True
+        assert build_redispatch_due(build.pk, now, lost, build_dispatch) is False
+    dispatch.assert_called_once()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_build_beats_its_heart_while_its_step_prints_nothing(build, settings):  # noqa: F811
+    import time
+
+    from builds.runner.heartbeat import BuildHeartbeat
+
+    running(build, heartbeat=LONG_AGO)
+    with BuildHeartbeat(build.pk, interval=0.2):
+        time.sleep(1)  # a silent step
+    build.refresh_from_db()
+    assert (timezone.now() - build.heartbeat).total_seconds() < 2
