@@ -131,6 +131,26 @@ class Build(models.Model):
         return f"{self.quarantine_repository}:{self.quarantine_tag}"
 
 
+class WorkerHeartbeat(models.Model):
+    """A Celery worker that is (or was) alive: written every WORKER_HEARTBEAT_SECONDS by a thread
+    of the worker's main process, removed when it shuts down cleanly. A row not written for
+    WORKER_STALE_SECONDS is a worker that died (kill -9, its host went away)."""
+
+    node = models.CharField(max_length=200, unique=True, help_text="Celery node name, name@host")
+    pid = models.PositiveIntegerField(help_text="Process id of the worker's main process")
+    queues = models.JSONField(default=list, help_text="The queues it consumes from now")
+    concurrency = models.PositiveSmallIntegerField(default=0)
+    active_builds = models.JSONField(default=list, help_text="Ids of the builds its pool runs now")
+    started = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["node"]
+
+    def __str__(self):
+        return self.node
+
+
 class BuildLogChunk(models.Model):
     """Log lines appended while the build runs, so the page shows them live and nothing is lost."""
 

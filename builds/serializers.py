@@ -2,6 +2,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from builds.liveness import build_liveness, workers_alive
 from builds.models import Build
 
 
@@ -22,9 +23,19 @@ class VerdictSerializer(serializers.Serializer):
     created = serializers.DateTimeField()
 
 
+class LivenessSerializer(serializers.Serializer):
+    """Whether a builder is there for this build: "ok"; "no-builder" (queued, and no live worker
+    consumes its queue); "builder-lost" (running, and its worker or heartbeat went silent)."""
+
+    state = serializers.ChoiceField(["ok", "no-builder", "builder-lost"])
+    message = serializers.CharField(help_text="What to tell the user; empty when all is well")
+    silent_seconds = serializers.IntegerField(allow_null=True, help_text="Seconds since the build's last heartbeat (running builds)")
+
+
 class BuildSerializer(serializers.ModelSerializer):
     recipe = serializers.PrimaryKeyRelatedField(read_only=True)
     verdict = serializers.SerializerMethodField()
+    liveness = serializers.SerializerMethodField()
 
     class Meta:
         model = Build
@@ -32,8 +43,15 @@ class BuildSerializer(serializers.ModelSerializer):
             "id", "recipe", "status", "current_step", "steps", "dockerfile", "composition_sha256", "no_cache", "reused_from", "digest",
             "quarantine_repository", "quarantine_tag", "published_reference", "published_at", "error_code",
             "error_message", "failed_step", "cancel_requested", "attempts", "log_lines", "created", "started", "finished", "verdict",
-            "build_stage",
+            "build_stage", "liveness",
         ]
+
+    @extend_schema_field(LivenessSerializer)
+    def get_liveness(self, build) -> dict:
+        if "alive_workers" not in self.context:  # read once for a whole page of builds
+            self.context["alive_workers"] = list(workers_alive())
+        liveness = build_liveness(build, alive=self.context["alive_workers"])
+        return {"state": liveness.state, "message": liveness.message, "silent_seconds": liveness.silent_seconds}
 
     @extend_schema_field(VerdictSerializer(allow_null=True))
     def get_verdict(self, build) -> dict | None:

@@ -3,12 +3,13 @@ import logging
 
 from billiard.exceptions import WorkerLostError
 from celery import shared_task
-from celery.signals import task_failure, worker_ready
+from celery.signals import task_failure, worker_ready, worker_shutdown
 from django.conf import settings
 
 from builds.errors import TeamAtCapacity
 from builds.runner.pipeline import build_run
 from builds.runner.reaper import build_worker_lost, builds_reap
+from builds.runner.worker_beat import WorkerBeat
 from portal.logcontext import build_log_context
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,22 @@ def reap_stuck_builds() -> dict:
     return builds_reap(dispatch=build_dispatch)
 
 
-WORKER = {"node": ""}  # this worker's node name (name@host), once it is ready
+WORKER = {"node": "", "beat": None}  # this worker's node name (name@host) and heartbeat, once it is ready
 
 
 @worker_ready.connect
-def worker_node_remember(sender=None, **_):
+def worker_heartbeat_start(sender=None, **_):
+    """`sender` is the worker's consumer: its node name and the queues it consumes."""
     WORKER["node"] = getattr(sender, "hostname", "") or ""
+    if WORKER["node"] and WORKER["beat"] is None:
+        WORKER["beat"] = WorkerBeat(sender).start()
+
+
+@worker_shutdown.connect
+def worker_heartbeat_stop(**_):
+    if WORKER["beat"] is not None:
+        WORKER["beat"].stop()
+        WORKER["beat"] = None
 
 
 @task_failure.connect(sender=run_build)

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from adapters.registry import RegistryError
 from builds.log_window import LogWindow, log_window
+from builds.liveness import build_liveness
 from builds.models import Build, BuildLogChunk, Recipe
 from builds.selectors import visible_build_or_404
 from builds.services import build_cancel, build_request
@@ -55,6 +56,7 @@ def _live_context(build, window: LogWindow):
             # only once the build is done: the live poll of a running build must stay cheap
             "standing": build_standing(build) if verdict is not None and build.is_done else {},
             "steps": [(name, _step_now(name, build.steps.get(name, {}), verdict)) for name in Build.STEPS],
+            "liveness": build_liveness(build),
             "failure_tail": _failure_tail(build) if build.status == Build.Status.FAILED else ""}
 
 

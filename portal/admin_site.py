@@ -13,6 +13,7 @@ from portal.rbac import is_platform_admin
 class PortalAdminSite(admin.AdminSite):
     site_header = "Image portal: catalog curation"
     site_title = "Image portal admin"
+    index_template = "admin/portal_index.html"  # the builders and queues panel above the models
 
     def has_permission(self, request):
         return request.user.is_active and is_platform_admin(request.user)

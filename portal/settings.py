@@ -402,6 +402,10 @@ TEAM_MAX_RUNNING_BUILDS = envint("TEAM_MAX_RUNNING_BUILDS", 2)
 TEAM_CAPACITY_RETRY_SECONDS = envint("TEAM_CAPACITY_RETRY_SECONDS", 10)
 BUILD_MEMORY_BYTES = envint("BUILD_MEMORY_BYTES", 4 * 1024 * 1024 * 1024)
 BUILD_CPU_SHARES = envint("BUILD_CPU_SHARES", 512)
+# Each worker writes its own heartbeat (its queues, the builds it runs) this often; one not seen for
+# WORKER_STALE_SECONDS is gone: its builds' pages say so, and the health panels leave it out.
+WORKER_HEARTBEAT_SECONDS = float(env("WORKER_HEARTBEAT_SECONDS", "5"))
+WORKER_STALE_SECONDS = envint("WORKER_STALE_SECONDS", 15)
 # A running build's heartbeat is written this often by a thread of its own, whatever the step does.
 BUILD_HEARTBEAT_SECONDS = float(env("BUILD_HEARTBEAT_SECONDS", "5"))
 # A running build whose worker has not beaten the heart for this long is retried once, then failed.

@@ -9,7 +9,7 @@ import docker
 import pytest
 from django.utils import timezone
 
-from builds.models import Build
+from builds.models import Build, WorkerHeartbeat
 from builds.recipes.services import recipe_save
 from builds.runner.reaper import builds_reap
 from builds.services import build_cancel, build_request
@@ -140,3 +140,34 @@ def test_it_dispatches_again_builds_whose_broker_messages_were_lost(starter_cata
     assert counts["redispatched"] == 2
     for build in builds:
         assert wait_for_build(build, timeout=120).status == Build.Status.SUCCEEDED
+
+
+def test_a_build_says_no_builder_is_running_while_no_worker_takes_builds(starter_catalog, celery_worker, team, member,
+                                                                          client):
+    """A real worker writes its heartbeat: while it consumes no build queue the build's page and API
+    say so; once it takes builds again the message goes and the build runs."""
+    from portal.celery import app
+    from tests.integration.private_services import wait_until
+
+    def builds_consumed() -> bool:
+        return "builds" in WorkerHeartbeat.objects.get(node=celery_worker).queues
+
+    client.force_login(member)
+    wait_until(lambda: WorkerHeartbeat.objects.filter(node=celery_worker).exists(), 30, "the worker's heartbeat row")
+    app.control.cancel_consumer("builds", destination=[celery_worker], reply=True)
+    try:
+        wait_until(lambda: not builds_consumed(), 30, "the heartbeat saying the worker no longer takes builds")
+        build = build_request(user=member, recipe=sleeper_recipe(team, member, "nobody", 3), no_cache=True)
+        api = client.get(f"/api/builds/{build.pk}/").json()
+        assert api["status"] == "queued" and api["liveness"]["state"] == "no-builder", api["liveness"]
+        assert b"No builder is running: the build will start when one is back." in client.get(f"/builds/{build.pk}").content
+    finally:
+        app.control.add_consumer("builds", destination=[celery_worker], reply=True)
+    wait_until(builds_consumed, 30, "the heartbeat saying the worker takes builds again")
+    wait_for_log(build, "started-sleeping-nobody")
+    assert build.pk in WorkerHeartbeat.objects.get(node=celery_worker).active_builds or Build.objects.get(pk=build.pk).is_done
+    api = client.get(f"/api/builds/{build.pk}/").json()
+    assert api["liveness"]["state"] == "ok", api
+    assert b"No builder is running" not in client.get(f"/builds/{build.pk}").content
+    wait_for_build(build, timeout=120)
+    assert build.status == Build.Status.SUCCEEDED
