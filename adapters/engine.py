@@ -11,6 +11,8 @@ import docker
 from django.conf import settings
 from docker.errors import APIError, DockerException
 
+from adapters.retry import Backoff
+
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})")
 BUILD_LABEL = "io.image-portal.build"
@@ -192,27 +194,30 @@ def _auth(token: str) -> dict | None:
 
 
 def image_push(*, repository: str, tag: str, on_line: Callable[[str], None], token: Callable[[], str] | None = None,
-               attempts: int = 4, first_delay: float = 2.0, sleep: Callable[[float], None] = time.sleep) -> str:
+               attempts: int = 4, first_delay: float = 2.0, sleep: Callable[[float], None] = time.sleep,
+               window: float = 0, max_delay: float = 30) -> str:
     """Push with retries and exponential backoff: a registry restart should not fail a build.
 
-    A failed push publishes nothing (the manifest is written last, and a tag points at a manifest
-    only once it is complete), so retrying is safe. Each retry is announced through on_line, so
-    the build log shows why the push takes longer. `token()` gives a registry token for each
-    attempt (the engine does not renew one that expires).
+    While the registry cannot be reached, the push is tried again for as long as the pauses fit in
+    `window` seconds (and at most `attempts` times, 0: no limit); any other failure (the engine
+    dropped the stream, a refusal) is tried at most 3 times in all. A failed push publishes nothing
+    (the manifest is written last, and a tag points at a manifest only once it is complete), so
+    retrying is safe. Each retry is announced through on_line, so the build log shows why the push
+    takes longer. `token()` gives a registry token for each attempt (the engine does not renew one
+    that expires).
     """
-    delay, waited = first_delay, 0.0
-    for attempt in range(1, attempts + 1):
+    unreachable = Backoff(first_delay=first_delay, window=window, max_delay=max_delay, attempts=attempts)
+    other = Backoff(first_delay=first_delay, max_delay=max_delay, attempts=min(attempts or 3, 3))
+    while True:
         try:
             return _push_once(repository=repository, tag=tag, on_line=on_line, token=token)
         except EngineError as error:
-            if attempt == attempts:
-                kind = type(error)
-                raise kind(f"{error} (gave up after {attempts} attempts over {waited:.0f} s)")
-            on_line(f"{error}; retrying in {delay:g} s (attempt {attempt + 1} of {attempts})")
-            sleep(delay)
-            waited += delay
-            delay *= 2
-    raise AssertionError("unreachable")
+            backoff = unreachable if isinstance(error, RegistryUnreachable) else other
+            pause = backoff.next_pause()
+            if pause is None:
+                raise type(error)(f"{error} ({backoff.gave_up()})")
+            on_line(f"{error}; retrying in {pause:g} s {backoff.counting()}")
+            sleep(pause)
 
 
 def _push_failure(repository: str, detail: str) -> EngineError:

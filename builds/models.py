@@ -77,6 +77,8 @@ class Build(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     STEPS = ["compose", "build", "push", "scan", "policy", "publish"]
+    # Failures due only to a registry that could not be reached: retried once when it answers again.
+    REGISTRY_UNREACHABLE = ("build:app:registry-unreachable", "publish:app:registry-unreachable")
     DONE = {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED}
 
     recipe = models.ForeignKey(Recipe, on_delete=models.PROTECT, related_name="builds")
@@ -94,6 +96,7 @@ class Build(models.Model):
     cancel_requested = models.BooleanField(default=False)
     worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the process running it")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started this build")
+    auto_retried = models.BooleanField(default=False, help_text="Queued again once by the portal after a registry outage")
     reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                     help_text="An earlier build of the identical composition whose image this reuses")
     no_cache = models.BooleanField(default=False, help_text="Rebuild every step instead of reusing cached layers")

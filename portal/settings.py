@@ -385,10 +385,18 @@ SHARED_APT_LAYERS = envint("SHARED_APT_LAYERS", 3)
 APT_INDEX_MAX_AGE_SECONDS = envint("APT_INDEX_MAX_AGE_SECONDS", 3600)
 # A build may run no longer than this; the SDK's own timeout is only the gap between log lines.
 BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
-# Pushing to the registry: attempts, and the first pause between them (doubled each time), so a
-# registry restart of up to about 2+4+8 s costs a slower push rather than a failed build.
-PUSH_ATTEMPTS = envint("PUSH_ATTEMPTS", 4)
+# Pushes and registry copies while the registry cannot be reached: tried again after
+# PUSH_FIRST_DELAY_SECONDS, the pause doubling up to REGISTRY_RETRY_MAX_DELAY_SECONDS, for as long
+# as the pauses fit in REGISTRY_RETRY_WINDOW_SECONDS (PUSH_ATTEMPTS, when not 0, caps the tries too).
+# A registry outage shorter than the window costs a slower build rather than a failed one.
+PUSH_ATTEMPTS = envint("PUSH_ATTEMPTS", 0)
 PUSH_FIRST_DELAY_SECONDS = float(env("PUSH_FIRST_DELAY_SECONDS", "2"))
+REGISTRY_RETRY_WINDOW_SECONDS = float(env("REGISTRY_RETRY_WINDOW_SECONDS", "180"))
+REGISTRY_RETRY_MAX_DELAY_SECONDS = float(env("REGISTRY_RETRY_MAX_DELAY_SECONDS", "30"))
+# A build that failed only because the registry was unreachable (longer than the window) is queued
+# again once, by the reaper, as soon as the registry answers, if it failed less than this long ago
+# and no newer build of its recipe was requested meanwhile.
+REGISTRY_AUTO_RETRY_MAX_AGE_SECONDS = envint("REGISTRY_AUTO_RETRY_MAX_AGE_SECONDS", 24 * 3600)
 BUILD_LOG_MAX_BYTES = envint("BUILD_LOG_MAX_BYTES", 5 * 1024 * 1024)
 # At most this much log text per build page load and per live poll (builds/log_window.py): the
 # rest is counted, and in the raw log download.

@@ -207,10 +207,11 @@ def step_push(build: Build, log: BuildLog) -> None:
         build.digest = image_push(repository=remote, tag=build.quarantine_tag, on_line=log.line,
                                   token=lambda: service_token("builder", f"repository:{build.quarantine_repository}:pull,push"),
                                   attempts=settings.PUSH_ATTEMPTS, first_delay=settings.PUSH_FIRST_DELAY_SECONDS,
+                                  window=settings.REGISTRY_RETRY_WINDOW_SECONDS,
+                                  max_delay=settings.REGISTRY_RETRY_MAX_DELAY_SECONDS,
                                   sleep=lambda seconds: _sleep_beating(build, log, seconds))
     except RegistryUnreachable as error:
-        raise StepFailed("build:app:registry-unreachable",
-                         f"{error}. Nothing was published; retry the build once the registry is back.")
+        raise StepFailed("build:app:registry-unreachable", f"{error}. Nothing was published; {_registry_retry_promise(build)}.")
     except EngineError as error:
         raise StepFailed("build:app:push", str(error))
     finally:
@@ -236,7 +237,16 @@ def _sleep_beating(build: Build, log: BuildLog, seconds: float) -> None:
 
 def _registry_retrying(build: Build, log: BuildLog, call):
     return with_registry_retries(call, attempts=settings.PUSH_ATTEMPTS, first_delay=settings.PUSH_FIRST_DELAY_SECONDS,
+                                 window=settings.REGISTRY_RETRY_WINDOW_SECONDS,
+                                 max_delay=settings.REGISTRY_RETRY_MAX_DELAY_SECONDS,
                                  on_line=log.line, sleep=lambda seconds: _sleep_beating(build, log, seconds))
+
+
+def _registry_retry_promise(build: Build) -> str:
+    """What happens next, as the failure message says it (the reaper retries a build once)."""
+    if build.auto_retried:
+        return "it was already retried once automatically: retry the build once the registry is back"
+    return "the build will be retried automatically once the registry answers again"
 
 
 def _push_reused(build: Build, log: BuildLog) -> None:
@@ -246,8 +256,10 @@ def _push_reused(build: Build, log: BuildLog) -> None:
         build.digest = _registry_retrying(build, log, lambda: registry_client("builder").copy_image(
             source.quarantine_repository, source.digest, build.quarantine_repository, build.quarantine_tag))
     except RegistryError as error:
-        code = "build:app:registry-unreachable" if registry_unreachable(error) else "build:app:push"
-        raise StepFailed(code, f"Could not reuse the image of build #{source.pk}: {error}")
+        if registry_unreachable(error):
+            raise StepFailed("build:app:registry-unreachable",
+                             f"Could not reuse the image of build #{source.pk}: {error}; {_registry_retry_promise(build)}.")
+        raise StepFailed("build:app:push", f"Could not reuse the image of build #{source.pk}: {error}")
     log.line(f"Copied {source.quarantine_reference}@{source.digest} to {build.quarantine_reference} in the registry")
     Build.objects.filter(pk=build.pk).update(
         quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest)
@@ -289,8 +301,9 @@ def step_publish(build: Build, log: BuildLog) -> None:
         _step_set(build, "publish", "blocked")
         return
     except RegistryError as error:
-        code = "publish:app:registry-unreachable" if registry_unreachable(error) else "publish:app:registry"
-        raise StepFailed(code, f"Not published: {error}. Retry once the registry is back.")
+        if registry_unreachable(error):
+            raise StepFailed("publish:app:registry-unreachable", f"Not published: {error}; {_registry_retry_promise(build)}.")
+        raise StepFailed("publish:app:registry", f"Not published: {error}. Retry once the registry is back.")
     log.line(f"Published {reference}")
 
 

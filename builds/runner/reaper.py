@@ -9,9 +9,12 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from adapters.factory import registry_client
+from adapters.registry import RegistryError
 from builds.logs import log_next_seq
 from builds.models import Build, BuildLogChunk
 from builds.runner.layers import build_layers_clean
@@ -92,12 +95,55 @@ def build_redispatch_due(build_id: int, now, lost, dispatch) -> bool:
         return True
 
 
-def builds_reap(*, dispatch, now=None) -> dict:
+def registry_answers() -> bool:
+    try:
+        registry_client("builder").ping()
+        return True
+    except RegistryError:
+        return False
+
+
+def build_registry_retry(build: Build, now, dispatch) -> None:
+    """Queue again a build that failed only because the registry could not be reached; once."""
+    _note(build, f"The registry answers again; this build failed only because it could not reach it "
+                 f"({build.error_code}), so it is queued again (once).")
+    build.status, build.auto_retried, build.heartbeat = Build.Status.QUEUED, True, now
+    build.started = build.finished = None
+    build.error_code = build.error_message = build.failed_step = build.current_step = ""
+    build.steps = {step: {"status": "pending"} for step in Build.STEPS}
+    build.save(update_fields=["status", "auto_retried", "heartbeat", "started", "finished", "error_code", "error_message",
+                              "failed_step", "current_step", "steps", "log_lines"])
+    transaction.on_commit(lambda: dispatch(build.pk))
+
+
+def builds_registry_retry(*, dispatch, now, answers=registry_answers) -> int:
+    """Builds that failed only because the registry was unreachable, retried once it answers:
+    each once, if it failed within REGISTRY_AUTO_RETRY_MAX_AGE_SECONDS and nobody requested a newer
+    build of its recipe meanwhile (which would make this one moot). The registry is asked only
+    when there is such a build."""
+    since = now - datetime.timedelta(seconds=settings.REGISTRY_AUTO_RETRY_MAX_AGE_SECONDS)
+    newer = Build.objects.filter(recipe=OuterRef("recipe"), pk__gt=OuterRef("pk"))
+    due = Build.objects.filter(status=Build.Status.FAILED, error_code__in=Build.REGISTRY_UNREACHABLE, auto_retried=False,
+                               finished__gte=since).exclude(Exists(newer))
+    ids = list(due.order_by("pk").values_list("pk", flat=True)[:100])
+    if not ids or not answers():
+        return 0
+    retried = 0
+    for build_id in ids:
+        with transaction.atomic():
+            build = due.select_for_update(skip_locked=True).filter(pk=build_id).first()
+            if build is not None:
+                build_registry_retry(build, now, dispatch)
+                retried += 1
+    return retried
+
+
+def builds_reap(*, dispatch, now=None, registry_answers=registry_answers) -> dict:
     """One pass of the reaper (a periodic task); `dispatch(build_id)` sends a build to the workers.
     Returns counts for the log and the tests."""
     now = now or timezone.now()
     stale = now - datetime.timedelta(seconds=settings.BUILD_STALE_SECONDS)
-    counts = {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0, "dispatch_failed": 0}
+    counts = {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0, "dispatch_failed": 0, "registry_retried": 0}
     ended = []
     for build_id in Build.objects.filter(status=Build.Status.RUNNING, heartbeat__lt=stale).values_list("pk", flat=True):
         with transaction.atomic():
@@ -122,6 +168,10 @@ def builds_reap(*, dispatch, now=None) -> dict:
         except Exception as error:  # the broker is down: the build stays queued for the next pass
             log.warning("reaper: could not send build %s again: %s", build_id, error)
             counts["dispatch_failed"] += 1
+    try:
+        counts["registry_retried"] = builds_registry_retry(dispatch=dispatch, now=now, answers=registry_answers)
+    except Exception as error:  # the broker is down: the builds stay failed-and-due for the next pass
+        log.warning("reaper: could not queue registry-failed builds again: %s", error)
     if any(counts.values()):
         log.warning("reaper: %s", counts)
     return counts

@@ -29,7 +29,7 @@ def test_it_retries_an_unreachable_registry_with_doubling_pauses_and_says_so():
 
 def test_it_gives_up_after_the_last_attempt_naming_the_count():
     down = RegistryError("registry 127.0.0.1:5000 timed out after 60s on manifest x:1")
-    with pytest.raises(RegistryError, match=r"timed out .* \(gave up after 3 attempts\)"):
+    with pytest.raises(RegistryError, match=r"timed out .* \(gave up after 3 attempts over 0 s\)"):
         with_registry_retries(flaky([down] * 3), attempts=3, first_delay=0, on_line=lambda line: None,
                               sleep=lambda seconds: None)
 
@@ -57,3 +57,23 @@ def test_a_push_that_cannot_reach_the_registry_says_registry_unreachable(detail)
 def test_a_refused_push_is_not_called_unreachable():
     error = _push_failure("127.0.0.1:5000/quarantine/t/app", "denied: requested access to the resource is denied")
     assert type(error) is EngineError and "Push to the registry failed: denied" in str(error)
+
+
+def test_a_window_bounds_the_retries_by_time_with_capped_doubling_pauses():
+    from adapters.retry import Backoff
+
+    backoff, pauses = Backoff(first_delay=2, window=180, max_delay=30), []
+    while (pause := backoff.next_pause()) is not None:
+        pauses.append(pause)
+    assert pauses == [2, 4, 8, 16, 30, 30, 30, 30, 30] and sum(pauses) == 180
+    assert backoff.gave_up() == "gave up after 10 attempts over 180 s"
+
+
+def test_registry_calls_retry_over_the_window_and_say_how_long_they_tried():
+    down = RegistryError("registry 127.0.0.1:5000 unreachable: [Errno 111] Connection refused")
+    lines, pauses = [], []
+    with pytest.raises(RegistryError, match=r"\(gave up after 4 attempts over 7 s\)"):
+        with_registry_retries(flaky([down] * 10), attempts=0, first_delay=1, window=7, on_line=lines.append,
+                              sleep=pauses.append)
+    assert pauses == [1, 2, 4]
+    assert lines[0] == f"{down}; retrying in 1 s (attempt 2, for up to 7 s)"

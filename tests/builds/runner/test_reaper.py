@@ -41,7 +41,8 @@ def test_it_fails_with_a_clear_reason_on_the_second_loss(build):  # noqa: F811
 
 def test_it_leaves_builds_with_a_fresh_heartbeat_alone(build):  # noqa: F811
     running(build, heartbeat=timezone.now())
-    assert builds_reap(dispatch=build_dispatch) == {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0, "dispatch_failed": 0}
+    assert builds_reap(dispatch=build_dispatch) == {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0,
+                                                    "dispatch_failed": 0, "registry_retried": 0}
 
 
 def test_it_finishes_a_cancel_whose_worker_is_gone(build):  # noqa: F811
@@ -192,3 +193,52 @@ def test_a_running_build_beats_its_heart_while_its_step_prints_nothing(build, se
         time.sleep(1)  # a silent step
     build.refresh_from_db()
     assert (timezone.now() - build.heartbeat).total_seconds() < 2
+
+
+def registry_failed(build, code="build:app:registry-unreachable", finished=None, **extra):
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.FAILED, error_code=code, attempts=1,
+                                             error_message="registry unreachable (127.0.0.1:5000): ...",
+                                             finished=finished or timezone.now(), started=timezone.now(), **extra)
+    build.refresh_from_db()
+    return build
+
+
+def test_a_build_failed_by_an_unreachable_registry_is_queued_again_once_when_it_answers(
+        build, django_capture_on_commit_callbacks):  # noqa: F811
+    registry_failed(build)
+    with mock.patch("builds.tasks.run_build.apply_async") as dispatch, django_capture_on_commit_callbacks(execute=True):
+        assert builds_reap(dispatch=build_dispatch, registry_answers=lambda: False)["registry_retried"] == 0
+        build.refresh_from_db()
+        assert build.status == Build.Status.FAILED, "not while the registry is still away"
+        assert builds_reap(dispatch=build_dispatch, registry_answers=lambda: True)["registry_retried"] == 1
+    dispatch.assert_called_once_with(args=[build.pk], queue="builds")
+    build.refresh_from_db()
+    assert build.status == Build.Status.QUEUED and build.auto_retried and build.error_code == "" and build.finished is None
+    assert build.steps["push"] == {"status": "pending"}
+    assert "The registry answers again" in build.log_chunks.get(step="reaper").text
+    registry_failed(build)  # failed by the registry again: the retry was its one
+    with mock.patch("builds.tasks.run_build.apply_async") as dispatch:
+        assert builds_reap(dispatch=build_dispatch, registry_answers=lambda: True)["registry_retried"] == 0
+    dispatch.assert_not_called()
+
+
+def test_only_recent_registry_failures_of_a_recipe_s_latest_build_are_retried(build, member, settings):  # noqa: F811
+    from builds.services import build_request
+
+    asked = []
+
+    def answers():
+        asked.append(1)
+        return True
+    registry_failed(build, code="build:user:step-failed")
+    assert builds_reap(dispatch=build_dispatch, registry_answers=answers)["registry_retried"] == 0
+    assert not asked, "no registry call when nothing is due"
+    long_ago = timezone.now() - datetime.timedelta(seconds=settings.REGISTRY_AUTO_RETRY_MAX_AGE_SECONDS + 60)
+    registry_failed(build, finished=long_ago)
+    assert builds_reap(dispatch=build_dispatch, registry_answers=answers)["registry_retried"] == 0
+    registry_failed(build, code="publish:app:registry-unreachable")
+    with mock.patch("builds.tasks.run_build.apply_async"):
+        newer = build_request(user=member, recipe=build.recipe)
+        Build.objects.filter(pk=newer.pk).update(status=Build.Status.SUCCEEDED)
+        assert builds_reap(dispatch=build_dispatch, registry_answers=answers)["registry_retried"] == 0, \
+            "a newer build of the recipe was requested meanwhile"
