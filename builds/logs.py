@@ -9,16 +9,21 @@ API_TOKEN=..."): the value of an ENV, ARG or LABEL whose name says it holds a cr
 (PASSWORD, TOKEN, SECRET, KEY...) is masked whatever it looks like, unless it cannot be one (a
 path, a ${VARIABLE}, true/false), as the no-secrets-in-env rule reads names.
 """
+import logging
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from builds.models import Build, BuildLogChunk
 from compliance.door import secret_token_patterns
+from portal.db_retry import CONNECTION_ERRORS, connection_drop
+
+log = logging.getLogger(__name__)
 
 
 def log_next_seq(build: Build) -> int:
@@ -32,17 +37,25 @@ def build_log_append(*, build: Build, step: str, lines: list[str]) -> None:
     if not lines:
         return
     text = "\n".join(lines) + "\n"
-    seq = log_next_seq(build)
-    BuildLogChunk.objects.create(build=build, seq=seq, first_line=build.log_lines + 1, step=step, text=text)
-    build.log_lines += len(lines)
-    build.log_bytes += len(text)
-    build.heartbeat = timezone.now()
-    if build.log_bytes > settings.BUILD_LOG_MAX_BYTES:
-        _log_drop_oldest(build)
-    Build.objects.filter(pk=build.pk).update(
-        log_lines=build.log_lines, log_bytes=build.log_bytes, heartbeat=build.heartbeat,
-        log_dropped_lines=build.log_dropped_lines,
-    )
+    # All or nothing: a write the database loses halfway (a restart) leaves neither a chunk nor
+    # counters that moved, so the same lines can be written again without a gap or a duplicate.
+    before = (build.log_lines, build.log_bytes, build.log_dropped_lines, build.heartbeat)
+    try:
+        with transaction.atomic():
+            seq = log_next_seq(build)
+            BuildLogChunk.objects.create(build=build, seq=seq, first_line=build.log_lines + 1, step=step, text=text)
+            build.log_lines += len(lines)
+            build.log_bytes += len(text)
+            build.heartbeat = timezone.now()
+            if build.log_bytes > settings.BUILD_LOG_MAX_BYTES:
+                _log_drop_oldest(build)
+            Build.objects.filter(pk=build.pk).update(
+                log_lines=build.log_lines, log_bytes=build.log_bytes, heartbeat=build.heartbeat,
+                log_dropped_lines=build.log_dropped_lines,
+            )
+    except Exception:
+        build.log_lines, build.log_bytes, build.log_dropped_lines, build.heartbeat = before
+        raise
 
 
 def _log_drop_oldest(build: Build) -> None:
@@ -142,8 +155,18 @@ class BuildLog:
         if len(self.pending) >= 200 or time.monotonic() - self.last_flush > 0.5:
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, strict: bool = False) -> None:
+        """Write the pending lines. While the database cannot be reached (a PostgreSQL restart)
+        they stay pending, in order, for the next flush, and the build goes on (`strict`: raise)."""
         with self.lock:
-            build_log_append(build=self.build, step=self.step, lines=self.pending)
+            try:
+                build_log_append(build=self.build, step=self.step, lines=self.pending)
+            except CONNECTION_ERRORS as error:
+                connection_drop()
+                if strict:
+                    raise
+                log.warning("build %s: log lines kept for later, the database did not answer: %s", self.build.pk, error)
+                self.last_flush = time.monotonic()  # the next try in half a second, not at every line
+                return
             self.pending = []
             self.last_flush = time.monotonic()

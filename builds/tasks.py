@@ -20,7 +20,7 @@ def run_build(self, build_id: int) -> None:
     try:
         with build_log_context(build_id):  # every log line of this run says which build it is about
             log.info("build task started")
-            build_run(build_id, worker=self.request.hostname or "")
+            build_run(build_id, worker=self.request.hostname or "", dispatch=build_dispatch)
             log.info("build task ended")
     except TeamAtCapacity:
         raise self.retry(countdown=settings.TEAM_CAPACITY_RETRY_SECONDS)

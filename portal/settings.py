@@ -420,6 +420,9 @@ BUILD_HEARTBEAT_SECONDS = float(env("BUILD_HEARTBEAT_SECONDS", "5"))
 # (A pool process that dies is seen at once by its worker, which retries the build without waiting:
 # this is for a whole worker or host that went away.)
 BUILD_STALE_SECONDS = envint("BUILD_STALE_SECONDS", 30)
+# A build's database writes (its steps, status, log) are tried again for this long while PostgreSQL
+# restarts; a step that loses the database in the middle is retried once, as a build whose worker died.
+DB_RETRY_SECONDS = envint("DB_RETRY_SECONDS", 60)
 # A build still queued after this long may have lost its broker message (a Redis restart); it is
 # dispatched again, once per window. A duplicate message is harmless: only a queued build starts.
 BUILD_REDISPATCH_SECONDS = envint("BUILD_REDISPATCH_SECONDS", 45)

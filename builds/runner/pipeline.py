@@ -9,7 +9,7 @@ import socket
 import time
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from adapters.engine import EngineError, RegistryUnreachable, image_build, image_push, image_remove_local, image_tag, images_pull
@@ -30,9 +30,11 @@ from builds.runner.build_stage import (
     scripts_network_mode,
 )
 from builds.runner.context import base_references, build_context, engine_options
-from builds.runner.heartbeat import BuildHeartbeat
+from builds.runner.heartbeat import BuildHeartbeat, heartbeat_write
 from builds.runner.layers import build_layers_clean
+from builds.runner.reaper import build_worker_lost
 from compliance.door import GateClosed, build_assess, build_publish, build_scan
+from portal.db_retry import CONNECTION_ERRORS, connection_drop, db_retry
 from portal.models import Team
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,8 @@ def _step_set(build: Build, step: str, status: str, **extra) -> None:
     entry.update(extra)
     build.steps[step] = entry
     build.current_step = step if status == "running" else build.current_step
-    Build.objects.filter(pk=build.pk).update(steps=build.steps, current_step=build.current_step, heartbeat=timezone.now())
+    db_retry(lambda: Build.objects.filter(pk=build.pk).update(steps=build.steps, current_step=build.current_step,
+                                                              heartbeat=timezone.now()))
 
 
 def build_start(build_id: int, worker: str = "") -> Build | None:
@@ -81,12 +84,14 @@ def watchdog_tick(build_id: int, log: "BuildLog") -> bool:
         log.flush()
         Build.objects.filter(pk=build_id).update(heartbeat=timezone.now())
         return Build.objects.filter(pk=build_id, cancel_requested=True).exists()
+    except CONNECTION_ERRORS:  # PostgreSQL restarting: the watchdog must live on (deadline, cancel)
+        return False
     finally:
-        connection.close()
+        connection_drop()
 
 
 def cancel_check(build: Build) -> None:
-    if Build.objects.filter(pk=build.pk, cancel_requested=True).exists():
+    if db_retry(lambda: Build.objects.filter(pk=build.pk, cancel_requested=True).exists()):
         raise BuildCancelled()
 
 
@@ -155,7 +160,7 @@ def _image_build(build: Build, log: BuildLog, build_stage_from: str = "") -> Non
                                            f"{local_tag}:latest", network_mode=network)
         finally:  # build-stage images go after use, and after a failed stage 2 too
             image_remove_local(reference=f"{local_tag}-stage-one:latest")
-    Build.objects.filter(pk=build.pk).update(image_id=build.image_id)
+    db_retry(lambda: Build.objects.filter(pk=build.pk).update(image_id=build.image_id))
 
 
 def _engine_build(build: Build, log: BuildLog, context: bytes, tag: str, network_mode: str | None = None) -> str:
@@ -220,9 +225,8 @@ def step_push(build: Build, log: BuildLog) -> None:
         image_remove_local(reference=f"portal-build-{build.pk}:latest")
         image_remove_local(reference=f"{remote}:{build.quarantine_tag}")
     log.line(f"Pushed {remote}:{build.quarantine_tag}@{build.digest}")
-    Build.objects.filter(pk=build.pk).update(
-        quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest
-    )
+    db_retry(lambda: Build.objects.filter(pk=build.pk).update(
+        quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest))
 
 
 def _sleep_beating(build: Build, log: BuildLog, seconds: float) -> None:
@@ -232,7 +236,7 @@ def _sleep_beating(build: Build, log: BuildLog, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         time.sleep(min(left, 1.0))
-        Build.objects.filter(pk=build.pk).update(heartbeat=timezone.now())
+        heartbeat_write(build.pk)  # a database restart meanwhile must not end the wait
 
 
 def _registry_retrying(build: Build, log: BuildLog, call):
@@ -310,16 +314,35 @@ def step_publish(build: Build, log: BuildLog) -> None:
 STEPS = [("build", step_build), ("push", step_push), ("scan", step_scan), ("policy", step_policy), ("publish", step_publish)]
 
 
-def build_run(build_id: int, worker: str = "") -> None:
+def build_run(build_id: int, worker: str = "", dispatch=None) -> None:
+    """Run a queued build. `dispatch(build_id)` sends a build to the workers again: a build whose
+    step lost the database is retried once with it (without it, the reaper retries it later)."""
     build = build_start(build_id, worker)
     if build is None:
         log.info("build %s is not queued; nothing to do", build_id)
         return
     with BuildHeartbeat(build.pk):
-        _build_steps_run(build)
+        _build_steps_run(build, dispatch)
 
 
-def _build_steps_run(build: Build) -> None:
+def _log_flush_retrying(writer: BuildLog) -> None:
+    db_retry(lambda: writer.flush(strict=True))
+
+
+def _database_lost(build: Build, writer: BuildLog, error: Exception, dispatch) -> None:
+    """A step met a database that went away (a PostgreSQL restart) in the middle of its work,
+    where its own writes cannot simply be tried again: once the database answers, the build is
+    retried as one whose worker died (once, then failed), instead of being left running."""
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    log.warning("build %s: the database connection was lost during step %s: %s", build.pk, writer.step, first_line)
+    if dispatch is None:
+        return
+    _log_flush_retrying(writer)
+    why = f"The database connection was lost during step {writer.step} ({first_line})"
+    db_retry(lambda: build_worker_lost(build.pk, dispatch=dispatch, worker=build.worker.rpartition(":")[0], why=why))
+
+
+def _build_steps_run(build: Build, dispatch) -> None:
     build_id = build.pk
     writer = BuildLog(build)
     _step_set(build, "compose", "done")
@@ -332,22 +355,25 @@ def _build_steps_run(build: Build) -> None:
             step(build, writer)
             if build.steps[name]["status"] == "running":
                 _step_set(build, name, "done")
-        writer.flush()
+        _log_flush_retrying(writer)
         build_finish(build, Build.Status.SUCCEEDED)
     except BuildCancelled:
         writer.line("Cancelled: the running step was stopped.")
-        writer.flush()
+        _log_flush_retrying(writer)
         _step_set(build, writer.step, "cancelled")
         build_finish(build, Build.Status.CANCELLED, "build:user:cancelled", "The build was cancelled.", "")
     except StepFailed as failure:
         writer.line(f"ERROR: {failure.message}")
-        writer.flush()
+        _log_flush_retrying(writer)
         _step_set(build, writer.step, "failed")
         build_finish(build, Build.Status.FAILED, failure.code, failure.message, failure.failed_step)
+    except CONNECTION_ERRORS as error:
+        _database_lost(build, writer, error, dispatch)
+        return
     except Exception as error:  # an app error must still end the build visibly, never leave it running
         log.exception("build %s crashed", build_id)
         writer.line(f"INTERNAL ERROR: {error}")
-        writer.flush()
+        _log_flush_retrying(writer)
         _step_set(build, writer.step, "failed")
         build_finish(build, Build.Status.FAILED, "build:app:crash", f"Internal error: {error}", "")
     if build.status in (Build.Status.FAILED, Build.Status.CANCELLED) and writer.step == "build":
@@ -360,4 +386,4 @@ def build_finish(build: Build, status: str, code: str = "", message: str = "", f
     # The failed step is the builder's echo of a Dockerfile line ("Step 3/7 : ENV API_TOKEN=..."), and
     # an engine error may quote one: masked as the log is, since the build page and the API show both.
     build.error_code, build.error_message, build.failed_step = code, log_text_mask(message), log_text_mask(failed_step)
-    build.save(update_fields=["status", "finished", "error_code", "error_message", "failed_step"])
+    db_retry(lambda: build.save(update_fields=["status", "finished", "error_code", "error_message", "failed_step"]))
