@@ -41,12 +41,12 @@ def fault_worker_factory(private_broker, django_db_setup):
 
     started = []
 
-    def start(name: str, concurrency: int = 1, beat: bool = False, **env):
+    def start(name: str, concurrency: int = 1, beat: bool = False, queues: str = "builds,scans,default", **env):
         ARTIFACTS.mkdir(exist_ok=True)
         full_env = {"DATABASE_URL": _database_url(connection.settings_dict), "CELERY_BROKER_URL": private_broker.url,
                     **{key: str(value) for key, value in env.items()}}
         process, _ = start_worker(env=full_env, log_path=ARTIFACTS / f"worker-{name}.log", concurrency=concurrency,
-                                  beat_schedule=private_broker.workdir / f"beat-{name}" if beat else None)
+                                  queues=queues, beat_schedule=private_broker.workdir / f"beat-{name}" if beat else None)
         started.append(process)
         return process
 
