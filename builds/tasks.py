@@ -10,6 +10,7 @@ from builds.errors import TeamAtCapacity
 from builds.runner.pipeline import build_run
 from builds.runner.reaper import build_worker_lost, builds_reap
 from builds.runner.worker_beat import WorkerBeat
+from portal.db_retry import connection_drop, db_retry
 from portal.logcontext import build_log_context
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,14 @@ def run_build_worker_lost(sender=None, exception=None, args=None, **_):
     Messages are acknowledged when a build starts (no acks_late: with Redis, a build longer than
     the visibility timeout would be delivered twice), so Celery itself will not redeliver it;
     the database says what ran, and the reaper's rules decide."""
-    if isinstance(exception, WorkerLostError) and args:
-        build_worker_lost(int(args[0]), dispatch=build_dispatch, worker=WORKER["node"],
-                          why=f"The worker process running this build died ({exception})")
+    if not (isinstance(exception, WorkerLostError) and args):
+        return
+    why = f"The worker process running this build died ({exception})"
+    try:  # the main process keeps its connection between such rare calls: it may have died meanwhile
+        connection_drop()
+        db_retry(lambda: build_worker_lost(int(args[0]), dispatch=build_dispatch, worker=WORKER["node"], why=why), seconds=10)
+    finally:
+        connection_drop()
 
 
 def build_queue(build_id: int) -> str:

@@ -18,7 +18,10 @@ CONNECTION_ERRORS = (OperationalError, InterfaceError)
 
 
 def connection_drop() -> None:
-    """Forget this thread's connection (it may be dead): the next query connects again."""
+    """Forget this thread's connection (it may be dead): the next query connects again. Never in
+    the middle of a transaction: that one's owner must see it fail and decide."""
+    if connection.in_atomic_block:
+        return
     try:
         connection.close()
     except CONNECTION_ERRORS:
