@@ -154,6 +154,13 @@ class WorkerHeartbeat(models.Model):
         return self.node
 
 
+class ReaperPass(models.Model):
+    """When the reaper last ran (one row). A pass after a long gap (the database was down, or no
+    worker ran the reaper) does not trust heartbeats' silence yet: nobody could write them."""
+
+    last_pass = models.DateTimeField()
+
+
 class BuildLogChunk(models.Model):
     """Log lines appended while the build runs, so the page shows them live and nothing is lost."""
 

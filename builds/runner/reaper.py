@@ -16,7 +16,7 @@ from django.utils import timezone
 from adapters.factory import registry_client
 from adapters.registry import RegistryError
 from builds.logs import log_next_seq
-from builds.models import Build, BuildLogChunk
+from builds.models import Build, BuildLogChunk, ReaperPass
 from builds.runner.layers import build_layers_clean
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,28 @@ def builds_registry_retry(*, dispatch, now, answers=registry_answers) -> int:
     return retried
 
 
+def reaper_pass_record(now) -> bool:
+    """Record this pass; False when the previous one is so long ago that running builds' silent
+    heartbeats prove nothing yet. After a PostgreSQL outage longer than the stale window every
+    heartbeat is old, the live builds' included: their next beats come within
+    BUILD_HEARTBEAT_SECONDS of the database's return, so a pass right then must not retry them
+    (the build would run twice). The next pass, one interval later, judges again."""
+    trust_gap = datetime.timedelta(seconds=settings.BUILD_STALE_SECONDS - 2 * settings.BUILD_HEARTBEAT_SECONDS)
+    with transaction.atomic():
+        state = ReaperPass.objects.select_for_update().filter(pk=1).first()
+        if state is None:  # the first pass ever: nothing to compare with
+            ReaperPass.objects.get_or_create(pk=1, defaults={"last_pass": now})
+            return True
+        previous = state.last_pass
+        trusted = now - previous <= trust_gap
+        if now > previous:
+            state.last_pass = now
+            state.save(update_fields=["last_pass"])
+    if not trusted:
+        log.warning("reaper: no pass since %s; running builds are judged from the next pass on", previous)
+    return trusted
+
+
 def builds_reap(*, dispatch, now=None, registry_answers=registry_answers) -> dict:
     """One pass of the reaper (a periodic task); `dispatch(build_id)` sends a build to the workers.
     Returns counts for the log and the tests."""
@@ -145,7 +167,9 @@ def builds_reap(*, dispatch, now=None, registry_answers=registry_answers) -> dic
     stale = now - datetime.timedelta(seconds=settings.BUILD_STALE_SECONDS)
     counts = {"requeued": 0, "failed": 0, "cancelled": 0, "redispatched": 0, "dispatch_failed": 0, "registry_retried": 0}
     ended = []
-    for build_id in Build.objects.filter(status=Build.Status.RUNNING, heartbeat__lt=stale).values_list("pk", flat=True):
+    trusted = reaper_pass_record(now)
+    running = Build.objects.filter(status=Build.Status.RUNNING, heartbeat__lt=stale) if trusted else Build.objects.none()
+    for build_id in running.values_list("pk", flat=True):
         with transaction.atomic():
             # Conditions checked again under the lock: another reaper (beat may run several passes
             # at once after a pause) may have just handled this build.

@@ -242,3 +242,18 @@ def test_only_recent_registry_failures_of_a_recipe_s_latest_build_are_retried(bu
         Build.objects.filter(pk=newer.pk).update(status=Build.Status.SUCCEEDED)
         assert builds_reap(dispatch=build_dispatch, registry_answers=answers)["registry_retried"] == 0, \
             "a newer build of the recipe was requested meanwhile"
+
+
+def test_after_a_gap_in_its_passes_the_reaper_waits_one_pass_before_judging_running_builds(build, settings):  # noqa: F811
+    """A PostgreSQL outage longer than the stale window leaves every heartbeat old, live builds'
+    too: right after it, silence proves nothing; one interval later it does."""
+    start = timezone.now()
+    assert builds_reap(dispatch=build_dispatch, now=start)["requeued"] == 0  # the first pass ever
+    outage_over = start + datetime.timedelta(seconds=settings.BUILD_STALE_SECONDS + 60)
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.RUNNING, attempts=1, heartbeat=start)
+    with mock.patch("builds.tasks.run_build.apply_async"):
+        assert builds_reap(dispatch=build_dispatch, now=outage_over)["requeued"] == 0, "no pass for 90 s: not judged yet"
+        build.refresh_from_db()
+        assert build.status == Build.Status.RUNNING
+        next_pass = outage_over + datetime.timedelta(seconds=settings.REAPER_INTERVAL_SECONDS)
+        assert builds_reap(dispatch=build_dispatch, now=next_pass)["requeued"] == 1, "still silent a pass later: dead"
