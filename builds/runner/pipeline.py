@@ -17,7 +17,7 @@ from adapters.factory import base_pull_token, registry_client, registry_host, se
 from adapters.registry import RegistryError
 from adapters.registry_names import InvalidName, repository_path
 from adapters.retry import registry_unreachable, with_registry_retries
-from builds.errors import BuildCancelled, StepFailed, TeamAtCapacity
+from builds.errors import BuildCancelled, StepFailed, TeamAtCapacity, failure_message
 from builds.logs import BuildLog, log_text_mask
 from builds.models import Build
 from builds.runner.build_network import build_network, build_proxy_args, build_proxy_url
@@ -385,5 +385,6 @@ def build_finish(build: Build, status: str, code: str = "", message: str = "", f
     build.finished = timezone.now()
     # The failed step is the builder's echo of a Dockerfile line ("Step 3/7 : ENV API_TOKEN=..."), and
     # an engine error may quote one: masked as the log is, since the build page and the API show both.
+    message = failure_message(code, message) if message else message
     build.error_code, build.error_message, build.failed_step = code, log_text_mask(message), log_text_mask(failed_step)
     db_retry(lambda: build.save(update_fields=["status", "finished", "error_code", "error_message", "failed_step"]))
