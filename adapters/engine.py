@@ -22,12 +22,13 @@ class EngineError(Exception):
     """The engine or the build failed; `user_error` tells a failing Dockerfile step from an outage."""
 
     def __init__(self, message: str, *, user_error: bool = False, failed_step: str = "", cancelled: bool = False,
-                 timed_out: bool = False):
+                 timed_out: bool = False, out_of_memory: bool = False):
         super().__init__(message)
         self.user_error = user_error
         self.failed_step = failed_step
         self.cancelled = cancelled
         self.timed_out = timed_out
+        self.out_of_memory = out_of_memory
 
 
 def engine_client() -> docker.APIClient:
@@ -61,6 +62,40 @@ def build_limits() -> dict:
         "memswap": settings.BUILD_MEMORY_BYTES,  # no swap beyond the memory limit
         "cpushares": settings.BUILD_CPU_SHARES,
     }
+
+
+def memory_mib(limit_bytes: int) -> int:
+    return limit_bytes // (1024 * 1024)
+
+
+# The legacy builder's words for a RUN step that failed, and for one whose process was killed (SIGKILL).
+STEP_EXIT = re.compile(r"returned a non-zero code: (\d+)")
+
+
+def _step_out_of_memory(api, container_id: str, since: int, exit_code: int) -> bool:
+    """Whether the engine's OOM killer struck in the failed step's container.
+
+    The builder has already removed the container (forcerm) when it reports the failure, so its
+    State.OOMKilled is gone; the engine's event log still holds the container's `oom` event (also
+    when the OOM killer hit a child process and the step then failed with another exit code). When
+    the events cannot be read, exit 137 (SIGKILL) under a memory limit is taken as out of memory:
+    our own kills, cancel and deadline, are told apart before this is asked, and nothing else kills."""
+    killed_under_limit = exit_code == 137 and bool(settings.BUILD_MEMORY_BYTES)
+    if not container_id:
+        return killed_under_limit
+    try:
+        events = api.events(since=since, until=int(time.time()) + 1, decode=True,  # waits < 1 s: once per failure
+                            filters={"type": "container", "container": container_id, "event": "oom"})
+        return any((event.get("status") or event.get("Action")) == "oom" for event in events)
+    except DockerException:
+        return killed_under_limit
+
+
+def _out_of_memory(step: str) -> EngineError:
+    limit = memory_mib(settings.BUILD_MEMORY_BYTES)
+    where = f" in {step}" if step else ""
+    return EngineError(f"Out of memory (limit {limit} MiB){where}: the engine killed the step when it used more than "
+                       f"the {limit} MiB a build step may use.", user_error=True, failed_step=step, out_of_memory=True)
 
 
 def context_tar(files: dict[str, bytes]) -> bytes:
@@ -144,6 +179,7 @@ def image_build(
     watchdog.start()
     image_id = ""
     stream = None
+    started = int(time.time()) - 1
     try:
         stream = api.build(
             fileobj=io.BytesIO(context), custom_context=True, decode=True, rm=True, forcerm=True,
@@ -162,8 +198,12 @@ def image_build(
                 image_id = event["aux"]["ID"]
             elif "error" in event:
                 on_line(event["error"].strip())
-                raise _stopped_error(progress, deadline_seconds) or EngineError(
-                    event["error"].strip(), user_error=True, failed_step=progress.current_step)
+                if stopped := _stopped_error(progress, deadline_seconds):
+                    raise stopped
+                if (failed := STEP_EXIT.search(event["error"])) and _step_out_of_memory(
+                        api, progress.container_id, started, int(failed.group(1))):
+                    raise _out_of_memory(progress.current_step)
+                raise EngineError(event["error"].strip(), user_error=True, failed_step=progress.current_step)
             if stopped := _stopped_error(progress, deadline_seconds):
                 raise stopped
     except APIError as error:

@@ -189,6 +189,8 @@ def _engine_build(build: Build, log: BuildLog, context: bytes, tag: str, network
             raise BuildCancelled()
         if error.timed_out:
             raise StepFailed("build:user:deadline", _deadline_message(total), error.failed_step)
+        if error.out_of_memory:
+            raise StepFailed("build:user:out-of-memory", str(error), error.failed_step)
         code = "build:user:step-failed" if error.user_error else "build:app:engine"
         raise StepFailed(code, str(error), error.failed_step)
 

@@ -10,7 +10,8 @@ CODE = re.compile(r"[\"']((?:build|scan|publish):(?:user|app):[a-z-]+)[\"']")
 
 def test_it_lists_advice_for_every_failure_code_the_source_uses():
     used = {code for app in ("builds", "compliance", "portal", "adapters")
-            for path in (ROOT / app).rglob("*.py") for code in CODE.findall(path.read_text())}
+            for path in (ROOT / app).rglob("*.py") if path != ROOT / "builds" / "errors.py"
+            for code in CODE.findall(path.read_text())}
     assert "build:user:out-of-memory" in used
     assert used <= FAILURE_ADVICE.keys(), f"codes without advice: {sorted(used - FAILURE_ADVICE.keys())}"
 
