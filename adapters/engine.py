@@ -347,16 +347,61 @@ def image_remove_local(*, reference: str) -> None:
 STEP_RESULT = re.compile(r"^ ---> ([0-9a-f]{12,64})$", re.M)
 
 
-def step_images_from_log(text: str) -> list[str]:
-    """Ids of the images a build's steps produced, from its log, in order; Step 1 (FROM: the base
+@dataclass
+class StepImage:
+    """One finished step of an engine build, read back from the build's log."""
+
+    number: int
+    instruction: str
+    image_id: str
+    run: int  # which engine build of the log (a build stage, stage one, the script stage) it belongs to
+
+
+def step_images_read(text: str) -> list[StepImage]:
+    """The steps a build log shows, in order, with the image each produced; Step 1 (FROM: the base
     or the first stage) is left out because it is never the build's own layer."""
-    ids, step = [], 0
+    steps, step, instruction, run = [], 0, "", 0
     for line in text.splitlines():
         if found := STEP_LINE.match(line):
-            step = int(found.group(1))
+            step, instruction = int(found.group(1)), found.group(3)
+            run += step == 1
         elif (found := STEP_RESULT.match(line)) and step > 1:
-            ids.append(found.group(1))
-    return ids
+            steps.append(StepImage(step, instruction, found.group(1), run))
+    return steps
+
+
+def step_images_from_log(text: str) -> list[str]:
+    """Ids of the images a build's steps produced, from its log, in order (Step 1 left out)."""
+    return [step.image_id for step in step_images_read(text)]
+
+
+def image_untag_if_ours(*, reference: str, image_ids: set[str]) -> bool:
+    """Drop the local name `reference` when it names one of `image_ids` (short or full ids): names
+    like portal-build-7 repeat across portal databases sharing an engine, so the name alone does
+    not say whose image it is. Parents are kept (the caller removes what it owns)."""
+    api = engine_client()
+    try:
+        found = api.inspect_image(reference)["Id"].removeprefix("sha256:")
+    except APIError:
+        return False  # no such name
+    if not any(found.startswith(image_id) for image_id in image_ids):
+        return False
+    try:
+        api.remove_image(reference, noprune=True)
+    except APIError:
+        return False
+    return True
+
+
+def image_tag_keep(*, image_id: str, repository: str) -> str:
+    """Give an image a local name (tag: its short id) so the engine keeps it as a named image, not a
+    dangling one; returns the reference."""
+    tag = image_id.removeprefix("sha256:")[:12]
+    try:
+        engine_client().tag(image_id, repository, tag=tag)
+    except APIError as error:
+        raise EngineError(f"Could not name image {tag}: {error.explanation or error}")
+    return f"{repository}:{tag}"
 
 
 def dangling_images_remove(*, image_ids: list[str]) -> list[str]:

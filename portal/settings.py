@@ -409,6 +409,9 @@ BUILD_QUEUES = [q for q in env("BUILD_QUEUES", "builds").split(",") if q]
 TEAM_MAX_RUNNING_BUILDS = envint("TEAM_MAX_RUNNING_BUILDS", 2)
 TEAM_CAPACITY_RETRY_SECONDS = envint("TEAM_CAPACITY_RETRY_SECONDS", 10)
 BUILD_MEMORY_BYTES = envint("BUILD_MEMORY_BYTES", 4 * 1024 * 1024 * 1024)
+# A finished build leaves nothing on the engine but, when published, its package-transaction layers
+# as the layer cache other recipes share (builds/runner/layers.py). ENGINE_LAYER_CACHE=0 keeps none.
+ENGINE_LAYER_CACHE = envbool("ENGINE_LAYER_CACHE", "True")
 BUILD_CPU_SHARES = envint("BUILD_CPU_SHARES", 512)
 # Each worker writes its own heartbeat (its queues, the builds it runs) this often; one not seen for
 # WORKER_STALE_SECONDS is gone: its builds' pages say so, and the health panels leave it out.

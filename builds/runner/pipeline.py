@@ -378,8 +378,9 @@ def _build_steps_run(build: Build, dispatch) -> None:
         _log_flush_retrying(writer)
         _step_set(build, writer.step, "failed")
         build_finish(build, Build.Status.FAILED, "build:app:crash", f"Internal error: {error}", "")
-    if build.status in (Build.Status.FAILED, Build.Status.CANCELLED) and writer.step == "build":
-        build_layers_clean(build=build)
+    # Whatever the outcome, the engine keeps nothing of this build but its shared package layers
+    # (the registry holds the image; scan and publication read it there).
+    build_layers_clean(build=build)
 
 
 def build_finish(build: Build, status: str, code: str = "", message: str = "", failed_step: str = "") -> None:

@@ -1,0 +1,35 @@
+"""Which step images a published build keeps as the engine's layer cache (pure: read from a log)."""
+from adapters.engine import step_images_read
+from builds.runner.layers import package_layer_tips
+
+LOG = """Step 1/5 : FROM 127.0.0.1:5000/base/debian@sha256:00
+ ---> 111111111111
+Step 2/5 : COPY portal-apt-lists /var/lib/apt/lists
+ ---> 222222222222
+Step 3/5 : RUN apt-get install -y --no-install-recommends tzdata && rm -rf /var/lib/apt/lists/*
+ ---> Using cache
+ ---> 333333333333
+Step 4/5 : RUN ln -sf /usr/share/zoneinfo/UTC /etc/localtime
+ ---> Running in abcdefabcdef
+ ---> 444444444444
+Step 5/5 : LABEL io.image-portal.build=7
+ ---> 555555555555
+Step 1/3 : FROM 555555555555
+ ---> 555555555555
+Step 2/3 : RUN sh /tmp/image-env.sh
+ ---> 666666666666
+Step 3/3 : USER 10001
+ ---> 777777777777
+"""
+
+
+def test_it_reads_each_step_with_its_engine_build():
+    steps = step_images_read(LOG)
+    assert [(s.run, s.number, s.image_id) for s in steps] == [
+        (1, 2, "222222222222"), (1, 3, "333333333333"), (1, 4, "444444444444"), (1, 5, "555555555555"),
+        (2, 2, "666666666666"), (2, 3, "777777777777")]
+
+
+def test_it_keeps_the_top_package_transaction_of_each_engine_build_only():
+    assert package_layer_tips(step_images_read(LOG)) == ["333333333333"]
+    assert package_layer_tips(step_images_read(LOG.replace("apt-get install", "echo"))) == []
