@@ -459,6 +459,40 @@ def images_remove_with_label(*, label: str, value: str) -> int:
     return len(found)
 
 
+def images_named(*, repository: str) -> list[dict]:
+    """The engine's images with a name in `repository` (e.g. the layer cache's)."""
+    return engine_client().images(name=repository)
+
+
+def images_remove_forced(*, images: list[dict]) -> list[str]:
+    """Remove these images (as `images()` lists them: Id, ParentId), whatever names they have,
+    children before parents; returns the ids removed. An image a container or another image still
+    uses is left (the engine refuses even with force) and not counted."""
+    api = engine_client()
+    remaining = {image["Id"]: image.get("ParentId", "") for image in images}
+    removed = []
+    while remaining:
+        leaves = [image_id for image_id in remaining if image_id not in set(remaining.values())] or list(remaining)
+        for image_id in leaves:
+            del remaining[image_id]
+            try:
+                api.remove_image(image_id, force=True)
+                removed.append(image_id)
+            except APIError as error:
+                if getattr(error, "status_code", None) not in (404, 409):
+                    raise EngineError(f"Could not remove image {image_id[:19]}: {error.explanation or error}")
+    return removed
+
+
+def image_name_drop(*, reference: str) -> None:
+    """Drop one local name; its image (and untagged parents) go when no other name or child holds them."""
+    try:
+        engine_client().remove_image(reference)
+    except APIError as error:
+        if getattr(error, "status_code", None) not in (404, 409):
+            raise EngineError(f"Could not remove {reference}: {error.explanation or error}")
+
+
 def script_output_in_image(*, image: str, script: str, path: str, label: str, environment: dict, timeout: float,
                            token: Callable[[str], str] | None = None, network: str = "") -> bytes:
     """Run `sh -c script` in a throw-away container of `image` (pulled if the engine lacks it) and

@@ -7,6 +7,7 @@ from celery.signals import task_failure, worker_ready, worker_shutdown
 from django.conf import settings
 
 from builds.errors import TeamAtCapacity
+from builds.runner.engine_sweep import engine_sweep
 from builds.runner.pipeline import build_run
 from builds.runner.reaper import build_worker_lost, builds_reap
 from builds.runner.worker_beat import WorkerBeat
@@ -66,6 +67,18 @@ def run_build_worker_lost(sender=None, exception=None, args=None, **_):
         db_retry(lambda: build_worker_lost(int(args[0]), dispatch=build_dispatch, worker=WORKER["node"], why=why), seconds=10)
     finally:
         connection_drop()
+
+
+@shared_task(name="builds.tasks.sweep_engines", ignore_result=True)
+def sweep_engines() -> None:
+    """Beat's entry: one sweep per build queue, since each queue's workers use their own engine."""
+    for queue in settings.BUILD_QUEUES:
+        sweep_engine.apply_async(queue=queue)
+
+
+@shared_task(name="builds.tasks.sweep_engine", ignore_result=True)
+def sweep_engine() -> dict:
+    return engine_sweep().counts()
 
 
 def build_queue(build_id: int) -> str:

@@ -277,6 +277,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "builds.tasks.reap_stuck_builds": {"queue": "default"},
+    "builds.tasks.sweep_engines": {"queue": "default"},
     "builds.tasks.*": {"queue": "builds"},
     # Exception upkeep is housekeeping, not scanning: it stays on the default queue.
     "compliance.tasks.expire_exceptions": {"queue": "default"},
@@ -298,6 +299,8 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-attestations": {"task": "compliance.tasks.refresh_attestations",
                              "schedule": envint("ATTESTATION_REFRESH_INTERVAL_SECONDS", 60)},
     "renew-attestations": {"task": "compliance.tasks.refresh_attestations", "schedule": 3600, "kwargs": {"renew": True}},
+    # Sent to every build queue: each engine sweeps its own images.
+    "sweep-engines": {"task": "builds.tasks.sweep_engines", "schedule": envint("ENGINE_SWEEP_INTERVAL_SECONDS", 3600)},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # `%(build)s` is " build=<id>" while a build task runs (portal/logcontext.py), so its lines can be grepped.
@@ -419,6 +422,13 @@ WORKER_HEARTBEAT_SECONDS = float(env("WORKER_HEARTBEAT_SECONDS", "5"))
 WORKER_STALE_SECONDS = envint("WORKER_STALE_SECONDS", 15)
 # A running build's heartbeat is written this often by a thread of its own, whatever the step does.
 BUILD_HEARTBEAT_SECONDS = float(env("BUILD_HEARTBEAT_SECONDS", "5"))
+# The engine sweep (builds/runner/engine_sweep.py): how often, and how old an image labelled by the
+# portal must be before it is removed when no queued or running build owns it (longer than any
+# build lasts: other portal databases sharing the engine have their own build ids). Layer-cache
+# names older than ENGINE_LAYER_CACHE_MAX_AGE_SECONDS are dropped too (the next build makes them again).
+ENGINE_SWEEP_INTERVAL_SECONDS = envint("ENGINE_SWEEP_INTERVAL_SECONDS", 3600)
+ENGINE_SWEEP_GRACE_SECONDS = envint("ENGINE_SWEEP_GRACE_SECONDS", 2 * BUILD_DEADLINE_SECONDS)
+ENGINE_LAYER_CACHE_MAX_AGE_SECONDS = envint("ENGINE_LAYER_CACHE_MAX_AGE_SECONDS", 7 * 24 * 3600)
 # A running build whose worker has not beaten the heart for this long is retried once, then failed.
 # (A pool process that dies is seen at once by its worker, which retries the build without waiting:
 # this is for a whole worker or host that went away.)
