@@ -314,10 +314,11 @@ def sigstore_verify(build, bundles: list[dict], public_keys: dict | None = None,
 def run_in_image(reference, command):
     """(exit status, stdout+stderr) of a command in a fresh container. Logs are read after the
     container exits: the SDK's attached `run()` can lose output of very short-lived containers.
-    The image is pulled first with a scanner token (the registry answers nobody anonymous)."""
+    The image is pulled first with a scanner token (the registry answers nobody anonymous), and
+    removed afterwards when this call pulled it."""
     import docker
 
-    images_pull(references=[reference], token=lambda repository: service_token(
+    pulled = images_pull(references=[reference], token=lambda repository: service_token(
         "scanner", f"repository:{repository.removeprefix(registry_host() + '/')}:pull"))
     client = docker.from_env()
     try:
@@ -325,6 +326,8 @@ def run_in_image(reference, command):
         status = container.wait(timeout=300)["StatusCode"]
         output = container.logs(stdout=True, stderr=True).decode()
         container.remove()
+        if pulled:  # the test pulled it: it leaves the engine as it found it (the image carries the build label)
+            client.api.remove_image(reference)
     finally:
         client.close()
     return status, output
