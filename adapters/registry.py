@@ -183,6 +183,15 @@ class RegistryClient:
                                 f"{resp.headers['Docker-Content-Digest']} (sent {digest})")
         return digest
 
+    def manifest_delete(self, repository: str, digest: str) -> bool:
+        """Delete a manifest by digest (the registry needs `storage.delete.enabled`); False when it
+        was already gone. Tags pointing at it go with it."""
+        if not digest.startswith("sha256:"):
+            raise RegistryError(f"refused to delete {_ref(repository, digest)}: only a digest names one manifest")
+        resp = self._request("DELETE", _path(repository, "manifests", digest), f"manifest {_ref(repository, digest)}",
+                             ok=(202, 404))
+        return resp.status_code == 202
+
     def referrers(self, repository: str, digest: str) -> dict[str, Any] | None:
         """The OCI 1.1 referrers index of `digest`, or None when the registry has no referrers API
         (404, or an answer that is not an index): callers then read the referrers tag instead."""

@@ -10,6 +10,7 @@ from builds.errors import TeamAtCapacity
 from builds.runner.engine_sweep import engine_sweep
 from builds.runner.pipeline import build_run
 from builds.runner.reaper import build_worker_lost, builds_reap
+from builds.runner.registry_gc import registry_gc as registry_collect
 from builds.runner.worker_beat import WorkerBeat
 from portal.db_retry import connection_drop, db_retry
 from portal.logcontext import build_log_context
@@ -79,6 +80,12 @@ def sweep_engines() -> None:
 @shared_task(name="builds.tasks.sweep_engine", ignore_result=True)
 def sweep_engine() -> dict:
     return engine_sweep().counts()
+
+
+@shared_task(name="builds.tasks.registry_gc", ignore_result=True)
+def registry_gc() -> dict:
+    """On the default queue: its workers run on the registry's host (REGISTRY_STORAGE_DIR)."""
+    return registry_collect().counts()
 
 
 def build_queue(build_id: int) -> str:

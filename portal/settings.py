@@ -278,6 +278,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "builds.tasks.reap_stuck_builds": {"queue": "default"},
     "builds.tasks.sweep_engines": {"queue": "default"},
+    "builds.tasks.registry_gc": {"queue": "default"},
     "builds.tasks.*": {"queue": "builds"},
     # Exception upkeep is housekeeping, not scanning: it stays on the default queue.
     "compliance.tasks.expire_exceptions": {"queue": "default"},
@@ -299,6 +300,7 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-attestations": {"task": "compliance.tasks.refresh_attestations",
                              "schedule": envint("ATTESTATION_REFRESH_INTERVAL_SECONDS", 60)},
     "renew-attestations": {"task": "compliance.tasks.refresh_attestations", "schedule": 3600, "kwargs": {"renew": True}},
+    "registry-gc": {"task": "builds.tasks.registry_gc", "schedule": envint("REGISTRY_GC_INTERVAL_SECONDS", 3600)},
     # Sent to every build queue: each engine sweeps its own images.
     "sweep-engines": {"task": "builds.tasks.sweep_engines", "schedule": envint("ENGINE_SWEEP_INTERVAL_SECONDS", 3600)},
 }
@@ -355,6 +357,12 @@ REGISTRY_TOKEN_ISSUER = env("PORTAL_REGISTRY_TOKEN_ISSUER", "image-portal")
 REGISTRY_TOKEN_SERVICE = env("PORTAL_REGISTRY_TOKEN_SERVICE", "portal-registry")
 # Long enough for the Docker Engine to push a large image with one token (it does not renew it).
 REGISTRY_TOKEN_TTL_SECONDS = envint("PORTAL_REGISTRY_TOKEN_TTL_SECONDS", 900)
+# Registry garbage collection in quarantine (builds/runner/registry_gc.py), run where the registry's
+# storage is: its filesystem rootdirectory (empty: the collection only says it cannot run here),
+# how often, how old an unreferenced manifest must be, and when an upload session counts as abandoned.
+REGISTRY_STORAGE_DIR = env("PORTAL_REGISTRY_STORAGE_DIR", "/var/lib/portal-registry/data")
+REGISTRY_GC_GRACE_SECONDS = envint("REGISTRY_GC_GRACE_SECONDS", 3600)
+REGISTRY_UPLOAD_MAX_AGE_SECONDS = envint("REGISTRY_UPLOAD_MAX_AGE_SECONDS", 24 * 3600)
 # Robot accounts (a team's registry logins): default and longest lifetime, in days.
 ROBOT_DEFAULT_DAYS = envint("ROBOT_DEFAULT_DAYS", 90)
 ROBOT_MAX_DAYS = envint("ROBOT_MAX_DAYS", 365)
