@@ -358,14 +358,14 @@ class StepImage:
 
 
 def step_images_read(text: str) -> list[StepImage]:
-    """The steps a build log shows, in order, with the image each produced; Step 1 (FROM: the base
-    or the first stage) is left out because it is never the build's own layer."""
+    """The steps a build log shows, in order, with the image each produced; FROM steps (Step 1, and
+    each later stage's: a base, a stage or an image id) are left out: never the build's own layer."""
     steps, step, instruction, run = [], 0, "", 0
     for line in text.splitlines():
         if found := STEP_LINE.match(line):
             step, instruction = int(found.group(1)), found.group(3)
             run += step == 1
-        elif (found := STEP_RESULT.match(line)) and step > 1:
+        elif (found := STEP_RESULT.match(line)) and step > 1 and not instruction.upper().startswith("FROM "):
             steps.append(StepImage(step, instruction, found.group(1), run))
     return steps
 

@@ -33,3 +33,11 @@ def test_it_reads_each_step_with_its_engine_build():
 def test_it_keeps_the_top_package_transaction_of_each_engine_build_only():
     assert package_layer_tips(step_images_read(LOG)) == ["333333333333"]
     assert package_layer_tips(step_images_read(LOG.replace("apt-get install", "echo"))) == []
+
+
+def test_a_later_stage_s_from_is_never_read_as_the_build_s_own_image():
+    log = ("Step 1/4 : FROM 127.0.0.1:5000/base/busybox@sha256:00 AS build\n ---> 111111111111\n"
+           "Step 2/4 : RUN make\n ---> 222222222222\n"
+           "Step 3/4 : FROM 127.0.0.1:5000/base/busybox@sha256:00\n ---> 111111111111\n"
+           "Step 4/4 : COPY --from=build /out /app\n ---> 444444444444\n")
+    assert [step.image_id for step in step_images_read(log)] == ["222222222222", "444444444444"]
