@@ -99,3 +99,21 @@ def test_a_published_build_keeps_its_package_layers_as_a_named_cache(starter_cat
     finally:
         engine().remove_image(cache)  # its parents go with it
     assert present(ids) == {}
+
+
+def test_a_build_cancelled_after_its_image_was_built_leaves_no_final_image(starter_catalog, team, member):
+    """Between the build and the push the final image (build-labelled, named portal-build-<id>) is
+    all there is of the build: a cancel right then must not leave it behind."""
+    from builds.errors import BuildCancelled
+
+    token = uuid.uuid4().hex
+    with mock.patch("builds.runner.pipeline.cancel_check", side_effect=[None, BuildCancelled()]):
+        build = busybox_build(team, member, "cancelled-built", f"RUN echo {token} > /one")
+
+    assert build.status == Build.Status.CANCELLED
+    assert build.steps["build"]["status"] == "done" and build.image_id
+    ids = step_images_from_log(full_log(build))
+    assert build.image_id.removeprefix("sha256:").startswith(ids[-1]), "the label step made the final image"
+    assert present(ids) == {}
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine().inspect_image(build.image_id)
