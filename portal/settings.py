@@ -278,7 +278,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "builds.tasks.reap_stuck_builds": {"queue": "default"},
     "builds.tasks.sweep_engines": {"queue": "default"},
-    "builds.tasks.registry_gc": {"queue": "default"},
+    # Where the registry's storage is mounted (one host: the default queue's worker).
+    "builds.tasks.registry_gc": {"queue": env("REGISTRY_GC_QUEUE", "default")},
     "builds.tasks.*": {"queue": "builds"},
     # Exception upkeep is housekeeping, not scanning: it stays on the default queue.
     "compliance.tasks.expire_exceptions": {"queue": "default"},

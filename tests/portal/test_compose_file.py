@@ -44,3 +44,14 @@ def test_every_portal_process_signs_with_the_same_key_from_a_secret():
         assert service["environment"]["PORTAL_SIGNING_KEY_FILE"] == "/run/secrets/portal_signing_key", role
         assert "portal_signing_key" in service["secrets"], role
     assert "signing_key ensure" in stack["services"]["web"]["command"], "the key is registered before the first publication"
+
+
+def test_the_registry_collection_runs_where_the_registry_storage_is_mounted():
+    stack = yaml.safe_load(COMPOSE.read_text())
+    services = stack["services"]
+    queue = services["web"]["environment"]["REGISTRY_GC_QUEUE"]
+    storage = services["web"]["environment"]["PORTAL_REGISTRY_STORAGE_DIR"]
+    collectors = [name for name, service in services.items() if f"-Q {queue} " in service.get("command", "")]
+    assert collectors == ["registry-gc"]
+    registry_volume = next(v for v in services["registry"]["volumes"] if v.endswith(":/var/lib/registry")).split(":")[0]
+    assert f"{registry_volume}:{storage}" in services["registry-gc"]["volumes"]
