@@ -53,3 +53,28 @@ def fault_worker_factory(private_broker, django_db_setup):
     yield start
     for process in started:
         stop_worker(process)
+
+
+@pytest.fixture(autouse=True)
+def builds_leave_no_images(request):
+    """After each test, every finished build of it has left none of its own step images on the engine
+    (issue 15: no dangling or build-labelled image of a build that no live build owns). Asked of
+    this test's builds only, by the ids in their logs: the engine is shared with other test runs.
+    Tagged images (bases, the layer cache) and images with children (layers others build on) are
+    the engine's to keep."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        yield
+        return
+    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    yield
+    import time
+
+    from builds.models import Build
+    from tests.integration.engine_leftovers import build_leftovers
+
+    done = list(Build.objects.filter(status__in=Build.DONE))
+    deadline = time.monotonic() + 15  # the worker cleans up just after it records the end
+    while (left := {b.pk: ids for b in done if (ids := build_leftovers(b))}) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"finished builds left step images on the engine: {left}"
