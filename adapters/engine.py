@@ -371,7 +371,7 @@ def step_images_read(text: str) -> list[StepImage]:
 
 
 def step_images_from_log(text: str) -> list[str]:
-    """Ids of the images a build's steps produced, from its log, in order (Step 1 left out)."""
+    """Ids of the images a build's steps produced, from its log, in order (FROM steps left out)."""
     return [step.image_id for step in step_images_read(text)]
 
 

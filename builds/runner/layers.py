@@ -76,7 +76,10 @@ def build_layers_clean(*, build: Build) -> list[str]:
         published = Build.objects.filter(pk=build.pk).exclude(published_reference="").exists()
         if published and settings.ENGINE_LAYER_CACHE:
             for tip in package_layer_tips(steps):
-                image_tag_keep(image_id=tip, repository=CACHE_REPOSITORY)
+                try:
+                    image_tag_keep(image_id=tip, repository=CACHE_REPOSITORY)
+                except EngineError as error:  # gone already: nothing to keep, the rest still goes
+                    log.info("build %s: layer cache %s not kept: %s", build.pk, tip, error)
         removed = dangling_images_remove(image_ids=[image_id for image_id in own if image_id not in in_use])
     except EngineError as error:  # cleanup must never turn a finished build into a crash
         log.warning("build %s: leftover step images not removed: %s", build.pk, error)

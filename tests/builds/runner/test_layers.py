@@ -41,3 +41,20 @@ def test_a_later_stage_s_from_is_never_read_as_the_build_s_own_image():
            "Step 3/4 : FROM 127.0.0.1:5000/base/busybox@sha256:00\n ---> 111111111111\n"
            "Step 4/4 : COPY --from=build /out /app\n ---> 444444444444\n")
     assert [step.image_id for step in step_images_read(log)] == ["222222222222", "444444444444"]
+
+
+def test_a_cache_layer_the_engine_no_longer_has_does_not_stop_the_cleanup(build, settings):
+    from unittest import mock
+
+    from adapters.engine import EngineError
+    from builds.models import Build, BuildLogChunk
+    from builds.runner.layers import build_layers_clean
+
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.SUCCEEDED, published_reference="r@sha256:0")
+    build.refresh_from_db()
+    BuildLogChunk.objects.create(build=build, seq=0, first_line=1, step="build", text=LOG)
+    with mock.patch("builds.runner.layers.image_untag_if_ours"), \
+         mock.patch("builds.runner.layers.image_tag_keep", side_effect=EngineError("No such image")), \
+         mock.patch("builds.runner.layers.dangling_images_remove", return_value=["444444444444"]) as remove:
+        assert build_layers_clean(build=build) == ["444444444444"]
+    assert "444444444444" in remove.call_args.kwargs["image_ids"]
