@@ -26,7 +26,7 @@ def test_it_names_the_build_in_lines_logged_while_it_runs(caplog):
 def test_it_is_set_by_the_build_task(caplog, monkeypatch):
     seen = []
 
-    def build_run(build_id):
+    def build_run(build_id, **_):
         logging.getLogger("builds.runner.pipeline").warning("step failed")
         seen.append(build_id)
 
