@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from adapters.registry import RegistryError
-from builds.log_window import LogWindow, log_window
 from builds.liveness import build_liveness
+from builds.log_window import LogWindow, log_window
 from builds.models import Build, BuildLogChunk, Recipe
 from builds.selectors import visible_build_or_404
 from builds.services import build_cancel, build_request
