@@ -14,7 +14,9 @@ export PORTAL_RUN_DIR=${PORTAL_RUN_DIR:-$root/var}
 export PORTAL_BIND=${PORTAL_BIND:-127.0.0.1:8000}
 export PORTAL_PYTHON=${PORTAL_PYTHON:-$root/.venv/bin}
 export PORTAL_WORKER_NAME=${PORTAL_WORKER_NAME:-worker@%h}
-export PORTAL_WORKER_QUEUES=${PORTAL_WORKER_QUEUES:-builds,scans,default}
+export PORTAL_WORKER_QUEUES=${PORTAL_WORKER_QUEUES:-builds,scans}
+export PORTAL_HOUSEKEEPING_NAME=${PORTAL_HOUSEKEEPING_NAME:-housekeeping@%h}
+export PORTAL_HOUSEKEEPING_QUEUES=${PORTAL_HOUSEKEEPING_QUEUES:-default}
 export PORTAL_WORKER_CONCURRENCY=${PORTAL_WORKER_CONCURRENCY:-2}
 export PORTAL_WEB_WORKERS=${PORTAL_WEB_WORKERS:-2}
 config=$root/deploy/supervisord.conf
@@ -60,7 +62,7 @@ trap 'exit 143' TERM
 
 "$PORTAL_PYTHON/supervisord" -c "$config" &
 supervisord=$!
-echo "supervisor: supervisord pid $supervisord; logs in $PORTAL_RUN_DIR/log/ (web.log, worker.log, beat.log)"
+echo "supervisor: supervisord pid $supervisord; logs in $PORTAL_RUN_DIR/log/ (web.log, worker.log, housekeeping.log, beat.log)"
 echo "supervisor: status with $PORTAL_PYTHON/supervisorctl -c $config status (PORTAL_RUN_DIR=$PORTAL_RUN_DIR)"
 for _ in $(seq 300); do
   if (exec 3<>"/dev/tcp/${host:-127.0.0.1}/$port") 2>/dev/null; then

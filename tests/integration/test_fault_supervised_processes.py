@@ -105,7 +105,8 @@ def stack(private_broker, django_db_setup):
     env = {**os.environ, "PORTAL_RUN_DIR": str(run_dir), "PORTAL_BIND": f"127.0.0.1:{free_port()}",
            "STATIC_ROOT": str(run_dir / "static"), "DATABASE_URL": _database_url(connection.settings_dict),
            "CELERY_BROKER_URL": private_broker.url, "PORTAL_WORKER_NAME": f"supervised-{uuid.uuid4().hex[:8]}@%h",
-           "PORTAL_WORKER_CONCURRENCY": "1", "PORTAL_WEB_WORKERS": "1"}
+           "PORTAL_WORKER_CONCURRENCY": "1", "PORTAL_WEB_WORKERS": "1",
+           "PORTAL_HOUSEKEEPING_NAME": f"housekeeping-{uuid.uuid4().hex[:8]}@%h"}
     supervised = SupervisedStack(run_dir, env).start()
     try:
         yield supervised
@@ -128,7 +129,8 @@ def test_a_killed_worker_is_restarted_and_takes_the_next_build(starter_catalog, 
     worker = stack.env["PORTAL_WORKER_NAME"].replace("%h", socket.gethostname())
     wait_until(lambda: worker_answers(worker), 60, "the supervised worker answering a ping")
     status = stack.ctl("status")
-    assert all(f"{program}" in status for program in ("web", "worker", "beat")) and status.count("RUNNING") == 3, status
+    assert all(f"{program}" in status for program in ("web", "worker", "housekeeping", "beat")) \
+        and status.count("RUNNING") == 4, status
     beat = stack.pid("beat")
 
     killed = stack.pid("worker")
@@ -157,7 +159,7 @@ def test_a_killed_worker_is_restarted_and_takes_the_next_build(starter_catalog, 
 
     # A rerun while an earlier supervisord is still there (its script was killed -9): stopped first.
     old_supervisord = stack.supervisord_pid()
-    old_children = [stack.pid(program) for program in ("web", "worker", "beat")]
+    old_children = [stack.pid(program) for program in ("web", "worker", "housekeeping", "beat")]
     stack.script.kill()
     stack.script.wait()
     assert processes_of(stack.run_dir), "supervisord and its programs outlived the killed script"
