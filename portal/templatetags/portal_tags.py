@@ -2,6 +2,8 @@ import json
 import re
 
 from django import template
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 register = template.Library()
 
@@ -36,6 +38,24 @@ def duration(start, end):
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+@register.filter
+def elapsed(start):
+    """How long since `start`, in seconds under a minute ('12 s', '3 min 12 s'): timesince says
+    '0 minutes' for the whole first minute of a build."""
+    return duration(start, timezone.now())
+
+
+@register.filter
+def step_duration(step) -> str:
+    """A build step's duration from the ISO times the pipeline records ('' before it starts); a
+    running step's so far."""
+    started = parse_datetime((step or {}).get("started") or "")
+    if started is None:
+        return ""
+    finished = parse_datetime(step.get("finished") or "") if step.get("status") != "running" else None
+    return duration(started, finished or timezone.now())
 
 
 @register.filter

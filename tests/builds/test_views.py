@@ -179,3 +179,22 @@ def test_a_new_image_starts_with_the_non_root_user_ticked(client, member, busybo
     assert 'value="runtime-user" checked' in page
     # a link that names the components (a copy of another recipe, a reload) is taken as it is
     assert 'value="runtime-user" checked' not in client.get(reverse("recipe-new"), {"component": ""}).content.decode()
+
+
+def test_the_header_and_steps_say_how_long_in_seconds_not_0_minutes(client, build, member):
+    import datetime
+    import re
+
+    from django.utils import timezone
+
+    started = timezone.now() - datetime.timedelta(seconds=42)
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.RUNNING, started=started, current_step="build", steps={
+        "compose": {"status": "done", "started": started.isoformat(),
+                    "finished": (started + datetime.timedelta(seconds=3)).isoformat()},
+        "build": {"status": "running", "started": (started + datetime.timedelta(seconds=3)).isoformat()}})
+    client.force_login(member)
+    page = client.get(reverse("build-detail", args=[build.pk])).content.decode()
+    assert re.search(r"running for <time[^>]*>4[2-9] s</time>", page), "seconds, not '0 minutes'"
+    steps = page.split('id="build-steps"', 1)[1].split("</nav>", 1)[0]
+    assert '<small class="muted step-time">3 s</small>' in steps
+    assert re.search(r'<small class="muted step-time">(39|4\d) s</small>', steps), "the running step so far"
