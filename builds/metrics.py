@@ -7,6 +7,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
+from builds.liveness import workers_alive
 from builds.models import Build
 
 QUANTILES = (0.5, 0.9, 1.0)
@@ -67,3 +68,10 @@ class BuildCollector:
             samples.add_metric([step], len(durations[step]))
         yield step_seconds
         yield samples
+
+        # Live workers (heartbeat rows not stale) per queue they consume: 0 for a queue nobody serves.
+        workers = GaugeMetricFamily("portal_workers", "Live Celery workers consuming each queue", labels=["queue"])
+        live = list(workers_alive().values_list("queues", flat=True))
+        for queue in sorted({q for queues in live for q in queues} | set(settings.BUILD_QUEUES) | {"scans", "default"}):
+            workers.add_metric([queue], sum(1 for queues in live if queue in queues))
+        yield workers

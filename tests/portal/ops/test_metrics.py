@@ -48,6 +48,21 @@ def test_it_counts_builds_by_status(db, recipe, member):
     assert 299 <= samples[("portal_builds_oldest_queued_seconds", ())] < 330
 
 
+def test_it_counts_live_workers_per_queue_from_their_heartbeats(db, settings):
+    from builds.liveness import worker_heartbeat_write
+    from builds.models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.all().delete()  # rows of workers another test run left in this database
+    worker_heartbeat_write(node="w1@h", pid=1, queues=["builds", "scans"], concurrency=2, active_builds=[], started=timezone.now())
+    worker_heartbeat_write(node="hk@h", pid=2, queues=["default"], concurrency=2, active_builds=[], started=timezone.now())
+    worker_heartbeat_write(node="dead@h", pid=3, queues=["builds"], concurrency=2, active_builds=[], started=timezone.now())
+    WorkerHeartbeat.objects.filter(node="dead@h").update(
+        last_seen=timezone.now() - datetime.timedelta(seconds=settings.WORKER_STALE_SECONDS + 1))
+    samples = scrape()
+    assert {q: samples[("portal_workers", (("queue", q),))] for q in ("builds", "scans", "default")} == \
+        {"builds": 1, "scans": 1, "default": 1}
+
+
 def test_it_gives_step_durations_of_recent_builds(db, recipe, member, settings):
     start = timezone.now() - datetime.timedelta(hours=1)
     made = builds(recipe, member, 4)
