@@ -1,5 +1,7 @@
 """Pages for builds (the list, a build with its live log, its Dockerfile, publish and cancel) and
 the home page (the team's images). Each view starts with one access helper."""
+import csv
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
@@ -38,13 +40,41 @@ def home(request):
     return render(request, "portal/home.html", {"recipes": recipes, "teams": teams_of(request.user)})
 
 
+BUILD_LIST_ROWS = 200
+BUILDS_CSV_COLUMNS = ["build", "team", "image", "status", "verdict", "digest", "published", "requested", "finished",
+                      "error_code"]
+
+
 @require_GET
 def build_list(request):
-    builds = Build.objects.filter(team__in=visible_teams(request.user)).select_related("recipe", "team").prefetch_related("verdicts")
-    status = request.GET.get("status", "")
+    """All builds the user may see, newest first, filtered by status and team; CSV with ?format=csv
+    (the same filters, every row rather than the page's latest BUILD_LIST_ROWS)."""
+    teams = visible_teams(request.user)
+    builds = Build.objects.filter(team__in=teams).select_related("recipe", "team").prefetch_related("verdicts")
+    status = request.GET.get("status", "") if request.GET.get("status") in Build.Status.values else ""
+    team = request.GET.get("team", "") if request.GET.get("team") in {t.slug for t in teams} else ""
     if status:
         builds = builds.filter(status=status)
-    return render(request, "builds/build_list.html", {"builds": builds[:200], "status": status, "statuses": Build.Status.choices})
+    if team:
+        builds = builds.filter(team__slug=team)
+    if request.GET.get("format") == "csv":
+        return _builds_csv(builds.order_by("-pk"))
+    return render(request, "builds/build_list.html", {
+        "builds": builds[:BUILD_LIST_ROWS], "status": status, "statuses": Build.Status.choices, "team": team,
+        "teams": teams, "query": request.GET.urlencode()})
+
+
+def _builds_csv(builds) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="builds.csv"'
+    writer = csv.writer(response)
+    writer.writerow(BUILDS_CSV_COLUMNS)
+    for build in builds.iterator(chunk_size=500):
+        verdict = next(iter(build.verdicts.all()), None)  # newest first (Verdict.Meta.ordering)
+        writer.writerow([build.pk, build.team.slug, build.recipe.name, build.status,
+                         "" if verdict is None else verdict.state, build.digest, build.published_reference,
+                         build.created.isoformat(), build.finished.isoformat() if build.finished else "", build.error_code])
+    return response
 
 
 def _live_context(build, window: LogWindow):

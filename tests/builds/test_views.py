@@ -198,3 +198,26 @@ def test_the_header_and_steps_say_how_long_in_seconds_not_0_minutes(client, buil
     steps = page.split('id="build-steps"', 1)[1].split("</nav>", 1)[0]
     assert '<small class="muted step-time">3 s</small>' in steps
     assert re.search(r'<small class="muted step-time">(39|4\d) s</small>', steps), "the running step so far"
+
+
+def test_the_builds_list_filters_by_team_and_exports_the_same_rows_as_csv(client, build, member, reviewer, other_team):
+    import csv
+    import io
+
+    other_recipe = Recipe.objects.create(team=other_team, name="other-app", base=build.recipe.base, created_by=member)
+    other = Build.objects.create(recipe=other_recipe, team=other_team, requested_by=member, status=Build.Status.FAILED,
+                                 composition_sha256="9" * 64, dockerfile="FROM x\n", error_code="build:user:step-failed")
+    client.force_login(reviewer)
+
+    def rows(**filters):
+        response = client.get(reverse("build-list"), {**filters, "format": "csv"})
+        return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+    assert {int(r["build"]) for r in rows()} == {build.pk, other.pk}
+    assert [int(r["build"]) for r in rows(team=other_team.slug)] == [other.pk]
+    assert rows(status="failed")[0]["error_code"] == "build:user:step-failed"
+    page = client.get(reverse("build-list"), {"team": other_team.slug}).content.decode()
+    assert f"#{other.pk}</a>" in page and f"#{build.pk}</a>" not in page
+    assert 'href="?team=' in page and "format=csv" in page
+    client.force_login(member)  # the member of `team` only: the other team's builds are not theirs to export
+    assert {int(r["build"]) for r in rows(team=other_team.slug)} == {build.pk}
