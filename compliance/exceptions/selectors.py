@@ -1,8 +1,12 @@
 """Reads of exceptions for the pages and the API, with who may see what."""
 from django.db.models import Q
 
-from compliance.models import PolicyException
+from compliance.exceptions.services import builds_in_scope
+from compliance.models import Finding, PolicyException
+from compliance.vulndb.severity import SEVERITY_ORDER
 from portal.rbac import is_security_reviewer, visible_teams
+
+IMPACT_ROWS = 50
 
 
 def exceptions_visible_to(user):
@@ -10,3 +14,19 @@ def exceptions_visible_to(user):
     if is_security_reviewer(user):
         return PolicyException.objects.all()
     return PolicyException.objects.filter(Q(team__in=visible_teams(user)) | Q(scope=PolicyException.Scope.GLOBAL))
+
+
+def exception_impact(exception: PolicyException, user) -> dict:
+    """What a reviewer weighs: the findings the exception would cover on the current images of its
+    scope (those the user may see), their worst severity, whether a fix exists, how many images."""
+    if exception.target_kind == PolicyException.Target.RULE:
+        return {}
+    field = "vulnerability_id" if exception.target_kind == PolicyException.Target.VULNERABILITY else "package__name"
+    findings = (Finding.objects.filter(scan__build__in=builds_in_scope(exception), **{field: exception.target})
+                .filter(scan__build__team__in=visible_teams(user))
+                .select_related("package", "scan__build__recipe", "scan__build__team").order_by("scan__build__team__slug"))
+    rows = list(findings[:IMPACT_ROWS])
+    severities = set(findings.values_list("severity", flat=True))
+    return {"rows": rows, "total": findings.count(), "images": findings.values("scan__build").distinct().count(),
+            "worst": next((s for s in SEVERITY_ORDER if s in severities), ""),
+            "fixable": findings.exclude(fixed_version="").count()}

@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_GET, require_POST
 
 from builds.models import Build
-from compliance.exceptions.selectors import exceptions_visible_to
+from compliance.exceptions.selectors import exception_impact, exceptions_visible_to
 from compliance.exceptions.services import DecisionConflict, exception_decide, exception_request, exception_revoke
 from compliance.models import PolicyException
 from portal.models import AuditEvent
@@ -82,6 +82,7 @@ def _render_detail(request, pk, status=200):
         "can_decide": is_security_reviewer(request.user) and exception.requested_by_id != request.user.pk,
         "approved_by_me": any(a.reviewer_id == request.user.pk for a in approvals),
         "awaiting_review": exception.status in PolicyException.AWAITING_REVIEW,
+        "impact": exception_impact(exception, request.user),
     }, status=status)
 
 

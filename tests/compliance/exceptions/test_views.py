@@ -90,3 +90,21 @@ def test_the_dashboard_lists_exceptions_expiring_soon(client, failing, member, r
     page = client.get(reverse("security-dashboard")).content.decode()
     assert "Exceptions expiring within 14 days" in page
     assert reverse("exception-detail", args=[exception.pk]) in page
+
+
+def test_the_reviewer_sees_what_an_exception_would_cover_severity_fix_and_images(client, failing, member, reviewer):  # noqa: F811
+    from compliance.exceptions.services import exception_request
+    from compliance.models import Finding
+
+    finding = Finding.objects.get(scan=failing.scan)
+    exception = exception_request(
+        user=member, scope="recipe", recipe=failing.recipe, target_kind="vulnerability", target=finding.vulnerability_id,
+        reason="fix_pending", justification="Upstream fix lands next week; the service is internal only.",
+        expires_at=timezone.now() + datetime.timedelta(days=5), end_when_fixed=False)
+    client.force_login(reviewer)
+    page = client.get(reverse("exception-detail", args=[exception.pk])).content.decode()
+    impact = page.split('id="impact-heading"', 1)[1].split("</section>", 1)[0]
+    assert "1 finding on 1 current image" in impact and "sev-critical" in impact
+    assert "a fix is available" in impact and finding.fixed_version in impact
+    assert reverse("image-report", args=[failing.pk]) in impact
+    assert reverse("vulnerability-impact", args=[finding.vulnerability_id]) in impact
