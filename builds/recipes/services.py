@@ -59,10 +59,20 @@ def recipe_visibility_set(*, user, recipe: Recipe, visible: bool) -> Recipe:
     return recipe
 
 
-def recipe_preview(*, base: BaseImage, choices: list[tuple[ComponentVersion, dict]], artifact_name: str = ""):
-    """The Dockerfile a recipe would build, without saving anything (raises CompositionError)."""
-    snapshot = snapshot_build(base=base, choices=choices, artifact_name=artifact_name, artifact_sha256="0" * 64 if artifact_name else "")
-    return compose(snapshot)
+ARTIFACT_NOT_HASHED = "0" * 64  # a preview's artifact that was named but not sent
+
+
+def recipe_preview(*, base: BaseImage, choices: list[tuple[ComponentVersion, dict]], artifact_name: str = "",
+                   artifact_sha256: str = ""):
+    """The Dockerfile a recipe would build, without saving anything (raises CompositionError); the
+    artifact's checksum is the uploaded file's when the preview was sent it."""
+    snapshot = snapshot_build(base=base, choices=choices, artifact_name=artifact_name,
+                              artifact_sha256=(artifact_sha256 or ARTIFACT_NOT_HASHED) if artifact_name else "")
+    composition = compose(snapshot)
+    if artifact_name and not artifact_sha256:  # say so rather than show a checksum of zeros
+        composition.dockerfile = composition.dockerfile.replace(
+            f"sha256:{ARTIFACT_NOT_HASHED}", "sha256 of the file, computed when it is saved")
+    return composition
 
 
 def values_kept(version: ComponentVersion, values: dict) -> dict:

@@ -1,5 +1,7 @@
 """Pages for recipes: the builder (new and edit, with its live preview), the recipe page and
 its Build button. Each view starts with one access helper."""
+import hashlib
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import QueryDict
@@ -28,13 +30,22 @@ def _preview_context(request, parsed):
         return context
     artifact = request.FILES.get("artifact")
     try:
-        composition = recipe_preview(base=parsed.base, choices=parsed.choices, artifact_name=artifact.name if artifact else "")
+        composition = recipe_preview(base=parsed.base, choices=parsed.choices, artifact_name=artifact.name if artifact else "",
+                                     artifact_sha256=_sha256_of(artifact) if artifact else "")
         context["dockerfile"] = composition.dockerfile
         context["composition_sha256"] = composition.sha256
     except CompositionError as error:
         context["preview_errors"] = error.errors or {"recipe": str(error)}
     context["expected_checks"] = _expected_checks(parsed)
     return context
+
+
+def _sha256_of(upload) -> str:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
 
 
 def _expected_checks(parsed):

@@ -221,3 +221,16 @@ def test_the_builds_list_filters_by_team_and_exports_the_same_rows_as_csv(client
     assert 'href="?team=' in page and "format=csv" in page
     client.force_login(member)  # the member of `team` only: the other team's builds are not theirs to export
     assert {int(r["build"]) for r in rows(team=other_team.slug)} == {build.pk}
+
+
+def test_the_preview_shows_the_uploaded_artifacts_own_checksum_never_zeros(client, member, busybox, runtime_user):
+    import hashlib
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(member)
+    content = b"#!/bin/sh\necho hello\n"
+    data = {"team": "payments", "name": "with-file", "base": "busybox", "component": ["runtime-user"],
+            "param-runtime-user-uid": "10001", "action": "preview"}
+    sent = client.post(reverse("recipe-preview"), {**data, "artifact": SimpleUploadedFile("app.sh", content)}).content.decode()
+    assert f"sha256:{hashlib.sha256(content).hexdigest()}" in sent and "0" * 64 not in sent
