@@ -23,7 +23,7 @@ from portal.rbac import teams_of, visible_teams
 def after_recipe_saved(request, recipe: Recipe):
     """Where the recipe forms go once a recipe is saved: its new build when the user pressed
     "Save and build", else the recipe page."""
-    if request.POST.get("action") == "build":
+    if request.POST.get("action") in ("build", "build-anyway"):
         return redirect("build-detail", pk=build_request(user=request.user, recipe=recipe).pk)
     messages.success(request, f"Recipe {recipe} saved.")
     return redirect("recipe-detail", pk=recipe.pk)

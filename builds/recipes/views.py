@@ -36,7 +36,7 @@ def _preview_context(request, parsed):
         context["composition_sha256"] = composition.sha256
     except CompositionError as error:
         context["preview_errors"] = error.errors or {"recipe": str(error)}
-    context["expected_checks"] = _expected_checks(parsed)
+    context["expected_checks"] = _expected_checks(parsed, context["dockerfile"])
     return context
 
 
@@ -48,10 +48,10 @@ def _sha256_of(upload) -> str:
     return digest.hexdigest()
 
 
-def _expected_checks(parsed):
+def _expected_checks(parsed, dockerfile: str = ""):
     """What the policy will say before the build, for the team the form names."""
     return checks_expected(team=parsed.team, base=parsed.base, component_slugs={v.component.slug for v, _ in parsed.choices},
-                           runtime=parsed.runtime)
+                           runtime=parsed.runtime, dockerfile=dockerfile)
 
 
 def _component_rows(components, values, errors):
@@ -114,7 +114,11 @@ def _builder(request, recipe: Recipe | None = None):
     status = 200
     if request.method == "POST" and request.POST.get("action") != "preview":
         context["errors"] = dict(parsed.errors)
-        if not parsed.errors:
+        blocked = [title for state, title, _ in context.get("expected_checks") or [] if state == "fail"]
+        if not parsed.errors and request.POST.get("action") == "build" and blocked:
+            # A build the policy is known to block: say so and ask, rather than spend a build on it.
+            context["confirm_blocked"] = blocked
+        elif not parsed.errors:
             try:
                 saved = recipe_save(user=request.user, team=parsed.team, name=parsed.name, base=parsed.base,
                                     choices=parsed.choices, artifact=request.FILES.get("artifact"), recipe=recipe,

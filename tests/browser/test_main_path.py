@@ -61,6 +61,8 @@ def test_it_shows_why_a_root_image_is_blocked(portal_url, starter_catalog, celer
     runtime_user.uncheck()
     page.locator("#preview .check-fail", has_text="Non-root user").wait_for()
     page.get_by_role("button", name="Save and build").click()
+    page.locator("#confirm-blocked", has_text="The policy will block this image").wait_for()  # asked first
+    page.get_by_role("button", name="Build anyway").click()
 
     page.locator("#verdict", has_text="Blocked").wait_for(timeout=300_000)
     verdict = page.locator("#verdict")

@@ -234,3 +234,14 @@ def test_the_preview_shows_the_uploaded_artifacts_own_checksum_never_zeros(clien
             "param-runtime-user-uid": "10001", "action": "preview"}
     sent = client.post(reverse("recipe-preview"), {**data, "artifact": SimpleUploadedFile("app.sh", content)}).content.decode()
     assert f"sha256:{hashlib.sha256(content).hexdigest()}" in sent and "0" * 64 not in sent
+
+
+def test_building_an_image_the_policy_will_block_asks_first(client, member, busybox, runtime_user):
+    client.force_login(member)
+    data = {"team": "payments", "name": "rooty", "base": "busybox", "action": "build"}  # no non-root user
+    asked = client.post(reverse("recipe-new"), data)
+    assert asked.status_code == 200 and "The policy will block this image" in asked.content.decode()
+    assert "Non-root user" in asked.content.decode().split('id="confirm-blocked"', 1)[1]
+    assert not Recipe.objects.filter(name="rooty").exists() and not Build.objects.exists(), "nothing saved or built yet"
+    built = client.post(reverse("recipe-new"), {**data, "action": "build-anyway"})
+    assert built.status_code == 302 and Build.objects.filter(recipe__name="rooty").count() == 1
