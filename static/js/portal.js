@@ -49,6 +49,31 @@
   }
   document.addEventListener("DOMContentLoaded", setupLog);
 
+  // Copy and Download buttons of a preview (hidden without JavaScript, which they need).
+  function revealPreviewActions(root) {
+    (root || document).querySelectorAll("[data-copy][hidden], [data-download][hidden]").forEach(function (b) { b.hidden = false; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { revealPreviewActions(); });
+  document.addEventListener("htmx:afterSwap", function (event) { revealPreviewActions(event.target); });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy], [data-download]");
+    if (!button) { return; }
+    var source = document.getElementById(button.dataset.copy || button.dataset.download);
+    if (!source) { return; }
+    var text = source.textContent;
+    if (button.dataset.copy) {
+      navigator.clipboard.writeText(text).then(function () {
+        button.textContent = "Copied"; setTimeout(function () { button.textContent = "Copy"; }, 1500);
+      });
+    } else {
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(new Blob([text], { type: "application/octet-stream" }));
+      link.download = button.dataset.filename || "download.txt";
+      document.body.appendChild(link); link.click(); link.remove();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+    }
+  });
+
   // After an htmx swap that replaced the control the user activated (the trend period links),
   // move focus to the new content's heading instead of losing it to <body>.
   document.addEventListener("htmx:afterSettle", function () {

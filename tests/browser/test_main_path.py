@@ -26,6 +26,15 @@ def test_it_goes_from_login_to_a_published_image(portal_url, starter_catalog, ce
     page.locator("#dockerfile-preview", has_text="USER 10001:10001").wait_for()
     page.locator("#preview").get_by_text("Approved base image").wait_for()
     page.screenshot(path=SHOTS / "03-recipe-builder.png", full_page=True)
+    # the expected checks come before the Dockerfile (a long one no longer pushes them out of view),
+    # and the Dockerfile can be downloaded as shown, with the uploaded file's own checksum
+    checks_y = page.locator("#preview .checks").bounding_box()["y"]
+    assert checks_y < page.locator("#dockerfile-preview").bounding_box()["y"]
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == "Dockerfile"
+    saved = open(download.value.path()).read()
+    assert "\nFROM 127.0.0.1:5000/base/busybox@sha256:" in saved and "COPY artifact/hello.txt" in saved and "0" * 64 not in saved
 
     page.get_by_role("button", name="Save and build").click()
     page.get_by_role("heading", name="Build #").wait_for()
