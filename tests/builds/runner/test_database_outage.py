@@ -27,7 +27,8 @@ def test_db_retry_tries_again_while_the_database_is_away_then_gives_up():
         db_retry(lambda: (_ for _ in ()).throw(CLOSED), seconds=0, sleep=pauses.append)
 
 
-def test_log_lines_wait_for_the_database_in_order_and_are_written_once(build):
+def test_log_lines_wait_for_the_database_in_order_and_are_written_once(undispatched):
+    build = undispatched
     writer = BuildLog(build, step="build")
     writer.pending = ["one", "two"]
     with mock.patch("builds.logs.BuildLogChunk.objects.create", side_effect=CLOSED):
@@ -41,14 +42,16 @@ def test_log_lines_wait_for_the_database_in_order_and_are_written_once(build):
     assert build.log_lines == 3 and "".join(build.log_chunks.values_list("text", flat=True)) == "one\ntwo\nthree\n"
 
 
-def test_a_log_write_the_database_loses_halfway_leaves_no_trace(build):
+def test_a_log_write_the_database_loses_halfway_leaves_no_trace(undispatched):
+    build = undispatched
     with mock.patch("builds.logs.Build.objects.filter", side_effect=CLOSED):
         with pytest.raises(OperationalError):
             build_log_append(build=build, step="build", lines=["lost"])
     assert build.log_lines == 0 and not build.log_chunks.exists()
 
 
-def test_a_step_that_loses_the_database_retries_the_build_once(build, django_capture_on_commit_callbacks):
+def test_a_step_that_loses_the_database_retries_the_build_once(undispatched, django_capture_on_commit_callbacks):
+    build = undispatched
     def scan_meets_a_restart(build, log):
         raise OperationalError("terminating connection due to administrator command")
     dispatched = []

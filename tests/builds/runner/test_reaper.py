@@ -183,7 +183,8 @@ def test_two_reapers_at_once_send_a_queued_build_once(build):  # noqa: F811
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_running_build_beats_its_heart_while_its_step_prints_nothing(build, settings):  # noqa: F811
+def test_a_running_build_beats_its_heart_while_its_step_prints_nothing(undispatched, settings):
+    build = undispatched
     import time
 
     from builds.runner.heartbeat import BuildHeartbeat
