@@ -2,23 +2,28 @@ from django.contrib import admin
 
 # The accounts room's admin pages register on import (autodiscovery only imports portal.admin).
 from portal.accounts import admin as accounts_admin  # noqa: F401
-from portal.admin_site import PlatformAdminOnly, ReadOnlyForPlatformAdmins
+from portal.admin_site import AuditedAdmin, PlatformAdminOnly, ReadOnlyForPlatformAdmins
 from portal.models import AuditEvent, GlobalRole, Membership, Team
 
 
-class MembershipInline(PlatformAdminOnly, admin.TabularInline):
+# Members, roles and alert settings change on the team and people pages (portal/teams, portal/people),
+# whose services keep the last owner and the last platform admin and write the audit log: here they
+# are shown, not edited, so the admin is no door around those rules.
+class MembershipInline(ReadOnlyForPlatformAdmins, admin.TabularInline):
     model = Membership
-    extra = 1
+    extra = 0
 
 
 @admin.register(Team)
-class TeamAdmin(PlatformAdminOnly, admin.ModelAdmin):
+class TeamAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
+    audit_prefix = "portal"
     list_display = ["slug", "name", "script_network"]
+    readonly_fields = ["webhook_url", "alert_email"]
     inlines = [MembershipInline]
 
 
 @admin.register(GlobalRole)
-class GlobalRoleAdmin(PlatformAdminOnly, admin.ModelAdmin):
+class GlobalRoleAdmin(ReadOnlyForPlatformAdmins, admin.ModelAdmin):
     list_display = ["user", "kind"]
 
 

@@ -1,0 +1,121 @@
+"""Writes of people: user accounts and their global roles, by platform admins only. Whatever the
+door, the portal never ends up without an active platform admin, and each change is audited."""
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from portal.audit import audit_record
+from portal.models import GlobalRole
+from portal.rbac import is_platform_admin
+
+
+def _require_platform_admin(user) -> None:
+    if not is_platform_admin(user):
+        raise PermissionDenied("Only platform admins manage people and global roles. Ask a platform admin.")
+
+
+def one_time_password() -> str:
+    """Random, long enough for any validator, shown once to the admin who passes it on."""
+    return secrets.token_urlsafe(15)
+
+
+@transaction.atomic
+def user_create(*, actor, username: str, email: str) -> tuple:
+    """A new active user (no team, no global role) and a one-time password shown this once."""
+    _require_platform_admin(actor)
+    User = get_user_model()
+    username, email = (username or "").strip(), (email or "").strip()
+    errors = {}
+    if not username:
+        errors["username"] = ["Enter a user name, e.g. jdoe."]
+    else:
+        try:
+            UnicodeUsernameValidator()(username)
+        except ValidationError:
+            errors["username"] = ["A user name holds letters, digits and @ . + - _ only."]
+        if len(username) > 150:
+            errors["username"] = ["A user name has at most 150 characters."]
+        elif User.objects.filter(username__iexact=username).exists():
+            errors["username"] = [f"A user named {username} already exists."]
+    if not email:
+        errors["email"] = ["Enter an e-mail address, e.g. jdoe@example.com."]
+    else:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = ["Enter an e-mail address, e.g. jdoe@example.com."]
+    if errors:
+        raise ValidationError(errors)
+    password = one_time_password()
+    person = User.objects.create_user(username=username, email=email, password=password)
+    audit_record(actor=actor, action="user.created", target=person, username=username, email=email)
+    return person, password
+
+
+def _kind_check(kind: str) -> str:
+    if kind not in GlobalRole.Kind.values:
+        raise ValidationError({"kind": ["Choose a global role: platform admin or security reviewer."]})
+    return kind
+
+
+def _platform_admins_locked():
+    """Active platform admins (role holders and superusers), their rows locked: two revocations at
+    once cannot both see another admin left."""
+    User = get_user_model()
+    return set(User.objects.select_for_update().filter(is_active=True).filter(
+        pk__in=GlobalRole.objects.filter(kind=GlobalRole.Kind.PLATFORM_ADMIN).values("user")).values_list("pk", flat=True)) | set(
+        User.objects.select_for_update().filter(is_active=True, is_superuser=True).values_list("pk", flat=True))
+
+
+@transaction.atomic
+def global_role_grant(*, actor, user, kind: str) -> GlobalRole:
+    _require_platform_admin(actor)
+    _kind_check(kind)
+    if not user.is_active:
+        raise ValidationError({"kind": [f"{user.username} is deactivated; roles go to active users only."]})
+    role, created = GlobalRole.objects.get_or_create(user=user, kind=kind)
+    if created:
+        audit_record(actor=actor, action="user.role_granted", target=user, username=user.username, kind=kind)
+    return role
+
+
+@transaction.atomic
+def global_role_revoke(*, actor, user, kind: str) -> None:
+    _require_platform_admin(actor)
+    _kind_check(kind)
+    role = GlobalRole.objects.filter(user=user, kind=kind).first()
+    if role is None:
+        return
+    if kind == GlobalRole.Kind.PLATFORM_ADMIN and not user.is_superuser and _platform_admins_locked() <= {user.pk}:
+        raise ValidationError({"kind": [f"{user.username} is the last platform admin: make someone else a platform admin first."]})
+    role.delete()
+    audit_record(actor=actor, action="user.role_revoked", target=user, username=user.username, kind=kind)
+
+
+@transaction.atomic
+def user_deactivate(*, actor, user) -> None:
+    """The user can no longer log in nor use API tokens; memberships and history stay."""
+    _require_platform_admin(actor)
+    if not user.is_active:
+        return
+    if user.pk == actor.pk:
+        raise ValidationError({"user": ["You cannot deactivate your own account; ask another platform admin."]})
+    if user.pk in (admins := _platform_admins_locked()) and admins <= {user.pk}:
+        raise ValidationError({"user": [f"{user.username} is the last platform admin: make someone else a platform admin first."]})
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    audit_record(actor=actor, action="user.deactivated", target=user, username=user.username)
+
+
+@transaction.atomic
+def user_reactivate(*, actor, user) -> None:
+    _require_platform_admin(actor)
+    if user.is_active:
+        return
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    audit_record(actor=actor, action="user.reactivated", target=user, username=user.username)
