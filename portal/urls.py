@@ -27,6 +27,8 @@ urlpatterns = [
     path("", include("compliance.urls")),
     path("", include("curation.urls")),
     path("", include("portal.accounts.urls")),
+    path("", include("portal.teams.urls")),
+    path("", include("portal.people.urls")),
     path("api/", include("portal.api_urls")),
     path("harbor/api/v1/", include("compliance.harbor.urls")),
     path("api/token/", login_not_required(TokenObtainView.as_view()), name="api-token"),

@@ -23,7 +23,7 @@ from catalog.models import BaseImage, ProposalState
 from compliance.exceptions.services import exception_request
 from compliance.models import PolicyRule
 from portal.accounts.tokens import token_issue
-from portal.models import GlobalRole
+from portal.models import GlobalRole, Membership
 from portal.robots.services import robot_create
 from tests.factories import UserFactory, api_token_for, with_role
 
@@ -83,7 +83,20 @@ MATRIX = {
     "robot-list": {"GET": PAGE_OPEN, "POST": (302, 404, 404, 404, 404)},  # no team named: none of theirs
     "robot-rotate": {"POST": (302, 404, 200, 404, 200)},  # 200: the page showing the new secret once
     "robot-revoke": {"POST": (302, 404, 302, 404, 302)},
-    "recipe-visibility": {"POST": (302, 404, 302, 302, 302)},  # a reviewer's refusal is shown after the redirect
+    "recipe-visibility": {"POST": (302, 404, 302, 302, 302)},
+    # Teams: everyone sees the list (their own teams; reviewers and admins all); a team's page is for
+    # its members, reviewers and admins. Owners and platform admins change it (the member here is not
+    # an owner: 403); only platform admins create teams. The empty form is refused with 400.
+    "team-list": {"GET": PAGE_OPEN, "POST": (302, 403, 403, 403, 400)},
+    "team-detail": {"GET": TEAM_PAGE},
+    "team-alerts": {"POST": (302, 404, 403, 403, 302)},  # empty fields turn the alerts off: allowed
+    "team-member-add": {"POST": (302, 404, 403, 403, 400)},
+    "team-member-role": {"POST": (302, 404, 403, 403, 400)},
+    "team-member-remove": {"POST": (302, 404, 403, 403, 302)},
+    # People: platform admins only, whoever else asks (403 says whom to ask).
+    "people-list": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},
+    "person-role": {"POST": (302, 403, 403, 403, 400)},  # no role named
+    "person-active": {"POST": (302, 403, 403, 403, 302)},  # deactivates the member  # a reviewer's refusal is shown after the redirect
     # The registry's token endpoint: anyone gets a token, which grants only what the credentials may.
     "registry-token": {"GET": (200, 200, 200, 200, 200)},
     "api-robot-list": {"GET": (401, 200, 200, 200, 200), "POST": (401, 400, 400, 400, 400)},
@@ -200,10 +213,11 @@ def world(db, settings, tmp_path, team, other_team, member, outsider, reviewer, 
     rule = PolicyRule.objects.filter(team__isnull=True).first()
     token = token_issue(user=member, name="ci").token
     users = {"anonymous": None, "outsider": outsider, "member": member, "reviewer": reviewer, "admin": admin}
-    args = {"pk": None, "slug": None, "vulnerability_id": "CVE-2024-0001", "scan_request_id": "1", "build_id": build.pk}
+    args = {"pk": None, "slug": None, "vulnerability_id": "CVE-2024-0001", "scan_request_id": "1", "build_id": build.pk,
+            "membership_id": Membership.objects.get(user=member, team=team).pk}
     objects = {"robot": robot.pk, "recipe": recipe.pk, "team-script": script.pk, "exception": exception.pk, "build": build.pk,
                "image": build.pk, "base-proposal": proposal.slug, "base": busybox.slug, "component": "runtime-user",
-               "policy-rule": rule.pk, "dockerfile-recipe": recipe.pk, "token": token.pk}
+               "policy-rule": rule.pk, "dockerfile-recipe": recipe.pk, "token": token.pk, "team": team.slug, "person": member.pk}
     return users, args, objects
 
 

@@ -1,0 +1,54 @@
+"""The People page: platform admins only; a new user's password shown once; errors keep what was typed."""
+import pytest
+
+from portal.models import GlobalRole
+from tests.factories import UserFactory, with_role
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(db):
+    return with_role(UserFactory(username="pat"), GlobalRole.Kind.PLATFORM_ADMIN)
+
+
+def test_only_platform_admins_open_people(client, member, reviewer, admin, team):
+    for user in (member, reviewer):
+        client.force_login(user)
+        response = client.get("/people/")
+        assert response.status_code == 403 and "Ask a platform admin" in response.content.decode()
+        assert 'href="/people/"' not in client.get("/teams/").content.decode()
+    client.force_login(admin)
+    page = client.get("/people/").content.decode()
+    assert "alice" in page and "/teams/payments/" in page and "rita" in page and "Security reviewer" in page
+    assert 'href="/people/"' in page
+
+
+def test_a_new_users_password_is_shown_once(client, admin):
+    client.force_login(admin)
+    created = client.post("/people/", {"username": "jdoe", "email": "jdoe@example.com"})
+    page = created.content.decode()
+    assert created.status_code == 201 and created["Cache-Control"] == "no-store"
+    password = page.split('id="created-password" class="code secret" value="', 1)[1].split('"', 1)[0]
+    assert password not in client.get("/people/").content.decode()
+    client.logout()
+    assert client.post("/login/", {"username": "jdoe", "password": password}).status_code == 302
+
+
+def test_errors_are_summarised_and_keep_what_was_typed(client, admin, member):
+    client.force_login(admin)
+    refused = client.post("/people/", {"username": "alice", "email": "nope"})
+    page = refused.content.decode()
+    assert refused.status_code == 400 and "There is a problem" in page and "already exists" in page
+    assert 'value="alice"' in page and 'value="nope"' in page and 'href="#field-email"' in page
+
+
+def test_roles_and_deactivation_from_the_page(client, admin, member):
+    client.force_login(admin)
+    assert client.post(f"/people/{member.pk}/roles", {"kind": "security_reviewer", "action": "grant"}).status_code == 302
+    assert member.global_roles.filter(kind="security_reviewer").exists()
+    refused = client.post(f"/people/{admin.pk}/roles", {"kind": "platform_admin", "action": "revoke"})
+    assert refused.status_code == 400 and "last platform admin" in refused.content.decode()
+    assert client.post(f"/people/{member.pk}/active").status_code == 302
+    member.refresh_from_db()
+    assert not member.is_active
