@@ -1,14 +1,14 @@
 """Pages of recipes, builds and team scripts."""
 from django.urls import path
 
-from builds import views
+from builds import home, views
 from builds.dockerfile import views as dockerfile_views
 from builds.recipes import views as recipe_views
 from builds.registry_access.views import registry_token
 from builds.team_scripts import views as team_script_views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
     path("images/new", recipe_views.recipe_new, name="recipe-new"),
     path("images/new/preview", recipe_views.recipe_preview_partial, name="recipe-preview"),
     path("images/new/dockerfile", dockerfile_views.recipe_new_dockerfile, name="recipe-new-dockerfile"),

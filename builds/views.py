@@ -1,10 +1,9 @@
-"""Pages for builds (the list, a build with its live log, its Dockerfile, publish and cancel) and
-the home page (the team's images). Each view starts with one access helper."""
+"""Pages for builds (the list, a build with its live log, its Dockerfile, publish and cancel); the
+home page is builds/home.py. Each view starts with one access helper."""
 import csv
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -27,17 +26,6 @@ def after_recipe_saved(request, recipe: Recipe):
         return redirect("build-detail", pk=build_request(user=request.user, recipe=recipe).pk)
     messages.success(request, f"Recipe {recipe} saved.")
     return redirect("recipe-detail", pk=recipe.pk)
-
-
-def home(request):
-    """My images: the team's recipes with their latest build, and a prominent New image button."""
-    latest = Build.objects.order_by("-created").prefetch_related("verdicts")
-    recipes = (
-        Recipe.objects.filter(team__in=teams_of(request.user))
-        .select_related("team", "base")
-        .prefetch_related(Prefetch("builds", queryset=latest, to_attr="recent_builds"))
-    )
-    return render(request, "portal/home.html", {"recipes": recipes, "teams": teams_of(request.user)})
 
 
 BUILD_LIST_ROWS = 200

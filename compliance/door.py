@@ -10,7 +10,8 @@ pyproject.toml checks it).
   Dockerfile, for the forms' previews;
 - the secret patterns the build log masks;
 - what the image page says of a published image's signature and attested verdict, of a verdict
-  that is no longer current, and of a published image that stopped passing; re-evaluating on request.
+  that is no longer current, and of a published image that stopped passing; re-evaluating on request;
+- a security reviewer's queue for the home page (pending exceptions, published images now blocked).
 """
 import io
 import subprocess
@@ -26,6 +27,7 @@ from compliance.policy.evaluation import data_max_age_days, verdict_evaluate
 from compliance.policy.lint import dockerfile_lint
 from compliance.policy.rules import rule_no_secrets_in_env, rule_runtime_privileges
 from compliance.policy.ruleset import ruleset_for
+from compliance.review_queue import ReviewQueue, review_queue
 from compliance.sbom.secret_rules import RULES
 from compliance.scans import image_scan, scan_reusable, scan_reuse
 from compliance.selectors import verdict_standing
@@ -34,7 +36,7 @@ from compliance.vulndb.matching import scan_match
 
 __all__ = ["GateClosed", "ScanSummary", "Assessment", "build_scan", "build_assess", "build_publish",
            "checks_expected", "dockerfile_findings", "secret_token_patterns", "build_signature", "build_standing",
-           "build_reevaluate"]
+           "build_reevaluate", "ReviewQueue", "review_queue"]
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.roles",
+                "compliance.context_processors.review_counts",
             ],
             "builtins": [
                 "portal.templatetags.portal_tags",

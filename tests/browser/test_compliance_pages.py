@@ -24,7 +24,8 @@ def log_in(page, url, username):  # noqa: F811
     page.fill("#id_username", username)
     page.fill("#id_password", "pw-for-tests-1")
     page.click("button[type=submit]")
-    page.get_by_role("heading", name="My images").wait_for()
+    # Logged in: members land on My images, reviewers in no team on their queue.
+    page.get_by_role("button", name="Log out").wait_for()
 
 
 def test_it_walks_a_blocked_image_through_report_cve_exception_and_publication(
