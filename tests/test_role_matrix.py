@@ -150,6 +150,7 @@ MATRIX = {
     "api-token": {"POST": (400, 400, 400, 400, 400)},
     # API tokens: each user sees and changes only their own (the member owns the token in the URL);
     # platform admins revoke others' in the admin. A new token needs a name (400 for an empty form).
+    "account-password": {"GET": PAGE_OPEN, "POST": (302, 400, 400, 400, 400)},  # own password; the empty form is refused
     "account-tokens": {"GET": PAGE_OPEN, "POST": (302, 400, 400, 400, 400)},
     "account-token-rotate": {"POST": (302, 404, 201, 404, 404)},
     "account-token-revoke": {"POST": (302, 404, 302, 404, 404)},

@@ -3,12 +3,15 @@ secret is shown in the answer to the POST that made it, never stored or put in a
 travel in cookies)."""
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.accounts.models import ApiToken
 from portal.accounts.tokens import token_issue, token_revoke, token_rotate, tokens_of
+from portal.audit import audit_record
 
 TEMPLATE = "portal/api_tokens.html"
 
@@ -59,3 +62,20 @@ def api_token_revoke(request, pk):
         return _page(request, status=400, errors={"token": error.messages})
     messages.success(request, f"Revoked token “{token.name}” ({token.prefix}…): requests carrying it are refused from now on.")
     return redirect("account-tokens")
+
+
+class PasswordChange(auth_views.PasswordChangeView):
+    """Users replace a password someone else set (the one-time password a platform admin's new
+    user gets) with their own; Django's validators apply, and the change is audited."""
+
+    template_name = "registration/password_change.html"
+    success_url = reverse_lazy("home")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit_record(actor=self.request.user, action="user.password_changed", target=self.request.user)
+        messages.success(self.request, "Your password is changed.")
+        return response
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=400)
