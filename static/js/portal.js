@@ -74,6 +74,13 @@
     }
   });
 
+  // A form refused by the server: focus its error summary (whose links lead to the fields), as
+  // GOV.UK's pattern does, so keyboard and screen-reader users start from what to fix.
+  document.addEventListener("DOMContentLoaded", function () {
+    var summary = document.getElementById("error-summary");
+    if (summary && summary.hasAttribute("tabindex")) { summary.focus(); }
+  });
+
   // After an htmx swap that replaced the control the user activated (the trend period links),
   // move focus to the new content's heading instead of losing it to <body>.
   document.addEventListener("htmx:afterSettle", function () {
