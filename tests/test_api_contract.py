@@ -188,7 +188,8 @@ def objects(team, member, recipe, build, busybox, runtime_user):
             "/api/dockerfile-recipes/": {"id": own.pk}, "/api/team-scripts/": {"id": script.pk},
             "/api/exceptions/": {"id": exception.pk}, "/api/policy/rules/": {"id": rule.pk},
             "/api/catalog/base-proposals/": {"slug": proposal.slug}, "/api/catalog/bases/": {"slug": busybox.slug},
-            "/api/catalog/components/": {"slug": runtime_user.component.slug}}
+            "/api/catalog/components/": {"slug": runtime_user.component.slug},
+            "/api/teams/": {"slug": team.slug, "membership_id": member.memberships.get(team=team).pk}}
 
 
 def test_the_run_covers_every_operation_served(served_schema):

@@ -93,6 +93,12 @@ MATRIX = {
     "team-member-add": {"POST": (302, 404, 403, 403, 400)},
     "team-member-role": {"POST": (302, 404, 403, 403, 400)},
     "team-member-remove": {"POST": (302, 404, 403, 403, 302)},
+    "api-team-list": {"GET": (401, 200, 200, 200, 200)},
+    "api-team-detail": {"GET": (401, 404, 200, 200, 200)},
+    "api-team-alerts": {"PUT": (401, 404, 403, 403, 400)},
+    "api-team-members": {"POST": (401, 404, 403, 403, 400)},
+    "api-team-member-role": {"PUT": (401, 404, 403, 403, 400)},
+    "api-team-member-remove": {"DELETE": (401, 404, 403, 403, 204)},
     # People: platform admins only, whoever else asks (403 says whom to ask).
     "people-list": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},
     "person-role": {"POST": (302, 403, 403, 403, 400)},  # no role named
