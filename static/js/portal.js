@@ -9,6 +9,31 @@
       if (panel) { panel.hidden = !field.checked; }
       field.setAttribute("aria-expanded", field.checked ? "true" : "false");
     }
+    // A component that needs others (JaCoCo needs a JRE): tick them too, and say so.
+    if (field.matches("input[data-requires]") && field.checked) {
+      var added = [];
+      field.dataset.requires.split(" ").forEach(function (slug) {
+        var needed = document.querySelector('input[name="component"][value="' + slug + '"]');
+        if (needed && !needed.checked) {
+          needed.checked = true;
+          needed.dispatchEvent(new Event("change", { bubbles: true }));
+          added.push(needed.closest("label").querySelector("strong").textContent);
+        }
+      });
+      var status = document.getElementById("sr-status");
+      var note = document.getElementById("requires-note-" + field.value);
+      if (added.length) {
+        var text = added.join(", ") + " added: " + field.dataset.name + " needs " + (added.length > 1 ? "them" : "it") + ".";
+        if (status) { status.textContent = text; }
+        if (!note) {
+          note = document.createElement("p");
+          note.id = "requires-note-" + field.value;
+          note.className = "help requires-note";
+          field.closest("label").insertAdjacentElement("afterend", note);
+        }
+        note.textContent = text;
+      }
+    }
     // A filter that applies as soon as it changes (an attribute, not an inline handler: the CSP refuses those).
     if (field.matches("select[data-submit-on-change]") && field.form) { field.form.submit(); }
   });
