@@ -84,6 +84,8 @@ class Build(models.Model):
     recipe = models.ForeignKey(Recipe, on_delete=models.PROTECT, related_name="builds")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="builds")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=300, blank=True,
+                              help_text="Why it was requested when not by its team, e.g. a platform admin's rebuild of every recipe on a base")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
     current_step = models.CharField(max_length=20, blank=True)
     steps = models.JSONField(default=dict, blank=True, help_text="step -> {status, started, finished}")

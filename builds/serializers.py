@@ -43,7 +43,7 @@ class BuildSerializer(serializers.ModelSerializer):
             "id", "recipe", "status", "current_step", "steps", "dockerfile", "composition_sha256", "no_cache", "reused_from", "digest",
             "quarantine_repository", "quarantine_tag", "published_reference", "published_at", "error_code",
             "error_message", "failed_step", "cancel_requested", "attempts", "log_lines", "created", "started", "finished", "verdict",
-            "build_stage", "liveness",
+            "build_stage", "liveness", "reason",
         ]
 
     @extend_schema_field(LivenessSerializer)

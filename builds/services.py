@@ -24,9 +24,9 @@ def build_reusable(*, team, composition_sha256: str) -> Build | None:
             .exclude(digest="").order_by("-pk").first())
 
 
-def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
+def build_request(*, user, recipe: Recipe, no_cache: bool = False, reason: str = "") -> Build:
     """Plan the recipe's build (CompositionError when it cannot be built), record the plan on a
-    new Build and queue it once the row is committed."""
+    new Build and queue it once the row is committed; `reason` says why, when not the team asked."""
     require_team_member(user, recipe.team)
     recipe_buildable_check(recipe)
     plan = PLANNERS[recipe.kind](recipe)
@@ -44,9 +44,11 @@ def build_request(*, user, recipe: Recipe, no_cache: bool = False) -> Build:
             context_files=plan.context_files,
             composition_sha256=plan.composition_sha256,
             no_cache=no_cache,
+            reason=reason[:300],
             steps={step: {"status": "pending"} for step in Build.STEPS},
         )
-        audit_record(actor=user, action="build.requested", target=build, team=recipe.team, kind=recipe.kind)
+        audit_record(actor=user, action="build.requested", target=build, team=recipe.team, kind=recipe.kind,
+                     **({"reason": reason[:300]} if reason else {}))
         transaction.on_commit(lambda: build_dispatch(build.pk))
     return build
 

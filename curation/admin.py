@@ -65,7 +65,9 @@ class BaseImageAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     def repin_and_rebuild(self, request, queryset):
         for base in queryset:
             base_image_pin(base=base)
-            _rebuild_message(self, request, recipes_rebuild(user=request.user, recipes=list(recipes_using_base(base))))
+            _rebuild_message(self, request, recipes_rebuild(
+                user=request.user, recipes=list(recipes_using_base(base)),
+                reason=f"rebuilt by a platform admin after {base.name} was re-pinned to {base.digest[:19]}"))
 
 
 class ComponentVersionInline(PlatformAdminOnly, admin.TabularInline):

@@ -23,15 +23,18 @@ def recipe_component_upgrade(recipe: Recipe, component: Component) -> bool:
     return True
 
 
-def recipes_rebuild(*, user, recipes, upgrade: Component | None = None) -> dict:
-    """Request a build of every recipe; returns {"built": [build ids], "failed": {recipe: reason}}."""
+def recipes_rebuild(*, user, recipes, upgrade: Component | None = None, reason: str = "") -> dict:
+    """Request a build of every recipe; returns {"built": [build ids], "failed": {recipe: reason}}.
+    Each build says why it was made (`reason`, or the component version it moved to), so its team
+    reads more than "requested by admin"."""
     outcome = {"built": [], "failed": {}}
     for recipe in recipes:
         try:
             with transaction.atomic():
-                if upgrade is not None:
-                    recipe_component_upgrade(recipe, upgrade)
-                build = build_request(user=user, recipe=recipe)
+                why = reason or "rebuild requested by a platform admin"
+                if upgrade is not None and recipe_component_upgrade(recipe, upgrade):
+                    why = f"moved to {upgrade.name} {upgrade.latest_version().version} and rebuilt by a platform admin"
+                build = build_request(user=user, recipe=recipe, reason=why)
             outcome["built"].append(build.pk)
         except CompositionError as error:
             outcome["failed"][str(recipe)] = str(error)

@@ -1,5 +1,6 @@
 """Admins see what uses a base or component and rebuild it all in one action (each a normal build)."""
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from builds.models import Build
@@ -26,6 +27,11 @@ def test_it_upgrades_every_recipe_to_the_new_version_and_rebuilds(member, team, 
     assert len(outcome["built"]) == 2 and outcome["failed"] == {}
     for build in Build.objects.filter(pk__in=outcome["built"]):
         assert "app2" in build.dockerfile and build.requested_by == admin
+        assert build.reason == f"moved to {runtime_user.component.name} 2 and rebuilt by a platform admin"
+    client = Client()
+    client.force_login(member)  # the team reads why an admin built its image
+    page = client.get(reverse("build-detail", args=[outcome["built"][0]])).content.decode()
+    assert f"(moved to {runtime_user.component.name} 2 and rebuilt by a platform admin)" in page
     assert all(r.choices.get().version == newer for r in recipes)
     assert AuditEvent.objects.filter(action="catalog.rebuild").exists()
 
