@@ -203,8 +203,9 @@ def reevaluate_not_assessed(counts: dict, *, done: set[int] = frozenset()) -> in
     run evaluated already. A build whose reason stands (a deb on Ubuntu, no data yet) is left."""
     latest = Verdict.objects.filter(build=OuterRef("pk")).order_by("-created")
     found = (Build.objects.filter(status=Build.Status.SUCCEEDED, scan__status="done")
-             .annotate(reason=Subquery(latest.values("not_assessed")[:1]), previous_pk=Subquery(latest.values("pk")[:1]))
-             .exclude(reason="").exclude(reason__isnull=True).select_related("scan", "team"))
+             .annotate(not_assessed_because=Subquery(latest.values("not_assessed")[:1]),
+                       previous_pk=Subquery(latest.values("pk")[:1]))
+             .exclude(not_assessed_because="").exclude(not_assessed_because__isnull=True).select_related("scan", "team"))
     builds = [b for b in found if b.scan.pk not in done]  # `done` may hold more ids than a query takes
     if not builds:
         return 0
@@ -213,7 +214,7 @@ def reevaluate_not_assessed(counts: dict, *, done: set[int] = frozenset()) -> in
     for build in builds:
         from_rules = data_max_age_days(ruleset_for(build.team))
         coverage = coverage_judge(needs.get(build.scan.pk, Needs()), imported, max_age_days=from_rules, now=timezone.now())
-        if coverage.reason == build.reason:
+        if coverage.reason == build.not_assessed_because:
             continue
         verdict_flip_count(build, previous.get(build.previous_pk), verdict_evaluate(build=build, trigger="reevaluation"),
                            counts)
