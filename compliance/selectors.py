@@ -6,6 +6,7 @@ from builds.selectors import latest_of_each_recipe
 from compliance.exceptions.applying import exceptions_active_for
 from compliance.models import Advisory, Finding, PolicyException, Verdict
 from compliance.policy.currency import verdict_staleness
+from compliance.policy.evaluation import waivers_among
 from compliance.vulndb.severity import SEVERITY_ORDER
 from portal.models import AuditEvent
 
@@ -15,29 +16,21 @@ SEVERITY_RANK = Case(*[When(severity=s, then=Value(i)) for i, s in enumerate(SEV
 
 class FindingExceptions:
     """The build's active exceptions that cover single findings (by vulnerability or by package),
-    as the verdict applies them: one that ends when fixed covers only findings with no fix yet."""
+    decided as the verdict decides (`waivers_among`, without ending any): an exception that ends
+    when fixed covers nothing once any finding of its target on the image has a fix."""
 
     def __init__(self, build):
-        self.always, self.until_fixed = ({}, {}), ({}, {})  # (by vulnerability id, by package name)
-        for exception in exceptions_active_for(build):
-            if exception.target_kind in (PolicyException.Target.VULNERABILITY, PolicyException.Target.PACKAGE):
-                held = self.until_fixed if exception.end_when_fixed else self.always
-                held[exception.target_kind == PolicyException.Target.PACKAGE][exception.target] = exception
+        fixable = [{"vulnerability_id": v, "package": p, "fixed_version": f} for v, p, f in Finding.objects.filter(
+            scan__build=build).exclude(fixed_version="").values_list("vulnerability_id", "package__name", "fixed_version")]
+        waivers, _ = waivers_among(exceptions_active_for(build), fixable)
+        self.by_vulnerability, self.by_package = waivers.vulnerabilities, waivers.packages
 
     def covering(self, finding) -> PolicyException | None:
-        keys = (finding.vulnerability_id, finding.package.name)
-        found = self.always[0].get(keys[0]) or self.always[1].get(keys[1])
-        if found is None and not finding.fixed_version:
-            found = self.until_fixed[0].get(keys[0]) or self.until_fixed[1].get(keys[1])
-        return found
+        return self.by_vulnerability.get(finding.vulnerability_id) or self.by_package.get(finding.package.name)
 
     def as_q(self) -> Q:
         """The findings an exception covers, as a filter (matches nothing when none does)."""
-        covered = Q(pk__in=[])
-        for held, extra in ((self.always, Q()), (self.until_fixed, Q(fixed_version=""))):
-            if held[0] or held[1]:
-                covered |= extra & (Q(vulnerability_id__in=list(held[0])) | Q(package__name__in=list(held[1])))
-        return covered
+        return Q(vulnerability_id__in=list(self.by_vulnerability)) | Q(package__name__in=list(self.by_package))
 
 
 def findings_filter(scan, *, severities=(), fixable=False, q="", origin="", base_layers=0, excepted="",

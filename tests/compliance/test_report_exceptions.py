@@ -60,7 +60,11 @@ def test_an_excepted_finding_is_marked_and_can_be_hidden_or_shown_alone(client, 
 def test_an_exception_that_ends_when_fixed_does_not_cover_a_fixable_finding(client, member, failing):  # noqa: F811
     finding = Finding.objects.get(scan=failing.scan)
     assert finding.fixed_version, "the fixture's finding has a fix"
+    # an unfixed finding of the same package: the verdict ends the whole exception (a fix exists for
+    # the package), so the report covers neither
+    Finding.objects.create(scan=finding.scan, package=finding.package, advisory=finding.advisory,
+                           vulnerability_id="CVE-2030-0009", installed_version=finding.installed_version, severity="Low")
     except_(failing, finding.package.name, kind="package", end_when_fixed=True)
     client.force_login(member)
     assert "⚑ Excepted" not in client.get(reverse("image-report", args=[failing.pk])).content.decode()
-    assert csv_rows(client, failing)[0]["status"] == "open"
+    assert {row["status"] for row in csv_rows(client, failing)} == {"open"}
