@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import re
+import threading
 from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit
 
@@ -116,6 +117,8 @@ class RegistryClient:
         self._credentials = (username, password or "") if username else None
         self._token_source = token_source
         self._token: str | None = None
+        self._scopes: dict[tuple[str, str], list[str]] = {}  # (type, name) -> actions the token holds
+        self._scopes_lock = threading.Lock()
         self._session = requests.Session()
 
     def ping(self) -> None:
@@ -254,6 +257,12 @@ class RegistryClient:
     def copy_image(self, src_repository: str, reference: str, dst_repository: str, dst_tag: str) -> str:
         """Copy an image (or a whole list) by mounting its blobs and putting the SAME
         manifest bytes under `dst_tag`; returns the digest, equal to the source's."""
+        return self.copy_image_manifest(src_repository, reference, dst_repository, dst_tag)[2]
+
+    def copy_image_manifest(self, src_repository: str, reference: str, dst_repository: str,
+                            dst_tag: str) -> tuple[bytes, str, str]:
+        """copy_image, returning the manifest it copied (bytes, media type, digest) for callers
+        that write more about it (a tag, a referrer) without reading it again."""
         _path(dst_repository, "manifests", dst_tag)  # refused before anything is read or written
         body, media_type, digest = self.manifest_bytes(src_repository, reference)
         doc = _json(body, f"manifest {_ref(src_repository, reference)}")
@@ -264,12 +273,12 @@ class RegistryClient:
             for blob in [doc["config"], *doc.get("layers", [])]:
                 if blob.get("urls"):
                     continue  # foreign layer: served from its URLs, never stored in a registry
-                if not self.blob_exists(dst_repository, blob["digest"]):
-                    self.mount_blob(dst_repository, blob["digest"], src_repository)
+                # a mount is one request whether or not the blob is there yet: no HEAD first
+                self.mount_blob(dst_repository, blob["digest"], src_repository)
         copied = self.put_manifest(dst_repository, dst_tag, body, media_type)
         if copied != digest:  # cannot happen with untouched bytes; guard the promise anyway
             raise RegistryError(f"copy of {_ref(src_repository, reference)} changed its digest")
-        return copied
+        return body, media_type, copied
 
     def tags(self, repository: str) -> list[str]:
         """All tags of a repository ([] when the repository does not exist), following pages."""
@@ -320,8 +329,35 @@ class RegistryClient:
             return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
         return {}
 
+    def authorize(self, *scopes: str) -> None:
+        """Ask up front for the scopes a piece of work will need ("repository:a:pull,push"), so its
+        first requests are not each answered 401: with a token_source the token is minted now,
+        otherwise they join the scope of the first challenge."""
+        joined = self._scopes_with(" ".join(scopes))
+        if self._token_source is not None:
+            self._token = self._token_source(joined)
+
+    def _scopes_with(self, scope: str) -> str:
+        """The challenge's scope joined to those the token held: one token then covers every
+        repository this client works on (a copy reads quarantine and writes published), instead of a
+        401 and a new token each time the requests switch repository. Bounded: after eight
+        repositories it starts again from the challenge's scope."""
+        with self._scopes_lock:
+            if len(self._scopes) >= 8:
+                self._scopes.clear()
+            for entry in scope.split():
+                kind, _, rest = entry.partition(":")
+                name, _, actions = rest.rpartition(":")
+                if not name:
+                    return scope  # not a resource scope we understand: ask for it as it is
+                held = self._scopes.setdefault((kind, name), [])
+                held.extend(a for a in actions.split(",") if a and a not in held)
+            return " ".join(f"{kind}:{name}:{','.join(actions)}" for (kind, name), actions in self._scopes.items())
+
     def _fetch_token(self, challenge: str) -> str:
         params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        if "scope" in params:
+            params["scope"] = self._scopes_with(params["scope"])
         if self._token_source is not None:
             return self._token_source(params.get("scope", ""))
         realm = params.pop("realm", "")

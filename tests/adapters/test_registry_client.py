@@ -14,10 +14,12 @@ from adapters.registry import MANIFEST_LIST, MANIFEST_V2, RegistryClient, Regist
 
 
 class FakeRegistry:
-    """Answers with `routes[(method, path)](request) -> (status, headers, body)`; records requests."""
+    """Answers with `routes[(method, path)](request) -> (status, headers, body)`, else with
+    `fallback(request)` when set, else 404; records requests."""
 
     def __init__(self):
         self.routes = {}
+        self.fallback = None
         self.requests = []
         fake = self
 
@@ -28,7 +30,7 @@ class FakeRegistry:
                 request = {"method": self.command, "path": url.path, "query": parse_qs(url.query),
                            "headers": dict(self.headers), "body": self.rfile.read(length)}
                 fake.requests.append(request)
-                route = fake.routes.get((self.command, url.path))
+                route = fake.routes.get((self.command, url.path)) or fake.fallback
                 status, headers, body = route(request) if route else (404, {}, b'{"errors":[]}')
                 self.send_response(status)
                 for name, value in {"Content-Length": str(len(body)), **headers}.items():
@@ -191,3 +193,36 @@ def test_it_mounts_neither_into_nor_from_a_path_that_could_leave_its_repository(
         with pytest.raises(RegistryError, match="refused to address the registry"):
             client.mount_blob(into, digest, source)
     assert fake.requests == []
+
+
+def scoped_route(fake, repository):
+    """tags/list of `repository`, answered only with a token whose scope names it."""
+    def route(request):
+        if repository in request["headers"].get("Authorization", ""):
+            return tags_route(request)
+        challenge = f'Bearer realm="{fake.url}/token",service="fake",scope="repository:{repository}:pull"'
+        return 401, {"WWW-Authenticate": challenge}, b"{}"
+    return route
+
+
+def test_one_token_covers_every_repository_the_client_worked_on(fake):
+    """A copy reads quarantine and writes published: switching back and forth must not cost a 401
+    and a new token at every switch."""
+    fake.routes = {("GET", "/v2/quarantine/a/tags/list"): scoped_route(fake, "quarantine/a"),
+                   ("GET", "/v2/published/a/tags/list"): scoped_route(fake, "published/a")}
+    minted = []
+    client = RegistryClient(fake.url, token_source=lambda scope: minted.append(scope) or f"token for {scope}")
+    for repository in ("quarantine/a", "published/a", "quarantine/a", "published/a"):
+        assert client.tags(repository) == ["1.0"]
+    assert minted == ["repository:quarantine/a:pull", "repository:quarantine/a:pull repository:published/a:pull"]
+    assert [r["method"] for r in fake.requests].count("GET") == 6  # two challenged, four answered
+
+
+def test_authorize_mints_the_token_before_the_first_request(fake):
+    fake.routes = {("GET", "/v2/published/a/tags/list"): scoped_route(fake, "published/a")}
+    minted = []
+    client = RegistryClient(fake.url, token_source=lambda scope: minted.append(scope) or f"token for {scope}")
+    client.authorize("repository:published/a:pull,push", "repository:quarantine/a:pull")
+    assert client.tags("published/a") == ["1.0"]
+    assert minted == ["repository:published/a:pull,push repository:quarantine/a:pull"]
+    assert len(fake.requests) == 1  # no challenge
