@@ -10,15 +10,18 @@ registry copy into the recipe's own quarantine repository, the SBOM copied, the 
 and the gate publishes it into a fresh `published/<team>/<name>`, as a recipe's first publication
 goes. Only the gate's `image_publish` is timed, on the real registry with the gate's tokens:
 
-  A  as it is: copy to published/, `image_attest` (the cosign `.sig` signature, and provenance, SBOM
-     and verdict statements, each DSSE-signed and attached twice: a sigstore bundle referrer and a
-     layer of the `.att` list, all written in one pass), then `latest`;
-  B  the same with compliance.gate.image_attest replaced by a no-op (in this process only).
+  A  as it is: the copy to published/ and `image_attest` overlap (the cosign `.sig` signature, and
+     provenance, SBOM and verdict statements, each DSSE-signed and attached twice: a sigstore bundle
+     referrer and a layer of the `.att` list; their blobs go up while the image is copied, their
+     manifests once it is), then `latest`;
+  B  the same with compliance.gate.image_attest replaced by a no-op (in this process only): the copy,
+     then `latest`.
 
 One A and one B publication warm up first (connections, tokens) and are not counted.
 
 Printed: median and p90 of A and B, their ratio and the milliseconds attestations add (target:
-<= 100 ms median per publication); where the time goes, per publication: the gate's own part
+<= 100 ms median per publication); where the time goes, per publication (a request counts in the
+part running when it was sent: in A the copy's requests mostly count in image_attest): the gate's own part
 (registry requests, 401 token challenges, SQL statements) and image_attest split into signing in
 memory (dsse_sign, simple_sign), the registry writes (wall time of oci.attachments_write, whose
 requests run in parallel; per HTTP method their summed times), SQL, reading the CycloneDX SBOM stored

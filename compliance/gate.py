@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from adapters.factory import registry_client, registry_host
+from adapters.registry_batch import RequestBatch
 from adapters.registry_names import InvalidName, repository_path
 from builds.models import Build
 from compliance.attestations.keyring import SigningUnavailable, active_signer
@@ -21,6 +22,13 @@ from portal.models import Membership
 
 class GateClosed(Exception):
     """Publication refused; the message says why in the user's terms."""
+
+
+def _copy_checked(client, build: Build, repository: str, tag: str) -> tuple[bytes, str, str]:
+    manifest = client.copy_image_manifest(build.quarantine_repository, build.digest, repository, tag)
+    if manifest[2] != build.digest:
+        raise GateClosed(f"The registry changed the digest while copying ({manifest[2]} != {build.digest}).")
+    return manifest
 
 
 def publication_repository(build: Build) -> str:
@@ -84,17 +92,21 @@ def image_publish(*, build: Build, actor) -> str:
         except SigningUnavailable as error:
             raise GateClosed(f"The portal cannot sign images ({error}); nothing was published.")
         client, tag = registry_client("gate"), version_tag(build)
+        client.authorize(f"repository:{repository}:pull,push", f"repository:{build.quarantine_repository}:pull")
         existing = client.manifest_digest(repository, tag)
         if existing is not None and existing != build.digest:
             raise GateClosed(f"The published tag {repository}:{tag} already holds {existing}; a version tag never moves.")
-        digest = client.copy_image(build.quarantine_repository, build.digest, repository, tag)
-        if digest != build.digest:
-            raise GateClosed(f"The registry changed the digest while copying ({digest} != {build.digest}).")
         # Signed and attested before `latest` moves and before the build says it is published; if the
         # registry fails here, the publication is retried whole (the version tag holds the same digest).
-        image_attest(build=build, verdict_row=verdict, repository=repository, key=key, client=client)
+        # The copy and the attachments' uploads overlap; no attachment manifest is written before the
+        # copy is done and checked.
+        with RequestBatch() as batch:
+            copying = batch.submit(_copy_checked, client, build, repository, tag)
+            image_attest(build=build, verdict_row=verdict, repository=repository, key=key, client=client,
+                         image_written=copying, batch=batch)
+            body, media_type, digest = copying.result()
         if not _newer_published(build):  # `latest` follows the newest passing build, never back to an older one
-            client.copy_image(build.quarantine_repository, build.digest, repository, "latest")
+            client.put_manifest(repository, "latest", body, media_type)  # the copy put every blob there already
         build.published_reference = f"{registry_host()}/{repository}:{tag}@{digest}"
         build.published_at = timezone.now()
         build.save(update_fields=["published_reference", "published_at"])

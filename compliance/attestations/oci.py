@@ -15,12 +15,13 @@ lock on repository@digest, services._image_lock): the lists here are read, exten
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 
 from adapters.registry import INDEX_TYPES, OCI_INDEX, OCI_MANIFEST, RegistryClient, RegistryError, sha256_digest
+from adapters.registry_batch import RequestBatch
 from compliance.attestations.envelopes import BUNDLE_MEDIA_TYPE, SimpleSignature, canonical
 
 SIMPLE_SIGNING_LAYER = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -115,12 +116,15 @@ def _artifact(statement: SignedStatement, subject: tuple[bytes, str, str], empty
 
 def attachments_write(client: RegistryClient, repository: str, digest: str, *, signature: SimpleSignature | None = None,
                       statements: list[SignedStatement] = (), created: datetime | None = None,
-                      workers: int = 8) -> dict[str, str]:
+                      image_written: Future | None = None, batch: RequestBatch | None = None) -> dict[str, str]:
     """Attach a signature and statements to the image `digest` in one pass (about 30 requests for a
     signature and three statements), each request sent as soon as what it names is in the registry:
     the critical path is four round trips (a blob upload, an artifact manifest, the referrers index).
-    `workers` stays under the 10 connections requests keeps per host.
     Returns {"signature": .sig manifest digest, predicate type: artifact manifest digest}.
+
+    `image_written`: the image is still being copied into `repository` (by `batch`, whose requests
+    this pass joins): the blobs go up meanwhile, no manifest is written before it is done, and its
+    error is raised before any is.
 
     - `.sig` keeps every earlier signature (during a key rotation both keys' signatures are there);
     - `.att` holds the latest statement of each predicate type only: cosign, Kyverno and
@@ -135,13 +139,16 @@ def attachments_write(client: RegistryClient, repository: str, digest: str, *, s
         s.bundle_blob for s in statements]
     stamp = (created or datetime.now(tz=timezone.utc)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     written: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    own_batch = batch is None
+    batch = batch or RequestBatch()
+    try:
         # what is there now, and every new blob (signatures are random: never there yet), all at once
-        existing = {tag: pool.submit(_manifest_or_none, client, repository, tag) for tag in lists}
-        index = pool.submit(_manifest_or_none, client, repository, referrers_tag(digest)) if statements else None
-        subject = pool.submit(client.manifest_bytes, repository, digest) if statements else None
-        empty = pool.submit(client.upload_blob, repository, EMPTY_BLOB) if statements else None
-        uploads = [pool.submit(client.upload_blob, repository, blob, new=True) for blob in blobs]
+        existing = {tag: batch.submit(_manifest_or_none, client, repository, tag) for tag in lists}
+        index = batch.submit(_manifest_or_none, client, repository, referrers_tag(digest)) if statements else None
+        empty = batch.submit(client.upload_blob, repository, EMPTY_BLOB) if statements else None
+        subject = (batch.submit(client.manifest_bytes, repository, digest)
+                   if statements and image_written is None else None)
+        uploads = [batch.submit(client.upload_blob, repository, blob, new=True) for blob in blobs]
         # each list's new layers and config, sent as soon as the list was read
         layers, configs = {}, {}
         for tag in lists:
@@ -149,15 +156,19 @@ def attachments_write(client: RegistryClient, repository: str, digest: str, *, s
                     if tag == signature_tag(digest) or (entry.get("annotations") or {}).get(PREDICATE_ANNOTATION) not in replaced]
             layers[tag] = kept + new_layers[tag]
             config = _layers_config(layers[tag])
-            configs[tag] = (config, pool.submit(client.upload_blob, repository, config, new=True))
+            configs[tag] = (config, batch.submit(client.upload_blob, repository, config, new=True))
         for future in uploads:
             future.result()
+        if image_written is not None:
+            subject = image_written.result()  # copied (or raises): manifests may now name the image
+        elif subject is not None:
+            subject = subject.result()
         artifacts = []
         for statement in statements:
-            annotations, body = _artifact(statement, subject.result(), empty.result(), stamp)
+            annotations, body = _artifact(statement, subject, empty.result(), stamp)
             artifacts.append((statement.predicate_type, annotations, body,
-                              pool.submit(client.put_manifest, repository, sha256_digest(body), body, OCI_MANIFEST)))
-        list_puts = {tag: pool.submit(client.put_manifest, repository, tag,
+                              batch.submit(client.put_manifest, repository, sha256_digest(body), body, OCI_MANIFEST)))
+        list_puts = {tag: batch.submit(client.put_manifest, repository, tag,
                                       _list_manifest(config, upload.result(), layers[tag]), OCI_MANIFEST)
                      for tag, (config, upload) in configs.items()}
         if statements:
@@ -170,6 +181,9 @@ def attachments_write(client: RegistryClient, repository: str, digest: str, *, s
                                                   "size": len(body), "artifactType": BUNDLE_MEDIA_TYPE, "annotations": annotations})
             client.put_manifest(repository, referrers_tag(digest), document, OCI_INDEX)
         lists_written = {tag: put.result() for tag, put in list_puts.items()}
+    finally:
+        if own_batch:  # nothing of this pass is still writing when it returns or raises (a retry follows)
+            batch.settle()
     if signature:
         written["signature"] = lists_written[signature_tag(digest)]
     return written

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from adapters.factory import registry_host
 from adapters.registry import RegistryClient
+from adapters.registry_batch import RequestBatch
 from builds.models import Build
 from compliance.attestations import oci
 from compliance.attestations.envelopes import SimpleSignature, dsse_sign, sigstore_bundle, simple_sign, statement
@@ -125,12 +127,13 @@ def _verdict_planned(key: KeyPair, build: Build, repository: str, row: Verdict, 
 
 
 def _attach(client: RegistryClient, key: KeyPair, build: Build, repository: str, planned: list[_Planned],
-            signed: SimpleSignature | None = None) -> list[Attestation]:
-    """Write everything to the registry in one pass, then record it (inside the caller's transaction)."""
+            signed: SimpleSignature | None = None, **writing) -> list[Attestation]:
+    """Write everything to the registry in one pass, then record it (inside the caller's transaction).
+    `writing`: attachments_write's image_written and batch, when the image is still being copied."""
     _image_lock(repository, build.digest)
     now = timezone.now()
     written = oci.attachments_write(client, repository, build.digest, signature=signed,
-                                    statements=[p.statement for p in planned], created=now)
+                                    statements=[p.statement for p in planned], created=now, **writing)
     rows = []
     if signed is not None:
         rows.append(Attestation(build=build, kind=Kind.SIGNATURE, repository=repository, digest=build.digest,
@@ -146,7 +149,8 @@ def _attach(client: RegistryClient, key: KeyPair, build: Build, repository: str,
     return Attestation.objects.bulk_create(rows)
 
 
-def attest_all(client: RegistryClient, key: KeyPair, build: Build, repository: str, row: Verdict) -> list[Attestation]:
+def attest_all(client: RegistryClient, key: KeyPair, build: Build, repository: str, row: Verdict,
+               **writing) -> list[Attestation]:
     """The signature, provenance, SBOM and verdict, all at once (a first publication, a key rotation)."""
     signed = simple_sign(docker_reference=f"{registry_host()}/{repository}", digest=build.digest, key=key,
                          optional={"build": str(build.pk), "portal": settings.PORTAL_URL})
@@ -155,14 +159,16 @@ def attest_all(client: RegistryClient, key: KeyPair, build: Build, repository: s
         _sign(key, build, repository, Kind.PROVENANCE, SLSA_PROVENANCE_TYPE, provenance(build_record(build))),
         _sign(key, build, repository, Kind.SBOM, CYCLONEDX_PREDICATE_TYPE, sbom),
         _verdict_planned(key, build, repository, row, verdict_record(build, row)),
-    ], signed)
+    ], signed, **writing)
 
 
-def image_attest(*, build: Build, verdict_row: Verdict, repository: str, key: KeyPair,
-                 client: RegistryClient) -> list[Attestation]:
+def image_attest(*, build: Build, verdict_row: Verdict, repository: str, key: KeyPair, client: RegistryClient,
+                 image_written: Future | None = None, batch: RequestBatch | None = None) -> list[Attestation]:
     """Sign the published image and attach its provenance, SBOM and verdict (the gate holds the
-    build's row lock). RegistryError when the registry refuses a write: the gate then publishes nothing."""
-    return attest_all(client, key, build, repository, verdict_row)
+    build's row lock). RegistryError when the registry refuses a write: the gate then publishes nothing.
+    `image_written`/`batch`: the gate is still copying the image (oci.attachments_write); what is
+    signed and its blobs go up meanwhile."""
+    return attest_all(client, key, build, repository, verdict_row, image_written=image_written, batch=batch)
 
 
 def verdict_attest(client: RegistryClient, key: KeyPair, build: Build, repository: str, row: Verdict,
