@@ -4,6 +4,8 @@ import csv
 import datetime
 import re
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse
@@ -16,6 +18,7 @@ from django.views.decorators.http import require_GET
 from builds.models import Build, Recipe
 from builds.selectors import visible_build_or_404
 from compliance.exceptions.selectors import exceptions_visible_to
+from compliance.exceptions.views import expiry_from_date
 from compliance.models import Advisory, ImageScan, ImportRun, PolicyException
 from compliance.reports.compare.selectors import comparison_counts
 from compliance.sbom_export import sbom_response
@@ -34,6 +37,7 @@ from compliance.trend.chart import trend_chart
 from compliance.trend.selectors import PERIODS, verdict_trend
 from compliance.vulndb.severity import SEVERITY_ORDER
 from compliance.vulndb.store import database_version
+from compliance.vulnerability_actions import affected_images, vulnerability_exceptions_request, vulnerability_fixes_rebuild
 from portal.rbac import visible_teams
 
 PAGE = 50
@@ -150,6 +154,7 @@ def vulnerability_impact(request, vulnerability_id):
         "vulnerability_id": vulnerability_id, "findings": findings, "advisories": advisories,
         "image_count": len(images), "teams": teams, "by_base": sorted((b, len(i)) for b, i in by_base.items()),
         "fixable_images": len({f.scan.build_id for f in findings if f.fixed_version}),
+        "yours": _affected_split(request, vulnerability_id),
     })
 
 
@@ -283,3 +288,53 @@ def search(request):
 def image_sbom(request, pk):
     """The image's SBOM as CycloneDX JSON (1.6), or SPDX 2.3 JSON with ?format=spdx, for other tools and audits."""
     return sbom_response(visible_build_or_404(request.user, pk), request.GET.get("format", ""))
+
+
+def _affected_split(request, vulnerability_id):
+    images = affected_images(request.user, vulnerability_id)
+    return [i for i in images if i.fixable], [i for i in images if not i.fixable]
+
+
+def _outcome_messages(request, outcome) -> None:
+    for line in outcome.done:
+        messages.success(request, line)
+    for line in outcome.skipped:
+        messages.info(request, f"Skipped {line}")
+    for line in outcome.failed:
+        messages.error(request, f"Not done for {line}")
+
+
+def vulnerability_rebuild(request, vulnerability_id):
+    """Rebuild, without reusing an identical composition, every image of your teams that a fixed
+    version of this vulnerability would cure: the list first (GET), then the builds (POST)."""
+    vulnerability_id = vulnerability_id.strip()[:120]
+    fixable, _ = _affected_split(request, vulnerability_id)
+    if request.method == "POST":
+        outcome = vulnerability_fixes_rebuild(user=request.user, vulnerability_id=vulnerability_id)
+        _outcome_messages(request, outcome)
+        if not (outcome.done or outcome.skipped or outcome.failed):
+            messages.info(request, "None of your teams' current images has a fix to rebuild for.")
+        return redirect("vulnerability-impact", vulnerability_id=vulnerability_id)
+    return render(request, "compliance/vulnerability_rebuild.html",
+                  {"vulnerability_id": vulnerability_id, "images": fixable})
+
+
+def vulnerability_exceptions(request, vulnerability_id):
+    """Request an exception for this vulnerability on every image of your teams that has no fix."""
+    vulnerability_id = vulnerability_id.strip()[:120]
+    _, unfixed = _affected_split(request, vulnerability_id)
+    values = request.POST if request.method == "POST" else {}
+    context = {"vulnerability_id": vulnerability_id, "images": unfixed, "values": values, "errors": {},
+               "reasons": PolicyException.Reason.choices}
+    if request.method == "POST":
+        try:
+            outcome = vulnerability_exceptions_request(
+                user=request.user, vulnerability_id=vulnerability_id, reason=values.get("reason", ""),
+                justification=values.get("justification", ""), expires_at=expiry_from_date(values.get("expires_at")),
+                ticket=values.get("ticket", ""))
+        except ValidationError as error:
+            context["errors"] = {k: " ".join(v) for k, v in error.message_dict.items()}
+            return render(request, "compliance/vulnerability_exceptions.html", context, status=400)
+        _outcome_messages(request, outcome)
+        return redirect("vulnerability-impact", vulnerability_id=vulnerability_id)
+    return render(request, "compliance/vulnerability_exceptions.html", context)

@@ -74,6 +74,9 @@ MATRIX = {
     "security-dashboard": {"GET": PAGE_OPEN},
     "fleet-images": {"GET": PAGE_OPEN},
     "vulnerability-impact": {"GET": PAGE_OPEN},
+    # Acting on a CVE: each person acts on their own teams' images only (none affected here: back to the CVE page).
+    "vulnerability-rebuild": {"GET": PAGE_OPEN, "POST": (302, 302, 302, 302, 302)},
+    "vulnerability-exceptions": {"GET": PAGE_OPEN, "POST": (302, 302, 302, 302, 302)},
     "search": {"GET": (302, 302, 302, 302, 302)},  # no query: to the dashboard
     "policy": {"GET": PAGE_OPEN},
     "exception-list": {"GET": PAGE_OPEN},

@@ -56,6 +56,8 @@ def exception_request(*, user, scope, target_kind, target, reason, justification
         errors["scope"] = "Choose the image the exception applies to."
     if scope == PolicyException.Scope.IMAGE and not digest.startswith("sha256:"):
         errors["scope"] = "An image-scoped exception needs the image digest."
+    if reason not in PolicyException.Reason.values:
+        errors["reason"] = "Choose a reason: " + ", ".join(str(label).lower() for label in PolicyException.Reason.labels) + "."
     if len((justification or "").strip()) < MIN_JUSTIFICATION:
         errors["justification"] = f"Explain what, why and the compensating controls (at least {MIN_JUSTIFICATION} characters)."
     if not (target or "").strip():

@@ -39,7 +39,8 @@ def exception_list(request):
     })
 
 
-def _expiry(value):
+def expiry_from_date(value):
+    """The end of the day a date field names (None when it names none)."""
     day = parse_date(value or "")
     if day is None:
         return None
@@ -60,7 +61,7 @@ def exception_new(request):
             exception = exception_request(
                 user=request.user, scope=values.get("scope", ""), target_kind=values.get("target_kind", ""),
                 target=values.get("target", ""), reason=values.get("reason", ""),
-                justification=values.get("justification", ""), expires_at=_expiry(values.get("expires_at")),
+                justification=values.get("justification", ""), expires_at=expiry_from_date(values.get("expires_at")),
                 team=build.team if build else None, recipe=build.recipe if build else None,
                 digest=build.digest if build else "", ticket=values.get("ticket", ""),
                 end_when_fixed=values.get("end_when_fixed") == "1")
@@ -100,7 +101,7 @@ def exception_decision(request, pk):
             exception_revoke(user=request.user, exception=exception, comment=comment)
         else:
             exception_decide(user=request.user, exception=exception, approve=action == "approve", comment=comment,
-                             expires_at=_expiry(request.POST.get("expires_at")))
+                             expires_at=expiry_from_date(request.POST.get("expires_at")))
         exception.refresh_from_db()
         waiting = " It needs a second approval from another reviewer before it applies." \
             if exception.status == PolicyException.Status.AWAITING_SECOND else ""
