@@ -77,6 +77,8 @@ MATRIX = {
     # Acting on a CVE: each person acts on their own teams' images only (none affected here: back to the CVE page).
     "vulnerability-rebuild": {"GET": PAGE_OPEN, "POST": (302, 302, 302, 302, 302)},
     "vulnerability-exceptions": {"GET": PAGE_OPEN, "POST": (302, 302, 302, 302, 302)},
+    "api-vulnerability-rebuilds": {"POST": (401, 200, 200, 200, 200)},
+    "api-vulnerability-exceptions": {"POST": (401, 400, 400, 400, 400)},  # the empty body
     "search": {"GET": (302, 302, 302, 302, 302)},  # no query: to the dashboard
     "policy": {"GET": PAGE_OPEN},
     "exception-list": {"GET": PAGE_OPEN},
