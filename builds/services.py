@@ -10,6 +10,7 @@ from builds.models import Build, Recipe
 from builds.recipes.names import recipe_buildable_check
 from builds.tasks import build_dispatch
 from compliance.door import build_publish as gate_publish
+from compliance.door import build_verdict_current
 from portal.audit import audit_record
 from portal.rbac import require_team_member
 
@@ -24,12 +25,37 @@ def build_reusable(*, team, composition_sha256: str) -> Build | None:
             .exclude(digest="").order_by("-pk").first())
 
 
+def build_answering(recipe: Recipe, composition_sha256: str) -> Build | None:
+    """The build that already answers a request of this recipe: the recipe's latest published build
+    (what `latest` holds), of the identical composition, with a passing verdict that is current (same
+    rules, same data). A new build would copy the same image, find the same findings, reach the same
+    verdict and publish the same digest; so none is made, and no worker is asked."""
+    latest = Build.objects.filter(recipe=recipe).exclude(published_reference="").order_by("-pk").first()
+    if latest is None or latest.composition_sha256 != composition_sha256 or latest.status != Build.Status.SUCCEEDED:
+        return None
+    return latest if build_verdict_current(latest) else None
+
+
+def answered_message(build: Build) -> str:
+    """What the pages say when a request was answered by an existing build."""
+    return (f"Nothing changed since build #{build.pk}: its image is published and its verdict is current under "
+            "today's rules and vulnerability data, so no new build was needed. Tick \"Rebuild every step\" to build anew.")
+
+
 def build_request(*, user, recipe: Recipe, no_cache: bool = False, reason: str = "") -> Build:
     """Plan the recipe's build (CompositionError when it cannot be built), record the plan on a
-    new Build and queue it once the row is committed; `reason` says why, when not the team asked."""
+    new Build and queue it once the row is committed; `reason` says why, when not the team asked.
+
+    Without `no_cache`, a request the recipe's published build already answers (build_answering)
+    returns that build, marked `answered_by_existing = True`, at once: nothing is queued."""
     require_team_member(user, recipe.team)
     recipe_buildable_check(recipe)
     plan = PLANNERS[recipe.kind](recipe)
+    if not no_cache and (answer := build_answering(recipe, plan.composition_sha256)) is not None:
+        audit_record(actor=user, action="build.answered", target=answer, team=recipe.team,
+                     composition=plan.composition_sha256, **({"reason": reason[:300]} if reason else {}))
+        answer.answered_by_existing = True
+        return answer
     reusable = None if no_cache else build_reusable(team=recipe.team, composition_sha256=plan.composition_sha256)
     with transaction.atomic():
         build = Build.objects.create(

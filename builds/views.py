@@ -13,7 +13,7 @@ from builds.liveness import build_liveness
 from builds.log_window import LogWindow, log_window
 from builds.models import Build, BuildLogChunk, Recipe
 from builds.selectors import visible_build_or_404
-from builds.services import build_cancel, build_request
+from builds.services import answered_message, build_cancel, build_request
 from builds.services import build_publish as publish
 from compliance.door import GateClosed, build_reevaluate, build_signature, build_standing
 from portal.rbac import teams_of, visible_teams
@@ -23,7 +23,10 @@ def after_recipe_saved(request, recipe: Recipe):
     """Where the recipe forms go once a recipe is saved: its new build when the user pressed
     "Save and build", else the recipe page."""
     if request.POST.get("action") in ("build", "build-anyway"):
-        return redirect("build-detail", pk=build_request(user=request.user, recipe=recipe).pk)
+        build = build_request(user=request.user, recipe=recipe)
+        if getattr(build, "answered_by_existing", False):
+            messages.info(request, answered_message(build))
+        return redirect("build-detail", pk=build.pk)
     messages.success(request, f"Recipe {recipe} saved.")
     return redirect("recipe-detail", pk=recipe.pk)
 

@@ -11,7 +11,8 @@ pyproject.toml checks it).
 - the secret patterns the build log masks;
 - what the image page says of a published image's signature and attested verdict, of a verdict
   that is no longer current, and of a published image that stopped passing; re-evaluating on request;
-- a security reviewer's queue for the home page (pending exceptions, published images now blocked).
+- a security reviewer's queue for the home page (pending exceptions, published images now blocked);
+- whether a published build's passing verdict is current, so an identical request can be answered by it.
 """
 import io
 import subprocess
@@ -23,6 +24,7 @@ from dockerfile_parse import DockerfileParser
 from compliance.attestations.verification import build_signature_summary
 from compliance.gate import GateClosed, image_publish
 from compliance.policy.change import verdict_reevaluate_requested
+from compliance.policy.currency import verdict_staleness
 from compliance.policy.evaluation import data_max_age_days, verdict_evaluate
 from compliance.policy.lint import dockerfile_lint
 from compliance.policy.rules import rule_no_secrets_in_env, rule_runtime_privileges
@@ -33,10 +35,11 @@ from compliance.scans import image_scan, scan_reusable, scan_reuse
 from compliance.selectors import verdict_standing
 from compliance.vulndb.coverage import scan_coverage
 from compliance.vulndb.matching import scan_match
+from compliance.vulndb.store import database_version
 
 __all__ = ["GateClosed", "ScanSummary", "Assessment", "build_scan", "build_assess", "build_publish",
            "checks_expected", "dockerfile_findings", "secret_token_patterns", "build_signature", "build_standing",
-           "build_reevaluate", "ReviewQueue", "review_queue"]
+           "build_reevaluate", "ReviewQueue", "review_queue", "build_verdict_current"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,16 @@ def build_signature(build) -> dict | None:
 def build_standing(build) -> dict:
     """Whether the latest verdict is stale (and why), and since when a published image fails."""
     return verdict_standing(build)
+
+
+def build_verdict_current(build) -> bool:
+    """True when the build's latest verdict passed and an evaluation now would say the same without
+    being run: the same policy version, the team's rule set, the vulnerability data it was matched
+    against still the latest import, the data's coverage unchanged and every exception it leans on
+    still approved. Anything else (even a new import that changes nothing) means: evaluate again."""
+    latest = build.verdicts.order_by("-created", "-pk").first()
+    return (latest is not None and latest.passed and latest.database_version == database_version()
+            and not verdict_staleness(build, latest))
 
 
 def build_reevaluate(build, *, actor):

@@ -1,7 +1,7 @@
 """Recipes in the REST API: create (composed recipes; own Dockerfiles: builds/dockerfile/api.py), runtime
 settings, build, with the same permission checks as the pages (portal.rbac)."""
 from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
@@ -110,7 +110,11 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
         recipe = recipe_visibility_set(user=request.user, recipe=recipe, visible=given.validated_data["visible"])
         return Response(RecipeSerializer(recipe).data)
 
-    @extend_schema(request=BuildInputSerializer, responses={201: BuildSerializer})
+    @extend_schema(request=BuildInputSerializer, responses={
+        201: BuildSerializer,
+        200: OpenApiResponse(BuildSerializer, description="Nothing changed: the recipe's published build of the identical "
+                                                          "composition, whose passing verdict is current, answers it; "
+                                                          "no build was queued (no_cache builds anew)")})
     @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def build(self, request, pk=None):
         recipe = self.recipe_to_change()
@@ -122,4 +126,6 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
             raise ApiPermissionDenied(str(error))
         except CompositionError as error:
             _raise_composition(error)
+        if getattr(build, "answered_by_existing", False):  # nothing new: the build that already answers it
+            return Response(BuildSerializer(build).data, status=status.HTTP_200_OK)
         return Response(BuildSerializer(build).data, status=status.HTTP_201_CREATED)

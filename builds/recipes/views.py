@@ -14,7 +14,7 @@ from builds.models import Recipe
 from builds.recipes.form import builder_parse
 from builds.recipes.services import recipe_preview, recipe_save, recipe_visibility_set
 from builds.selectors import visible_recipe_or_404
-from builds.services import build_request
+from builds.services import answered_message, build_request
 from builds.team_scripts.views import recipe_scripts_context
 from builds.views import after_recipe_saved
 from catalog.parameters import known_time_zones, private_key_found
@@ -185,4 +185,6 @@ def recipe_build(request, pk):
     except CompositionError as error:
         messages.error(request, f"Cannot build: {error}")
         return redirect("recipe-detail", pk=recipe.pk)
+    if getattr(build, "answered_by_existing", False):
+        messages.info(request, answered_message(build))
     return redirect("build-detail", pk=build.pk)

@@ -87,10 +87,18 @@ def test_it_shows_the_failing_step_when_a_dockerfile_step_fails(starter_catalog,
 
 def test_it_reuses_the_image_of_an_identical_composition_unless_asked_for_a_fresh_build(
         starter_catalog, celery_worker, team, member):
-    recipe = recipe_save(user=member, team=team, name="again", base=BaseImage.objects.get(slug="busybox"),
-                         choices=[(version("runtime-user"), {"uid": "10001"})])
+    def identical(name):
+        return recipe_save(user=member, team=team, name=name, base=BaseImage.objects.get(slug="busybox"),
+                           choices=[(version("runtime-user"), {"uid": "10001"})])
+
+    recipe = identical("again")
     first = wait_for_build(build_request(user=member, recipe=recipe))
-    second = wait_for_build(build_request(user=member, recipe=recipe))
+    assert first.published_reference
+    # the same recipe again: its published build answers, nothing is queued
+    answer = build_request(user=member, recipe=recipe)
+    assert answer.pk == first.pk and answer.answered_by_existing and Build.objects.filter(recipe=recipe).count() == 1
+    # another recipe of the identical composition publishes into its own repository: a worker reuses the image
+    second = wait_for_build(build_request(user=member, recipe=identical("again-twin")))
 
     assert second.reused_from_id == first.pk and second.status == Build.Status.SUCCEEDED
     assert second.digest == first.digest == registry_digest(second.quarantine_repository, second.quarantine_tag)
