@@ -2,7 +2,8 @@
 
 Both run on the same engine with no layer cache, alternating, so machine noise hits both alike.
 The portal's time runs from build_request to the finished build (build + push to the registry +
-SBOM scan + policy + publication); each step's median is printed, and the build step's overhead over
+SBOM scan + policy + publication; a baseline vulnerability record is imported first so that the
+images are assessed, pass and are published); each step's median is printed, and the build step's overhead over
 the plain `docker build` (queueing, context, log storage, heartbeat) is shown as a ratio.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench \
@@ -36,6 +37,20 @@ def database_create():
         subprocess.run(["psql", url.rsplit("/", 1)[0] + "/postgres", "-c", f'create database "{name}"'], check=True)
 
 
+def signing_key_set() -> None:
+    """A signing key of the bench's own (the gate publishes only what it can sign), read by the
+    settings at django.setup() and by the worker, which inherits the environment. Kept between runs:
+    the bench database remembers the active key, and publishes only with that one."""
+    from compliance.attestations.keys import signing_key_generate
+
+    path = Path(tempfile.gettempdir(), "portal-bench-signing-key.pem")
+    if not path.exists():
+        path.write_bytes(signing_key_generate().private_pem())
+        path.chmod(0o600)
+    os.environ.pop("PORTAL_SIGNING_KEY", None)
+    os.environ["PORTAL_SIGNING_KEY_FILE"] = str(path)
+
+
 def setup():
     import django
 
@@ -44,8 +59,13 @@ def setup():
 
     call_command("migrate", verbosity=0)
     from catalog.services import starter_catalog_load
+    from tests.conftest import vulnerability_data_import
 
     starter_catalog_load()
+    # Current vulnerability data for Debian 12 (one record no image has): the images are assessed and
+    # pass, so each build runs to publication as a team's would; without data they are blocked.
+    with tempfile.TemporaryDirectory() as folder:
+        vulnerability_data_import(Path(folder))
 
 
 def recipe_get():
@@ -61,6 +81,18 @@ def recipe_get():
         choices = [(ComponentVersion.objects.filter(component__slug=s).latest("created"), {}) for s in ("wget", "runtime-user")]
         recipe = recipe_save(user=user, team=team, name="wget", base=BaseImage.objects.get(slug="debian-12"), choices=choices)
     return user, recipe
+
+
+def recipe_twin(user, recipe, n):
+    """Another recipe of the team with the same choices: the identical composition, its own repositories."""
+    from builds.models import Recipe
+    from builds.recipes.services import recipe_save
+
+    name = f"wget-twin-{n}"
+    while Recipe.objects.filter(team=recipe.team, name=name).exists():  # a new recipe each run (its first publication)
+        name += "x"
+    choices = [(choice.version, choice.values) for choice in recipe.choices.select_related("version")]
+    return recipe_save(user=user, team=recipe.team, name=name, base=recipe.base, choices=choices)
 
 
 def worker_start():
@@ -87,8 +119,10 @@ def portal_build(user, recipe, no_cache=True):
         build.refresh_from_db()
         if build.is_done:
             break
-        time.sleep(0.2)
+        time.sleep(0.02)  # fine enough for the reuse figures, which are well under a second
     total = time.monotonic() - started
+    if getattr(build, "answered_by_existing", False):  # an earlier build: its step times are not this request's
+        return total, 0.0, build
     if build.status != Build.Status.SUCCEEDED:
         sys.exit(f"portal build {build.pk} {build.status}: {build.error_message}")
     build.step_seconds = step_seconds(build)
@@ -124,6 +158,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     database_create()
+    signing_key_set()
     setup()
     user, recipe = recipe_get()
     worker = worker_start()
@@ -140,7 +175,12 @@ def main():
             rows.append((total, build_only, plain))
             steps.append(build.step_seconds)
             print(f"round {round_number + 1}: portal {total:.1f} s (build step {build_only:.1f} s), plain docker build {plain:.1f} s")
-        reused = [portal_build(user, recipe, no_cache=False) for _ in range(args.rounds)]
+        answered = [portal_build(user, recipe, no_cache=False) for _ in range(max(5, args.rounds))]
+        assert all(b.answered_by_existing for _, _, b in answered), "the published build should answer"
+        # The first twin is built (two recipes needing wget on one base give it a shared layer of its
+        # own, which changes the composition); the next ones have its identical composition.
+        portal_build(user, recipe_twin(user, recipe, 0), no_cache=False)
+        reused = [portal_build(user, recipe_twin(user, recipe, n), no_cache=False) for n in range(1, args.rounds + 1)]
         assert all(b.reused_from_id for _, _, b in reused), "identical compositions should reuse the image"
     finally:
         worker.terminate()
@@ -156,9 +196,12 @@ def main():
         if values:
             print(f"  {name:16s} {statistics.median(values):6.2f} s")
     print("the portal's extra time is the push to the registry, the SBOM scan, the policy and the publication copy")
-    again = statistics.median(t for t, _, _ in reused)
-    print(f"identical composition submitted again: {again:.2f} s to a published image "
-          f"(fresh build {total:.1f} s: {total / again:.1f}x faster)")
+    again = statistics.median(t for t, _, _ in answered)
+    print(f"identical composition submitted again: {again * 1000:.1f} ms to the published image (answered by the "
+          f"recipe's published build, no worker; fresh build {total:.1f} s: {total / again:.0f}x faster)")
+    twin = statistics.median(t for t, _, _ in reused)
+    print(f"identical composition in another recipe: {twin:.2f} s to a published image (a worker copies the image "
+          f"into the recipe's repositories, reuses the SBOM, evaluates and publishes it; {total / twin:.1f}x faster)")
 
 
 if __name__ == "__main__":
