@@ -5,20 +5,30 @@ from django.utils.safestring import mark_safe
 
 from catalog.models import BaseImage, Component, ComponentVersion
 from catalog.services import base_image_pin
+from curation.models import RebuildMode
 from curation.proposals import ProposalError, base_approve, base_reject
-from curation.rebuilds import recipes_rebuild
+from curation.rebuild_plans import RebuildError, RebuildSubject, batch_counts, batch_items, rebuild_run, rebuild_subject
 from curation.usage import recipes_using_base, recipes_using_component
 from portal.admin_site import AuditedAdmin, PlatformAdminOnly
 
 
-def _used_by(recipes) -> str:
+def _used_by(recipes, subject: str) -> str:
     rows = [format_html('<li><a href="{}">{}</a></li>', reverse("recipe-detail", args=[r.pk]), str(r)) for r in recipes[:200]]
-    return format_html("<ul>{}</ul>", mark_safe("".join(rows))) if rows else "Not used by any recipe."
+    if not rows:
+        return "Not used by any recipe."
+    plan = format_html('<p><a href="{}?subject={}">Plan a rebuild of these recipes</a> (impact, dry run, progress)</p>',
+                       reverse("rebuild-new"), subject)
+    return format_html("{}<ul>{}</ul>", plan, mark_safe("".join(rows)))
 
 
-def _rebuild_message(modeladmin, request, outcome):
-    modeladmin.message_user(request, f"{len(outcome['built'])} builds requested; {len(outcome['failed'])} recipes failed"
-                            + "".join(f"; {name}: {reason}" for name, reason in outcome["failed"].items()))
+def _rebuild(modeladmin, request, subject: RebuildSubject):
+    """The actions run the same rebuild as the Rebuilds page (a batch with its progress page)."""
+    batch = rebuild_run(user=request.user, subject=subject, mode=RebuildMode.ALL)
+    counts = batch_counts(batch_items(batch))
+    modeladmin.message_user(request, format_html(
+        '<a href="{}">Rebuild #{}</a> of {}: {} builds requested; {} recipes failed to compose.',
+        reverse("rebuild-detail", args=[batch.pk]), batch.pk, subject.label, counts["requested"] + counts["building"],
+        counts["compose-failed"]), messages.ERROR if counts["compose-failed"] else messages.SUCCESS)
 
 
 @admin.register(BaseImage)
@@ -55,7 +65,7 @@ class BaseImageAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
 
     @admin.display(description="Used by")
     def used_by(self, base):
-        return _used_by(recipes_using_base(base)) if base.pk else "-"
+        return _used_by(recipes_using_base(base), f"base:{base.slug}") if base.pk else "-"
 
     @admin.display(description="Recipes")
     def recipe_count(self, base):
@@ -65,9 +75,7 @@ class BaseImageAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     def repin_and_rebuild(self, request, queryset):
         for base in queryset:
             base_image_pin(base=base)
-            _rebuild_message(self, request, recipes_rebuild(
-                user=request.user, recipes=list(recipes_using_base(base)),
-                reason=f"rebuilt by a platform admin after {base.name} was re-pinned to {base.digest[:19]}"))
+            _rebuild(self, request, RebuildSubject(base=base))
 
 
 class ComponentVersionInline(PlatformAdminOnly, admin.TabularInline):
@@ -88,13 +96,15 @@ class ComponentAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
 
     @admin.display(description="Used by")
     def used_by(self, component):
-        return _used_by(recipes_using_component(component)) if component.pk else "-"
+        return _used_by(recipes_using_component(component), f"component:{component.slug}") if component.pk else "-"
 
     @admin.action(description="Move every recipe to the latest published version and rebuild it")
     def upgrade_and_rebuild(self, request, queryset):
         for component in queryset:
-            outcome = recipes_rebuild(user=request.user, recipes=list(recipes_using_component(component)), upgrade=component)
-            _rebuild_message(self, request, outcome)
+            try:
+                _rebuild(self, request, rebuild_subject(component=component.slug, upgrade=True))
+            except RebuildError as error:
+                self.message_user(request, f"{component.name}: {error}", messages.ERROR)
 
 
 @admin.register(ComponentVersion)

@@ -1,4 +1,5 @@
-"""REST API for custom base images: propose a published image, and (platform admins) approve or reject."""
+"""REST API for custom base images (propose a published image; platform admins approve or reject)
+and for rebuilds (platform admins: plan with a dry run, run, follow, retry)."""
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -10,8 +11,28 @@ from rest_framework.response import Response
 
 from builds.models import Build
 from catalog.models import BaseImage
+from curation.models import RebuildItem
 from curation.proposals import ProposalError, base_approve, base_propose, base_reject, base_reviewer_required
-from curation.serializers import BaseProposalInputSerializer, BaseProposalSerializer, BaseReviewSerializer
+from curation.rebuild_plans import (
+    RebuildError,
+    RebuildSubject,
+    rebuild_batches,
+    rebuild_dry_run,
+    rebuild_item_retry,
+    rebuild_plan,
+    rebuild_planner_required,
+    rebuild_run,
+    rebuild_subject,
+)
+from curation.serializers import (
+    BaseProposalInputSerializer,
+    BaseProposalSerializer,
+    BaseReviewSerializer,
+    RebuildBatchSerializer,
+    RebuildInputSerializer,
+    RebuildItemSerializer,
+    RebuildPlanSerializer,
+)
 from portal.api_schema import ErrorSerializer
 from portal.rbac import visible_teams
 
@@ -63,3 +84,66 @@ class BaseProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             raise ApiPermissionDenied(str(error))
         except ProposalError as error:
             raise ValidationError({"detail": str(error)})
+
+
+class PlatformAdminsOnly:
+    """Rebuilds are for platform admins: everyone else gets 403 before anything is read."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        try:
+            rebuild_planner_required(request.user)
+        except PermissionDenied as error:
+            raise ApiPermissionDenied(str(error))
+
+
+def _subject_from(request) -> tuple[RebuildSubject, str]:
+    data = RebuildInputSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    values = data.validated_data
+    try:
+        return rebuild_subject(base=values["base"], component=values["component"], upgrade=values["upgrade"]), values["mode"]
+    except RebuildError as error:
+        raise ValidationError({"detail": str(error)})
+
+
+class RebuildViewSet(PlatformAdminsOnly, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Rebuilds of every recipe using a base image or a component (platform admins): plan with a dry
+    run, run (a batch whose items request builds), read a batch's progress."""
+
+    serializer_class = RebuildBatchSerializer
+
+    def get_queryset(self):
+        return rebuild_batches()
+
+    @extend_schema(request=RebuildInputSerializer, responses={200: RebuildPlanSerializer, 400: ErrorSerializer})
+    @action(detail=False, methods=["post"])
+    def plan(self, request):
+        """The impact in build order and the dry run's result per recipe; nothing is built or changed."""
+        subject, mode = _subject_from(request)
+        plan = rebuild_dry_run(user=request.user, plan=rebuild_plan(user=request.user, subject=subject, mode=mode))
+        return Response(RebuildPlanSerializer(plan).data)
+
+    @extend_schema(request=RebuildInputSerializer, responses={201: RebuildBatchSerializer, 400: ErrorSerializer})
+    def create(self, request):
+        """Run the rebuild: plan it again now, keep the batch, request each recipe's build in order."""
+        subject, mode = _subject_from(request)
+        batch = rebuild_run(user=request.user, subject=subject, mode=mode)
+        return Response(RebuildBatchSerializer(self.get_queryset().get(pk=batch.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class RebuildItemViewSet(PlatformAdminsOnly, viewsets.GenericViewSet):
+    serializer_class = RebuildItemSerializer
+
+    def get_queryset(self):
+        return RebuildItem.objects.select_related("recipe__team", "build")
+
+    @extend_schema(request=None, responses={200: RebuildItemSerializer, 400: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """Request a new build for a recipe that failed to compose or whose build failed."""
+        try:
+            item = rebuild_item_retry(user=request.user, item=self.get_object())
+        except RebuildError as error:
+            raise ValidationError({"detail": str(error)})
+        return Response(RebuildItemSerializer(item).data)

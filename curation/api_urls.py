@@ -1,7 +1,9 @@
 from rest_framework.routers import SimpleRouter
 
-from curation.api import BaseProposalViewSet
+from curation.api import BaseProposalViewSet, RebuildItemViewSet, RebuildViewSet
 
 router = SimpleRouter()
 router.register("catalog/base-proposals", BaseProposalViewSet, basename="api-base-proposal")
+router.register("rebuilds", RebuildViewSet, basename="api-rebuild")
+router.register("rebuild-items", RebuildItemViewSet, basename="api-rebuild-item")
 urlpatterns = router.urls

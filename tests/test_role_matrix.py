@@ -22,6 +22,7 @@ from builds.team_scripts.services import team_script_save
 from catalog.models import BaseImage, ProposalState
 from compliance.exceptions.services import exception_request
 from compliance.models import PolicyRule
+from curation.rebuild_plans import rebuild_run, rebuild_subject
 from portal.accounts.tokens import token_issue
 from portal.models import GlobalRole, Membership
 from portal.robots.services import robot_create
@@ -177,6 +178,17 @@ MATRIX = {
     "signing-keys": {"GET": PAGE_OPEN},
     "api-signing-keys": {"GET": (401, 200, 200, 200, 200)},
     "api-image-verify": {"GET": (401, 400, 400, 400, 400)},  # no ?ref=: what to verify is missing
+    # Rebuilds: platform admins only, at every door. An empty form names nothing to rebuild (400);
+    # the world's item has a queued build, so its retry is refused (a message, or 400 in the API).
+    "rebuild-list": {"GET": (302, 403, 403, 403, 200)},
+    "rebuild-new": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},
+    "rebuild-detail": {"GET": (302, 403, 403, 403, 200)},
+    "rebuild-progress": {"GET": (302, 403, 403, 403, 200)},
+    "rebuild-item-retry": {"POST": (302, 403, 403, 403, 302)},
+    "api-rebuild-list": {"GET": (401, 403, 403, 403, 200), "POST": (401, 403, 403, 403, 400)},
+    "api-rebuild-detail": {"GET": (401, 403, 403, 403, 200)},
+    "api-rebuild-plan": {"POST": (401, 403, 403, 403, 400)},
+    "api-rebuild-item-retry": {"POST": (401, 403, 403, 403, 400)},
 }
 
 
@@ -224,12 +236,14 @@ def world(db, settings, tmp_path, team, other_team, member, outsider, reviewer, 
                                         approved=False, proposal_state=ProposalState.PENDING, source_build=build)
     rule = PolicyRule.objects.filter(team__isnull=True).first()
     token = token_issue(user=member, name="ci").token
+    rebuild = rebuild_run(user=admin, subject=rebuild_subject(base=busybox.slug))
     users = {"anonymous": None, "outsider": outsider, "member": member, "reviewer": reviewer, "admin": admin}
     args = {"pk": None, "slug": None, "vulnerability_id": "CVE-2024-0001", "scan_request_id": "1", "build_id": build.pk,
             "membership_id": Membership.objects.get(user=member, team=team).pk}
     objects = {"robot": robot.pk, "recipe": recipe.pk, "team-script": script.pk, "exception": exception.pk, "build": build.pk,
                "image": build.pk, "base-proposal": proposal.slug, "base": busybox.slug, "component": "runtime-user",
-               "policy-rule": rule.pk, "dockerfile-recipe": recipe.pk, "token": token.pk, "team": team.slug, "person": member.pk}
+               "policy-rule": rule.pk, "dockerfile-recipe": recipe.pk, "token": token.pk, "team": team.slug, "person": member.pk,
+               "rebuild": rebuild.pk, "rebuild-item": rebuild.items.get().pk}
     return users, args, objects
 
 
