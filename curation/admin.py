@@ -23,7 +23,11 @@ def _used_by(recipes, subject: str) -> str:
 
 def _rebuild(modeladmin, request, subject: RebuildSubject):
     """The actions run the same rebuild as the Rebuilds page (a batch with its progress page)."""
-    batch = rebuild_run(user=request.user, subject=subject, mode=RebuildMode.ALL)
+    try:
+        batch = rebuild_run(user=request.user, subject=subject, mode=RebuildMode.ALL)
+    except RebuildError as error:
+        modeladmin.message_user(request, str(error), messages.WARNING)
+        return
     counts = batch_counts(batch_items(batch))
     modeladmin.message_user(request, format_html(
         '<a href="{}">Rebuild #{}</a> of {}: {} builds requested; {} recipes failed to compose.',
@@ -102,9 +106,11 @@ class ComponentAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     def upgrade_and_rebuild(self, request, queryset):
         for component in queryset:
             try:
-                _rebuild(self, request, rebuild_subject(component=component.slug, upgrade=True))
+                subject = rebuild_subject(component=component.slug, upgrade=True)
             except RebuildError as error:
                 self.message_user(request, f"{component.name}: {error}", messages.ERROR)
+            else:
+                _rebuild(self, request, subject)
 
 
 @admin.register(ComponentVersion)

@@ -2,7 +2,7 @@
 and for rebuilds (platform admins: plan with a dry run, run, follow, retry)."""
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
@@ -107,6 +107,9 @@ def _subject_from(request) -> tuple[RebuildSubject, str]:
         raise ValidationError({"detail": str(error)})
 
 
+# Reads are refused too (403) to anyone but platform admins: say so, as the writes' 403 is.
+@extend_schema_view(list=extend_schema(responses={200: RebuildBatchSerializer(many=True), 403: ErrorSerializer}),
+                    retrieve=extend_schema(responses={200: RebuildBatchSerializer, 403: ErrorSerializer}))
 class RebuildViewSet(PlatformAdminsOnly, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Rebuilds of every recipe using a base image or a component (platform admins): plan with a dry
     run, run (a batch whose items request builds), read a batch's progress."""
@@ -116,7 +119,7 @@ class RebuildViewSet(PlatformAdminsOnly, mixins.ListModelMixin, mixins.RetrieveM
     def get_queryset(self):
         return rebuild_batches()
 
-    @extend_schema(request=RebuildInputSerializer, responses={200: RebuildPlanSerializer, 400: ErrorSerializer})
+    @extend_schema(request=RebuildInputSerializer, responses={200: RebuildPlanSerializer})
     @action(detail=False, methods=["post"])
     def plan(self, request):
         """The impact in build order and the dry run's result per recipe; nothing is built or changed."""
@@ -124,11 +127,14 @@ class RebuildViewSet(PlatformAdminsOnly, mixins.ListModelMixin, mixins.RetrieveM
         plan = rebuild_dry_run(user=request.user, plan=rebuild_plan(user=request.user, subject=subject, mode=mode))
         return Response(RebuildPlanSerializer(plan).data)
 
-    @extend_schema(request=RebuildInputSerializer, responses={201: RebuildBatchSerializer, 400: ErrorSerializer})
+    @extend_schema(request=RebuildInputSerializer, responses={201: RebuildBatchSerializer})
     def create(self, request):
         """Run the rebuild: plan it again now, keep the batch, request each recipe's build in order."""
         subject, mode = _subject_from(request)
-        batch = rebuild_run(user=request.user, subject=subject, mode=mode)
+        try:
+            batch = rebuild_run(user=request.user, subject=subject, mode=mode)
+        except RebuildError as error:
+            raise ValidationError({"detail": str(error)})
         return Response(RebuildBatchSerializer(self.get_queryset().get(pk=batch.pk)).data, status=status.HTTP_201_CREATED)
 
 
@@ -138,7 +144,7 @@ class RebuildItemViewSet(PlatformAdminsOnly, viewsets.GenericViewSet):
     def get_queryset(self):
         return RebuildItem.objects.select_related("recipe__team", "build")
 
-    @extend_schema(request=None, responses={200: RebuildItemSerializer, 400: ErrorSerializer})
+    @extend_schema(request=None, responses={200: RebuildItemSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Request a new build for a recipe that failed to compose or whose build failed."""

@@ -199,6 +199,12 @@ def _compose_check(recipe: Recipe, target: ComponentVersion | None) -> None:
         pass
 
 
+def _why_not(error: CompositionError) -> str:
+    """The composer's message with the fields it names ("runtime-user.uid: ..."), which say what to fix."""
+    fields = "; ".join(f"{name}: {message}" for name, message in error.errors.items() if message not in str(error))
+    return f"{error} {fields}" if fields else str(error)
+
+
 def rebuild_dry_run(*, user, plan: RebuildPlan) -> RebuildPlan:
     """Compose every recipe the plan would build, building nothing and changing nothing; each says
     "would build" or "would fail" with the composer's reason."""
@@ -210,7 +216,7 @@ def rebuild_dry_run(*, user, plan: RebuildPlan) -> RebuildPlan:
             _compose_check(p.recipe, plan.subject.target)
             p.dry_run, p.dry_run_detail = "would build", ""
         except CompositionError as error:
-            p.dry_run, p.dry_run_detail = "would fail", str(error)
+            p.dry_run, p.dry_run_detail = "would fail", _why_not(error)
     return plan
 
 
@@ -233,7 +239,7 @@ def _item_request(item: RebuildItem, subject: RebuildSubject, user) -> RebuildIt
             item.build = build_request(user=user, recipe=recipe, reason=_build_reason(subject, item, user))
             item.state, item.detail = RebuildItem.Status.REQUESTED, ""
     except CompositionError as error:
-        item.state, item.detail = RebuildItem.Status.COMPOSE_FAILED, str(error)
+        item.state, item.detail = RebuildItem.Status.COMPOSE_FAILED, _why_not(error)
         item.build = None
     item.save(update_fields=["build", "state", "detail", "attempts"])
     return item
@@ -243,6 +249,8 @@ def rebuild_run(*, user, subject: RebuildSubject, mode: str = RebuildMode.ALL) -
     """Plan again (what is true now, not what a page showed earlier), keep the batch and its items,
     then request each build in dependency order."""
     plan = rebuild_plan(user=user, subject=subject, mode=mode)
+    if not plan.recipes:
+        raise RebuildError(f"No recipe uses {subject.label}: there is nothing to rebuild.")
     with transaction.atomic():
         batch = RebuildBatch.objects.create(base=subject.base, component=subject.component, target_version=subject.target,
                                             mode=mode, requested_by=user)

@@ -11,14 +11,7 @@ from builds.services import build_request
 from catalog.models import BaseImage, ComponentVersion, ProposalState
 from compliance.models import Verdict
 from curation.models import RebuildBatch, RebuildItem, RebuildMode
-from curation.rebuild_plans import (
-    RebuildError,
-    rebuild_dry_run,
-    rebuild_item_retry,
-    rebuild_plan,
-    rebuild_run,
-    rebuild_subject,
-)
+from curation.rebuild_plans import RebuildError, rebuild_dry_run, rebuild_item_retry, rebuild_plan, rebuild_run, rebuild_subject
 from portal.models import AuditEvent, GlobalRole
 from tests.factories import UserFactory, member_of, with_role
 
@@ -100,6 +93,7 @@ def test_the_dry_run_composes_with_the_change_and_changes_nothing(admin, fleet, 
     outcome = {p.recipe.name: (p.dry_run, p.dry_run_detail) for p in plan.recipes}
     assert outcome["mm-svc"] == ("would build", "")  # uid 2000 is within the new version's range
     assert outcome["zz-base"][0] == "would fail" and "not valid" in outcome["zz-base"][1]  # uid 10001 is not
+    assert "runtime-user.uid" in outcome["zz-base"][1], "the field to fix is named"
     assert plan.counts == {"recipes": 4, "skipped": 0, "would_build": 1, "would_fail": 3}
     after = (list(RecipeComponent.objects.order_by("pk").values_list("recipe", "version", "values")),
              Build.objects.count(), AuditEvent.objects.count())
@@ -197,3 +191,9 @@ def test_only_platform_admins_plan_run_or_retry(fleet, member, reviewer, admin, 
 def test_it_refuses_a_subject_it_cannot_plan(busybox, runtime_user, arguments, message):
     with pytest.raises(RebuildError, match=message):
         rebuild_subject(**arguments)
+
+
+def test_a_subject_nobody_uses_has_nothing_to_run(admin, busybox, runtime_user):
+    with pytest.raises(RebuildError, match="No recipe uses base BusyBox: there is nothing to rebuild"):
+        rebuild_run(user=admin, subject=rebuild_subject(base="busybox"))
+    assert not RebuildBatch.objects.exists()
