@@ -200,8 +200,12 @@ def _compose_check(recipe: Recipe, target: ComponentVersion | None) -> None:
 
 
 def _why_not(error: CompositionError) -> str:
-    """The composer's message with the fields it names ("runtime-user.uid: ..."), which say what to fix."""
-    fields = "; ".join(f"{name}: {message}" for name, message in error.errors.items() if message not in str(error))
+    """The composer's message with the fields it names ("runtime-user: uid: must be ..."), which say
+    what to fix; a message that starts with its parameter's name is not given it twice."""
+    def field(name: str, message: str) -> str:
+        component, _, parameter = name.rpartition(".")
+        return f"{component}: {message}" if component and message.startswith(f"{parameter}:") else f"{name}: {message}"
+    fields = "; ".join(field(name, message) for name, message in error.errors.items() if message not in str(error))
     return f"{error} {fields}" if fields else str(error)
 
 

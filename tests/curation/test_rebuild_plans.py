@@ -93,7 +93,7 @@ def test_the_dry_run_composes_with_the_change_and_changes_nothing(admin, fleet, 
     outcome = {p.recipe.name: (p.dry_run, p.dry_run_detail) for p in plan.recipes}
     assert outcome["mm-svc"] == ("would build", "")  # uid 2000 is within the new version's range
     assert outcome["zz-base"][0] == "would fail" and "not valid" in outcome["zz-base"][1]  # uid 10001 is not
-    assert "runtime-user.uid" in outcome["zz-base"][1], "the field to fix is named"
+    assert "runtime-user: uid: must be between 1000 and 5000" in outcome["zz-base"][1], "the field to fix is named"
     assert plan.counts == {"recipes": 4, "skipped": 0, "would_build": 1, "would_fail": 3}
     after = (list(RecipeComponent.objects.order_by("pk").values_list("recipe", "version", "values")),
              Build.objects.count(), AuditEvent.objects.count())
