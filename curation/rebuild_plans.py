@@ -238,9 +238,12 @@ def _item_request(item: RebuildItem, subject: RebuildSubject, user) -> RebuildIt
     item.attempts += 1
     try:
         with transaction.atomic():
-            _recipe_move(item.recipe, subject.target)
+            moved = _recipe_move(item.recipe, subject.target)
             recipe = Recipe.objects.select_related("team", "base", "build_base").get(pk=item.recipe_id)
-            item.build = build_request(user=user, recipe=recipe, reason=_build_reason(subject, item, user))
+            # A recipe the batch does not change is rebuilt for what the build fetches (fresh packages):
+            # without no_cache its published build would answer the request and nothing would be built.
+            item.build = build_request(user=user, recipe=recipe, reason=_build_reason(subject, item, user),
+                                       no_cache=not moved)
             item.state, item.detail = RebuildItem.Status.REQUESTED, ""
     except CompositionError as error:
         item.state, item.detail = RebuildItem.Status.COMPOSE_FAILED, _why_not(error)

@@ -122,6 +122,7 @@ def test_the_run_requests_builds_in_order_with_their_reason_and_reports_what_doe
     built, failed = items[0], items[1:]
     assert built.status == RebuildItem.Status.REQUESTED
     assert built.build.reason == "component Non-root runtime user 1 -> 2 by pat" and built.build.requested_by == admin
+    assert not built.build.no_cache, "a moved recipe has a new composition: its layer cache still serves"
     assert built.recipe.choices.get().version == newer
     for item in failed:  # not moved, not built: the recipe keeps the version it composes with
         assert item.status == RebuildItem.Status.COMPOSE_FAILED and "not valid" in item.detail and item.build is None
@@ -132,8 +133,10 @@ def test_the_run_requests_builds_in_order_with_their_reason_and_reports_what_doe
 
 def test_a_base_rebuild_says_which_base_and_who(admin, fleet):
     batch = rebuild_run(user=admin, subject=rebuild_subject(base="busybox"))
-    reasons = set(Build.objects.filter(rebuild_items__batch=batch).values_list("reason", flat=True))
-    assert reasons == {"base BusyBox rebuilt by pat"}
+    builds = Build.objects.filter(rebuild_items__batch=batch)
+    assert set(builds.values_list("reason", flat=True)) == {"base BusyBox rebuilt by pat"}
+    # nothing in the recipes changed: they are rebuilt for fresh packages, never answered by their published builds
+    assert builds.count() == batch.items.count() and all(builds.values_list("no_cache", flat=True))
 
 
 def test_an_item_follows_its_build_and_a_failed_one_can_be_retried(admin, fleet):
