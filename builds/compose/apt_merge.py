@@ -38,6 +38,8 @@ class Merged:
     fragments: list[str]  # the fragments with their merged apt RUN replaced by what remains of it
     packages: list[str]
     shared: list[str] = field(default_factory=list)  # runs[i] installs shared[i] alone ("" for the others)
+    # sources[i]: indexes of the fragments whose packages runs[i] installs (the composer names them above it)
+    sources: list[list[int]] = field(default_factory=list)
 
 
 def instructions(fragment: str) -> list[str]:
@@ -121,6 +123,19 @@ def _transaction(names: list[str]) -> str:
             f" && {APT_CLEAN}")
 
 
+def install_command(packages: str) -> str:
+    return f"apt-get install -y --no-install-recommends {packages}"
+
+
+def transaction_from_lists(packages: str, lists_dir: str = "/var/lib/apt/lists") -> str:
+    """The RUN a transaction becomes when the worker copies its package lists (builds/runner/apt_index.py):
+    kept here, beside the form it rewrites, because the image's history shows this one and
+    compliance matches it back to the transaction's line of the recorded Dockerfile."""
+    return (f"RUN ({install_command(packages)} \\\n"
+            f"     || (rm -rf {lists_dir}/* && apt-get update && {install_command(packages)})) \\\n"
+            f" && rm -rf {lists_dir}/*")
+
+
 def apt_merge(fragments: list[str], tiers: list[int] | None = None, shared_first: tuple[str, ...] = ()) -> Merged:
     """Take the mergeable apt RUN out of each rendered fragment (in the order given).
 
@@ -130,8 +145,10 @@ def apt_merge(fragments: list[str], tiers: list[int] | None = None, shared_first
     tiers = tiers or [0] * len(fragments)
     packages: dict[str, str] = {}  # name -> exact spec, so a second pin of one name is not merged
     tier_of: dict[str, int] = {}
+    asked: list[set[str]] = []  # per fragment, the package names it gave to the merge
     out = []
     for fragment, tier in zip(fragments, tiers):
+        asked.append(set())
         parts = instructions(fragment)
         for index, instruction in enumerate(parts):
             if _keyword(instruction) != "RUN":
@@ -143,20 +160,20 @@ def apt_merge(fragments: list[str], tiers: list[int] | None = None, shared_first
                 packages.update(specs)
                 for name in specs:
                     tier_of[name] = min(tier_of.get(name, tier), tier)
+                asked[-1].update(specs)
                 rest = found[1]
                 parts[index] = ("RUN " + " \\\n && ".join(rest)) if rest else ""
             break  # only a fragment's first RUN may be merged: later ones may depend on earlier steps
         out.append("\n".join(p for p in parts if p != "").strip())
     if not packages:
         return Merged(runs=[], fragments=list(fragments), packages=[])
-    runs, shared = [], []
+    runs, shared, sources = [], [], []
     for tier in sorted(set(tier_of.values())):
         names = [n for n in tier_of if tier_of[n] == tier]
         alone = [n for n in shared_first if n in names]
-        runs += [_transaction([packages[n]]) for n in alone]
-        shared += alone
-        rest = [packages[n] for n in names if n not in alone]
-        if rest:
-            runs.append(_transaction(rest))
-            shared.append("")
-    return Merged(runs=runs, fragments=out, packages=sorted(packages.values()), shared=shared)
+        groups = [[n] for n in alone] + [[n for n in names if n not in alone]]
+        for group in filter(None, groups):
+            runs.append(_transaction([packages[n] for n in group]))
+            shared.append(group[0] if group[0] in alone else "")
+            sources.append([i for i, wanted in enumerate(asked) if wanted & set(group)])
+    return Merged(runs=runs, fragments=out, packages=sorted(packages.values()), shared=shared, sources=sources)

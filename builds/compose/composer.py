@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from builds.compose.apt_merge import apt_merge
 from builds.compose.build_stage import BuildStage, BuildStageError, build_output_copy, build_stage_compose
+from builds.compose.notes import component_note, contributors_note
 from builds.errors import CompositionError
 from catalog.fragments import PLACEHOLDER
 from catalog.parameters import parameters_clean
@@ -166,13 +167,14 @@ def compose(snapshot: RecipeSnapshot) -> Composition:
     merged = apt_merge([_render(choice, choice.fragment, values, files) for choice, values in rendered],
                        tiers=[0 if choice.kind == "service" else 1 for choice, _ in rendered],
                        shared_first=snapshot.shared_packages)
-    for run, alone in zip(merged.runs, merged.shared):
+    for run, alone, sources in zip(merged.runs, merged.shared, merged.sources):
         note = (f"# {alone}: used by many recipes on this base, so it has a layer of its own that they share" if alone
                 else "# apt packages in one transaction (shared by every recipe needing the same ones)")
-        lines += ["", note, run]
+        wanted_by = contributors_note([(rendered[i][0].kind, rendered[i][0].slug) for i in sources])
+        lines += ["", note, wanted_by, run]
     for (choice, _), fragment in zip(rendered, merged.fragments):
         note = "" if fragment else " (its packages are installed above)"
-        lines += ["", f"# {choice.kind}: {choice.slug} {choice.version}{note}"] + ([fragment] if fragment else [])
+        lines += ["", component_note(choice.kind, choice.slug, choice.version, note)] + ([fragment] if fragment else [])
     build_stage = ""
     if snapshot.build_stage is not None:
         if not snapshot.artifact:
@@ -190,7 +192,7 @@ def compose(snapshot: RecipeSnapshot) -> Composition:
     final = []
     for choice, values in rendered:
         if choice.final_fragment.strip():
-            final += ["", f"# {choice.kind}: {choice.slug} {choice.version} (final)", _render(choice, choice.final_fragment, values, files)]
+            final += ["", component_note(choice.kind, choice.slug, choice.version, " (final)"), _render(choice, choice.final_fragment, values, files)]
     script_stage = ""
     if snapshot.image_script:
         files[IMAGE_SCRIPT] = snapshot.image_script

@@ -32,7 +32,7 @@ from django.conf import settings
 
 from adapters.engine import EngineError, script_output_in_image
 from adapters.factory import base_pull_token
-from builds.compose.apt_merge import package_name
+from builds.compose.apt_merge import package_name, transaction_from_lists
 from builds.runner.build_network import build_network, build_proxy_args, build_proxy_url
 
 LISTS_DIR = "/var/lib/apt/lists"
@@ -139,10 +139,6 @@ def lists_for(index: PackageIndex, names: list[str]) -> dict[str, bytes] | None:
     return files
 
 
-def _install(packages: str) -> str:
-    return f"apt-get install -y --no-install-recommends {packages}"
-
-
 def transactions_rewrite(dockerfile: str, index: PackageIndex) -> tuple[str, dict[str, bytes], int]:
     """(Dockerfile, extra context files, transactions rewritten): each of the composer's apt
     transactions whose packages are all in the index copies its lists instead of updating."""
@@ -162,10 +158,7 @@ def transactions_rewrite(dockerfile: str, index: PackageIndex) -> tuple[str, dic
         folder = f"{CONTEXT_DIR}/{digest.hexdigest()[:16]}"
         files.update({f"{folder}/{path}": data for path, data in lists.items()})
         count += 1
-        return (f"COPY {folder}/ {LISTS_DIR}/\n"
-                f"RUN ({_install(packages)} \\\n"
-                f"     || (rm -rf {LISTS_DIR}/* && apt-get update && {_install(packages)})) \\\n"
-                f" && rm -rf {LISTS_DIR}/*")
+        return f"COPY {folder}/ {LISTS_DIR}/\n" + transaction_from_lists(packages, LISTS_DIR)
 
     return TRANSACTION.sub(rewrite, dockerfile), files, count
 

@@ -20,7 +20,8 @@ def starter(slug, **values):
 
 
 def runs(dockerfile):
-    blocks = [block.split("\n", 1)[-1] if block.startswith("#") else block for block in dockerfile.split("\n\n")]
+    """The blocks that install packages, without the comments above them."""
+    blocks = ["\n".join(line for line in block.split("\n") if not line.startswith("#")) for block in dockerfile.split("\n\n")]
     return [block for block in blocks if "apt-get install" in block]
 
 
@@ -92,7 +93,9 @@ def test_composition_of_starter_options_is_one_transaction_whatever_the_order_of
         "RUN apt-get update \\\n && apt-get install -y --no-install-recommends ca-certificates curl tzdata wget \\\n"
         " && rm -rf /var/lib/apt/lists/*"]
     lines = first.dockerfile.splitlines()
-    assert lines[1] == f"FROM {BASE}" and lines[4] == "RUN apt-get update \\", "the transaction comes right after FROM"
+    assert lines[1] == f"FROM {BASE}" and lines[5] == "RUN apt-get update \\", "the transaction comes right after FROM"
+    assert lines[4] == "# for option: curl, option: wget, option: timezone, option: ca-certificate", \
+        "above it, every component it installs packages for, in the canonical order (what names a package's origin)"
     assert "RUN update-ca-certificates" in lines
     assert "ENV TZ=Asia/Shanghai" in lines
 
