@@ -115,9 +115,14 @@ class _RuleInputs:
     @cached_property
     def origins(self) -> LayerOrigins:
         """Which step of this build made each layer, for the privilege rules' evidence."""
-        source = BuildSource(dockerfile=self.build.dockerfile, script_stage=self.build.script_stage,
-                             own_dockerfile=(self.build.snapshot or {}).get("kind") == "dockerfile")
-        return LayerOrigins(self.facts.config, source, self.base_layers)
+        return build_layer_origins(self.build, self.facts.config, self.base_layers)
+
+
+def build_layer_origins(build: Build, config: dict, base_layers: int) -> LayerOrigins:
+    """Which step of this build made each layer of its image (`config`: the image's config)."""
+    source = BuildSource(dockerfile=build.dockerfile, script_stage=build.script_stage,
+                         own_dockerfile=(build.snapshot or {}).get("kind") == "dockerfile")
+    return LayerOrigins(config, source, base_layers)
 
 
 def _rule_run(rule: EffectiveRule, inputs: _RuleInputs) -> dict:

@@ -18,10 +18,14 @@ from dataclasses import dataclass
 
 from dockerfile_parse import DockerfileParser
 
+from builds.compose.apt_merge import transaction_from_lists
+
 IMAGE_SCRIPT_MARK = "/tmp/portal-paas/image-env.sh"  # where the composer's stage 2 runs the team's script
 _NOP = "#(nop) "
 _LAYER_KEYWORDS = {"RUN", "COPY", "ADD", "WORKDIR"}  # the legacy builder makes a layer for these only
 _SPACE = re.compile(r"\s+")
+# The composer's apt transaction (builds/compose/apt_merge.py), as its RUN key reads once squashed.
+_TRANSACTION = re.compile(r"apt-get update && apt-get install -y --no-install-recommends ([^&|;]+?) && rm -rf /var/lib/apt/lists/\*")
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,12 @@ class BuildSource:
 
 
 @dataclass(frozen=True)
-class _Instruction:
+class Instruction:
     keyword: str
     key: str  # RUN: the command as the history shows it; COPY/ADD: the destination; WORKDIR: the directory
     where: str  # "Dockerfile line 4", "stage 2 line 5"
     text: str  # the instruction's first line
-    note: str  # the comment above it (composed recipes), or ""
+    note: str  # the comment nearest above it (composed recipes), or ""
 
 
 def layer_steps(config: dict) -> list[str]:
@@ -52,7 +56,7 @@ def _squash(text: str) -> str:
 
 
 def _step(created_by: str) -> tuple[str, str]:
-    """(keyword, key) of a history entry, comparable with `_Instruction`'s."""
+    """(keyword, key) of a history entry, comparable with `Instruction`'s."""
     text = _squash(created_by)
     if _NOP in text:
         keyword, _, value = text.split(_NOP, 1)[1].partition(" ")
@@ -87,7 +91,7 @@ def _destination(value: str) -> str:
     return words[-1] if words else ""
 
 
-def _instructions(text: str, label: str, *, final_stage_only: bool, with_notes: bool) -> list[_Instruction]:
+def _instructions(text: str, label: str, *, final_stage_only: bool, with_notes: bool) -> list[Instruction]:
     if not text.strip():
         return []
     lines = text.split("\n")
@@ -103,8 +107,8 @@ def _instructions(text: str, label: str, *, final_stage_only: bool, with_notes: 
         value = item["value"]
         key = _run_key(value) if keyword == "RUN" else _destination(value) if keyword in ("COPY", "ADD") else value.strip()
         note = _note_above(lines, item["startline"]) if with_notes else ""
-        found.append(_Instruction(keyword, key, f"{label} line {item['startline'] + 1}",
-                                  lines[item["startline"]].strip()[:120], note))
+        found.append(Instruction(keyword, key, f"{label} line {item['startline'] + 1}",
+                                 lines[item["startline"]].strip()[:120], note))
     return found
 
 
@@ -112,17 +116,29 @@ def _note_above(lines: list[str], start: int) -> str:
     """The nearest comment above an instruction: the composer names each component's lines."""
     for line in reversed(lines[:start]):
         if line.startswith("# "):
-            return line[2:].strip()[:160]
+            return line[2:].strip()
         if line.startswith("FROM "):
             return ""
     return ""
 
 
-def _matches(instruction: _Instruction, step: tuple[str, str]) -> bool:
+def _run_forms(instruction: Instruction) -> list[str]:
+    """The commands a RUN line may have run as: itself, and for the composer's apt transaction the
+    form the worker rewrites it to when it copies the package lists in (builds/runner/apt_index.py)."""
+    if not instruction.key:
+        return []
+    transaction = _TRANSACTION.fullmatch(instruction.key)
+    if transaction is None:
+        return [instruction.key]
+    rewritten = transaction_from_lists(transaction.group(1))[len("RUN "):]
+    return [instruction.key, _squash(rewritten.replace("\\\n", " "))]
+
+
+def _matches(instruction: Instruction, step: tuple[str, str]) -> bool:
     keyword, key = step
     if instruction.keyword == "RUN":
         # The history prefixes the command with build arguments and the shell (`/bin/sh -c`).
-        return keyword == "RUN" and bool(instruction.key) and (key == instruction.key or key.endswith(" " + instruction.key))
+        return keyword == "RUN" and any(key == command or key.endswith(" " + command) for command in _run_forms(instruction))
     if instruction.keyword != keyword:
         return False
     return key.rstrip("/") == instruction.key.rstrip("/") if keyword in ("COPY", "ADD") else key == instruction.key
@@ -136,15 +152,15 @@ class LayerOrigins:
         self.steps = layer_steps(config)
         self.base_layers = base_layers
         self.source = source
-        self._found: dict[int, _Instruction] | None = None
+        self._found: dict[int, Instruction] | None = None
 
     @property
-    def found(self) -> dict[int, _Instruction]:
+    def found(self) -> dict[int, Instruction]:
         if self._found is None:
             self._found = self._match() if self.source is not None else {}
         return self._found
 
-    def _match(self) -> dict[int, _Instruction]:
+    def _match(self) -> dict[int, Instruction]:
         source, found = self.source, {}
         instructions = _instructions(source.dockerfile, "Dockerfile", final_stage_only=True,
                                      with_notes=not source.own_dockerfile)
@@ -162,6 +178,10 @@ class LayerOrigins:
                 found[layer] = instructions[index]
         return found
 
+    def instruction(self, layer: int) -> Instruction | None:
+        """The line of what the build ran that made this layer above the base, when one matches."""
+        return self.found.get(layer) if layer >= self.base_layers else None
+
     def describe(self, layer: int | None) -> str:
         if layer is None:
             return "layer unknown"
@@ -170,7 +190,7 @@ class LayerOrigins:
         instruction = self.found.get(layer)
         if instruction is not None:
             script = "the .paas/image-env.sh stage, " if IMAGE_SCRIPT_MARK in instruction.text else ""
-            note = f" ({instruction.note})" if instruction.note else ""
+            note = f" ({instruction.note[:160]})" if instruction.note else ""
             return f"layer {layer}: {script}{instruction.where}{note}: {instruction.text}"
         if layer < len(self.steps) and self.steps[layer]:
             return f"layer {layer}: `{_squash(self.steps[layer])[:120]}` (from the image's history; no line of " \
