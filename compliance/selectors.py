@@ -6,7 +6,8 @@ from builds.selectors import latest_of_each_recipe
 from compliance.exceptions.applying import exceptions_active_for
 from compliance.models import Advisory, Finding, PolicyException, Verdict
 from compliance.policy.currency import verdict_staleness
-from compliance.policy.evaluation import waivers_among
+from compliance.policy.evaluation import build_layer_origins, waivers_among
+from compliance.policy.origin_labels import KINDS, Component, OriginLabels
 from compliance.vulndb.severity import SEVERITY_ORDER
 from portal.models import AuditEvent
 
@@ -33,10 +34,36 @@ class FindingExceptions:
         return Q(vulnerability_id__in=list(self.by_vulnerability)) | Q(package__name__in=list(self.by_package))
 
 
+def finding_origin_labels(build, scan, *, base_layers: int) -> OriginLabels:
+    """What added each layer of the build's image, named ("option wget 1"): built once per page or
+    export from rows already loaded (the build, its recipe's base, the scan's facts), no query."""
+    components = {c["slug"]: Component(c.get("kind", ""), c.get("name") or c["slug"], c.get("version", ""))
+                  for c in (build.snapshot or {}).get("components") or [] if c.get("slug")}
+    origins = build_layer_origins(build, (scan.facts or {}).get("config") or {}, base_layers)
+    return OriginLabels(origins, base_name=build.recipe.base.name, components=components)
+
+
+# ?origin= values: a kind of OriginLabels, or "added" (anything above the base: links made before the kinds)
+ORIGIN_FILTERS = {"base": KINDS["base"], "added": "Added on top of the base (any step)", **KINDS}
+
+
+def _origin_q(origin: str, base_layers: int, labels: OriginLabels | None) -> Q:
+    if origin == "base":
+        return Q(package__layer_index__lt=base_layers)
+    if origin == "added":
+        return Q(package__layer_index__gte=base_layers)
+    layers = labels.layers_by_kind() if labels is not None else {}
+    if origin == "unknown":
+        named = [layer for kind, found in layers.items() if kind != "unknown" for layer in found]
+        return Q(package__layer_index__isnull=True) | ~Q(package__layer_index__in=named)
+    return Q(package__layer_index__in=layers.get(origin, []))
+
+
 def findings_filter(scan, *, severities=(), fixable=False, q="", origin="", base_layers=0, excepted="",
-                    exceptions: FindingExceptions | None = None):
+                    exceptions: FindingExceptions | None = None, labels: OriginLabels | None = None):
     """The scan's findings under the report's filters, worst first, fixable before unfixed;
-    `excepted` "hide" leaves out, "only" keeps only, the findings `exceptions` cover."""
+    `excepted` "hide" leaves out, "only" keeps only, the findings `exceptions` cover; `origin` is
+    a key of ORIGIN_FILTERS, the kinds read from `labels`."""
     findings = Finding.objects.filter(scan=scan).select_related("package", "advisory")
     if severities:
         findings = findings.filter(severity__in=severities)
@@ -45,10 +72,8 @@ def findings_filter(scan, *, severities=(), fixable=False, q="", origin="", base
     if q:
         findings = findings.filter(Q(vulnerability_id__icontains=q) | Q(package__name__icontains=q)
                                    | Q(package__source_name__icontains=q) | Q(advisory__osv_id__icontains=q))
-    if origin == "base":
-        findings = findings.filter(package__layer_index__lt=base_layers)
-    elif origin == "added":
-        findings = findings.filter(package__layer_index__gte=base_layers)
+    if origin in ORIGIN_FILTERS:
+        findings = findings.filter(_origin_q(origin, base_layers, labels))
     if excepted and exceptions is not None:
         findings = findings.exclude(exceptions.as_q()) if excepted == "hide" else findings.filter(exceptions.as_q())
     fixable_first = Case(When(fixed_version="", then=Value(1)), default=Value(0), output_field=IntegerField())

@@ -24,8 +24,10 @@ from compliance.reports.compare.selectors import comparison_counts
 from compliance.sbom_export import sbom_response
 from compliance.selectors import (
     IMAGE_STATES,
+    ORIGIN_FILTERS,
     FindingExceptions,
     current_images,
+    finding_origin_labels,
     findings_filter,
     fleet_summary,
     image_counts,
@@ -42,7 +44,7 @@ from portal.rbac import visible_teams
 
 PAGE = 50
 CSV_COLUMNS = ["image", "digest", "vulnerability", "advisory", "severity", "severity_source", "package", "source_package",
-               "installed_version", "fixed_version", "layer", "origin", "found_by", "status"]
+               "installed_version", "fixed_version", "layer", "origin", "found_by", "status", "origin_kind"]
 IMPORTED_SOURCES = ("trivy", "grype")  # advisories made from imported reports; every other source is the portal's data
 
 
@@ -51,14 +53,9 @@ def _report_filters(request) -> dict:
         "severities": [s for s in request.GET.getlist("sev") if s in SEVERITY_ORDER],
         "fixable": request.GET.get("fixable") == "1",
         "q": request.GET.get("q", "").strip()[:100],
-        "origin": request.GET.get("origin", "") if request.GET.get("origin") in ("base", "added") else "",
+        "origin": request.GET.get("origin", "") if request.GET.get("origin") in ORIGIN_FILTERS else "",
         "excepted": request.GET.get("excepted", "") if request.GET.get("excepted") in ("hide", "only") else "",
     }
-
-
-def _origin(finding, base_layers: int) -> str:
-    layer = finding.package.layer_index
-    return "unknown" if layer is None else ("base" if layer < base_layers else "added")
 
 
 def _status(exception) -> str:
@@ -72,12 +69,14 @@ def image_report(request, pk):
     filters = _report_filters(request)
     verdict = build.verdicts.order_by("-created", "-pk").first()
     context = {"build": build, "scan": scan, "filters": filters, "severity_order": SEVERITY_ORDER, "verdict": verdict,
+               "origin_filters": ORIGIN_FILTERS,
                "database_now": database_version(), "standing": verdict_standing(build) if verdict else {}}
     if scan is not None and scan.status == ImageScan.Status.DONE:
         base_layers = len(build.recipe.base.layer_digests)
         exceptions = FindingExceptions(build)
+        labels = finding_origin_labels(build, scan, base_layers=base_layers)
         everything = findings_filter(scan)
-        shown = findings_filter(scan, base_layers=base_layers, exceptions=exceptions, **filters)
+        shown = findings_filter(scan, base_layers=base_layers, exceptions=exceptions, labels=labels, **filters)
         try:
             page = max(1, int(request.GET.get("page", "1")))
         except ValueError:
@@ -86,9 +85,9 @@ def image_report(request, pk):
         context.update(
             counts=severity_counts(everything), total_all=everything.count(), total=total,
             fixable_all=everything.exclude(fixed_version="").count(),
-            findings=[_with_exception(f, exceptions) for f in shown[(page - 1) * PAGE: page * PAGE]],
+            findings=[_row(f, exceptions, labels) for f in shown[(page - 1) * PAGE: page * PAGE]],
             page=page, pages=max(1, -(-total // PAGE)), excepted_all=everything.filter(exceptions.as_q()).count(),
-            base_layers=base_layers, packages=scan.packages.count(),
+            packages=scan.packages.count(),
         )
         if not request.htmx:  # beside an imported Trivy/Grype report: how the two scans compare
             context["compare_counts"] = comparison_counts(build=build, scan=scan)
@@ -96,10 +95,12 @@ def image_report(request, pk):
     return render(request, template, context)
 
 
-def _with_exception(finding, exceptions: FindingExceptions):
-    """A report row: the exception covering it, and its vulnerability's impact page (an id from
-    an imported report can hold any character; one the URL cannot carry gets no link)."""
+def _row(finding, exceptions: FindingExceptions, labels):
+    """A report row: the exception covering it, what added its package, and its vulnerability's
+    impact page (an id from an imported report can hold any character; one the URL cannot carry
+    gets no link)."""
     finding.exception = exceptions.covering(finding)
+    finding.origin = labels.of(finding.package.layer_index)
     try:
         finding.impact_url = reverse("vulnerability-impact", args=[finding.vulnerability_id])
     except NoReverseMatch:
@@ -120,11 +121,13 @@ def image_report_csv(request, pk):
         return response
     image = build.published_reference or f"{build.quarantine_repository}:{build.quarantine_tag}"
     base_layers, exceptions = len(build.recipe.base.layer_digests), FindingExceptions(build)
-    for f in findings_filter(scan, base_layers=base_layers, exceptions=exceptions, **_report_filters(request)):
+    labels = finding_origin_labels(build, scan, base_layers=base_layers)
+    for f in findings_filter(scan, base_layers=base_layers, exceptions=exceptions, labels=labels, **_report_filters(request)):
+        origin = labels.of(f.package.layer_index)
         writer.writerow([image, build.digest, f.vulnerability_id, f.advisory.osv_id, f.severity, f.severity_source,
                          f.package.name, f.package.source_name, f.installed_version, f.fixed_version, f.package.layer_index,
-                         _origin(f, base_layers), f.advisory.source if f.advisory.source in IMPORTED_SOURCES else "portal",
-                         _status(exceptions.covering(f))])
+                         origin.label, f.advisory.source if f.advisory.source in IMPORTED_SOURCES else "portal",
+                         _status(exceptions.covering(f)), origin.kind])
     return response
 
 

@@ -11,6 +11,14 @@ from compliance.models import Advisory, Finding, ImageScan, PolicyException, Sbo
 
 SEVERITIES = ["Critical", "High", "Medium", "Low"]
 WIDESPREAD = "CVE-2026-0001"  # every image has it: the CVE page lists them all
+# Each image is the base's layer 0, then an option's layer and a service's, as the composer writes them:
+# the report names what added each package from these (compliance/policy/origin_labels.py).
+DOCKERFILE = ("FROM base\n\n# option: wget 1\nRUN apt-get install -y wget\n\n"
+              "# service: jre 17\nRUN apt-get install -y openjdk-17-jre-headless\n")
+HISTORY = [{"created_by": "/bin/sh -c #(nop) ADD file:base in / "}, {"created_by": "/bin/sh -c apt-get install -y wget"},
+           {"created_by": "/bin/sh -c apt-get install -y openjdk-17-jre-headless"}]
+COMPONENTS = [{"slug": "wget", "name": "wget", "kind": "option", "version": "1"},
+              {"slug": "jre", "name": "Java runtime", "kind": "service", "version": "17"}]
 
 
 def _base():
@@ -40,11 +48,12 @@ def fleet_grow(*, teams, requester, reviewer, images: int, findings_per_image: i
         team = teams[n % len(teams)]
         recipe = Recipe.objects.create(team=team, name=f"image-{n}", base=base, created_by=requester)
         build = Build.objects.create(recipe=recipe, team=team, requested_by=requester, status=Build.Status.SUCCEEDED,
-                                     dockerfile="FROM base\n", composition_sha256=f"{n:064d}", digest=f"sha256:{n:064d}",
+                                     dockerfile=DOCKERFILE, snapshot={"components": COMPONENTS},
+                                     composition_sha256=f"{n:064d}", digest=f"sha256:{n:064d}",
                                      quarantine_repository=f"quarantine/{team.slug}/image-{n}", quarantine_tag=f"build-{n}",
                                      published_reference="" if n % 2 else f"127.0.0.1:5000/published/image-{n}:1")
         scan = ImageScan.objects.create(build=build, digest=build.digest, status=ImageScan.Status.DONE, os_id="debian",
-                                        os_version="12")
+                                        os_version="12", facts={"config": {"history": HISTORY}})
         packages = SbomPackage.objects.bulk_create(
             [SbomPackage(scan=scan, name=f"lib{i}", version="1.0-1", source_name=f"src{i}", source_version="1.0-1",
                          layer_index=(i + 1) % 3) for i in range(findings_per_image)])

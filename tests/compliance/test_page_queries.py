@@ -19,8 +19,10 @@ def page_urls(build) -> dict[str, str]:
         "image report": report,
         "image report, filtered": report + "?sev=Critical&sev=High&fixable=1&q=lib&origin=added",
         "image report, htmx page 1": report + "?sev=High",
+        "image report, by what added it": report + "?origin=service",
         "image report CSV": csv,
         "image report CSV, filtered": csv + "?fixable=1&q=lib",
+        "image report CSV, by what added it": csv + "?origin=option",
         "CVE impact": cve,
         "CVE impact CSV": cve + "?format=csv",
         "security dashboard": reverse("security-dashboard"),
@@ -55,6 +57,9 @@ def test_it_reads_each_security_page_in_a_constant_number_of_queries(client, tea
     small = query_counts(client, urls)
     for name in ("image report, filtered", "CVE impact", "exceptions, expiring"):
         assert WIDESPREAD in client.get(urls[name]).content.decode(), f"{name} shows rows, so its rows are counted"
+    for name, label in (("image report, by what added it", "service Java runtime 17"),
+                        ("image report CSV, by what added it", "option wget 1")):
+        assert label in client.get(urls[name]).content.decode(), f"{name} names what added its rows' packages"
 
     fleet_grow(teams=[team, other_team], images=7, findings_per_image=12, **people)
     # the page's own image grows too: more findings on its report, more rows in its CSV

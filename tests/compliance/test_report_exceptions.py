@@ -52,7 +52,8 @@ def test_an_excepted_finding_is_marked_and_can_be_hidden_or_shown_alone(client, 
     rows = {row["vulnerability"]: row for row in csv_rows(client, failing)}
     assert rows[finding.vulnerability_id]["status"] == f"excepted by exception {exception.pk} until {exception.expires_at:%Y-%m-%d}"
     assert rows[finding.vulnerability_id]["found_by"] == "portal" and rows["CVE-2030-0002"]["found_by"] == "trivy"
-    assert rows["CVE-2030-0002"]["status"] == "open" and rows["CVE-2030-0002"]["origin"] == "unknown"
+    assert rows["CVE-2030-0002"]["status"] == "open" and rows["CVE-2030-0002"]["origin"] == "layer unknown"
+    assert rows["CVE-2030-0002"]["origin_kind"] == "unknown"
     assert [row["vulnerability"] for row in csv_rows(client, failing, excepted="hide")] == \
         [v for v in rows if v != finding.vulnerability_id], "the export follows the filter"
 
