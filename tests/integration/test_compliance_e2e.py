@@ -153,7 +153,8 @@ def test_it_finds_old_pip_packages_and_a_deleted_key_then_follows_the_database_t
     }
     # the pages read the same findings: the report's CSV, and the CVE's impact by its alias
     client.force_login(reviewer)
-    rows = csv.DictReader(io.StringIO(client.get(reverse("image-report-csv", args=[build.pk])).content.decode()))
+    rows = list(csv.DictReader(io.StringIO(client.get(reverse("image-report-csv", args=[build.pk])).content.decode())))
+    assert {(r["origin"], r["origin_kind"]) for r in rows} == {(".paas/image-env.sh", "script")}, "named by what added them"
     assert sorted((r["vulnerability"], r["package"], r["installed_version"], r["fixed_version"], r["layer"])
                   for r in rows) == [
         ("CVE-2026-990001", data.PARSER, "1.0.2", "1.0.5", str(script_layer)),

@@ -9,6 +9,7 @@ from builds.models import Build
 from builds.recipes.services import recipe_save
 from builds.services import build_request
 from catalog.models import BaseImage, ComponentVersion
+from compliance.selectors import finding_origin_labels
 from tests.conftest import run_in_image, wait_for_build
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -34,6 +35,10 @@ def test_it_builds_wget_on_debian_and_records_its_packages(starter_catalog, vuln
     wget = scan.packages.get(name="wget")
     assert wget.source_name == "wget" and wget.version.startswith("1.21")
     assert scan.packages.filter(name="dpkg").exists(), "the base's own packages are listed too"
+    # the report names what added them, from the image's real history (wget's transaction ran with copied lists)
+    labels = finding_origin_labels(build, scan, base_layers=len(build.recipe.base.layer_digests))
+    assert [labels.of(wget.layer_index).label, labels.of(scan.packages.get(name="dpkg").layer_index).kind] == [
+        "option wget 1", "base"]
     status, output = run_in_image(image_reference(build), ["wget", "--version"])
     assert status == 0 and "GNU Wget" in output
     # the worker's shared package lists replaced the transaction's own apt-get update (builds/runner/apt_index.py)
