@@ -277,6 +277,29 @@ class Finding(models.Model):
         return bool(self.fixed_version)
 
 
+class ScanSeverityCount(models.Model):
+    """How many findings of one severity a scan has, and how many of those have a fix: what the
+    security overview and the images list add up, instead of counting a fleet's findings.
+
+    Kept by database triggers on the findings table (migration 0018_scan_severity_counts), in the
+    statement that changes the findings, so in the same transaction: every way findings change
+    (a scan matched, an import's re-match writing by COPY, a report imported, a scan, a package
+    or an advisory deleted and its findings with it, an UPDATE) keeps them, with no code path to
+    forget. Written only by the triggers."""
+
+    scan = models.ForeignKey(ImageScan, on_delete=models.CASCADE, related_name="severity_counts", db_index=False)
+    severity = models.CharField(max_length=20)
+    total = models.IntegerField()
+    fixable = models.IntegerField()
+
+    class Meta:
+        # The triggers' upsert needs this unique index; it serves every lookup by scan too.
+        constraints = [models.UniqueConstraint(fields=["scan", "severity"], name="one_count_per_scan_and_severity")]
+
+    def __str__(self):
+        return f"scan {self.scan_id}: {self.total} {self.severity} ({self.fixable} fixable)"
+
+
 class PolicyException(models.Model):
     """A reviewed, scoped, expiring exception to the policy: a workflow, not an allowlist."""
 

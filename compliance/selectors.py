@@ -1,10 +1,10 @@
 """Reads for the compliance pages and exports; one query layer so pages, CSV and counts agree."""
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 
 from builds.models import Build
 from builds.selectors import latest_of_each_recipe
 from compliance.exceptions.applying import exceptions_active_for
-from compliance.models import Advisory, Finding, PolicyException, Verdict
+from compliance.models import Advisory, Finding, PolicyException, ScanSeverityCount, Verdict
 from compliance.policy.currency import verdict_staleness
 from compliance.policy.evaluation import build_layer_origins, waivers_among
 from compliance.policy.origin_labels import KINDS, Component, OriginLabels
@@ -111,7 +111,19 @@ def vulnerability_findings(vulnerability_id: str, teams):
             .filter(Q(vulnerability_id=vulnerability_id) | Q(advisory_id__in=advisories))
             .select_related("package", "advisory", "scan__build__team", "scan__build__recipe__base")
             .defer(*IMPACT_DEFERRED)
-            .order_by("scan__build__team__slug", "scan__build__recipe__name"))
+            .order_by("scan__build__team__slug", "scan__build__recipe__name", "scan__build_id", "pk"))
+
+
+def vulnerability_impact_counts(findings) -> dict:
+    """The impact page's totals over `vulnerability_findings`, counted by the database: images,
+    teams (names, sorted), images per base image and images with a fix."""
+    findings = findings.order_by()
+    image_count, fixable_images = findings.aggregate(
+        images=Count("scan__build", distinct=True),
+        fixable=Count("scan__build", distinct=True, filter=~Q(fixed_version=""))).values()
+    teams = sorted(findings.values_list("scan__build__team__name", flat=True).distinct())
+    by_base = findings.values_list("scan__build__recipe__base__name").annotate(n=Count("scan__build", distinct=True))
+    return {"image_count": image_count, "fixable_images": fixable_images, "teams": teams, "by_base": sorted(by_base)}
 
 
 # What an image's latest verdict says, for the images list's filter and the dashboard's tiles.
@@ -138,25 +150,25 @@ def current_images(teams, *, team: str = "", state: str = "", severities=(), fix
         builds = builds.filter(verdict_passed=True)
     elif state == "unevaluated":
         builds = builds.filter(verdict_passed__isnull=True)
-    if severities or fixable:
-        matching = Finding.objects.filter(scan__build=OuterRef("pk"))
+    if severities or fixable:  # from the scans' maintained counts: a count row exists only while it is above zero
+        matching = ScanSeverityCount.objects.filter(scan__build=OuterRef("pk"))
         if severities:
             matching = matching.filter(severity__in=severities)
         if fixable:
-            matching = matching.exclude(fixed_version="")
+            matching = matching.filter(fixable__gt=0)
         builds = builds.filter(Exists(matching))
     return builds
 
 
 def image_counts(build_ids) -> dict[int, dict]:
-    """Per build, its findings per severity and how many are fixable (one grouped query)."""
+    """Per build, its findings per severity and how many are fixable (its scan's maintained counts)."""
     counts = {pk: {**dict.fromkeys(SEVERITY_ORDER, 0), "fixable": 0} for pk in build_ids}
-    rows = (Finding.objects.filter(scan__build_id__in=list(counts)).order_by().values("scan__build_id", "severity")
-            .annotate(n=Count("id"), fixable=Count("id", filter=~Q(fixed_version=""))))
-    for row in rows:
-        counted = counts[row["scan__build_id"]]
-        counted[row["severity"]] = counted.get(row["severity"], 0) + row["n"]
-        counted["fixable"] += row["fixable"]
+    rows = ScanSeverityCount.objects.filter(scan__build_id__in=list(counts)).values_list(
+        "scan__build_id", "severity", "total", "fixable")
+    for build_id, severity, total, fixable in rows:
+        counted = counts[build_id]
+        counted[severity] = counted.get(severity, 0) + total
+        counted["fixable"] += fixable
     return counts
 
 
@@ -169,10 +181,11 @@ def fleet_summary(teams, *, team: str = "") -> dict:
     top = (findings.values("vulnerability_id", "severity").annotate(images=Count("scan", distinct=True),
                                                                     fixable=Count("id", filter=~Q(fixed_version="")))
            .order_by("-images", "vulnerability_id")[:10])
-    # One pass over the fleet's findings gives the team rows, the severity totals and the fixable
-    # counts (three passes before: they dominate this page with a million findings).
-    per_team = (findings.order_by().values("scan__build__team__slug", "severity")
-                .annotate(n=Count("id"), fixable=Count("id", filter=~Q(fixed_version=""))))
+    # The team rows, the severity totals and the fixable counts add up the scans' maintained
+    # counts (at most a row per image and severity), not the fleet's findings (a million: this
+    # page's main cost before).
+    per_team = (ScanSeverityCount.objects.filter(scan__build__in=builds).order_by()
+                .values("scan__build__team__slug", "severity").annotate(n=Sum("total"), fixable=Sum("fixable")))
     teams_rows, counts = {}, {s: {"total": 0, "fixable": 0} for s in SEVERITY_ORDER}
     for row in per_team:
         teams_rows.setdefault(row["scan__build__team__slug"], dict.fromkeys(SEVERITY_ORDER, 0))[row["severity"]] = row["n"]

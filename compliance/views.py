@@ -34,6 +34,7 @@ from compliance.selectors import (
     severity_counts,
     verdict_standing,
     vulnerability_findings,
+    vulnerability_impact_counts,
 )
 from compliance.trend.chart import trend_chart
 from compliance.trend.selectors import PERIODS, verdict_trend
@@ -133,32 +134,36 @@ def image_report_csv(request, pk):
 
 @require_GET
 def vulnerability_impact(request, vulnerability_id):
-    """Which current images and teams a vulnerability affects, with installed and fixed versions."""
+    """Which current images and teams a vulnerability affects, with installed and fixed versions.
+    The totals are counted by the database and the rows come a page at a time: a vulnerability on
+    every image of a large fleet would otherwise load and render every one of its findings. The
+    CSV export holds every row."""
     vulnerability_id = vulnerability_id.strip()[:120]
-    findings = list(vulnerability_findings(vulnerability_id, visible_teams(request.user)))
+    findings = vulnerability_findings(vulnerability_id, visible_teams(request.user))
+    if request.GET.get("format") == "csv":
+        return _vulnerability_impact_csv(vulnerability_id, findings)
     advisories = Advisory.objects.filter(withdrawn__isnull=True).filter(
         Q(osv_id=vulnerability_id) | Q(aliases__icontains=f'"{vulnerability_id}"'))[:10]
-    images = {f.scan.build_id for f in findings}
-    teams = sorted({f.scan.build.team.name for f in findings})
-    by_base = {}
-    for f in findings:
-        by_base.setdefault(f.scan.build.recipe.base.name, set()).add(f.scan.build_id)
-    if request.GET.get("format") == "csv":
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{vulnerability_id}-impact.csv"'
-        writer = csv.writer(response)
-        writer.writerow(["team", "image", "digest", "package", "installed_version", "fixed_version", "severity"])
-        for f in findings:
-            build = f.scan.build
-            writer.writerow([build.team.slug, build.published_reference or build.quarantine_reference, build.digest,
-                             f.package.name, f.installed_version, f.fixed_version, f.severity])
-        return response
+    page = Paginator(findings, PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(request, "compliance/vulnerability.html", {
-        "vulnerability_id": vulnerability_id, "findings": findings, "advisories": advisories,
-        "image_count": len(images), "teams": teams, "by_base": sorted((b, len(i)) for b, i in by_base.items()),
-        "fixable_images": len({f.scan.build_id for f in findings if f.fixed_version}),
-        "yours": _affected_split(request, vulnerability_id),
-    })
+        "vulnerability_id": vulnerability_id, "findings": page.object_list, "page": page, "query": query.urlencode(),
+        "advisories": advisories, **vulnerability_impact_counts(findings),
+        "yours": _affected_split(request, vulnerability_id)})
+
+
+def _vulnerability_impact_csv(vulnerability_id: str, findings) -> HttpResponse:
+    """Every affected row, read in chunks (a widespread vulnerability has a row per image)."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{vulnerability_id}-impact.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["team", "image", "digest", "package", "installed_version", "fixed_version", "severity"])
+    for f in findings.iterator(chunk_size=2000):
+        build = f.scan.build
+        writer.writerow([build.team.slug, build.published_reference or build.quarantine_reference, build.digest,
+                         f.package.name, f.installed_version, f.fixed_version, f.severity])
+    return response
 
 
 def _trend_weeks(request) -> int:
