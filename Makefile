@@ -19,8 +19,8 @@ venv:
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	@# The stamp keeps reruns instant; editing pyproject.toml triggers a reinstall.
 	@if [ ! -e $(VENV)/.installed ] || [ pyproject.toml -nt $(VENV)/.installed ]; then \
-	  echo "venv      installing .[test] into $(VENV)"; \
-	  $(VENV)/bin/pip install -q -e '.[test]' && touch $(VENV)/.installed; \
+	  echo "venv      installing .[test,bench] into $(VENV)"; \
+	  $(VENV)/bin/pip install -q -e '.[test,bench]' && touch $(VENV)/.installed; \
 	else echo "venv      up to date"; fi
 
 services:
