@@ -291,6 +291,11 @@ class ScanSeverityCount(models.Model):
     severity = models.CharField(max_length=20)
     total = models.IntegerField()
     fixable = models.IntegerField()
+    # Set from a sequence by every statement that changes this count's findings, even when the
+    # numbers stay the same (a finding replaced by another of its severity): with the rows' scans
+    # and numbers, a fingerprint of what the findings of those scans are (`fleet_summary` keys
+    # the fleet's most widespread vulnerabilities by it).
+    changed = models.BigIntegerField(default=0)
 
     class Meta:
         # The triggers' upsert needs this unique index; it serves every lookup by scan too.

@@ -1,5 +1,9 @@
 """Reads for the compliance pages and exports; one query layer so pages, CSV and counts agree."""
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+import hashlib
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Subquery, Value, When
 
 from builds.models import Build
 from builds.selectors import latest_of_each_recipe
@@ -174,32 +178,49 @@ def image_counts(build_ids) -> dict[int, dict]:
 
 def fleet_summary(teams, *, team: str = "") -> dict:
     """Severity totals over current images (of one team by slug), the most widespread
-    vulnerabilities, per-team rows; the image counts come from `current_images`, as the list's."""
+    vulnerabilities, per-team rows; the image counts come from `current_images`, as the list's.
+
+    The team rows, the severity totals and the fixable counts add up the scans' maintained counts
+    (a row per image and severity), not the fleet's findings (a million: this page's main cost
+    before). Those rows also fingerprint the findings of the images they count, so the most
+    widespread vulnerabilities, which only the findings can tell, are read from them once per
+    change of those findings or of which images are current, then reused."""
     builds = current_images(teams, team=team)
-    findings = Finding.objects.filter(scan__build__in=builds)
     scanned = builds.filter(scan__status="done").count()
-    top = (findings.values("vulnerability_id", "severity").annotate(images=Count("scan", distinct=True),
-                                                                    fixable=Count("id", filter=~Q(fixed_version="")))
-           .order_by("-images", "vulnerability_id")[:10])
-    # The team rows, the severity totals and the fixable counts add up the scans' maintained
-    # counts (at most a row per image and severity), not the fleet's findings (a million: this
-    # page's main cost before).
-    per_team = (ScanSeverityCount.objects.filter(scan__build__in=builds).order_by()
-                .values("scan__build__team__slug", "severity").annotate(n=Sum("total"), fixable=Sum("fixable")))
+    rows = list(ScanSeverityCount.objects.filter(scan__build__in=builds).order_by("scan_id", "severity")
+                .values_list("scan_id", "severity", "total", "fixable", "changed", "scan__build__team__slug"))
     teams_rows, counts = {}, {s: {"total": 0, "fixable": 0} for s in SEVERITY_ORDER}
-    for row in per_team:
-        teams_rows.setdefault(row["scan__build__team__slug"], dict.fromkeys(SEVERITY_ORDER, 0))[row["severity"]] = row["n"]
-        if row["severity"] in counts:
-            counts[row["severity"]]["total"] += row["n"]
-            counts[row["severity"]]["fixable"] += row["fixable"]
+    for _, severity, total, fixable, _, slug in rows:
+        counted = teams_rows.setdefault(slug, dict.fromkeys(SEVERITY_ORDER, 0))
+        counted[severity] = counted.get(severity, 0) + total
+        if severity in counts:
+            counts[severity]["total"] += total
+            counts[severity]["fixable"] += fixable
     return {
         "images": builds.count(), "scanned": scanned, "counts": counts,
         "fixable_critical_high": counts["Critical"]["fixable"] + counts["High"]["fixable"],
         "failing": current_images(teams, team=team, state="failing").count(),
         "not_assessed": current_images(teams, team=team, state="not-assessed").count(),
-        "top": list(top),
+        "top": widespread_vulnerabilities(builds, rows),
         "teams": sorted(teams_rows.items(), key=lambda item: (-item[1]["Critical"], -item[1]["High"], item[0])),
     }
+
+
+def widespread_vulnerabilities(builds, counted: list[tuple]) -> list[dict]:
+    """The ten vulnerabilities on most of these builds' images, with their fixable findings.
+    Kept in the cache under a digest of `counted`, the builds' scans' count rows: a statement
+    that changes a finding of a scan changes that scan's rows (their numbers or `changed`), and a
+    build joining or leaving the current images brings or takes its scan's rows, so a digest
+    never names another set of findings than the one the list was read from."""
+    fingerprint = hashlib.sha256(repr((connection.settings_dict["NAME"], counted)).encode()).hexdigest()
+    key = f"compliance:widespread:{fingerprint}"
+    top = cache.get(key)
+    if top is None:
+        top = list(Finding.objects.filter(scan__build__in=builds).values("vulnerability_id", "severity")
+                   .annotate(images=Count("scan", distinct=True), fixable=Count("id", filter=~Q(fixed_version="")))
+                   .order_by("-images", "vulnerability_id")[:10])
+        cache.set(key, top, timeout=24 * 3600)
+    return top
 
 
 def verdict_standing(build: Build) -> dict:

@@ -15,12 +15,15 @@ from django.db import migrations, models
 
 
 COUNTS = "compliance_scanseveritycount"
+CHANGES = "compliance_scanseveritycount_changed"  # PostgreSQL: the sequence `changed` is drawn from
 
 POSTGRESQL_FUNCTION = f"""
 CREATE FUNCTION compliance_finding_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    change bigint := nextval('{CHANGES}');
 BEGIN
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        UPDATE {COUNTS} c SET total = c.total - o.total, fixable = c.fixable - o.fixable
+        UPDATE {COUNTS} c SET total = c.total - o.total, fixable = c.fixable - o.fixable, changed = change
         FROM (SELECT scan_id, severity, count(*) AS total, count(*) FILTER (WHERE fixed_version <> '') AS fixable
               FROM old_findings GROUP BY scan_id, severity) o
         WHERE c.scan_id = o.scan_id AND c.severity = o.severity;
@@ -28,11 +31,11 @@ BEGIN
         WHERE c.scan_id = o.scan_id AND c.total <= 0;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO {COUNTS} (scan_id, severity, total, fixable)
-        SELECT scan_id, severity, count(*), count(*) FILTER (WHERE fixed_version <> '')
+        INSERT INTO {COUNTS} (scan_id, severity, total, fixable, changed)
+        SELECT scan_id, severity, count(*), count(*) FILTER (WHERE fixed_version <> ''), change
         FROM new_findings GROUP BY scan_id, severity
         ON CONFLICT (scan_id, severity) DO UPDATE
-        SET total = {COUNTS}.total + EXCLUDED.total, fixable = {COUNTS}.fixable + EXCLUDED.fixable;
+        SET total = {COUNTS}.total + EXCLUDED.total, fixable = {COUNTS}.fixable + EXCLUDED.fixable, changed = change;
     END IF;
     RETURN NULL;
 END $$;
@@ -51,12 +54,18 @@ POSTGRESQL_DROP = [
     "DROP TRIGGER IF EXISTS compliance_finding_counts_delete ON compliance_finding",
     "DROP TRIGGER IF EXISTS compliance_finding_counts_update ON compliance_finding",
     "DROP FUNCTION IF EXISTS compliance_finding_counts_apply()",
+    f"DROP SEQUENCE IF EXISTS {CHANGES}",
 ]
 
-_SQLITE_ADD = f"""INSERT INTO {COUNTS} (scan_id, severity, total, fixable)
-        VALUES (NEW.scan_id, NEW.severity, 1, NEW.fixed_version <> '')
-        ON CONFLICT (scan_id, severity) DO UPDATE SET total = total + 1, fixable = fixable + excluded.fixable;"""
-_SQLITE_REMOVE = f"""UPDATE {COUNTS} SET total = total - 1, fixable = fixable - (OLD.fixed_version <> '')
+# No sequences in SQLite: one more than the largest in use (a count deleted at zero may let a
+# value come back, on another row; good enough for the development default).
+_SQLITE_CHANGE = f"(SELECT coalesce(max(changed), 0) + 1 FROM {COUNTS})"
+_SQLITE_ADD = f"""INSERT INTO {COUNTS} (scan_id, severity, total, fixable, changed)
+        VALUES (NEW.scan_id, NEW.severity, 1, NEW.fixed_version <> '', {_SQLITE_CHANGE})
+        ON CONFLICT (scan_id, severity) DO UPDATE SET total = total + 1, fixable = fixable + excluded.fixable,
+        changed = excluded.changed;"""
+_SQLITE_REMOVE = f"""UPDATE {COUNTS} SET total = total - 1, fixable = fixable - (OLD.fixed_version <> ''),
+        changed = {_SQLITE_CHANGE}
         WHERE scan_id = OLD.scan_id AND severity = OLD.severity;
         DELETE FROM {COUNTS} WHERE scan_id = OLD.scan_id AND severity = OLD.severity AND total <= 0;"""
 SQLITE_TRIGGERS = [
@@ -71,8 +80,8 @@ SQLITE_DROP = [
 ]
 
 BACKFILL = f"""
-INSERT INTO {COUNTS} (scan_id, severity, total, fixable)
-SELECT scan_id, severity, count(*), sum(CASE WHEN fixed_version <> '' THEN 1 ELSE 0 END)
+INSERT INTO {COUNTS} (scan_id, severity, total, fixable, changed)
+SELECT scan_id, severity, count(*), sum(CASE WHEN fixed_version <> '' THEN 1 ELSE 0 END), 0
 FROM compliance_finding GROUP BY scan_id, severity
 """
 
@@ -84,7 +93,7 @@ def triggers_create(apps, schema_editor):
     if postgresql:
         schema_editor.execute("LOCK TABLE compliance_finding IN SHARE MODE")
     schema_editor.execute(BACKFILL)
-    for statement in [POSTGRESQL_FUNCTION, *POSTGRESQL_TRIGGERS] if postgresql else SQLITE_TRIGGERS:
+    for statement in [f"CREATE SEQUENCE {CHANGES}", POSTGRESQL_FUNCTION, *POSTGRESQL_TRIGGERS] if postgresql else SQLITE_TRIGGERS:
         schema_editor.execute(statement)
 
 
@@ -109,6 +118,7 @@ class Migration(migrations.Migration):
                 ('severity', models.CharField(max_length=20)),
                 ('total', models.IntegerField()),
                 ('fixable', models.IntegerField()),
+                ('changed', models.BigIntegerField(default=0)),
                 ('scan', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='severity_counts', to='compliance.imagescan')),
             ],
             options={

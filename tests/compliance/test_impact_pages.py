@@ -99,3 +99,26 @@ def test_a_member_sees_only_their_teams_images_on_the_cve_page(client, member, t
                                                     if f.vulnerability_id == WIDESPREAD}) == 27
     exported = client.get(reverse("vulnerability-impact", args=[WIDESPREAD]), {"format": "csv"}).content.decode()
     assert {row["team"] for row in csv.DictReader(io.StringIO(exported))} == {team.slug}
+
+
+def test_the_most_widespread_list_follows_every_change_of_the_current_findings(client, reviewer, team, member, fleet):
+    """It is reused while the counted scans' findings stay the same: a finding replaced by another
+    of the same severity (same numbers), or an image leaving the current ones, shows at once."""
+    client.force_login(reviewer)
+
+    def top():
+        return {row["vulnerability_id"]: row["images"]
+                for row in client.get(reverse("security-dashboard")).context["summary"]["top"]}
+
+    assert top()[WIDESPREAD] == 54
+    replaced = Finding.objects.get(scan=fleet[1].scan, vulnerability_id=WIDESPREAD)
+    other = Finding.objects.filter(scan=fleet[1].scan, severity=replaced.severity).exclude(pk=replaced.pk).count()
+    replaced.delete()
+    Finding.objects.create(**{**{f.attname: getattr(replaced, f.attname) for f in Finding._meta.concrete_fields},
+                              "id": None, "vulnerability_id": "CVE-2026-9999"})
+    assert Finding.objects.filter(scan=fleet[1].scan, severity=replaced.severity).count() == other + 1, "same numbers"
+    assert top()[WIDESPREAD] == 53 and top()["CVE-2026-9999"] == 1
+
+    newer = Build.objects.create(recipe=fleet[3].recipe, team=fleet[3].team, requested_by=member, composition_sha256="e" * 64,
+                                 status=Build.Status.SUCCEEDED, digest="sha256:" + "e" * 64, dockerfile="FROM base\n")
+    assert newer.pk and top()[WIDESPREAD] == 52, "the superseded image's findings no longer count"
