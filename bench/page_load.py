@@ -16,7 +16,7 @@ seconds (`locust -f bench/page_load.py --headless`, a process of its own: locust
 standard library with gevent on import, which this process, holding Django and psycopg, must
 not be). Every user asks for the page again as soon as it has the answer (a closed loop; --think
 seconds between requests), without redirects: anything but a 200 counts as a failure. Before the
-runs each page is read a few times by each worker: templates loaded, and the dashboard's list of
+runs each page is read twice per worker (gunicorn picks the worker): templates loaded, the dashboard's list of
 the most widespread vulnerabilities read from the findings (as after any change of them) and then
 reused, so the figures are for a fleet whose findings do not change meanwhile. Printed per
 page: requests, failures, requests per second, p50 and p95 at each number of users (locust rounds
