@@ -395,8 +395,10 @@ APT_PROXY = env("PORTAL_APT_PROXY", "")
 APT_PROXY_PROBE_SECONDS = float(env("PORTAL_APT_PROXY_PROBE_SECONDS", "1"))
 # The most used apt packages of recipes on a base get a layer each, so recipes share them (builds/compose/shared_layers.py).
 SHARED_APT_LAYERS = envint("SHARED_APT_LAYERS", 3)
-# Package lists fetched once per base image by each worker and reused this long (builds/runner/apt_index.py); 0: off.
+# Package lists fetched once per base image and host and reused this long (builds/runner/apt_index.py); 0: off.
 APT_INDEX_MAX_AGE_SECONDS = envint("APT_INDEX_MAX_AGE_SECONDS", 3600)
+# Where the workers of a host keep those lists, once per base for all of them (a SQLite file each).
+APT_INDEX_DIR = Path(env("APT_INDEX_DIR", str(VAR_DIR / "apt-index")))
 # A build may run no longer than this; the SDK's own timeout is only the gap between log lines.
 BUILD_DEADLINE_SECONDS = envint("BUILD_DEADLINE_SECONDS", 1800)
 # Pushes and registry copies while the registry cannot be reached: tried again after

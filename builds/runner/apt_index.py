@@ -19,14 +19,37 @@ falls back to `apt-get update` and the same install: a build is never worse off 
 
 Only the composer's own transaction form (builds/compose/apt_merge.py) is rewritten; the recorded Dockerfile
 stays the composed one and the build log says which transactions used the index.
+
+Kept once per host, not per worker process (issue 14): parsed into Python objects, Debian 12's lists
+(66,000 stanzas) cost each worker process about 372 MB of RSS per base (bench/apt_index_memory.py).
+The worker now writes them once per host into a SQLite file under APT_INDEX_DIR (stdlib sqlite3: one
+file, its own B-tree indexes, read through a 2 MB page cache, nothing to deserialise; a memory-mapped
+raw file would still need its name/dependency index rebuilt or unpickled in every process). The file
+holds each stanza's text (in list order), the names each package's Depends/Pre-Depends name, the
+providers of virtual packages and the release files; `closure` and `lists_for` query it for the few
+dozen packages a transaction needs. The process that fetches first holds a flock on the base's lock
+file, writes a temporary file, then renames it to `<base key>-<sha256 of the file>.sqlite3`: the others
+wait for the lock and open that file instead of fetching. A file whose bytes do not match its name
+(cut short, damaged) or whose fetch is older than APT_INDEX_MAX_AGE_SECONDS is never used: it is
+fetched again, and the older files of that base are removed once the new one is in place. The
+in-memory PackageIndex stays as the reference form (small lists in tests, the bench's baseline);
+both give byte-identical lists.
 """
+import fcntl
 import hashlib
 import io
+import itertools
+import os
 import re
+import sqlite3
 import tarfile
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 
@@ -77,6 +100,19 @@ class PackageIndex:
                 for virtual in stanza.provides:
                     self.providers.setdefault(virtual, set()).add(stanza.name)
 
+    # What `closure` and `lists_for` ask of an index, answered alike by the host's store (ListsStore).
+    def known(self, name: str) -> bool:
+        return name in self.by_name
+
+    def providers_of(self, virtual: str) -> list[str]:
+        return sorted(self.providers.get(virtual, ()))
+
+    def depends_of(self, name: str) -> list[str]:
+        return [target for _, stanza in self.by_name[name] for alternatives in stanza.depends for target in alternatives]
+
+    def texts_for(self, names: set[str]) -> dict[str, list[str]]:
+        return {filename: [s.text for s in stanzas if s.name in names] for filename, stanzas in sorted(self.lists.items())}
+
 
 def _field(block: str, name: str) -> str:
     match = re.search(rf"^{name}:[ \t]*(.*(?:\n[ \t].*)*)", block, re.M | re.I)
@@ -94,52 +130,61 @@ def _names(value: str) -> list[list[str]]:
     return result
 
 
+def _stanza(block: str) -> Stanza | None:
+    block = block.strip("\n")
+    name = _field(block, "Package")
+    if not name:
+        return None
+    depends = _names(_field(block, "Depends")) + _names(_field(block, "Pre-Depends"))
+    provides = [p[0] for p in _names(_field(block, "Provides"))]
+    return Stanza(name=name, text=block, depends=depends, provides=provides)
+
+
+def stanzas_iter(text: str) -> Iterator[Stanza]:
+    """The stanzas of a Packages file (deb822 paragraphs separated by blank lines), one at a time, so
+    the store is written without holding 66,000 of them at once."""
+    start = 0
+    for separator in re.finditer(r"\n[ \t]*\n", text):
+        if stanza := _stanza(text[start:separator.start()]):
+            yield stanza
+        start = separator.end()
+    if stanza := _stanza(text[start:]):
+        yield stanza
+
+
 def packages_parse(text: str) -> list[Stanza]:
-    """The stanzas of a Packages file (deb822 paragraphs separated by blank lines)."""
-    stanzas = []
-    for block in re.split(r"\n[ \t]*\n", text):
-        block = block.strip("\n")
-        name = _field(block, "Package")
-        if not name:
-            continue
-        depends = _names(_field(block, "Depends")) + _names(_field(block, "Pre-Depends"))
-        provides = [p[0] for p in _names(_field(block, "Provides"))]
-        stanzas.append(Stanza(name=name, text=block, depends=depends, provides=provides))
-    return stanzas
+    return list(stanzas_iter(text))
 
 
-def closure(index: PackageIndex, names: list[str]) -> set[str] | None:
+def closure(index: "PackageIndex | ListsStore", names: list[str]) -> set[str] | None:
     """Every package the named ones may pull in, or None when one of them is not in the lists
     (then the transaction keeps its own `apt-get update`, and apt's own error if it has one)."""
-    if any(name not in index.by_name for name in names):
+    if not all(index.known(name) for name in names):
         return None
     seen: set[str] = set()
     todo = list(names)
     while todo:
         name = todo.pop()
-        for real in ([name] if name in index.by_name else sorted(index.providers.get(name, ()))):
+        for real in ([name] if index.known(name) else index.providers_of(name)):
             if real in seen:
                 continue
             seen.add(real)
-            for _, stanza in index.by_name[real]:
-                for alternatives in stanza.depends:
-                    todo.extend(alternatives)
+            todo.extend(index.depends_of(real))
     return seen
 
 
-def lists_for(index: PackageIndex, names: list[str]) -> dict[str, bytes] | None:
+def lists_for(index: "PackageIndex | ListsStore", names: list[str]) -> dict[str, bytes] | None:
     """The files to put in /var/lib/apt/lists for installing `names`: release files and trimmed lists."""
     needed = closure(index, names)
     if needed is None:
         return None
     files = dict(index.release_files)
-    for filename, stanzas in sorted(index.lists.items()):
-        kept = [s.text for s in stanzas if s.name in needed]
+    for filename, kept in index.texts_for(needed).items():
         files[filename] = ("\n\n".join(kept) + "\n").encode() if kept else b""
     return files
 
 
-def transactions_rewrite(dockerfile: str, index: PackageIndex) -> tuple[str, dict[str, bytes], int]:
+def transactions_rewrite(dockerfile: str, index: "PackageIndex | ListsStore") -> tuple[str, dict[str, bytes], int]:
     """(Dockerfile, extra context files, transactions rewritten): each of the composer's apt
     transactions whose packages are all in the index copies its lists instead of updating."""
     files: dict[str, bytes] = {}
@@ -163,10 +208,10 @@ def transactions_rewrite(dockerfile: str, index: PackageIndex) -> tuple[str, dic
     return TRANSACTION.sub(rewrite, dockerfile), files, count
 
 
-def index_from_tar(data: bytes) -> PackageIndex:
-    """The index from the fetch container's /tmp/portal-lists, as docker's get_archive gives it."""
+def tar_lists(data: bytes) -> tuple[dict[str, bytes], dict[str, str]]:
+    """(release files, Packages texts) of the fetch container's /tmp/portal-lists, as docker's get_archive gives it."""
     release_files: dict[str, bytes] = {}
-    lists: dict[str, list[Stanza]] = {}
+    texts: dict[str, str] = {}
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         for member in tar.getmembers():
             name = member.name.rsplit("/", 1)[-1]
@@ -175,36 +220,197 @@ def index_from_tar(data: bytes) -> PackageIndex:
             if RELEASE_FILE.match(name):
                 release_files[name] = tar.extractfile(member).read()
             elif PACKAGES_FILE.match(name):
-                lists[name] = packages_parse(tar.extractfile(member).read().decode("utf-8", errors="replace"))
-    if not lists or not release_files:
+                texts[name] = tar.extractfile(member).read().decode("utf-8", errors="replace")
+    if not texts or not release_files:
         raise ValueError("the base's apt update left no package lists or no release files")
-    return PackageIndex(release_files=release_files, lists=lists)
+    return release_files, texts
+
+
+def index_from_tar(data: bytes) -> PackageIndex:
+    """The in-memory index (the reference form) from the fetch container's archive."""
+    release_files, texts = tar_lists(data)
+    return PackageIndex(release_files=release_files, lists={name: packages_parse(text) for name, text in texts.items()})
+
+
+def lists_archive(base_reference: str, proxy: str | None = None) -> bytes:
+    """Run `apt-get update` in a throw-away container of the base, on the build network, and return its
+    lists as a tar archive; through `proxy` (None: the build proxy, "": none)."""
+    proxy = build_proxy_url() if proxy is None else proxy
+    try:
+        return script_output_in_image(image=base_reference, script=FETCH_SCRIPT, path="/tmp/portal-lists",
+                                      label=FETCH_LABEL, environment={"http_proxy": proxy} if proxy else {},
+                                      timeout=300, token=base_pull_token, network=build_network())
+    except EngineError as error:
+        raise ValueError(f"apt-get update failed in the base: {error}")
 
 
 def index_fetch(base_reference: str, proxy: str | None = None) -> PackageIndex:
-    """Run `apt-get update` in a throw-away container of the base, on the build network, and read its
-    lists; through `proxy` (None: the build proxy, "": none)."""
-    proxy = build_proxy_url() if proxy is None else proxy
+    return index_from_tar(lists_archive(base_reference, proxy))
+
+
+STORE_FORMAT = "1"
+STORE_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE release_file (position INTEGER PRIMARY KEY, name TEXT, data BLOB);
+CREATE TABLE list (id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE stanza (position INTEGER PRIMARY KEY, list INTEGER, name TEXT, text TEXT);
+CREATE TABLE depends (name TEXT, target TEXT, PRIMARY KEY (name, target)) WITHOUT ROWID;
+CREATE TABLE provides (virtual TEXT, name TEXT, PRIMARY KEY (virtual, name)) WITHOUT ROWID;
+"""
+
+
+class ListsStore:
+    """A base's lists in this host's store file, opened read-only; answers what `closure` and
+    `lists_for` ask without loading the stanzas (each query reads a few pages)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()  # one connection, shared by a worker's threads one query at a time
+        try:
+            # immutable: the file is never written once renamed into place, so no locks and no journal
+            self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            meta = dict(self._db.execute("SELECT key, value FROM meta"))
+            self.release_files = dict(self._db.execute("SELECT name, data FROM release_file ORDER BY position"))
+            self._lists = dict(self._db.execute("SELECT id, name FROM list"))
+        except sqlite3.DatabaseError as error:
+            raise ValueError(f"unreadable package list store {path.name}: {error}")
+        if meta.get("format") != STORE_FORMAT or not self._lists:
+            raise ValueError(f"package list store {path.name} is not of format {STORE_FORMAT}")
+        self.base_reference, self.fetched_at = meta["base"], float(meta["fetched_at"])
+
+    def _column(self, query: str, value: str) -> list:
+        with self._lock:
+            return [row[0] for row in self._db.execute(query, (value,))]
+
+    def known(self, name: str) -> bool:
+        return bool(self._column("SELECT 1 FROM stanza WHERE name = ? LIMIT 1", name))
+
+    def providers_of(self, virtual: str) -> list[str]:
+        return self._column("SELECT name FROM provides WHERE virtual = ? ORDER BY name", virtual)
+
+    def depends_of(self, name: str) -> list[str]:
+        return self._column("SELECT target FROM depends WHERE name = ?", name)
+
+    def texts_for(self, names: set[str]) -> dict[str, list[str]]:
+        rows = []
+        with self._lock:
+            for name in names:
+                rows.extend(self._db.execute("SELECT position, list, text FROM stanza WHERE name = ?", (name,)))
+        texts: dict[int, list[str]] = {list_id: [] for list_id in self._lists}
+        for _, list_id, text in sorted(rows):
+            texts[list_id].append(text)
+        return {self._lists[list_id]: kept for list_id, kept in sorted(texts.items(), key=lambda item: self._lists[item[0]])}
+
+    def usable(self, max_age: float) -> bool:
+        return time.time() - self.fetched_at <= max_age and self.path.exists()
+
+
+def base_key(base_reference: str) -> str:
+    return hashlib.sha256(base_reference.encode()).hexdigest()[:16]
+
+
+def _file_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def store_write(directory: Path, base_reference: str, archive: bytes, fetched_at: float | None = None) -> Path:
+    """The store file of the base from the fetch's archive: written under a temporary name, then renamed
+    to one carrying its own SHA256 (so a reader can tell it whole); the base's older files removed."""
+    release_files, texts = tar_lists(archive)
+    key = base_key(base_reference)
+    handle, temporary = tempfile.mkstemp(prefix=f".{key}-", suffix=".tmp", dir=directory)
+    os.close(handle)
     try:
-        archive = script_output_in_image(image=base_reference, script=FETCH_SCRIPT, path="/tmp/portal-lists",
-                                         label=FETCH_LABEL, environment={"http_proxy": proxy} if proxy else {},
-                                         timeout=300, token=base_pull_token, network=build_network())
-    except EngineError as error:
-        raise ValueError(f"apt-get update failed in the base: {error}")
-    return index_from_tar(archive)
+        db = sqlite3.connect(temporary, isolation_level=None)
+        db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + STORE_SCHEMA)
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [("format", STORE_FORMAT), ("base", base_reference),
+                                                          ("fetched_at", repr(fetched_at or time.time()))])
+        db.executemany("INSERT INTO release_file (name, data) VALUES (?, ?)", release_files.items())
+        for list_id, (filename, text) in enumerate(texts.items()):
+            db.execute("INSERT INTO list VALUES (?, ?)", (list_id, filename))
+            stanzas = stanzas_iter(text)
+            while batch := list(itertools.islice(stanzas, 2000)):  # a few at a time: the writer stays small too
+                db.executemany("INSERT INTO stanza (list, name, text) VALUES (?, ?, ?)",
+                               [(list_id, stanza.name, stanza.text) for stanza in batch])
+                db.executemany("INSERT OR IGNORE INTO depends VALUES (?, ?)", [
+                    (stanza.name, target) for stanza in batch for alternatives in stanza.depends for target in alternatives])
+                db.executemany("INSERT OR IGNORE INTO provides VALUES (?, ?)",
+                               [(virtual, stanza.name) for stanza in batch for virtual in stanza.provides])
+        db.execute("CREATE INDEX stanza_name ON stanza (name)")
+        db.execute("COMMIT")
+        db.close()
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())
+        final = directory / f"{key}-{_file_digest(Path(temporary))}.sqlite3"
+        os.replace(temporary, final)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    for older in directory.glob(f"{key}-*.sqlite3"):
+        if older != final:
+            older.unlink(missing_ok=True)
+    return final
 
 
-_cache: dict[str, PackageIndex] = {}
+def store_open(path: Path) -> ListsStore:
+    """The store in `path`, only when its bytes are the ones its name records (ValueError otherwise)."""
+    if not path.name.endswith(f"-{_file_digest(path)}.sqlite3"):
+        raise ValueError(f"package list store {path.name} is damaged or cut short")
+    return ListsStore(path)
+
+
+def _stored(directory: Path, base_reference: str, max_age: float) -> ListsStore | None:
+    """The newest whole, fresh store file of the base on this host; a damaged one is removed, never used."""
+    fresh = []
+    for path in directory.glob(f"{base_key(base_reference)}-*.sqlite3"):
+        try:
+            store = store_open(path)
+        except FileNotFoundError:  # replaced by a newer fetch meanwhile
+            continue
+        except ValueError:
+            path.unlink(missing_ok=True)
+            continue
+        if store.usable(max_age):
+            fresh.append(store)
+    return max(fresh, key=lambda store: store.fetched_at, default=None)
+
+
+@contextmanager
+def _host_lock(path: Path):
+    """Held by the one process of the host fetching a base; the others wait, then read its file."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_stores: dict[tuple[str, str], ListsStore] = {}
 _lock = threading.Lock()
 
 
-def index_for(base_reference: str, *, proxy: str, max_age: float, fetch=index_fetch) -> PackageIndex:
-    """The base's index, fetched again once it is older than max_age (one fetch at a time)."""
+def index_for(base_reference: str, *, proxy: str, max_age: float, fetch=lists_archive,
+              directory: Path | None = None) -> ListsStore:
+    """The base's lists from this host's store (APT_INDEX_DIR), fetched and written by one process at a
+    time when missing, damaged or older than max_age."""
+    directory = Path(directory or settings.APT_INDEX_DIR)
     with _lock:
-        index = _cache.get(base_reference)
-        if index is None or time.time() - index.fetched_at > max_age:
-            index = _cache[base_reference] = fetch(base_reference, proxy)
-        return index
+        store = _stores.get((str(directory), base_reference))
+        if store is None or not store.usable(max_age):
+            store = _stored(directory, base_reference, max_age)
+            if store is None:
+                directory.mkdir(parents=True, exist_ok=True)
+                with _host_lock(directory / f"{base_key(base_reference)}.lock"):
+                    for leftover in directory.glob(f".{base_key(base_reference)}-*.tmp"):  # a killed writer's
+                        leftover.unlink(missing_ok=True)
+                    store = _stored(directory, base_reference, max_age)  # written while this one waited?
+                    if store is None:
+                        store = store_open(store_write(directory, base_reference, fetch(base_reference, proxy)))
+            _stores[(str(directory), base_reference)] = store
+        return store
 
 
 def first_base(dockerfile: str) -> str:
