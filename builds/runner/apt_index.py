@@ -21,19 +21,22 @@ Only the composer's own transaction form (builds/compose/apt_merge.py) is rewrit
 stays the composed one and the build log says which transactions used the index.
 
 Kept once per host, not per worker process (issue 14): parsed into Python objects, Debian 12's lists
-(66,000 stanzas) cost each worker process about 372 MB of RSS per base (bench/apt_index_memory.py).
-The worker now writes them once per host into a SQLite file under APT_INDEX_DIR (stdlib sqlite3: one
-file, its own B-tree indexes, read through a 2 MB page cache, nothing to deserialise; a memory-mapped
-raw file would still need its name/dependency index rebuilt or unpickled in every process). The file
-holds each stanza's text (in list order), the names each package's Depends/Pre-Depends name, the
-providers of virtual packages and the release files; `closure` and `lists_for` query it for the few
-dozen packages a transaction needs. The process that fetches first holds a flock on the base's lock
-file, writes a temporary file, then renames it to `<base key>-<sha256 of the file>.sqlite3`: the others
-wait for the lock and open that file instead of fetching. A file whose bytes do not match its name
-(cut short, damaged) or whose fetch is older than APT_INDEX_MAX_AGE_SECONDS is never used: it is
-fetched again, and the older files of that base are removed once the new one is in place. The
-in-memory PackageIndex stays as the reference form (small lists in tests, the bench's baseline);
-both give byte-identical lists.
+(66,000 stanzas) cost each worker process 150 MB of RSS held per base, after a peak near 400 MB while
+decoding and parsing. The lists are now written once per host into a SQLite file under APT_INDEX_DIR
+(stdlib sqlite3: one file with its own B-tree indexes, read through a 2 MB page cache, nothing to
+deserialise; a memory-mapped raw file would still need its name and dependency index rebuilt or
+unpickled in every process). It holds each stanza's text (in list order), the names each package's
+Depends/Pre-Depends name, the providers of virtual packages and the release files; `closure` and
+`lists_for` query it for the few dozen packages a transaction needs. A worker that opens the file gains
+3 MB of RSS, the one that writes it 13 MB (66 MB at its peak: the fetched archive itself), and
+lists_for is faster: indexed lookups instead of a pass over every stanza (bench/apt_index_memory.py).
+
+The process that fetches first holds a flock on the base's lock file, writes a temporary file, then
+renames it to `<base key>-<sha256 of the file>.sqlite3`: the others wait for the lock and open that file
+instead of fetching. A file whose bytes do not match its name (cut short, damaged) or whose fetch is
+older than APT_INDEX_MAX_AGE_SECONDS is never used: it is fetched again, and the base's older files are
+removed once the new one is in place. The in-memory PackageIndex stays as the reference form (small
+lists in tests, the bench's baseline); both give byte-identical lists.
 """
 import fcntl
 import hashlib
@@ -140,20 +143,22 @@ def _stanza(block: str) -> Stanza | None:
     return Stanza(name=name, text=block, depends=depends, provides=provides)
 
 
-def stanzas_iter(text: str) -> Iterator[Stanza]:
+def stanzas_iter(data: bytes | memoryview) -> Iterator[Stanza]:
     """The stanzas of a Packages file (deb822 paragraphs separated by blank lines), one at a time, so
-    the store is written without holding 66,000 of them at once."""
+    the store is written without holding 66,000 of them at once. Split on the raw bytes and decoded a
+    stanza at a time: UTF-8 never puts an ASCII byte inside a character, so the blocks and their text are
+    those of the whole file decoded, without a 50 MB string (up to 4 bytes a character) in memory."""
     start = 0
-    for separator in re.finditer(r"\n[ \t]*\n", text):
-        if stanza := _stanza(text[start:separator.start()]):
+    for separator in re.finditer(rb"\n[ \t]*\n", data):
+        if stanza := _stanza(bytes(data[start:separator.start()]).decode("utf-8", errors="replace")):
             yield stanza
         start = separator.end()
-    if stanza := _stanza(text[start:]):
+    if stanza := _stanza(bytes(data[start:]).decode("utf-8", errors="replace")):
         yield stanza
 
 
 def packages_parse(text: str) -> list[Stanza]:
-    return list(stanzas_iter(text))
+    return list(stanzas_iter(text.encode()))
 
 
 def closure(index: "PackageIndex | ListsStore", names: list[str]) -> set[str] | None:
@@ -208,11 +213,12 @@ def transactions_rewrite(dockerfile: str, index: "PackageIndex | ListsStore") ->
     return TRANSACTION.sub(rewrite, dockerfile), files, count
 
 
-def tar_lists(data: bytes) -> tuple[dict[str, bytes], dict[str, str]]:
-    """(release files, Packages texts) of the fetch container's /tmp/portal-lists, as docker's get_archive gives it."""
+def tar_lists(data: bytes) -> tuple[dict[str, bytes], dict[str, memoryview]]:
+    """(release files, Packages files) of the fetch container's /tmp/portal-lists, as docker's get_archive
+    gives it (uncompressed): the Packages files as views into `data`, not copies of its 50 MB."""
     release_files: dict[str, bytes] = {}
-    texts: dict[str, str] = {}
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+    lists: dict[str, memoryview] = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
         for member in tar.getmembers():
             name = member.name.rsplit("/", 1)[-1]
             if not member.isfile():
@@ -220,16 +226,16 @@ def tar_lists(data: bytes) -> tuple[dict[str, bytes], dict[str, str]]:
             if RELEASE_FILE.match(name):
                 release_files[name] = tar.extractfile(member).read()
             elif PACKAGES_FILE.match(name):
-                texts[name] = tar.extractfile(member).read().decode("utf-8", errors="replace")
-    if not texts or not release_files:
+                lists[name] = memoryview(data)[member.offset_data:member.offset_data + member.size]
+    if not lists or not release_files:
         raise ValueError("the base's apt update left no package lists or no release files")
-    return release_files, texts
+    return release_files, lists
 
 
 def index_from_tar(data: bytes) -> PackageIndex:
     """The in-memory index (the reference form) from the fetch container's archive."""
-    release_files, texts = tar_lists(data)
-    return PackageIndex(release_files=release_files, lists={name: packages_parse(text) for name, text in texts.items()})
+    release_files, lists = tar_lists(data)
+    return PackageIndex(release_files=release_files, lists={name: list(stanzas_iter(raw)) for name, raw in lists.items()})
 
 
 def lists_archive(base_reference: str, proxy: str | None = None) -> bytes:
@@ -317,7 +323,7 @@ def _file_digest(path: Path) -> str:
 def store_write(directory: Path, base_reference: str, archive: bytes, fetched_at: float | None = None) -> Path:
     """The store file of the base from the fetch's archive: written under a temporary name, then renamed
     to one carrying its own SHA256 (so a reader can tell it whole); the base's older files removed."""
-    release_files, texts = tar_lists(archive)
+    release_files, lists = tar_lists(archive)
     key = base_key(base_reference)
     handle, temporary = tempfile.mkstemp(prefix=f".{key}-", suffix=".tmp", dir=directory)
     os.close(handle)
@@ -328,9 +334,9 @@ def store_write(directory: Path, base_reference: str, archive: bytes, fetched_at
         db.executemany("INSERT INTO meta VALUES (?, ?)", [("format", STORE_FORMAT), ("base", base_reference),
                                                           ("fetched_at", repr(fetched_at or time.time()))])
         db.executemany("INSERT INTO release_file (name, data) VALUES (?, ?)", release_files.items())
-        for list_id, (filename, text) in enumerate(texts.items()):
+        for list_id, (filename, raw) in enumerate(lists.items()):
             db.execute("INSERT INTO list VALUES (?, ?)", (list_id, filename))
-            stanzas = stanzas_iter(text)
+            stanzas = stanzas_iter(raw)
             while batch := list(itertools.islice(stanzas, 2000)):  # a few at a time: the writer stays small too
                 db.executemany("INSERT INTO stanza (list, name, text) VALUES (?, ?, ?)",
                                [(list_id, stanza.name, stanza.text) for stanza in batch])

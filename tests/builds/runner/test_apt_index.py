@@ -4,6 +4,7 @@ import hashlib
 import io
 import multiprocessing
 import os
+import re
 import tarfile
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from builds.runner.apt_index import (
     index_from_tar,
     lists_for,
     packages_parse,
+    stanzas_iter,
     store_write,
     transactions_rewrite,
 )
@@ -117,6 +119,16 @@ def test_it_parses_continuation_lines_alternatives_versions_and_qualifiers():
     assert packages_parse(MAIN)[1].depends == [["libgcc-s1"]]  # Pre-Depends count too
     assert [s.provides for s in packages_parse(MAIN) if s.name == "libidn2-0"] == [["libidn2-any"]]
     assert wget.text.startswith("Package: wget\n") and wget.text.endswith("SHA256: aaaa")
+
+
+def test_splitting_the_raw_bytes_gives_the_stanzas_of_the_whole_file_decoded():
+    # accents, an emoji (4 bytes a character in a str), a sequence cut short before a line end, a stray byte
+    raw = ("Package: a\nDescription: café 😀\n".encode() + b"X: \xe2\x82\n\nPackage: b\nX: \xff\n \t\n"
+           b"Package: c\nDescription: \xc3\n\n\n")
+    whole = [block.strip("\n") for block in re.split(r"\n[ \t]*\n", raw.decode("utf-8", errors="replace"))]
+    assert [s.text for s in stanzas_iter(raw)] == [block for block in whole if block]
+    assert [s.text for s in stanzas_iter(memoryview(raw))] == [s.text for s in packages_parse(raw.decode("utf-8", "replace"))]
+    assert "café 😀" in next(stanzas_iter(raw)).text and "\ufffd" in list(stanzas_iter(raw))[2].text
 
 
 def test_the_closure_follows_every_alternative_provider_and_cycle(index):
