@@ -327,6 +327,7 @@ def store_write(directory: Path, base_reference: str, archive: bytes, fetched_at
     key = base_key(base_reference)
     handle, temporary = tempfile.mkstemp(prefix=f".{key}-", suffix=".tmp", dir=directory)
     os.close(handle)
+    os.chmod(temporary, 0o644)  # public package lists, read by every worker of the host whatever its user
     try:
         db = sqlite3.connect(temporary, isolation_level=None)
         db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + STORE_SCHEMA)

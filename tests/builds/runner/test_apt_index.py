@@ -87,16 +87,6 @@ RELEASES = {"deb.debian.org_debian_dists_bookworm_InRelease": b"-----BEGIN PGP S
             "deb.debian.org_debian-security_dists_bookworm-security_InRelease": b"-----BEGIN PGP SIGNED MESSAGE-----\nsec"}
 
 
-def tar_of(files):
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def archive_of(lists: dict[str, str], releases=RELEASES) -> bytes:
     """As the fetch container gives them: release files first (in apt's directory order), then the lists."""
     return tar_of({f"portal-lists/{name}": data for name, data in
@@ -177,6 +167,16 @@ def test_the_same_packages_give_the_same_folder_so_the_layer_cache_still_shares_
     other = PackageIndex(release_files=dict(RELEASES), lists={MAIN_LIST: packages_parse(MAIN.replace("Version: 1\n", "Version: 2\n")),
                                                               SECURITY_LIST: packages_parse(SECURITY)})
     assert transactions_rewrite(apt_merge([apt_install("wget")]).runs[0], other)[1] == first[1]
+
+
+def tar_of(files):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def test_it_reads_the_fetch_containers_archive_and_ignores_anything_else():
