@@ -7,6 +7,7 @@ permalink `?line=N`); what it leaves out is counted, so the page can say so and 
 Chunk sizes are read first and only the chosen chunks' text is loaded: the cost does not grow
 with the log.
 """
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -114,4 +115,20 @@ def _tail(chunk: ShownChunk, keep: int, *, at_least_one: bool) -> ShownChunk:
         kept.append(text)
         size += len(text)
     return ShownChunk(chunk.seq, chunk.first_line + len(lines) - len(kept), chunk.step, "".join(reversed(kept)))
+
+
+STEP_LINE = re.compile(r"^Step \d+/\d+ : .+$", re.MULTILINE)
+
+
+def running_command(build: Build, *, look_back: int = 5) -> str:
+    """The Dockerfile instruction the engine is running now ("Step 4/9 : RUN apt-get ..."), from the
+    newest log of the build step (a long RUN prints many lines after it: a few chunks back at most).
+    The log is stored masked, so nothing it shows is a secret the log hides."""
+    texts = (BuildLogChunk.objects.filter(build=build, step="build").order_by("-seq")
+             .values_list("text", flat=True)[:look_back])
+    for text in texts:
+        found = STEP_LINE.findall(text)
+        if found:
+            return found[-1]
+    return ""
 

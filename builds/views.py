@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from adapters.registry import RegistryError
 from builds.liveness import build_liveness
-from builds.log_window import LogWindow, log_window
+from builds.log_window import LogWindow, log_window, running_command
 from builds.models import Build, BuildLogChunk, Recipe
 from builds.selectors import visible_build_or_404
 from builds.services import answered_message, build_cancel, build_request
@@ -78,6 +78,7 @@ def _live_context(build, window: LogWindow):
             "standing": build_standing(build) if verdict is not None and build.is_done else {},
             "steps": [(name, _step_now(name, build.steps.get(name, {}), verdict)) for name in Build.STEPS],
             "liveness": build_liveness(build),
+            "running_command": running_command(build) if build.steps.get("build", {}).get("status") == "running" else "",
             "failure_tail": _failure_tail(build) if build.status == Build.Status.FAILED else ""}
 
 

@@ -105,3 +105,21 @@ def test_the_page_and_its_poll_send_the_window_and_say_what_they_leave_out(clien
     poll = client.get(reverse("build-live", args=[build.pk]), {"after": cursor}).content.decode()
     assert 'id="L400"' in poll and 'id="L31"' not in poll and "printed meanwhile not shown here" in poll
     assert len(poll) < 20_000
+
+
+def test_a_running_build_shows_the_instruction_the_engine_runs_now_not_just_the_step(client, build, member):
+    from django.urls import reverse
+
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.RUNNING, current_step="build",
+                                             steps={**build.steps, "build": {"status": "running"}})
+    build_log_append(build=build, step="build", lines=["Step 1/3 : FROM base", "Step 2/3 : RUN apt-get install -y wget"])
+    for n in range(3):  # a long RUN: many chunks of its output after the Step line
+        build_log_append(build=build, step="build", lines=[f"Unpacking package {n}-{i} ..." for i in range(20)])
+    client.force_login(member)
+    poll = client.get(reverse("build-live", args=[build.pk]), {"after": -1}).content.decode()
+    assert "<code>Step 2/3 : RUN apt-get install -y wget</code>" in poll
+    build_log_append(build=build, step="build", lines=["Step 3/3 : USER app"])
+    page = client.get(reverse("build-detail", args=[build.pk])).content.decode()
+    assert "<code>Step 3/3 : USER app</code>" in page and "<code>Step 2/3" not in page
+    Build.objects.filter(pk=build.pk).update(steps={**build.steps, "build": {"status": "done"}})
+    assert "<code>Step 3/3" not in client.get(reverse("build-detail", args=[build.pk])).content.decode()
