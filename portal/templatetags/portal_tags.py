@@ -1,9 +1,12 @@
 import json
 import re
 
+from ansi2html import Ansi2HTMLConverter
 from django import template
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -16,15 +19,28 @@ def get_item(mapping, key):
     return mapping.get(key)
 
 
-# Terminal control sequences (colours, cursor moves) that build tools print: shown as text they are
-# noise like "\x1b[1;32m"; the raw log download keeps them for whoever wants them.
+# Terminal control sequences that build tools print: colours and weights (SGR, "\x1b[1;32m") are
+# rendered, every other one (cursor moves, line clears, hyperlinks' markers) is dropped; shown as text
+# they are noise. The raw log download keeps them all for whoever wants them.
 ANSI_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+_ANSI_HTML = Ansi2HTMLConverter(inline=False, escaped=True)  # classes (ansi1, ansi32...), styled in portal.css
+
+
+def ansi_html(line: str) -> str:
+    """A log line as safe HTML: its text escaped, its colours as spans (one line at a time: a colour
+    left on at the end of a line does not carry to the next)."""
+    kept = ANSI_ESCAPE.sub(lambda m: m.group(0) if SGR.fullmatch(m.group(0)) else "", line)
+    if "\x1b" not in kept:
+        return escape(kept)
+    return _ANSI_HTML.convert(kept, full=False)
 
 
 @register.filter
 def chunk_lines(chunk):
-    """(line number, text) for each line of a stored log chunk, without terminal control sequences."""
-    return [(chunk.first_line + i, ANSI_ESCAPE.sub("", line)) for i, line in enumerate(chunk.text.splitlines())]
+    """(line number, HTML) for each line of a stored log chunk, colours rendered, other terminal
+    control sequences dropped."""
+    return [(chunk.first_line + i, mark_safe(ansi_html(line))) for i, line in enumerate(chunk.text.splitlines())]
 
 
 @register.filter

@@ -164,12 +164,16 @@ def test_a_blocked_build_offers_edit_rebuild_and_an_exception_for_its_failing_ru
     assert f'{reverse("exception-new")}?build={build.pk}&amp;target_kind=rule&amp;target=non-root-user' in page
 
 
-def test_the_log_shows_no_terminal_control_sequences(client, build, member):
+def test_the_log_renders_colours_and_drops_other_terminal_control_sequences(client, build, member):
     BuildLogChunk.objects.create(build=build, seq=0, first_line=1, step="build",
-                                 text="\x1b[1;32m#5 DONE 0.3s\x1b[0m\n\x1b]0;title\x07plain\n")
+                                 text="\x1b[1;32m#5 DONE 0.3s\x1b[0m\n\x1b]0;window-caption-42\x07plain\x1b[2K\n"
+                                      "\x1b]8;;https://example.org\x1b\\a link\x1b]8;;\x1b\\ \x1b[31m<script>x</script>\x1b[0m\n")
     client.force_login(member)
     page = client.get(reverse("build-detail", args=[build.pk])).content.decode()
-    assert "#5 DONE 0.3s" in page and "plain" in page and "\x1b" not in page and "[1;32m" not in page
+    assert '<span class="ansi1 ansi32">#5 DONE 0.3s</span>' in page, "colour and weight rendered"
+    assert "plain" in page and "a link" in page, "the text around dropped sequences stays"
+    assert "\x1b" not in page and "[1;32m" not in page and "[2K" not in page and "window-caption-42" not in page
+    assert '<span class="ansi31">&lt;script&gt;x&lt;/script&gt;</span>' in page and "<script>x" not in page, "text stays escaped"
     assert "\x1b[1;32m" in client.get(reverse("build-log-raw", args=[build.pk])).content.decode(), "the raw log keeps them"
 
 
