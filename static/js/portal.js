@@ -106,6 +106,13 @@
     if (summary && summary.hasAttribute("tabindex")) { summary.focus(); }
   });
 
+  // On a phone the main navigation is a strip that scrolls sideways; a link that Tab reaches at its
+  // edge stays mostly hidden (chromium does not scroll the strip for it), so bring it fully into view.
+  document.addEventListener("focusin", function (event) {
+    var link = event.target;
+    if (link.closest && link.closest("header nav")) { link.scrollIntoView({ block: "nearest", inline: "nearest" }); }
+  });
+
   // After an htmx swap that replaced the control the user activated (the trend period links),
   // move focus to the new content's heading instead of losing it to <body>.
   document.addEventListener("htmx:afterSettle", function () {
