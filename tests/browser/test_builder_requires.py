@@ -2,6 +2,7 @@
 it in the preview, and says so (visibly and to screen readers)."""
 import pytest
 
+from tests.browser.axe import axe_check
 from tests.browser.conftest import SHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -27,3 +28,4 @@ def test_ticking_jacoco_adds_the_jre_it_needs(portal_url, starter_catalog, membe
     page.locator("#dockerfile-preview", has_text="jacoco").wait_for()
     assert "needs jre" not in page.locator("#preview").inner_text()
     page.screenshot(path=SHOTS / "04-builder-requires.png", full_page=True)
+    axe_check(page, "04-builder-requires")

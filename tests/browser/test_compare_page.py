@@ -5,6 +5,7 @@ import io
 
 import pytest
 
+from tests.browser.axe import axe_check
 from tests.browser.conftest import SHOTS
 from tests.browser.test_compliance_pages import log_in
 from tests.compliance.reports.test_compare import image  # noqa: F401
@@ -32,6 +33,7 @@ def test_it_compares_the_scans_filters_by_group_and_exports_what_it_shows(portal
     assert page.locator("#comparison tbody tr").count() == 3
     assert page.locator("#sr-status").inner_text() == "3 rows match."
     page.screenshot(path=SHOTS / "30-scanner-comparison.png", full_page=True)
+    axe_check(page, "30-scanner-comparison")
 
     with page.expect_download() as download:
         page.locator("#compare-export-csv").click()

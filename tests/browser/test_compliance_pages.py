@@ -12,6 +12,7 @@ from builds.services import build_request
 from catalog.models import BaseImage, ComponentVersion
 from compliance.vulndb.store import vulndb_import
 from portal.models import GlobalRole
+from tests.browser.axe import axe_check
 from tests.browser.conftest import SHOTS
 from tests.conftest import wait_for_build
 from tests.factories import UserFactory, with_role
@@ -54,6 +55,7 @@ def test_it_walks_a_blocked_image_through_report_cve_exception_and_publication(
     # source package apt has two binary packages in the image: apt and libapt-pkg6.0
     page.get_by_role("heading", name="2 vulnerabilities · 2 fixable").wait_for()
     page.screenshot(path=SHOTS / "10-image-report.png", full_page=True)
+    axe_check(page, "10-image-report")
     page.get_by_label("Only fixable").check()
     page.locator('#export-csv[href*="fixable=1"]').wait_for(state="attached")  # the export follows the filters
     page.wait_for_url("**fixable=1**")
@@ -62,6 +64,7 @@ def test_it_walks_a_blocked_image_through_report_cve_exception_and_publication(
     page.goto(f"{portal_url}/cves/CVE-2099-0001")
     page.get_by_role("heading", name="Impact on current images: 1 image · 1 team · 1 fixable by a rebuild").wait_for()
     page.screenshot(path=SHOTS / "11-cve-impact.png", full_page=True)
+    axe_check(page, "11-cve-impact")
 
     page.goto(f"{portal_url}/builds/{build.pk}/report")
     page.get_by_role("link", name="Request exception").first.click()
@@ -69,13 +72,17 @@ def test_it_walks_a_blocked_image_through_report_cve_exception_and_publication(
     page.get_by_label("Expires on").fill((timezone.now() + datetime.timedelta(days=7)).date().isoformat())
     page.get_by_label("End early when a fixed version is available").uncheck()
     page.screenshot(path=SHOTS / "12-exception-request.png", full_page=True)
+    axe_check(page, "12-exception-request")
     page.get_by_role("button", name="Send for review").click()
     page.get_by_text("Waiting for a security reviewer").wait_for()
 
     page.context.clear_cookies()
     log_in(page, portal_url, "rita")
     page.goto(f"{portal_url}/exceptions?status=pending")
+    axe_check(page, "12b-exceptions-pending")
     page.locator("table tbody tr").first.get_by_role("link").first.click()
+    page.get_by_role("button", name="Approve exception for CVE-2099-0001").wait_for()
+    axe_check(page, "12c-exception-to-review")
     page.get_by_role("button", name="Approve exception for CVE-2099-0001").click()
     # CVE-2099-0001 is Critical (CVSS 9.8): a second reviewer must approve before it applies.
     page.get_by_text("Awaiting a second approval").wait_for()
@@ -86,9 +93,11 @@ def test_it_walks_a_blocked_image_through_report_cve_exception_and_publication(
     page.get_by_role("button", name="Give second approval for CVE-2099-0001").click()
     page.get_by_text("approve recorded").wait_for()
     page.screenshot(path=SHOTS / "13-exception-approved.png", full_page=True)
+    axe_check(page, "13-exception-approved")
     page.goto(f"{portal_url}/security")
     page.get_by_role("heading", name="Security overview").wait_for()
     page.screenshot(path=SHOTS / "14-security-dashboard.png", full_page=True)
+    axe_check(page, "14-security-dashboard")
 
     page.context.clear_cookies()
     log_in(page, portal_url, "alice")
@@ -97,5 +106,6 @@ def test_it_walks_a_blocked_image_through_report_cve_exception_and_publication(
     page.get_by_role("button", name="Publish").click()
     page.locator("#verdict", has_text="Published:").wait_for()
     page.screenshot(path=SHOTS / "15-published-with-exception.png", full_page=True)
+    axe_check(page, "15-published-with-exception")
     build.refresh_from_db()
     assert build.published_reference.endswith(build.digest)

@@ -3,6 +3,7 @@ table or log scrolls inside its own box), and the navigation stays usable."""
 import pytest
 
 from builds.models import BuildLogChunk
+from tests.browser.axe import axe_check
 from tests.browser.conftest import SHOTS
 from tests.compliance.fleet import fleet_grow
 
@@ -35,6 +36,7 @@ def test_every_main_page_fits_a_phone_screen(portal_url, member, reviewer, team,
         if width > PHONE["width"] + 1:
             too_wide[name] = width
         page.screenshot(path=SHOTS / f"mobile-{name.replace(' ', '-')}.png", full_page=True)
+        axe_check(page, f"mobile-{name.replace(' ', '-')}")
     assert too_wide == {}, f"pages wider than {PHONE['width']} px: {too_wide}"
 
     page.goto(portal_url + "/security")

@@ -3,6 +3,7 @@ runtime rule will decide, the recipe page shows the settings and links to the te
 import pytest
 
 from compliance.models import PolicyRule
+from tests.browser.axe import axe_check
 from tests.browser.conftest import SHOTS
 from tests.browser.test_compliance_pages import log_in
 
@@ -21,6 +22,7 @@ def test_it_previews_and_saves_runtime_settings_against_the_teams_policy(portal_
     page.get_by_label("Extra Linux capabilities").fill("NET_BIND_SERVICE, NET_ADMIN")
     page.locator("#preview", has_text="adds capabilities that are not allowed: NET_ADMIN").wait_for()
     page.screenshot(path=SHOTS / "20-runtime-preview.png", full_page=True)
+    axe_check(page, "20-runtime-preview")
     page.get_by_role("button", name="Save recipe").click()
     page.get_by_text("no extra capabilities").or_(page.get_by_text("adds NET_ADMIN")).first.wait_for()
     page.get_by_role("link", name="Rules for Payments images").click()
@@ -29,3 +31,4 @@ def test_it_previews_and_saves_runtime_settings_against_the_teams_policy(portal_
     assert "this team" in row.inner_text() and "Warn" in row.inner_text()
     assert "global policy" in page.get_by_role("row", name="No privileged mode").inner_text()
     page.screenshot(path=SHOTS / "21-policy-page.png", full_page=True)
+    axe_check(page, "21-policy-page")

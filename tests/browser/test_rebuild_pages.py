@@ -12,6 +12,7 @@ from builds.recipes.services import recipe_save
 from catalog.models import ComponentVersion
 from curation.models import RebuildBatch
 from portal.models import GlobalRole
+from tests.browser.axe import axe_check
 from tests.browser.conftest import SHOTS
 from tests.browser.test_compliance_pages import log_in
 from tests.browser.test_people_and_teams import _fits
@@ -35,6 +36,7 @@ def test_an_admin_plans_dry_runs_runs_and_follows_a_rebuild(portal_url, page, me
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Rebuilds").click()
     page.get_by_text("No rebuild yet.").wait_for()
+    axe_check(page, f"rebuild-00-none-{width}")
     page.get_by_role("link", name="Plan a rebuild").first.click()
     page.select_option("#field-subject", "component:runtime-user")
     page.get_by_label("Move every recipe to the component's latest published version first").check()
@@ -47,11 +49,13 @@ def test_an_admin_plans_dry_runs_runs_and_follows_a_rebuild(portal_url, page, me
     assert "1 → 2" in rows.nth(0).inner_text().replace("\n", " ")
     _fits(page, "rebuild plan")
     page.screenshot(path=SHOTS / f"rebuild-01-plan-{width}.png", full_page=True)
+    axe_check(page, f"rebuild-01-plan-{width}")
     assert not RebuildBatch.objects.exists(), "the dry run changes nothing"
 
     page.get_by_role("button", name="Run rebuild…").click()
     page.get_by_text("Request 1 build?").wait_for()
     page.screenshot(path=SHOTS / f"rebuild-02-confirm-{width}.png", full_page=True)
+    axe_check(page, f"rebuild-02-confirm-{width}")
     page.get_by_role("button", name="Yes, run the rebuild").click()
     batch = RebuildBatch.objects.get()
     page.get_by_role("heading", name=f"Rebuild #{batch.pk}: component Non-root runtime user (moved to 2)").wait_for()
@@ -63,6 +67,7 @@ def test_an_admin_plans_dry_runs_runs_and_follows_a_rebuild(portal_url, page, me
     assert page.get_attribute("#rebuild-progress", "data-settled") == "false"
     _fits(page, "rebuild batch")
     page.screenshot(path=SHOTS / f"rebuild-03-batch-{width}.png", full_page=True)
+    axe_check(page, f"rebuild-03-batch-{width}")
 
     # The worker's part: the build finishes and is published; the polling page follows, then stops.
     Build.objects.filter(rebuild_items__batch=batch).update(status=Build.Status.SUCCEEDED, published_reference="r/p:1")
@@ -71,6 +76,7 @@ def test_an_admin_plans_dry_runs_runs_and_follows_a_rebuild(portal_url, page, me
     assert page.get_attribute("#rebuild-progress", "hx-trigger") is None
     assert "finished" in page.locator("#sr-status").inner_text()
     page.screenshot(path=SHOTS / f"rebuild-04-settled-{width}.png", full_page=True)
+    axe_check(page, f"rebuild-04-settled-{width}")
 
     page.get_by_role("link", name="Past rebuilds").click()
     page.locator("#rebuild-batches").get_by_role("link", name=f"#{batch.pk}").wait_for()

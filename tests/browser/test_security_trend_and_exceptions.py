@@ -11,6 +11,7 @@ from catalog.models import BaseImage
 from compliance.exceptions.reminders import exception_reminders_send
 from compliance.models import PolicyException, Verdict
 from portal.models import GlobalRole
+from tests.browser.axe import axe_check
 from tests.browser.conftest import SHOTS
 from tests.browser.test_compliance_pages import log_in
 from tests.factories import UserFactory, with_role
@@ -45,6 +46,7 @@ def test_the_trend_period_selector_re_renders_only_its_card(portal_url, fleet, r
     chart.wait_for()
     assert "4 compliant, 2 non-compliant" in chart.get_attribute("aria-label")
     page.screenshot(path=SHOTS / "20-security-trend-12-weeks.png", full_page=True)
+    axe_check(page, "20-security-trend-12-weeks")
 
     page.evaluate("window.notReloaded = true")
     page.get_by_role("navigation", name="Trend period").get_by_role("link", name="26 weeks").click()
@@ -56,6 +58,7 @@ def test_the_trend_period_selector_re_renders_only_its_card(portal_url, fleet, r
     page.get_by_text("Show data").click()
     assert page.locator("#verdict-trend tbody tr").count() == 26
     page.screenshot(path=SHOTS / "21-security-trend-26-weeks-data.png", full_page=True)
+    axe_check(page, "21-security-trend-26-weeks-data")
     page.go_back()
     page.wait_for_url("**/security")
 
@@ -85,6 +88,7 @@ def test_a_critical_exception_needs_two_reviewers_then_reminds(portal_url, team,
     page.get_by_text("Awaiting a second approval: this exception does not apply").wait_for()
     assert page.get_by_role("button", name="Give second approval for vulnerability-threshold").count() == 0
     page.screenshot(path=SHOTS / "22-exception-awaiting-second-approval.png", full_page=True)
+    axe_check(page, "22-exception-awaiting-second-approval")
 
     page.context.clear_cookies()
     log_in(page, portal_url, "otto")
@@ -101,3 +105,4 @@ def test_a_critical_exception_needs_two_reviewers_then_reminds(portal_url, team,
     page.get_by_text("Reminder sent 14 days before expiry").wait_for()
     page.get_by_text("2 of 2 needed").wait_for()
     page.screenshot(path=SHOTS / "23-exception-approved-reminder-sent.png", full_page=True)
+    axe_check(page, "23-exception-approved-reminder-sent")

@@ -3,6 +3,7 @@ with the offending line, then saves the fixed one as version 1."""
 import pytest
 
 from builds.models import TeamScript
+from tests.browser.axe import axe_check
 from tests.browser.conftest import SHOTS
 from tests.browser.test_compliance_pages import log_in
 
@@ -22,6 +23,7 @@ def test_a_member_adds_a_shared_script_after_the_check_refuses_an_unsafe_one(por
     assert "line 4" in summary.inner_text() and "777" in summary.inner_text()
     assert not TeamScript.objects.exists(), "a script with check errors is never saved"
     page.screenshot(path=SHOTS / "30-team-script-refused.png", full_page=True)
+    axe_check(page, "30-team-script-refused")
 
     page.get_by_label("Script").fill("#!/bin/sh\nset -eu\nmkdir -p /app/cache\nchmod 750 /app/cache\n")
     page.get_by_role("button", name="Check and save").click()
@@ -29,3 +31,4 @@ def test_a_member_adds_a_shared_script_after_the_check_refuses_an_unsafe_one(por
     script = TeamScript.objects.get()
     assert (script.team, script.name) == (team, "app-prep")
     page.screenshot(path=SHOTS / "31-team-script-saved.png", full_page=True)
+    axe_check(page, "31-team-script-saved")
