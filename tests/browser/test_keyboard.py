@@ -5,6 +5,7 @@ focused link into view); the skip link jumps to the content and Space ticks a co
 import pytest
 
 from tests.browser.axe import axe_check
+from tests.browser.conftest import SHOTS
 from tests.browser.test_compliance_pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -52,6 +53,8 @@ def test_the_header_and_the_builder_work_with_the_keyboard_alone(portal_url, mem
             break
         assert_seen(focused, "header")
         walked.append(focused["name"])
+        if focused["name"] == "Teams":
+            page.screenshot(path=SHOTS / f"keyboard-01-nav-focus-{width}.png")
     assert walked == page.evaluate(HEADER_TABBABLES), "every header link, the search and Log out, in reading order"
     assert "Security" in walked and "Log out" in walked
 
@@ -66,6 +69,7 @@ def test_the_header_and_the_builder_work_with_the_keyboard_alone(portal_url, mem
     while not focused["name"].startswith("Save and build") and len(stops) < 80:
         assert_seen(focused, "builder")
         if focused["name"] == "runtime-user":  # the component's checkbox: Space unticks it, the preview follows
+            page.screenshot(path=SHOTS / f"keyboard-02-builder-focus-{width}.png")
             page.keyboard.press("Space")
             page.locator("#preview .check-fail", has_text="Non-root user").wait_for()
             page.evaluate("window.previousFocus = document.activeElement")
