@@ -13,6 +13,11 @@ class Lifecycle(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+# What recipes may be saved and built with: a deprecated version still works until it is retired;
+# a draft is seen only by platform admins, a retired one by nobody new.
+USABLE_LIFECYCLES = (Lifecycle.PUBLISHED, Lifecycle.DEPRECATED)
+
+
 class ProposalState(models.TextChoices):
     PENDING = "pending", "Pending review"
     APPROVED = "approved", "Approved"
@@ -91,7 +96,8 @@ class ComponentVersion(models.Model):
     builds meant; admins publish a new version instead. Only the lifecycle may change.
     """
 
-    MUTABLE_FIELDS = {"lifecycle"}
+    # The lifecycle moves only through curation.lifecycle (its rules), which sets these together.
+    MUTABLE_FIELDS = {"lifecycle", "replacement", "sunset_date"}
 
     component = models.ForeignKey(Component, on_delete=models.PROTECT, related_name="versions")
     version = models.CharField(max_length=50)
@@ -102,6 +108,9 @@ class ComponentVersion(models.Model):
     conflicts = models.JSONField(default=list, blank=True, help_text="Slugs it cannot be combined with")
     os_families = models.JSONField(default=list, help_text="Base OS families it builds on")
     lifecycle = models.CharField(max_length=20, choices=Lifecycle.choices, default=Lifecycle.PUBLISHED)
+    replacement = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaces",
+                                    help_text="The version recipes should move to (deprecated versions)")
+    sunset_date = models.DateField(null=True, blank=True, help_text="After this day the version may be retired")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -110,6 +119,11 @@ class ComponentVersion(models.Model):
 
     def __str__(self):
         return f"{self.component.slug} {self.version}"
+
+    @property
+    def usable(self) -> bool:
+        """Recipes may be saved and built with it (published or deprecated)."""
+        return self.lifecycle in USABLE_LIFECYCLES
 
     def clean(self):
         try:

@@ -5,9 +5,13 @@ from catalog.models import BaseImage, Component, ComponentVersion, Lifecycle
 
 
 def catalog_components():
-    """Published components with their published versions, newest first (one query each)."""
+    """Components with their published versions (what the builder offers; the first is the
+    default), and the versions a form or API call may name (drafts are invisible to teams; a
+    retired one is found so that composing it says it is retired), newest first."""
     published = ComponentVersion.objects.filter(lifecycle=Lifecycle.PUBLISHED).order_by("-created")
-    return Component.objects.prefetch_related(Prefetch("versions", queryset=published, to_attr="published_versions"))
+    known = ComponentVersion.objects.exclude(lifecycle=Lifecycle.DRAFT).order_by("-created")
+    return Component.objects.prefetch_related(Prefetch("versions", queryset=published, to_attr="published_versions"),
+                                              Prefetch("versions", queryset=known, to_attr="known_versions"))
 
 
 def selectable_bases():

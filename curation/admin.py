@@ -3,7 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from catalog.models import BaseImage, Component, ComponentVersion
+from catalog.models import BaseImage, Component, ComponentVersion, Lifecycle
 from catalog.services import base_image_pin
 from curation.models import RebuildMode
 from curation.proposals import ProposalError, base_approve, base_reject
@@ -86,7 +86,8 @@ class ComponentVersionInline(PlatformAdminOnly, admin.TabularInline):
     model = ComponentVersion
     extra = 0
     fields = ["version", "lifecycle", "os_families", "created"]
-    readonly_fields = ["version", "os_families", "created"]
+    # The lifecycle moves on the Catalog pages (curation.lifecycle: its rules and audit), not here.
+    readonly_fields = ["version", "lifecycle", "os_families", "created"]
     show_change_link = True
 
 
@@ -119,7 +120,13 @@ class ComponentVersionAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     list_filter = ["lifecycle", "component"]
 
     def get_readonly_fields(self, request, obj=None):
-        # Immutable once saved: only the lifecycle may move.
+        # Immutable once saved; even the lifecycle moves only on the Catalog pages (curation.lifecycle),
+        # where its rules are kept. A new version starts as a draft or published.
         if obj is None:
-            return []
-        return [f.name for f in self.model._meta.fields if f.name not in ComponentVersion.MUTABLE_FIELDS]
+            return ["replacement", "sunset_date"]
+        return [f.name for f in self.model._meta.fields]
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "lifecycle":
+            kwargs["choices"] = [(Lifecycle.DRAFT, "Draft"), (Lifecycle.PUBLISHED, "Published")]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)

@@ -5,15 +5,32 @@ from adapters.factory import registry_host
 from builds.compose.build_stage import BuildStage
 from builds.compose.composer import Artifact, ComponentChoice, RecipeSnapshot
 from builds.compose.shared_layers import shared_packages_for
+from builds.errors import CompositionError
 from builds.team_scripts.packages import recipe_package_scripts
-from catalog.models import BaseImage, ComponentVersion
+from catalog.models import BaseImage, ComponentVersion, Lifecycle
 
 
 def base_reference(base: BaseImage) -> str:
     return f"{registry_host()}/{base.repository}@{base.digest}"
 
 
+def version_usable_check(version: ComponentVersion) -> None:
+    """Every recipe save, preview and build composes through here, whichever door it came in by
+    (page, API, admin, rebuild): a retired version, or a draft nobody published, is refused."""
+    if version.usable:
+        return
+    component = version.component
+    if version.lifecycle == Lifecycle.RETIRED:
+        latest = component.latest_version()
+        advice = f"edit the recipe to use version {latest.version}" if latest else "remove it from the recipe"
+        message = f"{component.name} {version.version} is retired and can no longer be built: {advice}."
+    else:
+        message = f"{component.name} has no version {version.version} you may use."
+    raise CompositionError(message, {component.slug: message})
+
+
 def component_choice(version: ComponentVersion, values: dict) -> ComponentChoice:
+    version_usable_check(version)
     component = version.component
     return ComponentChoice(
         slug=component.slug,

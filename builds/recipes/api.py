@@ -67,7 +67,7 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
             component = components.get(item["component"])
             if component is None or not component.published_versions:
                 raise ValidationError({"components": f"Unknown component {item['component']}."})
-            versions = {v.version: v for v in component.published_versions}
+            versions = {v.version: v for v in component.known_versions}  # a retired one: recipe_save says so
             version = versions.get(item.get("version")) if item.get("version") else component.published_versions[0]
             if version is None:
                 raise ValidationError({"components": f"{item['component']} has no version {item['version']}."})

@@ -47,7 +47,9 @@ def builder_parse(*, user, data, components=None) -> BuilderInput:
     for component in components if components is not None else catalog_components():
         if component.slug not in parsed.selected:
             continue
-        versions = {v.version: v for v in component.published_versions}
+        # A version named (an edit keeps the recipe's) is taken as named, so a retired one is refused by
+        # the composer with its reason rather than silently swapped; none named: the latest published.
+        versions = {v.version: v for v in component.known_versions}
         version = versions.get(data.get(f"version-{component.slug}") or "") or (component.published_versions or [None])[0]
         if version is None:
             parsed.errors[component.slug] = f"{component.name} has no published version."

@@ -92,6 +92,10 @@ def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=Non
     runtime = runtime_clean(runtime) if runtime is not None else None
     if not base.selectable:
         raise CompositionError(f"Base image {base.name} is not approved for use.", {"base": "not approved"})
+    # The lifecycle as it is now, not as the caller's objects last read it: a version retired meanwhile is refused.
+    lifecycles = dict(ComponentVersion.objects.filter(pk__in=[v.pk for v, _ in choices]).values_list("pk", "lifecycle"))
+    for version, _ in choices:
+        version.lifecycle = lifecycles.get(version.pk, version.lifecycle)
     artifact_name, artifact_sha256 = ("", "")
     script_findings = None
     if artifact is not None:
