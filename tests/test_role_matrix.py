@@ -180,6 +180,11 @@ MATRIX = {
     "api-image-verify": {"GET": (401, 400, 400, 400, 400)},  # no ?ref=: what to verify is missing
     # Rebuilds: platform admins only, at every door. An empty form names nothing to rebuild (400);
     # the world's item has a queued build, so its retry is refused (a message, or 400 in the API).
+    # Catalog curation pages: platform admins only. An empty lifecycle form names no move (400).
+    "catalog-list": {"GET": (302, 403, 403, 403, 200)},
+    "catalog-component": {"GET": (302, 403, 403, 403, 200)},
+    "catalog-base": {"GET": (302, 403, 403, 403, 200)},
+    "component-version-lifecycle": {"POST": (302, 403, 403, 403, 400)},
     "rebuild-list": {"GET": (302, 403, 403, 403, 200)},
     "rebuild-new": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},
     "rebuild-detail": {"GET": (302, 403, 403, 403, 200)},
@@ -219,7 +224,7 @@ def test_every_url_has_a_permission_decision():
 
 
 @pytest.fixture
-def world(db, settings, tmp_path, team, other_team, member, outsider, reviewer, recipe, build, busybox):
+def world(db, settings, tmp_path, team, other_team, member, outsider, reviewer, recipe, build, busybox, runtime_user):
     settings.HARBOR_ADAPTER_TOKEN = "harbor-only"  # the adapter is on, and answers only Harbor
     key = tmp_path / "registry-key.pem"
     key.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
@@ -243,7 +248,7 @@ def world(db, settings, tmp_path, team, other_team, member, outsider, reviewer, 
     objects = {"robot": robot.pk, "recipe": recipe.pk, "team-script": script.pk, "exception": exception.pk, "build": build.pk,
                "image": build.pk, "base-proposal": proposal.slug, "base": busybox.slug, "component": "runtime-user",
                "policy-rule": rule.pk, "dockerfile-recipe": recipe.pk, "token": token.pk, "team": team.slug, "person": member.pk,
-               "rebuild": rebuild.pk, "rebuild-item": rebuild.items.get().pk}
+               "rebuild": rebuild.pk, "rebuild-item": rebuild.items.get().pk, "component-version": runtime_user.pk}
     return users, args, objects
 
 

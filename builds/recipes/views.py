@@ -12,6 +12,7 @@ from builds.dockerfile.views import dockerfile_form
 from builds.errors import CompositionError
 from builds.models import Recipe
 from builds.recipes.form import builder_parse
+from builds.recipes.notices import recipe_version_notices
 from builds.recipes.services import recipe_preview, recipe_save, recipe_visibility_set
 from builds.selectors import visible_recipe_or_404
 from builds.services import answered_message, build_request
@@ -20,7 +21,7 @@ from builds.views import after_recipe_saved
 from catalog.parameters import known_time_zones, private_key_found
 from catalog.selectors import catalog_components, selectable_bases
 from compliance.door import checks_expected
-from portal.rbac import require_team_member, teams_of
+from portal.rbac import is_platform_admin, require_team_member, teams_of
 
 
 def _preview_context(request, parsed):
@@ -160,6 +161,7 @@ def recipe_detail(request, pk):
         "recipe": recipe, "builds": builds,
         "choices": recipe.choices.select_related("version__component"),
         "can_build": recipe.team in teams_of(request.user),
+        "version_notices": recipe_version_notices(recipe), "can_plan_rebuild": is_platform_admin(request.user),
         **recipe_scripts_context(request, recipe),
     })
 
