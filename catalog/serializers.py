@@ -11,9 +11,13 @@ class BaseImageSerializer(serializers.ModelSerializer):
 
 
 class ComponentVersionSerializer(serializers.ModelSerializer):
+    replacement = serializers.SlugRelatedField(slug_field="version", read_only=True, allow_null=True,
+                                               help_text="The version recipes should move to (deprecated versions)")
+
     class Meta:
         model = ComponentVersion
-        fields = ["version", "fragment", "final_fragment", "parameters", "requires", "conflicts", "os_families", "lifecycle"]
+        fields = ["id", "version", "fragment", "final_fragment", "parameters", "requires", "conflicts", "os_families", "lifecycle",
+                  "replacement", "sunset_date"]
 
 
 class ComponentSerializer(serializers.ModelSerializer):

@@ -1,5 +1,6 @@
-"""REST API for custom base images (propose a published image; platform admins approve or reject)
-and for rebuilds (platform admins: plan with a dry run, run, follow, retry)."""
+"""REST API for custom base images (propose a published image; platform admins approve or reject),
+for rebuilds (platform admins: plan with a dry run, run, follow, retry) and for the lifecycle of
+component versions (platform admins)."""
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -10,7 +11,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from builds.models import Build
-from catalog.models import BaseImage
+from catalog.models import BaseImage, ComponentVersion
+from catalog.serializers import ComponentVersionSerializer
+from curation.lifecycle import LifecycleError, catalog_curator_required, version_transition
 from curation.models import RebuildItem
 from curation.proposals import ProposalError, base_approve, base_propose, base_reject, base_reviewer_required
 from curation.rebuild_plans import (
@@ -28,6 +31,7 @@ from curation.serializers import (
     BaseProposalInputSerializer,
     BaseProposalSerializer,
     BaseReviewSerializer,
+    LifecycleInputSerializer,
     RebuildBatchSerializer,
     RebuildInputSerializer,
     RebuildItemSerializer,
@@ -153,3 +157,37 @@ class RebuildItemViewSet(PlatformAdminsOnly, viewsets.GenericViewSet):
         except RebuildError as error:
             raise ValidationError({"detail": str(error)})
         return Response(RebuildItemSerializer(item).data)
+
+
+class ComponentVersionViewSet(viewsets.GenericViewSet):
+    """Component versions' lifecycle moves (platform admins; the rules are curation.lifecycle's).
+    Reads are the components' (/api/catalog/components/)."""
+
+    serializer_class = ComponentVersionSerializer
+
+    def get_queryset(self):
+        return ComponentVersion.objects.select_related("component", "replacement")
+
+    @extend_schema(request=LifecycleInputSerializer, responses={200: ComponentVersionSerializer, 403: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def lifecycle(self, request, pk=None):
+        """Move the version: draft -> published -> deprecated (a replacement or a sunset date, or both)
+        -> retired (after the sunset date, or once no recipe uses it); deprecated -> published withdraws it."""
+        try:
+            catalog_curator_required(request.user)  # 403 before anything is said about the body or the id
+        except PermissionDenied as error:
+            raise ApiPermissionDenied(str(error))
+        version = self.get_object()
+        given = LifecycleInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        replacement = None
+        if name := given.validated_data.get("replacement"):
+            replacement = ComponentVersion.objects.filter(component_id=version.component_id, version=name).first()
+            if replacement is None:
+                raise ValidationError({"replacement": [f"{version.component.name} has no version {name}."]})
+        try:
+            version = version_transition(user=request.user, version=version, to=given.validated_data["to"],
+                                         replacement=replacement, sunset_date=given.validated_data.get("sunset_date"))
+        except LifecycleError as error:
+            raise ValidationError({"detail": str(error)})
+        return Response(ComponentVersionSerializer(self.get_queryset().get(pk=version.pk)).data)

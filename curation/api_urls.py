@@ -1,9 +1,10 @@
 from rest_framework.routers import SimpleRouter
 
-from curation.api import BaseProposalViewSet, RebuildItemViewSet, RebuildViewSet
+from curation.api import BaseProposalViewSet, ComponentVersionViewSet, RebuildItemViewSet, RebuildViewSet
 
 router = SimpleRouter()
 router.register("catalog/base-proposals", BaseProposalViewSet, basename="api-base-proposal")
+router.register("catalog/versions", ComponentVersionViewSet, basename="api-component-version")
 router.register("rebuilds", RebuildViewSet, basename="api-rebuild")
 router.register("rebuild-items", RebuildItemViewSet, basename="api-rebuild-item")
 urlpatterns = router.urls

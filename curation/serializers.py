@@ -1,7 +1,8 @@
-"""API shapes of base proposals and rebuilds. Serializers only translate."""
+"""API shapes of base proposals, rebuilds and lifecycle moves. Serializers only translate."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog.models import Lifecycle
 from catalog.serializers import BaseImageSerializer
 from curation.models import RebuildBatch, RebuildItem, RebuildMode
 from curation.rebuild_plans import batch_counts, batch_items, batch_settled
@@ -118,3 +119,11 @@ class RebuildBatchSerializer(serializers.ModelSerializer):
     @extend_schema_field(RebuildItemSerializer(many=True))
     def get_items(self, batch):
         return RebuildItemSerializer(self._items(batch), many=True).data
+
+
+class LifecycleInputSerializer(serializers.Serializer):
+    to = serializers.ChoiceField(choices=Lifecycle.choices, help_text="The state to move the version to")
+    replacement = serializers.CharField(required=False, allow_blank=True, max_length=50,
+                                        help_text="Deprecating: the published version of the same component to move to")
+    sunset_date = serializers.DateField(required=False, allow_null=True,
+                                        help_text="Deprecating: the day after which the version may be retired")

@@ -189,6 +189,7 @@ def objects(team, member, recipe, build, busybox, runtime_user):
             "/api/exceptions/": {"id": exception.pk}, "/api/policy/rules/": {"id": rule.pk},
             "/api/catalog/base-proposals/": {"slug": proposal.slug}, "/api/catalog/bases/": {"slug": busybox.slug},
             "/api/catalog/components/": {"slug": runtime_user.component.slug},
+            "/api/catalog/versions/": {"id": runtime_user.pk},
             "/api/teams/": {"slug": team.slug, "membership_id": member.memberships.get(team=team).pk}}
 
 

@@ -185,6 +185,7 @@ MATRIX = {
     "catalog-component": {"GET": (302, 403, 403, 403, 200)},
     "catalog-base": {"GET": (302, 403, 403, 403, 200)},
     "component-version-lifecycle": {"POST": (302, 403, 403, 403, 400)},
+    "api-component-version-lifecycle": {"POST": (401, 403, 403, 403, 400)},
     "rebuild-list": {"GET": (302, 403, 403, 403, 200)},
     "rebuild-new": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},
     "rebuild-detail": {"GET": (302, 403, 403, 403, 200)},

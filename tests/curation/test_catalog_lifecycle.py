@@ -195,3 +195,35 @@ def test_the_api_refuses_to_build_a_recipe_on_a_retired_version(admin, member, r
 def test_a_deprecated_version_still_builds_until_it_is_retired(admin, member, recipe, runtime_user, version_two):
     _move(admin, runtime_user, Lifecycle.DEPRECATED, replacement=version_two)
     assert build_request(user=member, recipe=recipe).pk
+
+
+# The lifecycle in the API
+
+def test_an_admin_deprecates_a_version_in_the_api_under_the_same_rules(admin, recipe, runtime_user, version_two):
+    url = f"/api/catalog/versions/{runtime_user.pk}/lifecycle/"
+    refused = _api(admin).post(url, {"to": "deprecated"}, format="json")
+    assert refused.status_code == 400 and "a replacement version, a sunset date" in refused.json()["detail"]
+    unknown = _api(admin).post(url, {"to": "deprecated", "replacement": "9"}, format="json")
+    assert unknown.status_code == 400 and "has no version 9" in str(unknown.json())
+    done = _api(admin).post(url, {"to": "deprecated", "replacement": "2", "sunset_date": "2099-01-31"}, format="json")
+    assert done.status_code == 200
+    assert {k: done.json()[k] for k in ("lifecycle", "replacement", "sunset_date")} == {
+        "lifecycle": "deprecated", "replacement": "2", "sunset_date": "2099-01-31"}
+    early = _api(admin).post(url, {"to": "retired"}, format="json")
+    assert early.status_code == 400 and "has not passed" in early.json()["detail"]
+
+
+def test_members_and_reviewers_cannot_move_versions_in_the_api(member, reviewer, runtime_user):
+    for user in (member, reviewer):
+        response = _api(user).post(f"/api/catalog/versions/{runtime_user.pk}/lifecycle/", {"to": "deprecated",
+                                   "sunset_date": "2099-01-31"}, format="json")
+        assert response.status_code == 403
+    assert ComponentVersion.objects.get(pk=runtime_user.pk).lifecycle == Lifecycle.PUBLISHED
+
+
+def test_drafts_are_listed_in_the_api_for_admins_only(admin, member, runtime_user):
+    ComponentVersion.objects.create(component=runtime_user.component, version="3", os_families=["busybox"], fragment="RUN true",
+                                    lifecycle=Lifecycle.DRAFT)
+    seen = {who: [v["version"] for v in _api(user).get("/api/catalog/components/runtime-user/").json()["versions"]]
+            for who, user in (("admin", admin), ("member", member))}
+    assert seen == {"admin": ["3", "1"], "member": ["1"]}
