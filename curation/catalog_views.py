@@ -70,6 +70,9 @@ def catalog_base(request, slug):
         "base": base, "plan": rebuild_plan(user=request.user, subject=RebuildSubject(base=base))})
 
 
+MOVE_VERBS = {Lifecycle.PUBLISHED: "publish", Lifecycle.DEPRECATED: "deprecate", Lifecycle.RETIRED: "retire"}
+
+
 def _lifecycle_input(request, version):
     """The form's move: `to`, `replacement` (a version id of the same component), `sunset_date`
     (YYYY-MM-DD); a bad value is an error to show, not a 500."""
@@ -110,6 +113,6 @@ def component_version_lifecycle(request, pk):
     using = [p for p in plan.recipes if p.from_version == version.version]
     alternatives = version.component.versions.filter(lifecycle=Lifecycle.PUBLISHED).exclude(pk=version.pk)
     return render(request, "curation/catalog_lifecycle_confirm.html", {
-        "version": version, "to": to, "to_label": dict(Lifecycle.choices).get(to, to), "replacement": replacement,
+        "version": version, "to": to, "verb": MOVE_VERBS.get(to, "move"), "replacement": replacement,
         "sunset_date": sunset, "errors": errors, "using": using, "teams": sorted({p.recipe.team.slug for p in using}),
         "alternatives": alternatives}, status=400 if errors else 200)

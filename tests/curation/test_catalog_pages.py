@@ -86,7 +86,7 @@ def test_deprecating_asks_for_a_confirmation_stating_the_impact_then_moves(clien
     form = {"to": "deprecated", "replacement": version_two.pk, "sunset_date": "2099-01-31"}
     asked = client.post(url, form)
     text = asked.content.decode()
-    assert asked.status_code == 200 and "1 recipe of 1 team" in text and "Yes, deprecated 1" in text
+    assert asked.status_code == 200 and "1 recipe of 1 team" in text and "Yes, deprecate 1" in text
     assert ComponentVersion.objects.get(pk=runtime_user.pk).lifecycle == Lifecycle.PUBLISHED
     done = client.post(url, {**form, "confirm": "1"})
     assert done.status_code == 302 and done["Location"] == reverse("catalog-component", args=["runtime-user"])
