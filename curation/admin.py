@@ -12,13 +12,17 @@ from curation.usage import recipes_using_base, recipes_using_component
 from portal.admin_site import AuditedAdmin, PlatformAdminOnly
 
 
-def _used_by(recipes, subject: str) -> str:
-    rows = [format_html('<li><a href="{}">{}</a></li>', reverse("recipe-detail", args=[r.pk]), str(r)) for r in recipes[:200]]
+def _used_by(recipes, subject: str, catalog_page: str) -> str:
+    rows = [format_html('<li><a href="{}">{}/{}</a></li>', reverse("recipe-detail", args=[r.pk]), r.team.slug, r.name)
+            for r in recipes[:200]]
+    # The Catalog page has the whole picture: each recipe's version, current image and verdict.
+    page = format_html('<p><a href="{}">Open its Catalog page</a> (versions, lifecycle, each recipe\'s image and verdict)</p>',
+                       catalog_page)
     if not rows:
-        return "Not used by any recipe."
+        return format_html("{}Not used by any recipe.", page)
     plan = format_html('<p><a href="{}?subject={}">Plan a rebuild of these recipes</a> (impact, dry run, progress)</p>',
                        reverse("rebuild-new"), subject)
-    return format_html("{}<ul>{}</ul>", plan, mark_safe("".join(rows)))
+    return format_html("{}{}<ul>{}</ul>", page, plan, mark_safe("".join(rows)))
 
 
 def _rebuild(modeladmin, request, subject: RebuildSubject):
@@ -69,7 +73,7 @@ class BaseImageAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
 
     @admin.display(description="Used by")
     def used_by(self, base):
-        return _used_by(recipes_using_base(base), f"base:{base.slug}") if base.pk else "-"
+        return _used_by(recipes_using_base(base), f"base:{base.slug}", reverse("catalog-base", args=[base.slug])) if base.pk else "-"
 
     @admin.display(description="Recipes")
     def recipe_count(self, base):
@@ -101,7 +105,8 @@ class ComponentAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
 
     @admin.display(description="Used by")
     def used_by(self, component):
-        return _used_by(recipes_using_component(component), f"component:{component.slug}") if component.pk else "-"
+        return (_used_by(recipes_using_component(component), f"component:{component.slug}",
+                        reverse("catalog-component", args=[component.slug])) if component.pk else "-")
 
     @admin.action(description="Move every recipe to the latest published version and rebuild it")
     def upgrade_and_rebuild(self, request, queryset):

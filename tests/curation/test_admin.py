@@ -60,3 +60,23 @@ def test_it_keeps_published_versions_immutable_except_their_lifecycle(component)
     with pytest.raises(Exception, match="immutable"):
         version.save()
     assert ComponentVersion.objects.get().fragment == "RUN true"
+
+
+def test_the_admin_cannot_move_a_lifecycle_around_its_rules(client, platform_admin, component):
+    """The lifecycle moves on the Catalog pages only (curation.lifecycle): a new version starts as a
+    draft or published, and a saved one's lifecycle is read-only here."""
+    client.force_login(platform_admin)
+    refused = client.post(ADD_VERSION, {**version_form(component, "RUN true"), "lifecycle": "retired"})
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    version = ComponentVersion.objects.create(component=component, version="1", fragment="RUN true", os_families=["debian"])
+    change = f"/admin/catalog/componentversion/{version.pk}/change/"
+    client.post(change, {**version_form(component, "RUN true"), "lifecycle": "retired"})
+    assert ComponentVersion.objects.get(pk=version.pk).lifecycle == "published"
+
+
+def test_the_admin_used_by_names_each_recipe_with_its_team_and_links_the_catalog_page(client, platform_admin, recipe,
+                                                                                   runtime_user):
+    client.force_login(platform_admin)
+    text = client.get(f"/admin/catalog/component/{runtime_user.component.pk}/change/").content.decode()
+    assert f'<a href="/recipes/{recipe.pk}/">payments/pay-api</a>' in text
+    assert '<a href="/catalog/components/runtime-user">Open its Catalog page</a>' in text

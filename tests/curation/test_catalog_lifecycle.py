@@ -14,24 +14,12 @@ from builds.recipes.services import recipe_save
 from builds.services import build_request
 from catalog.models import ComponentVersion, Lifecycle
 from curation.lifecycle import LifecycleError, version_transition
-from portal.models import AuditEvent, GlobalRole
-from tests.factories import UserFactory, api_token_for, with_role
+from portal.models import AuditEvent
+from tests.factories import api_token_for
 
 pytestmark = pytest.mark.django_db
 
 TODAY = datetime.date(2026, 12, 2)
-
-
-@pytest.fixture
-def admin(db):
-    return with_role(UserFactory(username="pat"), GlobalRole.Kind.PLATFORM_ADMIN)
-
-
-@pytest.fixture
-def version_two(runtime_user):
-    return ComponentVersion.objects.create(
-        component=runtime_user.component, version="2", os_families=["busybox"], fragment="RUN true", final_fragment="USER {{ uid }}",
-        parameters=[{"name": "uid", "type": "integer", "default": "10001", "min": 1000, "max": 65000}])
 
 
 def _move(admin, version, to, **kwargs):

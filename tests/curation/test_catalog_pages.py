@@ -9,22 +9,9 @@ from django.urls import reverse
 from builds.models import Build
 from catalog.models import Component, ComponentVersion, Lifecycle
 from curation.lifecycle import version_transition
-from portal.models import AuditEvent, GlobalRole
-from tests.factories import UserFactory, with_role
+from portal.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(db):
-    return with_role(UserFactory(username="pat"), GlobalRole.Kind.PLATFORM_ADMIN)
-
-
-@pytest.fixture
-def version_two(runtime_user):
-    return ComponentVersion.objects.create(
-        component=runtime_user.component, version="2", os_families=["busybox"], fragment="RUN true", final_fragment="USER {{ uid }}",
-        parameters=[{"name": "uid", "type": "integer", "default": "10001", "min": 1000, "max": 65000, "label": "User id"}])
 
 
 @pytest.fixture
