@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from builds.models import Build, Recipe
+from builds.recipes.notices import version_notices
 from catalog.models import BaseImage, Component, Lifecycle, ProposalState
 from compliance.door import review_queue
 from portal.models import Membership, Team
@@ -35,6 +36,10 @@ def home(request):
         .select_related("team", "base")
         .prefetch_related(Prefetch("builds", queryset=latest, to_attr="recent_builds"))
     )
+    recipes = list(recipes)
+    notices = version_notices(recipes)
+    for recipe in recipes:
+        recipe.version_notices = notices.get(recipe.pk, [])
     admin, reviewer = is_platform_admin(user), is_security_reviewer(user)
     return render(request, "portal/home.html", {
         "recipes": recipes, "teams": teams, "in_team": teams.exists(),

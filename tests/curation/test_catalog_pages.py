@@ -4,9 +4,12 @@ confirmation page; others get 403. And the recipe page's notice of newer or depr
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from builds.models import Build
+from builds.recipes.services import recipe_save
 from catalog.models import Component, ComponentVersion, Lifecycle
 from curation.lifecycle import version_transition
 from portal.models import AuditEvent
@@ -124,3 +127,17 @@ def test_an_up_to_date_recipe_has_no_notice_and_a_draft_is_not_announced(client,
     client.force_login(member)
     text = client.get(reverse("recipe-detail", args=[recipe.pk])).content.decode()
     assert 'id="version-notices"' not in text
+
+
+def test_the_images_list_marks_recipes_whose_versions_moved_on_in_a_fixed_number_of_queries(
+        client, member, team, busybox, recipe, runtime_user, version_two):
+    recipe_save(user=member, team=team, name="pay-new", base=busybox, choices=[(version_two, {"uid": "10001"})])
+    client.force_login(member)
+    with CaptureQueriesContext(connection) as few:
+        text = " ".join(client.get(reverse("home")).content.decode().split())
+    assert text.count("version-notice") == 1 and "Non-root runtime user 1: 2 available" in text
+    for n in range(3):
+        recipe_save(user=member, team=team, name=f"pay-old-{n}", base=busybox, choices=[(runtime_user, {"uid": "10001"})])
+    with CaptureQueriesContext(connection) as more:
+        assert client.get(reverse("home")).content.decode().count("version-notice") == 4
+    assert len(more) == len(few)
