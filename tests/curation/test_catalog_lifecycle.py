@@ -2,6 +2,7 @@
 audit; and that a retired or draft version is refused at every door a recipe is saved or built by
 (the builder page, the API, a build of an existing recipe)."""
 import datetime
+import importlib
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -215,3 +216,12 @@ def test_drafts_are_listed_in_the_api_for_admins_only(admin, member, runtime_use
     seen = {who: [v["version"] for v in _api(user).get("/api/catalog/components/runtime-user/").json()["versions"]]
             for who, user in (("admin", admin), ("member", member))}
     assert seen == {"admin": ["3", "1"], "member": ["1"]}
+
+
+def test_the_data_migration_gives_existing_deprecated_versions_their_newer_published_replacement(runtime_user, version_two):
+    from django.apps import apps
+    migration = importlib.import_module("catalog.migrations.0005_version_deprecation_data")
+    ComponentVersion.objects.filter(pk=runtime_user.pk).update(lifecycle=Lifecycle.DEPRECATED)
+    migration.replacements_fill(apps, None)
+    assert ComponentVersion.objects.get(pk=runtime_user.pk).replacement == version_two
+    assert ComponentVersion.objects.get(pk=version_two.pk).replacement is None  # published versions stay as they were
