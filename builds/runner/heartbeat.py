@@ -9,10 +9,10 @@ import logging
 import threading
 
 from django.conf import settings
-from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from builds.models import Build
+from portal.db_retry import connection_drop
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +23,12 @@ def heartbeat_write(build_id: int) -> bool:
     try:
         Build.objects.filter(pk=build_id, status=Build.Status.RUNNING).update(heartbeat=timezone.now())
         return True
-    except DatabaseError as error:
-        log.warning("build %s: heartbeat not written: %s", build_id, error)
+    except Exception as error:  # noqa: BLE001 - not only DatabaseError (InterfaceError is not one): a dead
+        # beat thread would make a healthy build read as lost, and the reaper run it twice
+        log.warning("build %s: heartbeat not written: %s: %s", build_id, type(error).__name__, error)
         return False
     finally:
-        connection.close()
+        connection_drop()
 
 
 class BuildHeartbeat:

@@ -5,10 +5,11 @@ import os
 import threading
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.utils import timezone
 
 from builds.liveness import worker_heartbeat_remove, worker_heartbeat_write
+from portal.db_retry import connection_drop
 
 log = logging.getLogger(__name__)
 RUN_BUILD = "builds.tasks.run_build"
@@ -44,10 +45,11 @@ class WorkerBeat:
             worker_heartbeat_write(node=self.node, pid=os.getpid(), queues=consumer_queues(self.consumer),
                                    concurrency=getattr(pool, "num_processes", 0) or 0, active_builds=running_builds(),
                                    started=self.started)
-        except DatabaseError as error:
-            log.warning("worker heartbeat not written: %s", error)
+        except Exception as error:  # noqa: BLE001 - whatever it was, the next beat tries again: a dead
+            # beat thread would make a healthy worker read as lost 15 s later
+            log.warning("worker heartbeat not written: %s: %s", type(error).__name__, error)
         finally:
-            connection.close()
+            connection_drop()
 
     def _run(self) -> None:
         self.beat()
@@ -66,4 +68,4 @@ class WorkerBeat:
         except DatabaseError as error:
             log.warning("worker heartbeat not removed: %s", error)
         finally:
-            connection.close()
+            connection_drop()

@@ -104,3 +104,41 @@ def test_the_panel_says_when_no_worker_runs_and_when_the_broker_does_not_answer(
     assert "No worker is running." in page and "1 now" in page
     assert "The broker does not answer:</strong> Connection refused" in page
     assert "? unknown" in page
+
+
+def test_a_worker_beat_survives_an_error_that_is_not_a_database_error(monkeypatch):
+    """InterfaceError ('connection already closed') is not a DatabaseError: had it escaped, the beat
+    thread would have died and its healthy worker read as lost once the row went stale."""
+    from types import SimpleNamespace
+
+    from django.db import InterfaceError
+
+    from builds.runner import worker_beat
+
+    calls = []
+
+    def flaky_write(**row):
+        calls.append(row["node"])
+        if len(calls) == 1:
+            raise InterfaceError("connection already closed")
+        return worker_heartbeat_write(**row)
+
+    monkeypatch.setattr(worker_beat, "worker_heartbeat_write", flaky_write)
+    beat = worker_beat.WorkerBeat(SimpleNamespace(hostname="w9@host", task_consumer=None, pool=None), interval=60)
+    beat.beat()  # raised inside, logged, not out
+    beat.beat()
+    assert calls == ["w9@host", "w9@host"]
+    assert list(workers_alive().values_list("node", flat=True)) == ["w9@host"]
+
+
+def test_a_build_heartbeat_survives_an_error_that_is_not_a_database_error(build, monkeypatch):
+    from django.db import InterfaceError
+    from django.db.models import QuerySet
+
+    from builds.runner.heartbeat import heartbeat_write
+
+    def closed(*_, **__):
+        raise InterfaceError("connection already closed")
+
+    monkeypatch.setattr(QuerySet, "update", closed)
+    assert heartbeat_write(build.pk) is False, "said not written, and the thread's loop goes on"

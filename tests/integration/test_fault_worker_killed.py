@@ -30,7 +30,10 @@ def test_a_build_whose_whole_worker_was_killed_is_said_lost_and_retried_by_the_r
     client.force_login(member)
     build = build_request(user=member, recipe=sleeper_recipe(team, member, "orphan", 20), no_cache=True)
     wait_for_log(build, "started-sleeping-orphan")
-    assert client.get(f"/api/builds/{build.pk}/").json()["liveness"]["state"] == "ok"
+    liveness = client.get(f"/api/builds/{build.pk}/").json()["liveness"]
+    running = Build.objects.get(pk=build.pk)
+    assert liveness["state"] == "ok", (liveness, running.worker, running.heartbeat, list(workers_alive().values(
+        "node", "last_seen")), "see test-artifacts/worker-killed-builder.log")
 
     os.killpg(builder.pid, signal.SIGKILL)  # the worker, its pool and the build's threads: all gone at once
     killed = time.monotonic()
