@@ -236,16 +236,19 @@ class RegistryClient:
             self._finish_upload(resp, repository, data, digest)
         return digest
 
-    def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
+    def mount_blob(self, repository: str, digest: str, from_repository: str, *, data: bytes | None = None) -> bool:
         """Cross-repository mount; True when mounted (201). On 202 the registry opened an
-        upload session instead: the blob is then downloaded and uploaded, and False returned."""
+        upload session instead: the blob (`data` when the caller has its bytes, else downloaded
+        from the source) is uploaded into it, and False returned."""
         _path(from_repository, "blobs")  # the source is checked like any other path
+        if data is not None and sha256_digest(data) != digest:
+            raise ValueError(f"the bytes given for {digest} are not that blob")
         resp = self._request("POST", _path(repository, "blobs/uploads/"),
                              f"mount of {digest} from {from_repository} into {repository}",
                              params={"mount": digest, "from": from_repository}, ok=(201, 202))
         if resp.status_code == 201:
             return True
-        self._finish_upload(resp, repository, self.blob(from_repository, digest), digest)
+        self._finish_upload(resp, repository, self.blob(from_repository, digest) if data is None else data, digest)
         return False
 
     def _finish_upload(self, started: requests.Response, repository: str, data: bytes, digest: str) -> None:

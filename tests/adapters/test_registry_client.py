@@ -165,6 +165,19 @@ def test_it_downloads_and_uploads_when_a_mount_is_refused(fake):
     assert put["query"] == {"_state": ["s"], "digest": [digest]} and put["body"] == data
 
 
+def test_a_refused_mount_uploads_the_bytes_the_caller_has_without_downloading_them(fake):
+    data = b"{}"
+    digest = digest_of(data)
+    fake.routes = {
+        ("POST", "/v2/dst/blobs/uploads/"): lambda r: (202, {"Location": "/v2/dst/blobs/uploads/u1?_state=s"}, b""),
+        ("PUT", "/v2/dst/blobs/uploads/u1"): lambda r: (201, {}, b""),
+    }
+    assert RegistryClient(fake.url).mount_blob("dst", digest, "gone", data=data) is False
+    assert [r["method"] for r in fake.requests] == ["POST", "PUT"] and fake.requests[1]["body"] == data
+    with pytest.raises(ValueError, match="not that blob"):
+        RegistryClient(fake.url).mount_blob("dst", digest, "gone", data=b"other")
+
+
 def test_it_names_the_platforms_of_a_list_without_linux_amd64(fake):
     index = {"schemaVersion": 2, "mediaType": MANIFEST_LIST, "manifests": [
         {"digest": "sha256:" + "b" * 64, "platform": {"os": "linux", "architecture": "arm64"}}]}

@@ -23,6 +23,12 @@ def uploads_accepted(fake):
         404, {}, b'{"errors":[]}')
 
 
+def copied() -> Future:
+    done = Future()
+    done.set_result(MANIFEST)
+    return done
+
+
 @pytest.fixture(scope="module")
 def signed():
     key = signing_key_generate()
@@ -58,3 +64,49 @@ def test_after_the_copy_the_manifests_name_the_copied_image(fake, signed):  # no
     artifact = next(r for r in puts if b'"subject"' in r["body"])
     assert f'"digest":"{DIGEST}"'.encode() in artifact["body"]
     assert not [r for r in fake.requests if r["method"] == "GET" and r["path"].endswith(DIGEST)]  # not read again
+
+
+def test_a_first_attestation_asks_one_tag_list_and_mounts_the_empty_config_it_put_before(fake, signed, monkeypatch):  # noqa: F811
+    """Every publication attests an image for the first time: one tags/list says none of the three
+    lists is there (instead of three GETs), and the empty config of the bundle artifacts is mounted
+    from where this process put it last (one request instead of HEAD, POST and PUT)."""
+    monkeypatch.setattr(oci, "_empty_blob_holders", {})
+    uploads_accepted(fake)
+    signature, statements = signed
+    client = RegistryClient(fake.url)
+    oci.attachments_write(client, "published/a", DIGEST, signature=signature, statements=statements, image_written=copied())
+    first = [(r["method"], r["path"], r["query"].get("digest")) for r in fake.requests]
+    assert ("GET", "/v2/published/a/tags/list", None) in first
+    assert not [path for method, path, _ in first if method == "GET" and "/manifests/" in path]
+    empty = oci.sha256_digest(oci.EMPTY_BLOB)
+    assert ("HEAD", f"/v2/published/a/blobs/{empty}", None) in first  # the first time: asked, then uploaded
+    fake.requests.clear()
+    mount = "/v2/published/b/blobs/uploads/"
+    fake.routes[("POST", mount)] = lambda r: (201, {}, b"") if r["query"].get("mount") == [empty] else (
+        202, {"Location": "/v2/published/a/blobs/uploads/u1"}, b"")
+    oci.attachments_write(client, "published/b", DIGEST, signature=signature, statements=statements, image_written=copied())
+    mounts = [r for r in fake.requests if r["query"].get("mount")]
+    assert [(m["query"]["mount"], m["query"]["from"]) for m in mounts] == [([empty], ["published/a"])]
+    assert not [r for r in fake.requests if r["method"] == "HEAD"]
+
+
+def test_lists_already_there_are_read_and_kept(fake, signed, monkeypatch):  # noqa: F811
+    """An image attested before (a verdict renewed): the tag list names its lists, which are read and
+    extended, not replaced."""
+    import json
+
+    uploads_accepted(fake)
+    signature, statements = signed
+    old_layer = {"mediaType": oci.SIMPLE_SIGNING_LAYER, "digest": "sha256:" + "cd" * 32, "size": 3,
+                 "annotations": {oci.SIGNATURE_ANNOTATION: "old"}}
+    old_sig = json.dumps({"schemaVersion": 2, "mediaType": oci.OCI_MANIFEST, "layers": [old_layer],
+                          "config": {"mediaType": oci.OCI_CONFIG, "digest": "sha256:" + "ef" * 32, "size": 2}}).encode()
+    fake.routes[("GET", "/v2/published/a/tags/list")] = lambda r: (
+        200, {"Content-Type": "application/json"}, json.dumps({"tags": [oci.signature_tag(DIGEST)]}).encode())
+    fake.routes[("GET", f"/v2/published/a/manifests/{oci.signature_tag(DIGEST)}")] = lambda r: (
+        200, {"Content-Type": oci.OCI_MANIFEST, "Docker-Content-Digest": oci.sha256_digest(old_sig)}, old_sig)
+    oci.attachments_write(RegistryClient(fake.url), "published/a", DIGEST, signature=signature, statements=statements,
+                          image_written=copied())
+    put = next(r for r in fake.requests if r["method"] == "PUT" and r["path"].endswith(oci.signature_tag(DIGEST)))
+    assert [layer["annotations"][oci.SIGNATURE_ANNOTATION] for layer in json.loads(put["body"])["layers"]] == [
+        "old", signature.signature]
