@@ -1,8 +1,9 @@
 """A small client for the Docker Distribution HTTP API v2 (registry 2.8).
 
-Plain `requests` and no Django imports, so workers and tests use it directly. Every
-failure becomes a `RegistryError` whose message is fit to show to a user, because callers
-(build logs, publication) display it as is.
+urllib3 for the registry's own requests (`requests` costs a millisecond more of CPU per request,
+and a publication sends about forty) and `requests` for the rare token service call; no Django
+imports, so workers and tests use it directly. Every failure becomes a `RegistryError` whose
+message is fit to show to a user, because callers (build logs, publication) display it as is.
 """
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import json
 import re
 import threading
 from typing import Any, Callable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 import urllib3
+from requests.utils import parse_header_links
 
 from adapters.registry_names import InvalidName, reference_check, repository_check
 
@@ -59,6 +61,40 @@ def _path(repository: str, tail: str, reference: str | None = None) -> str:
     return f"/v2/{repository}/{tail}" + (f"/{reference}" if reference is not None else "")
 
 
+class Response:
+    """A registry's answer, as the client reads it: status, headers (case-insensitive), the body
+    read at once (`content`) or, for a streamed blob, left in `raw` for BlobStream."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse, *, streamed: bool = False):
+        self.raw, self.status_code, self.headers = raw, raw.status, raw.headers
+        self._content: bytes | None = None if streamed else raw.data
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            self._content = self.raw.read()
+        return self._content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The Link header by rel (the registry's next page of tags)."""
+        header = self.headers.get("Link", "")
+        return {link.get("rel") or link["url"]: link for link in parse_header_links(header)} if header else {}
+
+    def close(self) -> None:
+        """A streamed body not read to its end cannot leave its connection for reuse: drop it."""
+        if self._content is None:
+            self.raw.close()
+        self.raw.release_conn()
+
+
 class BlobStream:
     """A blob being downloaded, hashed as it is read.
 
@@ -67,7 +103,7 @@ class BlobStream:
     `RegistryError` on a digest mismatch. Without `verify()` nothing is checked.
     """
 
-    def __init__(self, response: requests.Response, what: str, digest: str, host: str):
+    def __init__(self, response: Response, what: str, digest: str, host: str):
         self._response, self._what, self._digest, self._host = response, what, digest, host
         self._raw = response.raw
         self._raw.decode_content = False  # hash the bytes the registry stores, not a decoding
@@ -119,7 +155,12 @@ class RegistryClient:
         self._token: str | None = None
         self._scopes: dict[tuple[str, str], list[str]] = {}  # (type, name) -> actions the token holds
         self._scopes_lock = threading.Lock()
-        self._session = requests.Session()
+        # As many kept connections as the threads that send side by side (registry_batch.WORKERS);
+        # redirects followed (a registry on object storage sends blob reads elsewhere; urllib3 drops
+        # the Authorization header when the host changes), nothing retried: callers decide.
+        self._http = urllib3.PoolManager(maxsize=10, retries=urllib3.Retry(
+            total=None, connect=0, read=False, status=0, other=0, redirect=5))
+        self._token_session: requests.Session | None = None  # the token service, rarely called
 
     def ping(self) -> None:
         """Raise RegistryError unless the registry answers its API base (for health checks)."""
@@ -141,7 +182,7 @@ class RegistryClient:
         return None if resp.status_code == 404 else self._manifest_read(resp, reference, what)
 
     @staticmethod
-    def _manifest_read(resp: requests.Response, reference: str, what: str) -> tuple[bytes, str, str]:
+    def _manifest_read(resp: Response, reference: str, what: str) -> tuple[bytes, str, str]:
         body = resp.content
         digest = sha256_digest(body)
         claimed = resp.headers.get("Docker-Content-Digest", digest)
@@ -251,7 +292,7 @@ class RegistryClient:
         self._finish_upload(resp, repository, self.blob(from_repository, digest) if data is None else data, digest)
         return False
 
-    def _finish_upload(self, started: requests.Response, repository: str, data: bytes, digest: str) -> None:
+    def _finish_upload(self, started: Response, repository: str, data: bytes, digest: str) -> None:
         location = urljoin(self.base_url + "/", started.headers["Location"])
         self._request("PUT", location, f"upload of blob {repository}@{digest}", params={"digest": digest},
                       data=data, headers={"Content-Type": "application/octet-stream"}, ok=(201,))
@@ -297,11 +338,13 @@ class RegistryClient:
         return found
 
     def close(self) -> None:
-        self._session.close()
+        self._http.clear()
+        if self._token_session is not None:
+            self._token_session.close()
 
     # -- HTTP plumbing -----------------------------------------------------------------
     def _request(self, method: str, path: str, what: str, *, ok: tuple[int, ...] = (200,),
-                 headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+                 headers: dict[str, str] | None = None, **kwargs: Any) -> Response:
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         for attempt in (1, 2):
             resp = self._send(method, url, what, {**(headers or {}), **self._auth_header()}, kwargs)
@@ -315,14 +358,22 @@ class RegistryClient:
             raise self._error(resp, what)
         return resp
 
-    def _send(self, method: str, url: str, what: str, headers: dict[str, str],
-              kwargs: dict[str, Any]) -> requests.Response:
+    def _send(self, method: str, url: str, what: str, headers: dict[str, str], kwargs: dict[str, Any]) -> Response:
+        """kwargs: `params` (added to the URL's own query), `data` (the body), `stream`."""
+        params, data, stream = kwargs.get("params"), kwargs.get("data"), kwargs.get("stream", False)
+        if params:
+            url += ("&" if urlsplit(url).query else "?") + urlencode(params, doseq=True)
         try:
-            return self._session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-        except requests.Timeout as exc:
-            raise RegistryError(f"registry {self.host} timed out after {self.timeout:g}s on {what}") from exc
-        except requests.RequestException as exc:
-            raise RegistryError(f"registry {self.host} unreachable: {_short_reason(exc)}") from exc
+            raw = self._http.request(method, url, body=data, headers=headers, preload_content=not stream,
+                                     timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout))
+        except urllib3.exceptions.HTTPError as exc:
+            reason = getattr(exc, "reason", None) or exc
+            # NewConnectionError (refused) is also a ConnectTimeoutError, for urllib3's own history
+            if isinstance(reason, urllib3.exceptions.TimeoutError) and not isinstance(
+                    reason, urllib3.exceptions.NewConnectionError):
+                raise RegistryError(f"registry {self.host} timed out after {self.timeout:g}s on {what}") from exc
+            raise RegistryError(f"registry {self.host} unreachable: {_short_reason(reason)}") from exc
+        return Response(raw, streamed=stream)
 
     def _auth_header(self) -> dict[str, str]:
         if self._token:
@@ -367,8 +418,10 @@ class RegistryClient:
         if "scope" in params:  # "repository:a:pull repository:b:push" -> one scope= each
             params["scope"] = params["scope"].split()  # type: ignore[assignment]
         auth_host = urlsplit(realm).netloc or realm
+        if self._token_session is None:
+            self._token_session = requests.Session()
         try:
-            resp = self._session.get(realm, params=params, auth=self._credentials, timeout=self.timeout)
+            resp = self._token_session.get(realm, params=params, auth=self._credentials, timeout=self.timeout)
         except requests.RequestException as exc:
             raise RegistryError(f"token service {auth_host} unreachable: {_short_reason(exc)}") from exc
         if resp.status_code != 200:
@@ -377,7 +430,7 @@ class RegistryClient:
         body = resp.json()
         return body.get("token") or body.get("access_token") or ""
 
-    def _error(self, resp: requests.Response, what: str) -> RegistryError:
+    def _error(self, resp: Response, what: str) -> RegistryError:
         code, detail = _error_detail(resp)
         if resp.status_code == 404:
             message = f"{what} not found"
@@ -409,7 +462,7 @@ def _json(body: bytes, what: str) -> dict[str, Any]:
     return doc
 
 
-def _error_detail(resp: requests.Response) -> tuple[str | None, str]:
+def _error_detail(resp: Response) -> tuple[str | None, str]:
     """The registry's own `{"errors": [{"code", "message"}]}` explanation, if any."""
     try:
         body = resp.json()
@@ -421,6 +474,6 @@ def _error_detail(resp: requests.Response) -> tuple[str | None, str]:
 
 
 def _short_reason(exc: Exception) -> str:
-    # requests wraps the socket error in three layers of repr; users only need the errno text.
+    # The socket error comes wrapped in layers of repr; users only need the errno text.
     match = re.search(r"\[Errno -?\d+\] [^')\"]+", str(exc))
     return match.group(0) if match else str(exc)

@@ -124,6 +124,24 @@ def test_it_says_which_registry_is_unreachable():
         RegistryClient(f"http://127.0.0.1:{port}").manifest("quarantine/x", "1")
 
 
+def test_it_says_when_the_registry_did_not_answer_in_time(fake):
+    import time
+
+    fake.routes = {("GET", "/v2/app/manifests/1.0"): lambda r: (time.sleep(1.0), (200, {}, b"{}"))[1]}
+    with pytest.raises(RegistryError, match=r"^registry .* timed out after 0.2s on manifest app:1.0$"):
+        RegistryClient(fake.url, timeout=0.2).manifest("app", "1.0")
+
+
+def test_the_next_page_of_tags_is_followed_and_a_redirect_too(fake):
+    fake.routes = {
+        ("GET", "/v2/app/tags/list"): lambda r: (200, {"Link": '</v2/app/tags/list?last=a&n=1>; rel="next"'},
+                                                  b'{"tags":["a"]}') if not r["query"] else (
+            307, {"Location": "/v2/elsewhere/tags/list"}, b""),
+        ("GET", "/v2/elsewhere/tags/list"): lambda r: (200, {}, b'{"tags":["b"]}'),
+    }
+    assert RegistryClient(fake.url).tags("app") == ["a", "b"]
+
+
 def test_it_rejects_a_corrupt_blob_whole_or_streamed(fake):
     digest = digest_of(b"expected")
     fake.routes = {("GET", f"/v2/app/blobs/{digest}"): lambda r: (200, {}, b"tampered")}
