@@ -1,7 +1,5 @@
 """Pages for builds (the list, a build with its live log, its Dockerfile, publish and cancel); the
 home page is builds/home.py. Each view starts with one access helper."""
-import csv
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
@@ -16,6 +14,7 @@ from builds.selectors import visible_build_or_404
 from builds.services import answered_message, build_cancel, build_request
 from builds.services import build_publish as publish
 from compliance.door import GateClosed, build_reevaluate, build_signature, build_standing
+from portal.csv_export import csv_response
 from portal.rbac import teams_of, visible_teams
 
 
@@ -56,16 +55,13 @@ def build_list(request):
 
 
 def _builds_csv(builds) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="builds.csv"'
-    writer = csv.writer(response)
-    writer.writerow(BUILDS_CSV_COLUMNS)
-    for build in builds.iterator(chunk_size=500):
-        verdict = next(iter(build.verdicts.all()), None)  # newest first (Verdict.Meta.ordering)
-        writer.writerow([build.pk, build.team.slug, build.recipe.name, build.status,
-                         "" if verdict is None else verdict.state, build.digest, build.published_reference,
-                         build.created.isoformat(), build.finished.isoformat() if build.finished else "", build.error_code])
-    return response
+    def rows():
+        for build in builds.iterator(chunk_size=500):
+            verdict = next(iter(build.verdicts.all()), None)  # newest first (Verdict.Meta.ordering)
+            yield [build.pk, build.team.slug, build.recipe.name, build.status, "" if verdict is None else verdict.state,
+                   build.digest, build.published_reference, build.created.isoformat(),
+                   build.finished.isoformat() if build.finished else "", build.error_code]
+    return csv_response("builds.csv", BUILDS_CSV_COLUMNS, rows())
 
 
 def _live_context(build, window: LogWindow):

@@ -1,6 +1,5 @@
 """Compliance pages: the image report (findings with filters and CSV export), the security
 dashboard and the list of current images its tiles lead to."""
-import csv
 import datetime
 import re
 
@@ -41,6 +40,7 @@ from compliance.trend.selectors import PERIODS, verdict_trend
 from compliance.vulndb.severity import SEVERITY_ORDER
 from compliance.vulndb.store import database_version
 from compliance.vulnerability_actions import affected_images, vulnerability_exceptions_request, vulnerability_fixes_rebuild
+from portal.csv_export import csv_response
 from portal.rbac import visible_teams
 
 PAGE = 50
@@ -114,22 +114,21 @@ def image_report_csv(request, pk):
     """The findings under the current filters, with identifying columns, for audits."""
     build = visible_build_or_404(request.user, pk)
     scan = ImageScan.objects.filter(build=build).first()
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="build-{build.pk}-findings.csv"'
-    writer = csv.writer(response)
-    writer.writerow(CSV_COLUMNS)
     if scan is None:
-        return response
+        return csv_response(f"build-{build.pk}-findings.csv", CSV_COLUMNS, [])
     image = build.published_reference or f"{build.quarantine_repository}:{build.quarantine_tag}"
     base_layers, exceptions = len(build.recipe.base.layer_digests), FindingExceptions(build)
     labels = finding_origin_labels(build, scan, base_layers=base_layers)
-    for f in findings_filter(scan, base_layers=base_layers, exceptions=exceptions, labels=labels, **_report_filters(request)):
-        origin = labels.of(f.package.layer_index)
-        writer.writerow([image, build.digest, f.vulnerability_id, f.advisory.osv_id, f.severity, f.severity_source,
-                         f.package.name, f.package.source_name, f.installed_version, f.fixed_version, f.package.layer_index,
-                         origin.label, f.advisory.source if f.advisory.source in IMPORTED_SOURCES else "portal",
-                         _status(exceptions.covering(f)), origin.kind])
-    return response
+
+    def rows():
+        for f in findings_filter(scan, base_layers=base_layers, exceptions=exceptions, labels=labels,
+                                 **_report_filters(request)):
+            origin = labels.of(f.package.layer_index)
+            yield [image, build.digest, f.vulnerability_id, f.advisory.osv_id, f.severity, f.severity_source,
+                   f.package.name, f.package.source_name, f.installed_version, f.fixed_version, f.package.layer_index,
+                   origin.label, f.advisory.source if f.advisory.source in IMPORTED_SOURCES else "portal",
+                   _status(exceptions.covering(f)), origin.kind]
+    return csv_response(f"build-{build.pk}-findings.csv", CSV_COLUMNS, rows())
 
 
 @require_GET
@@ -155,15 +154,11 @@ def vulnerability_impact(request, vulnerability_id):
 
 def _vulnerability_impact_csv(vulnerability_id: str, findings) -> HttpResponse:
     """Every affected row, read in chunks (a widespread vulnerability has a row per image)."""
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{vulnerability_id}-impact.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["team", "image", "digest", "package", "installed_version", "fixed_version", "severity"])
-    for f in findings.iterator(chunk_size=2000):
-        build = f.scan.build
-        writer.writerow([build.team.slug, build.published_reference or build.quarantine_reference, build.digest,
-                         f.package.name, f.installed_version, f.fixed_version, f.severity])
-    return response
+    rows = ([f.scan.build.team.slug, f.scan.build.published_reference or f.scan.build.quarantine_reference,
+             f.scan.build.digest, f.package.name, f.installed_version, f.fixed_version, f.severity]
+            for f in findings.iterator(chunk_size=2000))
+    return csv_response(f"{vulnerability_id}-impact.csv", ["team", "image", "digest", "package", "installed_version",
+                                                           "fixed_version", "severity"], rows)
 
 
 def _trend_weeks(request) -> int:
@@ -224,17 +219,12 @@ def fleet_images(request):
 
 
 def _fleet_images_csv(images) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="images.csv"'
-    writer = csv.writer(response)
-    writer.writerow(IMAGES_CSV_COLUMNS)
     builds = list(images)
     counts = image_counts([build.pk for build in builds])
-    for build in builds:
-        writer.writerow([build.team.slug, build.recipe.name, build.pk, build.published_reference, _image_state(build),
-                         build.verdict_at.isoformat() if build.verdict_at else "",
-                         *[counts[build.pk][s] for s in SEVERITY_ORDER], counts[build.pk]["fixable"]])
-    return response
+    return csv_response("images.csv", IMAGES_CSV_COLUMNS, (
+        [build.team.slug, build.recipe.name, build.pk, build.published_reference, _image_state(build),
+         build.verdict_at.isoformat() if build.verdict_at else "",
+         *[counts[build.pk][s] for s in SEVERITY_ORDER], counts[build.pk]["fixable"]] for build in builds))
 
 
 @require_GET

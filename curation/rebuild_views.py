@@ -21,6 +21,7 @@ from curation.rebuild_plans import (
     rebuild_run,
     rebuild_subject,
 )
+from portal.csv_export import csv_response
 
 
 def _require_admin(request):
@@ -59,11 +60,34 @@ def rebuild_new(request):
             messages.success(request, f"Rebuild #{batch.pk} started: {batch.items.count()} recipes planned.")
             return redirect("rebuild-detail", pk=batch.pk)
         plan = rebuild_dry_run(user=request.user, plan=rebuild_plan(user=request.user, subject=subject, mode=choice["mode"]))
+        if request.method == "GET" and request.GET.get("format") == "csv":
+            return _plan_csv(plan)
     except RebuildError as error:
         context["errors"] = {"subject": [str(error)]}
         return render(request, "curation/rebuild_new.html", context, status=400)
     context.update(plan=plan, counts=plan.counts, confirming=request.method == "POST")
     return render(request, "curation/rebuild_new.html", context)
+
+
+PLAN_CSV_COLUMNS = ["position", "team", "recipe", "from_version", "to_version", "current_build", "current_verdict",
+                    "after", "dry_run", "detail"]
+BATCH_CSV_COLUMNS = ["position", "team", "recipe", "from_version", "to_version", "status", "build", "attempts", "detail"]
+
+
+def _plan_csv(plan):
+    """The plan and its dry run as the page shows them, for a change ticket or a team's e-mail."""
+    return csv_response(f"rebuild-plan-{plan.subject.label}.csv", PLAN_CSV_COLUMNS, (
+        [n, p.recipe.team.slug, p.recipe.name, p.from_version, p.to_version, p.image.pk if p.image else "",
+         p.verdict_state, " ".join(str(r) for r in p.after), "skipped" if p.skipped else p.dry_run,
+         p.skip_reason or p.dry_run_detail] for n, p in enumerate(plan.recipes, start=1)))
+
+
+def _batch_csv(batch, items):
+    return csv_response(f"rebuild-{batch.pk}.csv", BATCH_CSV_COLUMNS, (
+        [n, item.recipe.team.slug, item.recipe.name, item.from_version, item.to_version, item.status,
+         item.build_id or "", item.attempts,
+         item.detail or (item.build.error_message if item.build_id and item.status == "build-failed" else "")]
+        for n, item in enumerate(items, start=1)))
 
 
 def _batch_context(batch):
@@ -81,6 +105,8 @@ def _count_rows(items) -> list[tuple[str, str, int]]:
 def rebuild_detail(request, pk):
     _require_admin(request)
     batch = get_object_or_404(rebuild_batches(), pk=pk)
+    if request.GET.get("format") == "csv":
+        return _batch_csv(batch, batch_items(batch))
     return render(request, "curation/rebuild_detail.html", _batch_context(batch))
 
 

@@ -142,3 +142,39 @@ def test_the_api_is_for_platform_admins_only(admin, member, reviewer, recipes, w
                      api.post(f"/api/rebuild-items/{item.pk}/retry/")):
         assert response.status_code == 403 and "platform admins" in response.json()["detail"]
     assert RebuildBatch.objects.count() == 1
+
+
+def test_the_plan_and_a_batch_export_as_csv_for_admins_only(client, admin, member, recipes, stricter):
+    import csv
+    import io
+
+    def rows(response):
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+        return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+    client.force_login(admin)
+    query = {"subject": "component:runtime-user", "upgrade": "1", "mode": "all"}
+    page = client.get(reverse("rebuild-new"), query).content.decode()
+    assert 'id="plan-csv"' in page and "csrfmiddlewaretoken" not in page.split('id="plan-csv"')[1].split(">")[0]
+    plan = rows(client.get(reverse("rebuild-new"), {**query, "format": "csv"}))
+    assert [(r["recipe"], r["from_version"], r["to_version"], r["dry_run"]) for r in plan] == [
+        ("pay-api", "1", "2", "would build"), ("pay-web", "1", "2", "would fail")]
+    assert "Some parameters are not valid." in plan[1]["detail"]
+    assert not RebuildBatch.objects.exists(), "exporting the plan runs nothing"
+
+    batch = rebuild_run(user=admin, subject=rebuild_subject(component="runtime-user", upgrade=True))
+    exported = rows(client.get(reverse("rebuild-detail", args=[batch.pk]), {"format": "csv"}))
+    assert {(r["recipe"], r["status"]) for r in exported} == {("pay-api", "requested"), ("pay-web", "compose-failed")}
+
+    client.force_login(member)
+    assert client.get(reverse("rebuild-detail", args=[batch.pk]), {"format": "csv"}).status_code == 403
+    assert client.get(reverse("rebuild-new"), {**query, "format": "csv"}).status_code == 403
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_is_written_as_text():
+    from portal.csv_export import csv_filename, csv_response
+
+    body = csv_response('x"; evil=.csv', ["a", "b"], [["=HYPERLINK(\"http://x\")", 3], ["@SUM(1)", -1], ["plain", "-x"]])
+    assert body["Content-Disposition"] == 'attachment; filename="x-evil.csv"'
+    assert body.content.decode().splitlines()[1:] == ['"\'=HYPERLINK(""http://x"")",3', "'@SUM(1),-1", "plain,'-x"]
+    assert csv_filename("../../CVE-2024-1/") == "CVE-2024-1.csv"

@@ -1,9 +1,6 @@
 """The scanner comparison page and its CSV: our findings beside an imported Trivy or Grype report's,
 with the image report's visibility (visible_build_or_404). Filters live in the URL (tool, group,
 reason, q); the page, its htmx swaps and the CSV read them through the same rows_filter."""
-import csv
-
-from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
@@ -12,6 +9,7 @@ from builds.selectors import visible_build_or_404
 from compliance.models import ImageScan
 from compliance.reports.compare.pairing import GROUPS, REASONS, row_origin, rows_filter
 from compliance.reports.compare.selectors import NoComparison, report_comparison, tools_imported
+from portal.csv_export import csv_response
 
 PAGE = 50
 CSV_COLUMNS = ["image", "digest", "tool", "group", "vulnerability", "our_advisory", "tool_advisory", "package",
@@ -74,17 +72,13 @@ def image_report_compare_csv(request, pk):
     build = visible_build_or_404(request.user, pk)
     filters = compare_filters(request, tools_imported(ImageScan.objects.filter(build=build).first()))
     _, _, rows = _comparison(build, filters)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="build-{build.pk}-compare-{filters["tool"] or "none"}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(CSV_COLUMNS)
     image = build.published_reference or f"{build.quarantine_repository}:{build.quarantine_tag}"
     base_layers = len(build.recipe.base.layer_digests)
-    for row in rows:
+
+    def csv_row(row):
         ours, theirs, finding = row.ours, row.theirs, row.finding
-        writer.writerow([
-            image, build.digest, filters["tool"], row.group, finding.vulnerability_id, ours.advisory_id if ours else "",
-            theirs.advisory_id if theirs else "", finding.name, finding.source_name, finding.version,
-            ours.severity if ours else "", theirs.severity if theirs else "", ours.fixed_version if ours else "",
-            theirs.fixed_version if theirs else "", row_origin(row, base_layers), row.status, row.reason, row.detail])
-    return response
+        return [image, build.digest, filters["tool"], row.group, finding.vulnerability_id, ours.advisory_id if ours else "",
+                theirs.advisory_id if theirs else "", finding.name, finding.source_name, finding.version,
+                ours.severity if ours else "", theirs.severity if theirs else "", ours.fixed_version if ours else "",
+                theirs.fixed_version if theirs else "", row_origin(row, base_layers), row.status, row.reason, row.detail]
+    return csv_response(f"build-{build.pk}-compare-{filters['tool'] or 'none'}.csv", CSV_COLUMNS, map(csv_row, rows))
