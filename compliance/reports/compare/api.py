@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from builds.models import Build
 from compliance.models import ImageScan
 from compliance.reports.compare.pairing import GROUPS, REASONS, row_origin, rows_filter
-from compliance.reports.compare.selectors import NoComparison, report_comparison, tools_imported
+from compliance.reports.compare.selectors import NoComparison, origin_labeller, report_comparison, tools_imported
 from compliance.reports.parse import TOOLS
 from portal.api_schema import ErrorSerializer
 from portal.pagination import BoundedLimitOffsetPagination
@@ -38,6 +38,8 @@ class CompareRowSerializer(serializers.Serializer):
     package = serializers.CharField()
     origin = serializers.ChoiceField(choices=["base", "added", "report-only"],
                                      help_text="report-only: a package our scan did not read")
+    origin_label = serializers.CharField(help_text="What added the package, as the image report names it "
+                                                   "('option wget 1', 'Dockerfile line 7: RUN ...'), or 'not in our SBOM'")
     status = serializers.CharField(help_text="Open, or 'Excepted: exception N until YYYY-MM-DD'")
     reason = serializers.ChoiceField(choices=["", *REASONS], help_text="Why only one side has it, or severity-differs for a pair")
     reason_label = serializers.CharField()
@@ -106,9 +108,10 @@ class BuildReportCompareView(APIView):
         rows = rows_filter(comparison.rows, group=group, reason=reason, q=request.query_params.get("q", "").strip())
         paginator = BoundedLimitOffsetPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
-        base_layers = len(build.recipe.base.layer_digests)
+        base_layers, origin_label = len(build.recipe.base.layer_digests), origin_labeller(build)
         results = [{"group": row.group, "vulnerability_id": row.finding.vulnerability_id, "package": row.finding.name,
-                    "origin": row_origin(row, base_layers), "status": row.status, "reason": row.reason,
+                    "origin": row_origin(row, base_layers), "origin_label": origin_label(row), "status": row.status,
+                    "reason": row.reason,
                     "reason_label": row.reason_label, "detail": row.detail, "severity_differs": row.severity_differs,
                     "ours": row.ours, "theirs": row.theirs} for row in page]
         return Response({"tool": tool, "tools": tools, "counts": comparison.counts(), "count": paginator.count,

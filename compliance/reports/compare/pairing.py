@@ -321,9 +321,14 @@ def rows_filter(rows: list[Row], *, group: str = "", reason: str = "", q: str = 
                               for text in (f.vulnerability_id, f.advisory_id, f.name, f.source_name)))]
 
 
+def row_layer(row: Row) -> int | None:
+    """The layer that added the row's package; None for a package our scan did not read."""
+    return next((f.layer_index for f in (row.ours, row.theirs) if f is not None and f.layer_index is not None), None)
+
+
 def row_origin(row: Row, base_layers: int) -> str:
     """base, added, or report-only (a package our scan did not read), from the row's package layer."""
-    layer = next((f.layer_index for f in (row.ours, row.theirs) if f is not None and f.layer_index is not None), None)
+    layer = row_layer(row)
     if layer is None:
         return "report-only"
     return "base" if layer < base_layers else "added"

@@ -16,9 +16,11 @@ from compliance.reports.compare.pairing import (
     OurAdvisory,
     findings_compare,
     pair_counts,
+    row_layer,
     unpaired_ids,
 )
 from compliance.reports.parse import TOOLS
+from compliance.selectors import finding_origin_labels
 from compliance.vulndb.matching import CHUNK, coordinates
 
 __all__ = ["NoComparison", "comparison_counts", "report_comparison", "tools_imported"]
@@ -152,3 +154,18 @@ def comparison_counts(*, build: Build, scan: ImageScan | None) -> dict[str, dict
             continue
         counts[tool] = pair_counts(ours, theirs)
     return counts
+
+
+REPORT_ONLY = "not in our SBOM"
+
+
+def origin_labeller(build):
+    """row -> what added its package, named as the image report names it ("option wget 1",
+    "Dockerfile line 7: RUN ...", "base Debian 12"), or "not in our SBOM"."""
+    scan = ImageScan.objects.filter(build=build).first()
+    labels = finding_origin_labels(build, scan, base_layers=len(build.recipe.base.layer_digests)) if scan else None
+
+    def label(row) -> str:
+        layer = row_layer(row)
+        return REPORT_ONLY if layer is None or labels is None else labels.of(layer).label
+    return label

@@ -8,14 +8,13 @@ from django.views.decorators.http import require_GET
 from builds.selectors import visible_build_or_404
 from compliance.models import ImageScan
 from compliance.reports.compare.pairing import GROUPS, REASONS, row_origin, rows_filter
-from compliance.reports.compare.selectors import NoComparison, report_comparison, tools_imported
+from compliance.reports.compare.selectors import NoComparison, origin_labeller, report_comparison, tools_imported
 from portal.csv_export import csv_response
 
 PAGE = 50
 CSV_COLUMNS = ["image", "digest", "tool", "group", "vulnerability", "our_advisory", "tool_advisory", "package",
                "source_package", "installed_version", "our_severity", "tool_severity", "our_fixed_version",
-               "tool_fixed_version", "origin", "status", "reason", "reason_detail"]
-ORIGINS = {"base": "base image", "added": "added by options and services", "report-only": "not in our SBOM"}
+               "tool_fixed_version", "origin", "status", "reason", "reason_detail", "origin_label"]
 
 
 def compare_filters(request, tools: list[str]) -> dict:
@@ -51,13 +50,13 @@ def image_report_compare(request, pk):
         page = max(1, int(request.GET.get("page", "1")))
     except ValueError:
         page = 1
-    base_layers = len(build.recipe.base.layer_digests)
+    origin_label = origin_labeller(build)
     pages = max(1, -(-len(rows) // PAGE))
     context = {
         "build": build, "tools": tools, "filters": filters, "comparison": comparison, "missing": missing,
         "counts": comparison.counts() if comparison else {}, "reason_counts": comparison.reason_counts() if comparison else {},
         "total": len(rows), "total_all": len(comparison.rows) if comparison else 0, "page": page, "pages": pages,
-        "rows": [(row, ORIGINS[row_origin(row, base_layers)]) for row in rows[(page - 1) * PAGE: page * PAGE]],
+        "rows": [(row, origin_label(row)) for row in rows[(page - 1) * PAGE: page * PAGE]],
         "groups": GROUPS, "reasons": REASONS, "tool_label": filters["tool"].capitalize(),
     }
     template = "compliance/_compare_rows.html" if request.htmx else "compliance/compare.html"
@@ -73,12 +72,13 @@ def image_report_compare_csv(request, pk):
     filters = compare_filters(request, tools_imported(ImageScan.objects.filter(build=build).first()))
     _, _, rows = _comparison(build, filters)
     image = build.published_reference or f"{build.quarantine_repository}:{build.quarantine_tag}"
-    base_layers = len(build.recipe.base.layer_digests)
+    base_layers, origin_label = len(build.recipe.base.layer_digests), origin_labeller(build)
 
     def csv_row(row):
         ours, theirs, finding = row.ours, row.theirs, row.finding
         return [image, build.digest, filters["tool"], row.group, finding.vulnerability_id, ours.advisory_id if ours else "",
                 theirs.advisory_id if theirs else "", finding.name, finding.source_name, finding.version,
                 ours.severity if ours else "", theirs.severity if theirs else "", ours.fixed_version if ours else "",
-                theirs.fixed_version if theirs else "", row_origin(row, base_layers), row.status, row.reason, row.detail]
+                theirs.fixed_version if theirs else "", row_origin(row, base_layers), row.status, row.reason, row.detail,
+                origin_label(row)]
     return csv_response(f"build-{build.pk}-compare-{filters['tool'] or 'none'}.csv", CSV_COLUMNS, map(csv_row, rows))

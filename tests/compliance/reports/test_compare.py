@@ -240,6 +240,8 @@ def test_it_shows_the_rows_and_exports_the_same_rows_for_the_same_filters(client
         "report-only", "Open", "not-in-sbom", "Critical")
     curl = exported[("ours", "CVE-2024-9999")]
     assert (curl["origin"], curl["reason"], curl["our_advisory"]) == ("base", "excepted", "DEBIAN-CVE-2024-9999")
+    assert curl["origin_label"].startswith("base ") and jinja["origin_label"] == "not in our SBOM"
+    assert f"<td>{curl['origin_label']}</td>" in client.get(url + "?tool=trivy").content.decode()
     assert curl["status"].startswith("Excepted: exception ")
     assert exported[("both", "CVE-2023-45853")]["reason"] == "severity-differs"
 
@@ -289,7 +291,7 @@ def test_the_api_answers_counts_and_paginated_rows_under_the_pages_filters(clien
     assert (body["tool"], body["tools"], body["count"]) == ("trivy", ["trivy"], 7)
     assert body["counts"] == {"both": 2, "ours": 2, "other": 3, "severity_differs": 1}
     first = body["results"][0]
-    assert set(first) == {"group", "vulnerability_id", "package", "origin", "status", "reason", "reason_label", "detail",
+    assert set(first) == {"group", "vulnerability_id", "package", "origin", "origin_label", "status", "reason", "reason_label", "detail",
                           "severity_differs", "ours", "theirs"}
     glibc = next(r for r in body["results"] if r["vulnerability_id"] == "CVE-2023-4911")
     assert (glibc["group"], glibc["reason"], glibc["ours"], glibc["theirs"]["package"]) == ("other", "not-affected", None, "libc6")
