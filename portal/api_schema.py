@@ -10,6 +10,7 @@ parameter refused. A code the view documents
 itself (409 from the gate, a 400 with a richer body) is left as the view wrote it.
 """
 from django.core.validators import RegexValidator
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
@@ -21,6 +22,12 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # and, when it trims and may not be blank, something besides white space.
 NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+class PortalSessionScheme(SessionScheme):
+    """The portal's session authentication is DRF's (cookie and CSRF), documented as such."""
+
+    target_class = "portal.accounts.authentication.PortalSessionAuthentication"
 
 
 class ErrorSerializer(serializers.Serializer):

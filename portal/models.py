@@ -7,7 +7,7 @@ from django.utils import timezone
 from adapters.registry_names import IMAGE_NAME_MAX, TEAM_SLUG_MAX, InvalidName, registry_name_check
 
 # API tokens live in the accounts room; importing them here registers them with the app.
-from portal.accounts.models import ApiToken  # noqa: F401
+from portal.accounts.models import ApiToken, PasswordChangeRequired  # noqa: F401
 
 
 def _registry_name_validate(value, *, what: str, max_length: int) -> None:

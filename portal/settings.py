@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "portal.middleware.PortalLoginRequiredMiddleware",
+    # A user holding a one-time password (new, or reset by an admin) sees the password page first.
+    "portal.accounts.middleware.PasswordChangeFirstMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -228,7 +230,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous API call gets 401 with a WWW-Authenticate challenge.
         "portal.accounts.authentication.ApiTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "portal.accounts.authentication.PortalSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON bodies; the few calls that take a file (a recipe's artifact, a Dockerfile's context, a
@@ -247,6 +249,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Compose, build, scan, gate and publish container images.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The document is public and the same for everyone: reading it asks nobody who they are.
+    "SERVE_AUTHENTICATION": [],
     # Request and response shapes apart: uploads are binary in requests, read-only fields stay out of
     # requests, and a required text field says it may not be blank (minLength 1).
     "COMPONENT_SPLIT_REQUEST": True,

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 from adapters.factory import token_issuer
 from adapters.registry_tokens import scopes_parse
 from builds.registry_access.grants import ANONYMOUS, Principal, principal_grant
+from portal.accounts.passwords import PasswordChangeFirst, password_change_check
 from portal.rbac import is_security_reviewer, teams_of
 from portal.robots.services import robot_authenticate
 
@@ -47,6 +48,7 @@ def _principal(request) -> Principal | None:
     user = authenticate(request, username=login, password=secret)
     if user is None or not user.is_active:
         return None
+    password_change_check(user)  # a one-time password logs in to the portal only, to be replaced
     return Principal("user", user.username, frozenset(teams_of(user).values_list("slug", flat=True)),
                      reviewer=is_security_reviewer(user))
 
@@ -66,7 +68,10 @@ def registry_token(request):
                                          "(PORTAL_REGISTRY_TOKEN_KEY_FILE is not set up)."}]}, status=503)
     if request.GET.get("service", settings.REGISTRY_TOKEN_SERVICE) != settings.REGISTRY_TOKEN_SERVICE:
         return _refused(f"This token server serves {settings.REGISTRY_TOKEN_SERVICE!r} only.", status=400)
-    principal = _principal(request)
+    try:
+        principal = _principal(request)
+    except PasswordChangeFirst as refused:
+        return _refused(str(refused))
     if principal is None:
         return _refused("Wrong user name or secret (or the robot expired or was revoked).")
     granted = [principal_grant(principal, access) for access in scopes_parse(request.GET.getlist("scope"))]

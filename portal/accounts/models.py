@@ -37,3 +37,22 @@ class ApiToken(models.Model):
         if self.ended_at:
             return self.ended_how
         return "expired" if self.expires_at <= timezone.now() else "active"
+
+
+class PasswordChangeRequired(models.Model):
+    """A user whose password someone else set (a platform admin creating the account or resetting
+    its password): until they choose their own, every page sends them to the password page and the
+    API refuses them. The row is the flag; changing one's own password deletes it."""
+
+    class Reason(models.TextChoices):
+        CREATED = "created", "Account created with a one-time password"
+        RESET = "reset", "Password reset by a platform admin"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="password_change_required")
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.user}: {self.get_reason_display().lower()}"

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.accounts.models import ApiToken
+from portal.accounts.passwords import password_change_check
 from portal.audit import audit_record
 from portal.rbac import is_platform_admin
 
@@ -69,6 +70,7 @@ def token_issue(*, user, name: str) -> IssuedToken:
     name = _clean_name(name)
     if not user.is_active:
         raise PermissionDenied("This account is disabled.")
+    password_change_check(user)  # a one-time password opens the password page, nothing else
     with transaction.atomic():
         # The user row is the lock: two requests at once cannot both pass the limit.
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()

@@ -6,12 +6,13 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.accounts.models import ApiToken
+from portal.accounts.passwords import PAGE_MESSAGE, password_change_pending, password_changed
 from portal.accounts.tokens import token_issue, token_revoke, token_rotate, tokens_of
-from portal.audit import audit_record
 
 TEMPLATE = "portal/api_tokens.html"
 
@@ -65,15 +66,29 @@ def api_token_revoke(request, pk):
 
 
 class PasswordChange(auth_views.PasswordChangeView):
-    """Users replace a password someone else set (the one-time password a platform admin's new
-    user gets) with their own; Django's validators apply, and the change is audited."""
+    """Users replace a password someone else set (the one-time password of a new user, or of a
+    reset) with their own; Django's validators apply, and the change is audited. Until a one-time
+    password is replaced every other page leads here, with `next` naming where the user was going."""
 
     template_name = "registration/password_change.html"
-    success_url = reverse_lazy("home")
+
+    def _next(self) -> str:
+        wanted = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        safe = url_has_allowed_host_and_scheme(wanted, allowed_hosts={self.request.get_host()},
+                                               require_https=self.request.is_secure())
+        return wanted if safe and wanted.startswith("/") else ""
+
+    def get_success_url(self):
+        return self._next() or reverse("home")
+
+    def get_context_data(self, **kwargs):
+        pending = password_change_pending(self.request.user)
+        return super().get_context_data(**kwargs) | {"next": self._next(), "one_time": pending,
+                                                      "one_time_message": PAGE_MESSAGE}
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        audit_record(actor=self.request.user, action="user.password_changed", target=self.request.user)
+        password_changed(user=self.request.user)
         messages.success(self.request, "Your password is changed.")
         return response
 

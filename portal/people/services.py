@@ -8,12 +8,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from portal.accounts.models import PasswordChangeRequired
+from portal.accounts.passwords import password_change_require
 from portal.audit import audit_record
 from portal.models import GlobalRole
 from portal.rbac import is_platform_admin
 
 
-def _require_platform_admin(user) -> None:
+def people_admin_required(user) -> None:
     if not is_platform_admin(user):
         raise PermissionDenied("Only platform admins manage people and global roles. Ask a platform admin.")
 
@@ -25,8 +27,9 @@ def one_time_password() -> str:
 
 @transaction.atomic
 def user_create(*, actor, username: str, email: str) -> tuple:
-    """A new active user (no team, no global role) and a one-time password shown this once."""
-    _require_platform_admin(actor)
+    """A new active user (no team, no global role) and a one-time password shown this once, which
+    they must replace with their own before anything else."""
+    people_admin_required(actor)
     User = get_user_model()
     username, email = (username or "").strip(), (email or "").strip()
     errors = {}
@@ -52,6 +55,7 @@ def user_create(*, actor, username: str, email: str) -> tuple:
         raise ValidationError(errors)
     password = one_time_password()
     person = User.objects.create_user(username=username, email=email, password=password)
+    password_change_require(user=person, by=actor, reason=PasswordChangeRequired.Reason.CREATED)
     audit_record(actor=actor, action="user.created", target=person, username=username, email=email)
     return person, password
 
@@ -73,7 +77,7 @@ def _platform_admins_locked():
 
 @transaction.atomic
 def global_role_grant(*, actor, user, kind: str) -> GlobalRole:
-    _require_platform_admin(actor)
+    people_admin_required(actor)
     _kind_check(kind)
     if not user.is_active:
         raise ValidationError({"kind": [f"{user.username} is deactivated; roles go to active users only."]})
@@ -85,7 +89,7 @@ def global_role_grant(*, actor, user, kind: str) -> GlobalRole:
 
 @transaction.atomic
 def global_role_revoke(*, actor, user, kind: str) -> None:
-    _require_platform_admin(actor)
+    people_admin_required(actor)
     _kind_check(kind)
     role = GlobalRole.objects.filter(user=user, kind=kind).first()
     if role is None:
@@ -99,7 +103,7 @@ def global_role_revoke(*, actor, user, kind: str) -> None:
 @transaction.atomic
 def user_deactivate(*, actor, user) -> None:
     """The user can no longer log in nor use API tokens; memberships and history stay."""
-    _require_platform_admin(actor)
+    people_admin_required(actor)
     if not user.is_active:
         return
     if user.pk == actor.pk:
@@ -113,9 +117,27 @@ def user_deactivate(*, actor, user) -> None:
 
 @transaction.atomic
 def user_reactivate(*, actor, user) -> None:
-    _require_platform_admin(actor)
+    people_admin_required(actor)
     if user.is_active:
         return
     user.is_active = True
     user.save(update_fields=["is_active"])
     audit_record(actor=actor, action="user.reactivated", target=user, username=user.username)
+
+
+@transaction.atomic
+def user_password_reset(*, actor, user) -> str:
+    """A new one-time password for `user` (shown this once to the admin who passes it on). Their old
+    password and their sessions stop working at once; they must set their own password before doing
+    anything else, API tokens included."""
+    people_admin_required(actor)
+    if user.pk == actor.pk:
+        raise ValidationError({"user": ["Change your own password on the Password page, with your current one."]})
+    if user.is_superuser and not actor.is_superuser:
+        raise ValidationError({"user": [f"{user.username} is a superuser: only a superuser resets their password."]})
+    password = one_time_password()
+    user.set_password(password)  # also ends their sessions: Django ties a session to the password hash
+    user.save(update_fields=["password"])
+    password_change_require(user=user, by=actor, reason=PasswordChangeRequired.Reason.RESET)
+    audit_record(actor=actor, action="user.password_reset", target=user, username=user.username)
+    return password

@@ -1,20 +1,24 @@
-"""People services: platform admins alone create users, grant and revoke global roles and
-deactivate users; the last platform admin is never removed; every change is audited."""
+"""People services: platform admins alone create users, grant and revoke global roles, deactivate
+users and reset passwords; the last platform admin is never removed; a password an admin set must be
+replaced by its user; every change is audited."""
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from portal.accounts.models import PasswordChangeRequired
 from portal.models import AuditEvent, GlobalRole, Membership
-from portal.people.services import global_role_grant, global_role_revoke, user_create, user_deactivate, user_reactivate
+from portal.people.services import (
+    global_role_grant,
+    global_role_revoke,
+    user_create,
+    user_deactivate,
+    user_password_reset,
+    user_reactivate,
+)
 from portal.rbac import is_platform_admin, is_security_reviewer
 from tests.factories import UserFactory, member_of, with_role
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(db):
-    return with_role(UserFactory(username="pat"), GlobalRole.Kind.PLATFORM_ADMIN)
 
 
 @pytest.fixture
@@ -29,6 +33,8 @@ def test_an_admin_creates_a_user_with_a_one_time_password_never_stored_readable(
     assert event.actor == admin and event.data == {"username": "jdoe", "email": "jdoe@example.com"}
     assert password not in str(event.data)
     assert client.post("/login/", {"username": "jdoe", "password": password}).status_code == 302
+    flag = PasswordChangeRequired.objects.get(user=person)
+    assert (flag.reason, flag.set_by) == ("created", admin), "they must choose their own password first"
 
 
 @pytest.mark.parametrize("username, email, fields", [
@@ -47,7 +53,8 @@ def test_nobody_but_platform_admins_manages_people(request, who, admin, member):
     for attempt in (lambda: user_create(actor=user, username="jdoe", email="jdoe@example.com"),
                     lambda: global_role_grant(actor=user, user=user, kind="platform_admin"),
                     lambda: global_role_revoke(actor=user, user=admin, kind="platform_admin"),
-                    lambda: user_deactivate(actor=user, user=member if user != member else admin)):
+                    lambda: user_deactivate(actor=user, user=member if user != member else admin),
+                    lambda: user_password_reset(actor=user, user=member if user != member else admin)):
         with pytest.raises(PermissionDenied):
             attempt()
     assert not is_platform_admin(user) and not AuditEvent.objects.filter(action__startswith="user.").exists()
@@ -98,3 +105,28 @@ def test_an_admin_cannot_deactivate_themself(admin):
         user_deactivate(actor=admin, user=admin)
     admin.refresh_from_db()
     assert admin.is_active
+
+
+def test_a_reset_gives_a_new_one_time_password_the_user_must_replace(admin, member, client):
+    client.force_login(member)
+    password = user_password_reset(actor=admin, user=member)
+    member.refresh_from_db()
+    assert member.check_password(password) and not member.check_password("pw-for-tests-1") and len(password) >= 16
+    assert client.get("/teams/").status_code == 302 and "/login/" in client.get("/teams/")["Location"], \
+        "their session ended with the old password"
+    flag = PasswordChangeRequired.objects.get(user=member)
+    assert (flag.reason, flag.set_by) == ("reset", admin)
+    event = AuditEvent.objects.get(action="user.password_reset")
+    assert (event.actor, event.data) == (admin, {"username": "alice"}) and password not in str(event.data)
+
+
+def test_an_admin_resets_neither_their_own_password_nor_a_superusers(admin):
+    boss = UserFactory(username="root", is_superuser=True)
+    for target, words in ((admin, "your own password"), (boss, "only a superuser")):
+        with pytest.raises(ValidationError) as error:
+            user_password_reset(actor=admin, user=target)
+        assert words in error.value.message_dict["user"][0]
+        target.refresh_from_db()
+        assert target.check_password("pw-for-tests-1")
+    assert not PasswordChangeRequired.objects.exists() and not AuditEvent.objects.exists()
+    user_password_reset(actor=with_role(boss, GlobalRole.Kind.PLATFORM_ADMIN), user=UserFactory(username="other-root", is_superuser=True))

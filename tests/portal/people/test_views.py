@@ -1,15 +1,7 @@
 """The People page: platform admins only; a new user's password shown once; errors keep what was typed."""
 import pytest
 
-from portal.models import GlobalRole
-from tests.factories import UserFactory, with_role
-
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(db):
-    return with_role(UserFactory(username="pat"), GlobalRole.Kind.PLATFORM_ADMIN)
 
 
 def test_only_platform_admins_open_people(client, member, reviewer, admin, team):
@@ -52,3 +44,4 @@ def test_roles_and_deactivation_from_the_page(client, admin, member):
     assert client.post(f"/people/{member.pk}/active").status_code == 302
     member.refresh_from_db()
     assert not member.is_active
+
