@@ -109,6 +109,7 @@ MATRIX = {
     "people-list": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},
     "person-role": {"POST": (302, 403, 403, 403, 400)},  # no role named
     "person-active": {"POST": (302, 403, 403, 403, 302)},  # deactivates the member  # a reviewer's refusal is shown after the redirect
+    "person-password-reset": {"POST": (302, 403, 403, 403, 200)},  # 200: the page showing the one-time password once
     # The registry's token endpoint: anyone gets a token, which grants only what the credentials may.
     "registry-token": {"GET": (200, 200, 200, 200, 200)},
     "api-robot-list": {"GET": (401, 200, 200, 200, 200), "POST": (401, 400, 400, 400, 400)},

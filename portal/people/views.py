@@ -1,15 +1,16 @@
 """People pages, for platform admins: users with their teams and global roles, a new user (its
 one-time password shown once, on the answer that made it), roles granted and revoked, accounts
-deactivated. Everything goes through portal.people.services."""
+deactivated, passwords reset (a new one-time password, shown once). Everything goes through
+portal.people.services."""
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.models import GlobalRole, Membership
+from portal.models import GlobalRole
 from portal.people import services
+from portal.people.selectors import holds_one_time_password, people_with_roles, role_kinds
 from portal.rbac import is_platform_admin
 
 
@@ -18,15 +19,15 @@ def _require_admin(request):
         raise PermissionDenied("The People page is for platform admins. Ask a platform admin to add or change a user.")
 
 
-def _page(request, *, errors=None, values=None, created=None, status=200):
-    people = get_user_model().objects.order_by("username").prefetch_related(
-        Prefetch("memberships", queryset=Membership.objects.select_related("team").order_by("team__slug")), "global_roles")
+def _page(request, *, errors=None, values=None, issued=None, status=200):
+    """The page; `issued` is a one-time password just made ({"user", "password", "reset"}), shown this once."""
+    people = list(people_with_roles())
     for person in people:
-        person.role_kinds = {role.kind for role in person.global_roles.all()}
+        person.role_kinds, person.one_time_password = role_kinds(person), holds_one_time_password(person)
     response = render(request, "portal/people.html", {
         "people": people, "kinds": GlobalRole.Kind.choices, "errors": errors or {}, "values": values or {},
-        "created": created}, status=status)
-    if created:
+        "issued": issued}, status=status)
+    if issued:
         response["Cache-Control"] = "no-store"  # the page carries a password
     return response
 
@@ -41,7 +42,7 @@ def people_list(request):
         person, password = services.user_create(actor=request.user, **values)
     except ValidationError as error:
         return _page(request, errors=error.message_dict, values=values, status=400)
-    return _page(request, created={"user": person, "password": password}, status=201)
+    return _page(request, issued={"user": person, "password": password, "reset": False}, status=201)
 
 
 def _person(request, pk):
@@ -78,3 +79,13 @@ def person_active(request, pk):
     person.refresh_from_db()
     messages.success(request, f"{person.username} is {'active again' if person.is_active else 'deactivated: they can no longer log in or use API tokens'}.")
     return redirect("people-list")
+
+
+@require_POST
+def person_password_reset(request, pk):
+    person = _person(request, pk)
+    try:
+        password = services.user_password_reset(actor=request.user, user=person)
+    except ValidationError as error:
+        return _page(request, errors=error.message_dict, status=400)
+    return _page(request, issued={"user": person, "password": password, "reset": True})

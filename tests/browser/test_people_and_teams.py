@@ -47,7 +47,7 @@ def test_an_admin_onboards_a_user_and_a_team_then_the_owner_sets_alerts(portal_u
     assert page.input_value("#field-username") == "jdoe", "what was typed stays"
     page.fill("#field-email", "jdoe@example.com")
     page.get_by_role("button", name="Create user").click()
-    password = page.input_value("#created-password")
+    password = page.input_value("#issued-password")
     _fits(page, "people")
     page.screenshot(path=SHOTS / f"people-02-user-created-{width}.png", full_page=True)
     axe_check(page, f"people-02-user-created-{width}")

@@ -21,7 +21,7 @@ def test_a_new_users_password_is_shown_once(client, admin):
     created = client.post("/people/", {"username": "jdoe", "email": "jdoe@example.com"})
     page = created.content.decode()
     assert created.status_code == 201 and created["Cache-Control"] == "no-store"
-    password = page.split('id="created-password" class="code secret" value="', 1)[1].split('"', 1)[0]
+    password = page.split('id="issued-password" class="code secret" value="', 1)[1].split('"', 1)[0]
     assert password not in client.get("/people/").content.decode()
     client.logout()
     assert client.post("/login/", {"username": "jdoe", "password": password}).status_code == 302
@@ -45,3 +45,17 @@ def test_roles_and_deactivation_from_the_page(client, admin, member):
     member.refresh_from_db()
     assert not member.is_active
 
+
+def test_a_reset_from_the_page_shows_the_new_password_once(client, admin, member):
+    client.force_login(admin)
+    reset = client.post(f"/people/{member.pk}/password")
+    page = reset.content.decode()
+    assert reset.status_code == 200 and reset["Cache-Control"] == "no-store" and "New one-time password for alice" in page
+    password = page.split('id="issued-password" class="code secret" value="', 1)[1].split('"', 1)[0]
+    member.refresh_from_db()
+    assert member.check_password(password)
+    listed = client.get("/people/").content.decode()
+    assert password not in listed and "one-time password</span>" in listed
+    assert f'action="/people/{admin.pk}/password"' not in listed, "no reset of one's own password here"
+    refused = client.post(f"/people/{admin.pk}/password")
+    assert refused.status_code == 400 and "your own password" in refused.content.decode()
