@@ -257,7 +257,7 @@ SPECTACULAR_SETTINGS = {
     # Recipe.kind and Component.kind both have choices named "kind": give each enum its own name.
     "ENUM_NAME_OVERRIDES": {"RecipeKindEnum": "builds.models.Recipe.Kind", "ComponentKindEnum": "catalog.models.Component.Kind",
                             "TeamScriptKindEnum": "builds.models.TeamScript.Kind", "PolicyRuleKindEnum": "compliance.models.PolicyRule.Kind",
-                            "RebuildModeEnum": "curation.models.RebuildMode"},
+                            "RebuildModeEnum": "curation.models.RebuildMode", "GlobalRoleKindEnum": "portal.models.GlobalRole.Kind"},
 }
 
 # Celery: JSON only, ids not objects, one build per worker process at a time.

@@ -190,7 +190,8 @@ def objects(team, member, recipe, build, busybox, runtime_user):
             "/api/catalog/base-proposals/": {"slug": proposal.slug}, "/api/catalog/bases/": {"slug": busybox.slug},
             "/api/catalog/components/": {"slug": runtime_user.component.slug},
             "/api/catalog/versions/": {"id": runtime_user.pk},
-            "/api/teams/": {"slug": team.slug, "membership_id": member.memberships.get(team=team).pk}}
+            "/api/teams/": {"slug": team.slug, "membership_id": member.memberships.get(team=team).pk},
+            "/api/people/": {"id": member.pk}}
 
 
 def test_the_run_covers_every_operation_served(served_schema):

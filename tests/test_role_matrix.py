@@ -110,6 +110,13 @@ MATRIX = {
     "person-role": {"POST": (302, 403, 403, 403, 400)},  # no role named
     "person-active": {"POST": (302, 403, 403, 403, 302)},  # deactivates the member  # a reviewer's refusal is shown after the redirect
     "person-password-reset": {"POST": (302, 403, 403, 403, 200)},  # 200: the page showing the one-time password once
+    "api-person-list": {"GET": (401, 403, 403, 403, 200), "POST": (401, 403, 403, 403, 400)},
+    "api-person-detail": {"GET": (401, 403, 403, 403, 200)},
+    "api-person-roles": {"POST": (401, 403, 403, 403, 400)},  # no role named
+    "api-person-role-revoke": {"DELETE": (401, 403, 403, 403, 200)},  # the member holds none: nothing to do
+    "api-person-deactivate": {"POST": (401, 403, 403, 403, 200)},
+    "api-person-reactivate": {"POST": (401, 403, 403, 403, 200)},  # active already: nothing to do
+    "api-person-password-reset": {"POST": (401, 403, 403, 403, 200)},
     # The registry's token endpoint: anyone gets a token, which grants only what the credentials may.
     "registry-token": {"GET": (200, 200, 200, 200, 200)},
     "api-robot-list": {"GET": (401, 200, 200, 200, 200), "POST": (401, 400, 400, 400, 400)},
@@ -246,6 +253,7 @@ def world(db, settings, tmp_path, team, other_team, member, outsider, reviewer, 
     rebuild = rebuild_run(user=admin, subject=rebuild_subject(base=busybox.slug))
     users = {"anonymous": None, "outsider": outsider, "member": member, "reviewer": reviewer, "admin": admin}
     args = {"pk": None, "slug": None, "vulnerability_id": "CVE-2024-0001", "scan_request_id": "1", "build_id": build.pk,
+            "kind": GlobalRole.Kind.SECURITY_REVIEWER,
             "membership_id": Membership.objects.get(user=member, team=team).pk}
     objects = {"robot": robot.pk, "recipe": recipe.pk, "team-script": script.pk, "exception": exception.pk, "build": build.pk,
                "image": build.pk, "base-proposal": proposal.slug, "base": busybox.slug, "component": "runtime-user",
