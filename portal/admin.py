@@ -1,9 +1,10 @@
 from django.contrib import admin
 
-# The accounts room's admin pages register on import (autodiscovery only imports portal.admin).
+# The accounts and people rooms' admin pages register on import (autodiscovery only imports portal.admin).
 from portal.accounts import admin as accounts_admin  # noqa: F401
 from portal.admin_site import AuditedAdmin, PlatformAdminOnly, ReadOnlyForPlatformAdmins
 from portal.models import AuditEvent, GlobalRole, Membership, Team
+from portal.people import admin as people_admin  # noqa: F401
 
 
 # Members, roles and alert settings change on the team and people pages (portal/teams, portal/people),
