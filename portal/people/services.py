@@ -10,6 +10,7 @@ from django.db import transaction
 
 from portal.accounts.models import PasswordChangeRequired
 from portal.accounts.passwords import password_change_require
+from portal.accounts.tokens import live_tokens_of, token_revoke
 from portal.audit import audit_record
 from portal.models import GlobalRole
 from portal.rbac import is_platform_admin
@@ -139,5 +140,8 @@ def user_password_reset(*, actor, user) -> str:
     user.set_password(password)  # also ends their sessions: Django ties a session to the password hash
     user.save(update_fields=["password"])
     password_change_require(user=user, by=actor, reason=PasswordChangeRequired.Reason.RESET)
-    audit_record(actor=actor, action="user.password_reset", target=user, username=user.username)
+    # A reset often means the account is not trusted any more: its API tokens end with it, or whoever
+    # holds one would be back in once the user chose a new password.
+    revoked = [token_revoke(actor=actor, token=token).prefix for token in live_tokens_of(user)]
+    audit_record(actor=actor, action="user.password_reset", target=user, username=user.username, tokens_revoked=revoked)
     return password

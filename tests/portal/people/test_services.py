@@ -117,7 +117,25 @@ def test_a_reset_gives_a_new_one_time_password_the_user_must_replace(admin, memb
     flag = PasswordChangeRequired.objects.get(user=member)
     assert (flag.reason, flag.set_by) == ("reset", admin)
     event = AuditEvent.objects.get(action="user.password_reset")
-    assert (event.actor, event.data) == (admin, {"username": "alice"}) and password not in str(event.data)
+    assert (event.actor, event.data) == (admin, {"username": "alice", "tokens_revoked": []}) and password not in str(event.data)
+
+
+def test_a_reset_ends_the_users_api_tokens_for_good(admin, member):
+    """Whoever holds a token of an account an admin had to reset must not be back once the user
+    sets a new password."""
+    from rest_framework.test import APIClient
+
+    from portal.accounts.passwords import password_changed
+    from portal.accounts.tokens import token_issue
+
+    issued = token_issue(user=member, name="laptop")
+    user_password_reset(actor=admin, user=member)
+    password_changed(user=member)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {issued.secret}")
+    answer = api.get("/api/builds/")
+    assert answer.status_code == 401 and "revoked" in answer.json()["detail"]
+    assert AuditEvent.objects.get(action="user.password_reset").data["tokens_revoked"] == [issued.token.prefix]
 
 
 def test_an_admin_resets_neither_their_own_password_nor_a_superusers(admin):
