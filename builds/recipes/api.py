@@ -23,7 +23,7 @@ from builds.recipes.services import recipe_runtime_set, recipe_save, recipe_visi
 from builds.serializers import BuildSerializer
 from builds.services import build_request
 from builds.team_scripts.api import RecipeScriptActions
-from catalog.selectors import catalog_components, selectable_bases
+from catalog.selectors import catalog_components, known_bases
 from portal.rbac import require_team_member, teams_of, visible_teams
 
 
@@ -58,7 +58,7 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
         data = (RecipeUploadSerializer if upload else RecipeInputSerializer)(data=request.data)
         data.is_valid(raise_exception=True)
         team = member_team_or_403(request.user, data.validated_data["team"])
-        base = selectable_bases().filter(slug=data.validated_data["base"]).first()
+        base = known_bases().filter(slug=data.validated_data["base"]).first()  # a retired one: recipe_save says so
         if base is None:
             raise ValidationError({"base": "Not an approved base image."})
         components = {c.slug: c for c in catalog_components()}
