@@ -11,8 +11,10 @@ from rest_framework.response import Response
 
 from builds.errors import CompositionError
 from builds.models import Recipe
+from builds.recipes.notices import composition_warnings
 from builds.recipes.serializers import (
     BuildInputSerializer,
+    RecipeComposedSerializer,
     RecipeInputSerializer,
     RecipeSerializer,
     RecipeUploadSerializer,
@@ -52,8 +54,10 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
         return Recipe.objects.filter(team__in=visible_teams(self.request.user)).select_related("team", "base")
 
     @extend_schema(request={"application/json": RecipeInputSerializer, "multipart/form-data": RecipeUploadSerializer},
-                   responses={201: RecipeSerializer})
+                   responses={201: RecipeComposedSerializer})
     def create(self, request):
+        """Compose and save a recipe; `warnings` names a deprecated base or version it uses (it
+        builds until retired: each warning says what replaces it and from when)."""
         upload = request.content_type.startswith("multipart/")  # only a multipart body carries the artifact
         data = (RecipeUploadSerializer if upload else RecipeInputSerializer)(data=request.data)
         data.is_valid(raise_exception=True)
@@ -79,7 +83,8 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
                                           "cap_add": data.validated_data["cap_add"]})
         except CompositionError as error:
             _raise_composition(error)
-        return Response(RecipeSerializer(recipe).data, status=status.HTTP_201_CREATED)
+        recipe.warnings = composition_warnings(base=base, versions=[version for version, _ in choices])
+        return Response(RecipeComposedSerializer(recipe).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RuntimeInputSerializer, responses={200: RecipeSerializer, 400: dict})
     @action(detail=True, methods=["put"], parser_classes=[JSONParser])
