@@ -12,7 +12,9 @@ class BaseImageViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "slug"
 
     def get_queryset(self):
-        return BaseImage.objects.all()
+        bases = BaseImage.objects.select_related("replacement")
+        # As for component versions: teams see a base once it is published.
+        return bases if is_platform_admin(self.request.user) else bases.exclude(lifecycle=Lifecycle.DRAFT)
 
 
 class ComponentViewSet(viewsets.ReadOnlyModelViewSet):

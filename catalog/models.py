@@ -36,7 +36,11 @@ class BaseImage(models.Model):
     os_family = models.CharField(max_length=30, help_text="e.g. debian, busybox")
     os_release = models.CharField(max_length=30, blank=True)
     approved = models.BooleanField(default=False)
+    # The lifecycle moves only through curation.lifecycle (its rules), which sets these together.
     lifecycle = models.CharField(max_length=20, choices=Lifecycle.choices, default=Lifecycle.PUBLISHED)
+    replacement = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaces",
+                                    help_text="The base recipes should move to (deprecated bases)")
+    sunset_date = models.DateField(null=True, blank=True, help_text="After this day the base may be retired")
     description = models.TextField(blank=True)
     # A custom base proposed from a published image waits in "pending" until a platform admin
     # approves it; "" means an admin curated it directly.
@@ -56,8 +60,14 @@ class BaseImage(models.Model):
         return f"{self.name} ({self.repository}:{self.tag})"
 
     @property
+    def usable(self) -> bool:
+        """Recipes may be saved and built on it: approved, pinned, published or deprecated."""
+        return self.approved and bool(self.digest) and self.lifecycle in USABLE_LIFECYCLES
+
+    @property
     def selectable(self) -> bool:
-        return self.approved and bool(self.digest) and self.lifecycle == Lifecycle.PUBLISHED
+        """Offered to teams choosing a base: usable and not deprecated."""
+        return self.usable and self.lifecycle == Lifecycle.PUBLISHED
 
     @property
     def pending(self) -> bool:

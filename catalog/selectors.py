@@ -15,4 +15,12 @@ def catalog_components():
 
 
 def selectable_bases():
+    """The bases the builder offers: approved, pinned and published."""
     return BaseImage.objects.filter(approved=True, lifecycle=Lifecycle.PUBLISHED).exclude(digest="")
+
+
+def known_bases():
+    """The bases a form or API call may name: the offered ones, a deprecated one (it still builds),
+    and a retired one, so that composing it says it is retired. Drafts are invisible to teams."""
+    known = BaseImage.objects.filter(approved=True).exclude(digest="").exclude(lifecycle=Lifecycle.DRAFT)
+    return known.select_related("replacement")

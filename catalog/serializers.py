@@ -5,9 +5,13 @@ from catalog.models import BaseImage, Component, ComponentVersion
 
 
 class BaseImageSerializer(serializers.ModelSerializer):
+    replacement = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True,
+                                               help_text="The base recipes should move to (deprecated bases)")
+
     class Meta:
         model = BaseImage
-        fields = ["slug", "name", "repository", "tag", "digest", "os_family", "os_release", "approved", "lifecycle", "description"]
+        fields = ["slug", "name", "repository", "tag", "digest", "os_family", "os_release", "approved", "lifecycle",
+                  "replacement", "sunset_date", "description"]
 
 
 class ComponentVersionSerializer(serializers.ModelSerializer):

@@ -39,8 +39,23 @@ def _rebuild(modeladmin, request, subject: RebuildSubject):
         counts["compose-failed"]), messages.ERROR if counts["compose-failed"] else messages.SUCCESS)
 
 
+class LifecycleReadOnly:
+    """The lifecycle moves on the Catalog pages (curation.lifecycle: its rules and audit), not
+    here: a new version or base starts as a draft or published; a saved one's is read-only."""
+
+    LIFECYCLE_FIELDS = ["lifecycle", "replacement", "sunset_date"]
+
+    def lifecycle_readonly_fields(self, obj) -> list[str]:
+        return self.LIFECYCLE_FIELDS[1:] if obj is None else self.LIFECYCLE_FIELDS
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "lifecycle":
+            kwargs["choices"] = [(Lifecycle.DRAFT, "Draft"), (Lifecycle.PUBLISHED, "Published")]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+
 @admin.register(BaseImage)
-class BaseImageAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
+class BaseImageAdmin(LifecycleReadOnly, AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     list_display = ["slug", "name", "repository", "tag", "os_family", "approved", "proposal_state", "lifecycle", "digest",
                     "recipe_count"]
     list_filter = ["approved", "proposal_state", "lifecycle", "os_family", "build_base"]
@@ -50,7 +65,7 @@ class BaseImageAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # A proposal is decided by the approve/reject actions (which check the image and pin it),
         # not by ticking "approved" or editing what it points at.
-        fields = list(super().get_readonly_fields(request, obj))
+        fields = list(super().get_readonly_fields(request, obj)) + self.lifecycle_readonly_fields(obj)
         if obj is not None and obj.pending:
             fields += ["approved", "proposal_state", "repository", "tag", "digest", "layer_digests"]
         return fields
@@ -120,18 +135,12 @@ class ComponentAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
 
 
 @admin.register(ComponentVersion)
-class ComponentVersionAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
+class ComponentVersionAdmin(LifecycleReadOnly, AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
     list_display = ["component", "version", "lifecycle", "created"]
     list_filter = ["lifecycle", "component"]
 
     def get_readonly_fields(self, request, obj=None):
-        # Immutable once saved; even the lifecycle moves only on the Catalog pages (curation.lifecycle),
-        # where its rules are kept. A new version starts as a draft or published.
+        # Immutable once saved, the lifecycle included (LifecycleReadOnly).
         if obj is None:
-            return ["replacement", "sunset_date"]
+            return self.lifecycle_readonly_fields(obj)
         return [f.name for f in self.model._meta.fields]
-
-    def formfield_for_choice_field(self, db_field, request, **kwargs):
-        if db_field.name == "lifecycle":
-            kwargs["choices"] = [(Lifecycle.DRAFT, "Draft"), (Lifecycle.PUBLISHED, "Published")]
-        return super().formfield_for_choice_field(db_field, request, **kwargs)

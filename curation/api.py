@@ -1,6 +1,6 @@
 """REST API for custom base images (propose a published image; platform admins approve or reject),
 for rebuilds (platform admins: plan with a dry run, run, follow, retry) and for the lifecycle of
-component versions (platform admins)."""
+component versions and base images (platform admins)."""
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -12,8 +12,8 @@ from rest_framework.response import Response
 
 from builds.models import Build
 from catalog.models import BaseImage, ComponentVersion
-from catalog.serializers import ComponentVersionSerializer
-from curation.lifecycle import LifecycleError, catalog_curator_required, version_transition
+from catalog.serializers import BaseImageSerializer, ComponentVersionSerializer
+from curation.lifecycle import LifecycleError, base_transition, catalog_curator_required, version_transition
 from curation.models import RebuildItem
 from curation.proposals import ProposalError, base_approve, base_propose, base_reject, base_reviewer_required
 from curation.rebuild_plans import (
@@ -28,6 +28,7 @@ from curation.rebuild_plans import (
     rebuild_subject,
 )
 from curation.serializers import (
+    BaseLifecycleInputSerializer,
     BaseProposalInputSerializer,
     BaseProposalSerializer,
     BaseReviewSerializer,
@@ -91,12 +92,15 @@ class BaseProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
 
 class PlatformAdminsOnly:
-    """Rebuilds are for platform admins: everyone else gets 403 before anything is read."""
+    """Rebuilds and lifecycle moves are for platform admins: everyone else gets 403 before
+    anything is read (the body, the id)."""
+
+    access_check = staticmethod(rebuild_planner_required)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         try:
-            rebuild_planner_required(request.user)
+            self.access_check(request.user)
         except PermissionDenied as error:
             raise ApiPermissionDenied(str(error))
 
@@ -159,7 +163,29 @@ class RebuildItemViewSet(PlatformAdminsOnly, viewsets.GenericViewSet):
         return Response(RebuildItemSerializer(item).data)
 
 
-class ComponentVersionViewSet(viewsets.GenericViewSet):
+def _lifecycle_move(request, *, given_as, candidates, lookup: str, missing, transition):
+    """The lifecycle action, for versions and bases alike: the body (read by `given_as`; its
+    replacement is found among `candidates` by `lookup`, or `missing(name)` said), then the move under
+    curation.lifecycle's rules (400 with the reason when they refuse it)."""
+    given = given_as(data=request.data)
+    given.is_valid(raise_exception=True)
+    replacement = None
+    if name := given.validated_data.get("replacement"):
+        replacement = candidates.filter(**{lookup: name}).first()
+        if replacement is None:
+            raise ValidationError({"replacement": [missing(name)]})
+    try:
+        return transition(user=request.user, to=given.validated_data["to"], replacement=replacement,
+                          sunset_date=given.validated_data.get("sunset_date"))
+    except LifecycleError as error:
+        raise ValidationError({"detail": str(error)})
+
+
+class CatalogCuratorsOnly(PlatformAdminsOnly):
+    access_check = staticmethod(catalog_curator_required)
+
+
+class ComponentVersionViewSet(CatalogCuratorsOnly, viewsets.GenericViewSet):
     """Component versions' lifecycle moves (platform admins; the rules are curation.lifecycle's).
     Reads are the components' (/api/catalog/components/)."""
 
@@ -173,21 +199,32 @@ class ComponentVersionViewSet(viewsets.GenericViewSet):
     def lifecycle(self, request, pk=None):
         """Move the version: draft -> published -> deprecated (a replacement or a sunset date, or both)
         -> retired (after the sunset date, or once no recipe uses it); deprecated -> published withdraws it."""
-        try:
-            catalog_curator_required(request.user)  # 403 before anything is said about the body or the id
-        except PermissionDenied as error:
-            raise ApiPermissionDenied(str(error))
         version = self.get_object()
-        given = LifecycleInputSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        replacement = None
-        if name := given.validated_data.get("replacement"):
-            replacement = ComponentVersion.objects.filter(component_id=version.component_id, version=name).first()
-            if replacement is None:
-                raise ValidationError({"replacement": [f"{version.component.name} has no version {name}."]})
-        try:
-            version = version_transition(user=request.user, version=version, to=given.validated_data["to"],
-                                         replacement=replacement, sunset_date=given.validated_data.get("sunset_date"))
-        except LifecycleError as error:
-            raise ValidationError({"detail": str(error)})
-        return Response(ComponentVersionSerializer(self.get_queryset().get(pk=version.pk)).data)
+        moved = _lifecycle_move(
+            request, given_as=LifecycleInputSerializer, candidates=version.component.versions.all(), lookup="version",
+            missing=lambda name: f"{version.component.name} has no version {name}.",
+            transition=lambda **move: version_transition(version=version, **move))
+        return Response(ComponentVersionSerializer(self.get_queryset().get(pk=moved.pk)).data)
+
+
+class BaseImageLifecycleViewSet(CatalogCuratorsOnly, viewsets.GenericViewSet):
+    """Base images' lifecycle moves (platform admins), under the versions' rules. Reads are
+    /api/catalog/bases/."""
+
+    serializer_class = BaseImageSerializer
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        return BaseImage.objects.select_related("replacement")
+
+    @extend_schema(request=BaseLifecycleInputSerializer, responses={200: BaseImageSerializer, 403: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def lifecycle(self, request, slug=None):
+        """Move the base: draft -> published -> deprecated (a replacement base or a sunset date, or
+        both) -> retired (after the sunset date, or once no recipe uses it); deprecated -> published
+        withdraws it."""
+        base = self.get_object()
+        moved = _lifecycle_move(
+            request, given_as=BaseLifecycleInputSerializer, candidates=BaseImage.objects.all(), lookup="slug",
+            missing=lambda name: f"There is no base image {name}.", transition=lambda **move: base_transition(base=base, **move))
+        return Response(BaseImageSerializer(self.get_queryset().get(pk=moved.pk)).data)

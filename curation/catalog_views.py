@@ -1,16 +1,14 @@
 """Catalog curation pages for platform admins, outside the Django admin: the list of base images and
 components with their versions and lifecycle; a component's page (versions, parameter schemas,
-dependencies, who uses it) and a base's; and the lifecycle moves, each confirmed on a page that
-states its impact. Rules: curation.lifecycle; "used by": curation.rebuild_plans.rebuild_plan."""
-import datetime
-
-from django.contrib import messages
+dependencies, who uses it) and a base's. The lifecycle moves they offer are confirmed on a page that
+states their impact (curation.lifecycle_views). "Used by": curation.rebuild_plans.rebuild_plan."""
 from django.db.models import Count
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 
-from catalog.models import BaseImage, Component, ComponentVersion, Lifecycle
-from curation.lifecycle import TRANSITIONS, LifecycleError, catalog_curator_required, version_transition
+from catalog.models import BaseImage, Component, Lifecycle
+from catalog.selectors import selectable_bases
+from curation.lifecycle import TRANSITIONS, catalog_curator_required
 from curation.rebuild_plans import RebuildSubject, rebuild_plan
 
 
@@ -56,63 +54,21 @@ def catalog_component(request, slug):
         version.required_components = [(s, requires.get(s)) for s in version.requires]
         version.parameter_rows = [_parameter_row(spec) for spec in version.parameters]
     published = [v for v in versions if v.lifecycle == Lifecycle.PUBLISHED]
+    for version in versions:  # the replacements its deprecation may name
+        version.offered = [(other.pk, other.version) for other in published if other.pk != version.pk]
     return render(request, "curation/catalog_component.html", {
         "component": component, "versions": versions, "needed_by": _needed_by(component),
         "plan": rebuild_plan(user=request.user, subject=RebuildSubject(component=component)),
-        "latest": component.latest_version(), "published": published})
+        "latest": component.latest_version()})
 
 
 @require_GET
 def catalog_base(request, slug):
     catalog_curator_required(request.user)
-    base = get_object_or_404(BaseImage, slug=slug)
+    base = get_object_or_404(BaseImage.objects.select_related("replacement"), slug=slug)
+    # A proposal is decided by its review (approve or reject), not moved through the lifecycle.
+    moves = () if base.pending else TRANSITIONS[base.lifecycle]
     return render(request, "curation/catalog_base.html", {
-        "base": base, "plan": rebuild_plan(user=request.user, subject=RebuildSubject(base=base))})
-
-
-MOVE_VERBS = {Lifecycle.PUBLISHED: "publish", Lifecycle.DEPRECATED: "deprecate", Lifecycle.RETIRED: "retire"}
-
-
-def _lifecycle_input(request, version):
-    """The form's move: `to`, `replacement` (a version id of the same component), `sunset_date`
-    (YYYY-MM-DD); a bad value is an error to show, not a 500."""
-    errors = {}
-    if request.POST.get("to") not in TRANSITIONS.get(version.lifecycle, ()):
-        moves = " or ".join(TRANSITIONS[version.lifecycle]) or "nothing: retired is final"
-        errors["to"] = [f"{version} is {version.lifecycle}; it can move to {moves}."]
-    replacement = None
-    if request.POST.get("replacement"):
-        replacement = ComponentVersion.objects.filter(component=version.component, pk=request.POST["replacement"]
-                                                      if request.POST["replacement"].isdigit() else None).first()
-        if replacement is None:
-            errors["replacement"] = ["Choose a version of this component."]
-    sunset = None
-    if request.POST.get("sunset_date"):
-        try:
-            sunset = datetime.date.fromisoformat(request.POST["sunset_date"])
-        except ValueError:
-            errors["sunset_date"] = ["Give the day as YYYY-MM-DD."]
-    return request.POST.get("to", ""), replacement, sunset, errors
-
-
-@require_POST
-def component_version_lifecycle(request, pk):
-    """POST the move: without confirm=1 the confirmation page (its impact), with it the move."""
-    catalog_curator_required(request.user)
-    version = get_object_or_404(ComponentVersion.objects.select_related("component"), pk=pk)
-    to, replacement, sunset, errors = _lifecycle_input(request, version)
-    if not errors and request.POST.get("confirm") == "1":
-        try:
-            version_transition(user=request.user, version=version, to=to, replacement=replacement, sunset_date=sunset)
-        except LifecycleError as error:
-            errors["to"] = [str(error)]
-        else:
-            messages.success(request, f"{version.component.name} {version.version} is now {to}.")
-            return redirect("catalog-component", slug=version.component.slug)
-    plan = rebuild_plan(user=request.user, subject=RebuildSubject(component=version.component))
-    using = [p for p in plan.recipes if p.from_version == version.version]
-    alternatives = version.component.versions.filter(lifecycle=Lifecycle.PUBLISHED).exclude(pk=version.pk)
-    return render(request, "curation/catalog_lifecycle_confirm.html", {
-        "version": version, "to": to, "verb": MOVE_VERBS.get(to, "move"), "replacement": replacement,
-        "sunset_date": sunset, "errors": errors, "using": using, "teams": sorted({p.recipe.team.slug for p in using}),
-        "alternatives": alternatives}, status=400 if errors else 200)
+        "base": base, "moves": moves,
+        "offered": [(other.pk, other.name) for other in selectable_bases().exclude(pk=base.pk)],
+        "plan": rebuild_plan(user=request.user, subject=RebuildSubject(base=base))})

@@ -127,3 +127,9 @@ class LifecycleInputSerializer(serializers.Serializer):
                                         help_text="Deprecating: the published version of the same component to move to")
     sunset_date = serializers.DateField(required=False, allow_null=True,
                                         help_text="Deprecating: the day after which the version may be retired")
+
+
+class BaseLifecycleInputSerializer(LifecycleInputSerializer):
+    to = serializers.ChoiceField(choices=Lifecycle.choices, help_text="The state to move the base image to")
+    replacement = serializers.SlugField(required=False, allow_blank=True, max_length=50,
+                                        help_text="Deprecating: the slug of the published base recipes should move to")

@@ -1,13 +1,15 @@
 from django.urls import path
 
-from curation import catalog_views, rebuild_views, views
+from curation import catalog_views, lifecycle_views, rebuild_views, views
 
 urlpatterns = [
     path("builds/<int:pk>/propose-base", views.build_propose_base, name="build-propose-base"),
     path("catalog/", catalog_views.catalog_list, name="catalog-list"),
     path("catalog/components/<slug:slug>", catalog_views.catalog_component, name="catalog-component"),
     path("catalog/bases/<slug:slug>", catalog_views.catalog_base, name="catalog-base"),
-    path("catalog/versions/<int:pk>/lifecycle", catalog_views.component_version_lifecycle, name="component-version-lifecycle"),
+    path("catalog/bases/<slug:slug>/lifecycle", lifecycle_views.base_lifecycle, name="base-lifecycle"),
+    path("catalog/versions/<int:pk>/lifecycle", lifecycle_views.component_version_lifecycle,
+         name="component-version-lifecycle"),
     path("rebuilds/", rebuild_views.rebuild_list, name="rebuild-list"),
     path("rebuilds/new", rebuild_views.rebuild_new, name="rebuild-new"),
     path("rebuilds/<int:pk>", rebuild_views.rebuild_detail, name="rebuild-detail"),

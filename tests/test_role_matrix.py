@@ -194,6 +194,8 @@ MATRIX = {
     "catalog-base": {"GET": (302, 403, 403, 403, 200)},
     "component-version-lifecycle": {"POST": (302, 403, 403, 403, 400)},
     "api-component-version-lifecycle": {"POST": (401, 403, 403, 403, 400)},
+    "base-lifecycle": {"POST": (302, 403, 403, 403, 400)},
+    "api-base-lifecycle": {"POST": (401, 403, 403, 403, 400)},
     "rebuild-list": {"GET": (302, 403, 403, 403, 200)},
     "rebuild-new": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},
     "rebuild-detail": {"GET": (302, 403, 403, 403, 200)},

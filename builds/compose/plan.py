@@ -1,7 +1,7 @@
 """The planner of composed recipes: check what the recipe uses is still allowed, snapshot its
 rows and compose them (builds.services.build_request records the plan)."""
 from builds.compose.composer import compose
-from builds.compose.snapshot import recipe_snapshot, snapshot_as_dict
+from builds.compose.snapshot import base_usable_check, recipe_snapshot, snapshot_as_dict
 from builds.errors import CompositionError
 from builds.models import Recipe
 from builds.plan import BuildPlan
@@ -11,10 +11,9 @@ from builds.team_scripts.packages import package_blocking
 
 
 def composed_plan(recipe: Recipe) -> BuildPlan:
-    if not recipe.base.selectable:
-        raise CompositionError(f"Base image {recipe.base.name} is no longer approved.", {"base": "not approved"})
-    if recipe.build_base_id and not recipe.build_base.selectable:
-        raise CompositionError(f"Build-stage base {recipe.build_base.name} is no longer approved.", {"build_base": "not approved"})
+    base_usable_check(recipe.base)  # before the package's scripts are read: the first thing to fix
+    if recipe.build_base_id:
+        base_usable_check(recipe.build_base, field="build_base")
     findings = package_findings_in_use(recipe)
     if package_blocking(findings):
         errors = [f"{f['script']} line {f['line']}: {f['message']}" for f in findings if f["severity"] == "error"]

@@ -29,6 +29,24 @@ def version_usable_check(version: ComponentVersion) -> None:
     raise CompositionError(message, {component.slug: message})
 
 
+def base_usable_check(base: BaseImage, field: str = "base") -> None:
+    """As version_usable_check, for the base a recipe starts FROM (or builds its package on,
+    `field` "build_base"): a retired, draft or unapproved base is refused, saying what to do.
+    Read as it is now, not as the caller's object last saw it: a base retired meanwhile is refused."""
+    base.refresh_from_db(fields=["approved", "digest", "lifecycle", "replacement"])
+    if base.usable:
+        return
+    what = "Build-stage base" if field == "build_base" else "Base image"
+    if base.approved and base.digest and base.lifecycle == Lifecycle.RETIRED:
+        move_to = base.replacement.name if base.replacement_id else "another base image"
+        message = f"{what} {base.name} is retired and can no longer be built: edit the recipe to use {move_to}."
+    elif base.approved and base.digest and base.lifecycle == Lifecycle.DRAFT:
+        message = f"{what} {base.name} is not published yet: choose a published one."
+    else:
+        message = f"{what} {base.name} is not approved for use."
+    raise CompositionError(message, {field: message})
+
+
 def component_choice(version: ComponentVersion, values: dict) -> ComponentChoice:
     version_usable_check(version)
     component = version.component
@@ -50,6 +68,7 @@ def component_choice(version: ComponentVersion, values: dict) -> ComponentChoice
 
 def snapshot_build(*, base: BaseImage, choices: list[tuple[ComponentVersion, dict]], artifact_name: str = "",
                    artifact_sha256: str = "") -> RecipeSnapshot:
+    base_usable_check(base)
     return RecipeSnapshot(
         base_reference=base_reference(base),
         base_os_family=base.os_family,
@@ -70,6 +89,8 @@ def recipe_snapshot(recipe) -> RecipeSnapshot:
     image_script, image_origin = _script(recipe.shared_image_script, package_scripts.get("image-env", b""))
     build_stage = None
     if build_script or recipe.build_command:
+        if recipe.build_base_id:
+            base_usable_check(recipe.build_base, field="build_base")
         build_stage = BuildStage(
             base_reference=base_reference(recipe.build_base or recipe.base), script=build_script, script_origin=build_origin,
             command=tuple(recipe.build_command), output=recipe.build_output, package_root=package_root, network=network)

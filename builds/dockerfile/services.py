@@ -36,13 +36,14 @@ class DockerfileError(CompositionError):
 
 
 def dockerfile_catalog() -> list[CatalogBase]:
-    """Every pinned base, with whether it may be used and, if not, why (for the message)."""
-    return [CatalogBase(b.slug, b.repository, b.tag, b.digest, b.selectable, _why_not_selectable(b))
+    """Every pinned base, with whether it may be used (a deprecated one still builds until it is
+    retired) and, if not, why (for the message)."""
+    return [CatalogBase(b.slug, b.repository, b.tag, b.digest, b.usable, _why_not_usable(b))
             for b in BaseImage.objects.exclude(digest="")]
 
 
-def _why_not_selectable(base: BaseImage) -> str:
-    if base.selectable:
+def _why_not_usable(base: BaseImage) -> str:
+    if base.usable:
         return ""
     if base.proposal_state in (ProposalState.PENDING, ProposalState.REJECTED):
         return "pending review" if base.pending else "rejected"
@@ -157,4 +158,4 @@ def dockerfile_plan(recipe: Recipe) -> BuildPlan:
 
 
 def _catalog_base(base: BaseImage) -> CatalogBase:
-    return CatalogBase(base.slug, base.repository, base.tag, base.digest, base.selectable)
+    return CatalogBase(base.slug, base.repository, base.tag, base.digest, base.usable)

@@ -11,8 +11,10 @@ from rest_framework.response import Response
 
 from builds.errors import CompositionError
 from builds.models import Recipe
+from builds.recipes.notices import composition_warnings
 from builds.recipes.serializers import (
     BuildInputSerializer,
+    RecipeComposedSerializer,
     RecipeInputSerializer,
     RecipeSerializer,
     RecipeUploadSerializer,
@@ -23,7 +25,7 @@ from builds.recipes.services import recipe_runtime_set, recipe_save, recipe_visi
 from builds.serializers import BuildSerializer
 from builds.services import build_request
 from builds.team_scripts.api import RecipeScriptActions
-from catalog.selectors import catalog_components, selectable_bases
+from catalog.selectors import catalog_components, known_bases
 from portal.rbac import require_team_member, teams_of, visible_teams
 
 
@@ -52,13 +54,15 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
         return Recipe.objects.filter(team__in=visible_teams(self.request.user)).select_related("team", "base")
 
     @extend_schema(request={"application/json": RecipeInputSerializer, "multipart/form-data": RecipeUploadSerializer},
-                   responses={201: RecipeSerializer})
+                   responses={201: RecipeComposedSerializer})
     def create(self, request):
+        """Compose and save a recipe; `warnings` names a deprecated base or version it uses (it
+        builds until retired: each warning says what replaces it and from when)."""
         upload = request.content_type.startswith("multipart/")  # only a multipart body carries the artifact
         data = (RecipeUploadSerializer if upload else RecipeInputSerializer)(data=request.data)
         data.is_valid(raise_exception=True)
         team = member_team_or_403(request.user, data.validated_data["team"])
-        base = selectable_bases().filter(slug=data.validated_data["base"]).first()
+        base = known_bases().filter(slug=data.validated_data["base"]).first()  # a retired one: recipe_save says so
         if base is None:
             raise ValidationError({"base": "Not an approved base image."})
         components = {c.slug: c for c in catalog_components()}
@@ -79,7 +83,8 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
                                           "cap_add": data.validated_data["cap_add"]})
         except CompositionError as error:
             _raise_composition(error)
-        return Response(RecipeSerializer(recipe).data, status=status.HTTP_201_CREATED)
+        recipe.warnings = composition_warnings(base=base, versions=[version for version, _ in choices])
+        return Response(RecipeComposedSerializer(recipe).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RuntimeInputSerializer, responses={200: RecipeSerializer, 400: dict})
     @action(detail=True, methods=["put"], parser_classes=[JSONParser])

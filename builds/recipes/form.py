@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from adapters.registry_names import InvalidName, registry_name_check
 from builds.recipes.runtime import CapabilityError, capabilities_clean
 from catalog.models import BaseImage
-from catalog.selectors import catalog_components, selectable_bases
+from catalog.selectors import catalog_components, known_bases
 from portal.rbac import teams_of
 
 
@@ -40,7 +40,9 @@ def builder_parse(*, user, data, components=None) -> BuilderInput:
         parsed.errors["team"] = "Choose one of your teams." if teams else "You are not in any team yet; ask a platform admin."
     if name_error := image_name_error(parsed.name):
         parsed.errors["name"] = name_error
-    parsed.base = selectable_bases().filter(slug=data.get("base") or "").first()
+    # The builder offers published bases; a deprecated one named (an edit keeps the recipe's) still
+    # builds, with a warning; a retired one is refused by the composer with its reason.
+    parsed.base = known_bases().filter(slug=data.get("base") or "").first()
     if parsed.base is None:
         parsed.errors["base"] = "Choose an approved base image."
     parsed.selected = set(data.getlist("component") if hasattr(data, "getlist") else data.get("component", []))

@@ -77,3 +77,24 @@ class RecipeSerializer(serializers.ModelSerializer):
             {"component": c.version.component.slug, "version": c.version.version, "values": c.values}
             for c in recipe.choices.select_related("version__component")
         ]
+
+
+class LifecycleWarningSerializer(serializers.Serializer):
+    """A deprecated base or component version the recipe uses (builds.recipes.notices)."""
+
+    about = serializers.ChoiceField(["base", "build_base", "component"])
+    slug = serializers.CharField(help_text="The base's or the component's slug")
+    version = serializers.CharField(help_text="The component's version; empty for a base")
+    lifecycle = serializers.CharField(source="kind", help_text="deprecated: it still builds until it is retired")
+    replacement = serializers.CharField(source="replacement_slug", help_text="What to move to; empty when none was named")
+    sunset_date = serializers.DateField(allow_null=True, help_text="After this day it may be retired")
+    message = serializers.CharField()
+
+
+class RecipeComposedSerializer(RecipeSerializer):
+    """A recipe as saved, with the warnings its composition gave."""
+
+    warnings = LifecycleWarningSerializer(many=True, read_only=True, help_text="Deprecated base or versions it uses")
+
+    class Meta(RecipeSerializer.Meta):
+        fields = RecipeSerializer.Meta.fields + ["warnings"]

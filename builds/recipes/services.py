@@ -90,9 +90,8 @@ def recipe_save(*, user, team, name: str, base: BaseImage, choices, artifact=Non
     the recipe's runtime settings (a new recipe gets none)."""
     require_team_member(user, team)
     runtime = runtime_clean(runtime) if runtime is not None else None
-    if not base.selectable:
-        raise CompositionError(f"Base image {base.name} is not approved for use.", {"base": "not approved"})
-    # The lifecycle as it is now, not as the caller's objects last read it: a version retired meanwhile is refused.
+    # The lifecycle as it is now, not as the caller's objects last read it: a version retired meanwhile
+    # is refused (the base is read again by the composition below).
     lifecycles = dict(ComponentVersion.objects.filter(pk__in=[v.pk for v, _ in choices]).values_list("pk", "lifecycle"))
     for version, _ in choices:
         version.lifecycle = lifecycles.get(version.pk, version.lifecycle)

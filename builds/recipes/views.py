@@ -12,7 +12,7 @@ from builds.dockerfile.views import dockerfile_form
 from builds.errors import CompositionError
 from builds.models import Recipe
 from builds.recipes.form import builder_parse
-from builds.recipes.notices import recipe_version_notices
+from builds.recipes.notices import composition_warnings, recipe_version_notices
 from builds.recipes.services import recipe_preview, recipe_save, recipe_visibility_set
 from builds.selectors import visible_recipe_or_404
 from builds.services import answered_message, build_request
@@ -38,6 +38,7 @@ def _preview_context(request, parsed):
     except CompositionError as error:
         context["preview_errors"] = error.errors or {"recipe": str(error)}
     context["expected_checks"] = _expected_checks(parsed, context["dockerfile"])
+    context["preview_warnings"] = composition_warnings(base=parsed.base, versions=[v for v, _ in parsed.choices])
     return context
 
 
@@ -55,13 +56,25 @@ def _expected_checks(parsed, dockerfile: str = ""):
                            runtime=parsed.runtime, dockerfile=dockerfile)
 
 
+def _version_named(component, values):
+    """The version of `component` the form names, if it names one the team may see."""
+    named = (values or {}).get(f"version-{component.slug}")
+    return next((v for v in component.known_versions if v.version == named), None) if named else None
+
+
 def _component_rows(components, values, errors):
-    """Each published component with its parameter fields, current values and errors, for the form."""
+    """Each published component with its parameter fields, current values and errors, for the form;
+    the versions to choose from are the published ones and the one the recipe names (a deprecated
+    one is kept, with a warning in the preview, until the team moves)."""
     rows = []
     for component in components:
-        if not component.published_versions:
+        named = _version_named(component, values)
+        offered = list(component.published_versions)
+        if named is not None and named not in offered:
+            offered.append(named)
+        if not offered:
             continue
-        version = component.published_versions[0]
+        version = named or offered[0]
         fields = []
         for spec in version.parameters:
             field_name = f"param-{component.slug}-{spec['name']}"
@@ -70,7 +83,8 @@ def _component_rows(components, values, errors):
                 value = ""  # refused: the page does not send a private key back either
             fields.append({"name": field_name, "spec": spec, "value": value or "",
                            "error": errors.get(f"{component.slug}.{spec['name']}", "")})
-        rows.append({"component": component, "version": version, "fields": fields, "error": errors.get(component.slug, "")})
+        rows.append({"component": component, "version": version, "versions": offered, "fields": fields,
+                     "error": errors.get(component.slug, "")})
     return rows
 
 
@@ -109,6 +123,8 @@ def _builder(request, recipe: Recipe | None = None):
         if recipe is None and "component" not in values and any(c.slug == NON_ROOT_OPTION for c in components):
             values.setlist("component", [NON_ROOT_OPTION])
     parsed = builder_parse(user=request.user, data=values, components=components)
+    if parsed.base is not None and parsed.base not in bases:
+        bases.append(parsed.base)  # a deprecated base the recipe keeps, shown with its warning
     context = {"bases": bases, "teams": teams_of(request.user), "values": values, "recipe": recipe,
                "time_zones": sorted(known_time_zones()), "selected": parsed.selected, "errors": {}}
     context.update(_preview_context(request, parsed))

@@ -3,6 +3,7 @@ shared team scripts it uses instead of the package's own `.paas` files. Writes g
 from django.db import transaction
 
 from builds.compose.build_stage import BuildStageError, build_command_clean, relative_path_clean
+from builds.compose.snapshot import base_usable_check
 from builds.errors import CompositionError
 from builds.models import Recipe, TeamScript
 from portal.audit import audit_record
@@ -22,8 +23,7 @@ def package_findings_in_use(recipe: Recipe) -> list[dict]:
 def build_base_check(recipe: Recipe, build_base) -> None:
     if build_base is None:
         return
-    if not build_base.selectable:
-        raise CompositionError(f"{build_base.name} is not an approved base image.", {"build_base": "not approved"})
+    base_usable_check(build_base, field="build_base")
     if not build_base.build_base and build_base.pk != recipe.base_id:
         raise CompositionError(f"{build_base.name} is not offered as a build-stage base; use the recipe's base or one "
                                "the platform admins flagged for builds.", {"build_base": "not a build base"})

@@ -106,12 +106,23 @@
     if (summary && summary.hasAttribute("tabindex")) { summary.focus(); }
   });
 
-  // On a phone the main navigation is a strip that scrolls sideways; a link that Tab reaches at its
-  // edge stays mostly hidden (chromium does not scroll the strip for it), so bring it fully into view.
-  document.addEventListener("focusin", function (event) {
-    var link = event.target;
-    if (link.closest && link.closest("header nav")) { link.scrollIntoView({ block: "nearest", inline: "nearest" }); }
-  });
+  // The Menu button of narrow screens (portal.css shows it only there): Enter or Space opens and
+  // closes the navigation it controls; Escape inside it closes it and gives the focus back.
+  function setupMenu() {
+    var toggle = document.getElementById("menu-toggle");
+    var menu = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
+    if (!menu) { return; }
+    function isOpen() { return toggle.getAttribute("aria-expanded") === "true"; }
+    toggle.addEventListener("click", function () { toggle.setAttribute("aria-expanded", isOpen() ? "false" : "true"); });
+    document.addEventListener("keydown", function (event) {
+      var inside = menu.contains(document.activeElement) || document.activeElement === toggle;
+      if (event.key === "Escape" && isOpen() && inside && toggle.offsetParent !== null) {
+        toggle.setAttribute("aria-expanded", "false");
+        toggle.focus();
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", setupMenu);
 
   // After an htmx swap that replaced the control the user activated (the trend period links),
   // move focus to the new content's heading instead of losing it to <body>.

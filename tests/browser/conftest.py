@@ -46,3 +46,11 @@ def page(chromium_path):
     from django.db import connections
 
     connections.close_all()
+
+
+def main_nav(page):
+    """The main navigation, opened first where it sits behind the Menu button (narrow screens)."""
+    toggle = page.locator("#menu-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
+        toggle.click()
+    return page.get_by_role("navigation", name="Main")

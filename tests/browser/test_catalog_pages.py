@@ -6,7 +6,7 @@ import pytest
 from builds.recipes.services import recipe_save
 from catalog.models import ComponentVersion, Lifecycle
 from portal.models import AuditEvent, GlobalRole
-from tests.browser.conftest import SHOTS
+from tests.browser.conftest import SHOTS, main_nav
 from tests.browser.test_compliance_pages import log_in
 from tests.browser.test_people_and_teams import _fits
 from tests.factories import UserFactory, with_role
@@ -25,7 +25,7 @@ def test_an_admin_deprecates_a_version_and_the_member_sees_the_notice(portal_url
     page.set_viewport_size({"width": width, "height": 900})
     log_in(page, portal_url, "pat")
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Catalog", exact=True).click()
+    main_nav(page).get_by_role("link", name="Catalog", exact=True).click()
     page.locator("#catalog-components").get_by_role("link", name="Non-root runtime user").click()
     used_by = page.locator("#used-by tbody tr")
     assert used_by.count() == 1 and "payments" in used_by.first.inner_text()

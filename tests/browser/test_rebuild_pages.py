@@ -13,7 +13,7 @@ from catalog.models import ComponentVersion
 from curation.models import RebuildBatch
 from portal.models import GlobalRole
 from tests.browser.axe import axe_check
-from tests.browser.conftest import SHOTS
+from tests.browser.conftest import SHOTS, main_nav
 from tests.browser.test_compliance_pages import log_in
 from tests.browser.test_people_and_teams import _fits
 from tests.factories import UserFactory, with_role
@@ -34,7 +34,7 @@ def test_an_admin_plans_dry_runs_runs_and_follows_a_rebuild(portal_url, page, me
     page.set_viewport_size({"width": width, "height": 900})
     log_in(page, portal_url, "pat")
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Rebuilds").click()
+    main_nav(page).get_by_role("link", name="Rebuilds").click()
     page.get_by_text("No rebuild yet.").wait_for()
     axe_check(page, f"rebuild-00-none-{width}")
     page.get_by_role("link", name="Plan a rebuild").first.click()
