@@ -1,5 +1,6 @@
-"""Pages for recipes: the builder (new and edit, with its live preview), the recipe page and
-its Build button. Each view starts with one access helper."""
+"""Pages for recipes: the builder (new and edit, with its live preview), the recipe page and its
+Build button, which asks first when the policy will block the image. Each view starts with one
+access helper."""
 import hashlib
 
 from django.contrib import messages
@@ -15,9 +16,9 @@ from builds.recipes.form import builder_parse
 from builds.recipes.notices import recipe_version_notices
 from builds.recipes.services import recipe_preview, recipe_save, recipe_visibility_set
 from builds.selectors import visible_recipe_or_404
-from builds.services import answered_message, build_request
+from builds.services import BuildExpectedBlocked, answered_message, build_request
 from builds.team_scripts.views import recipe_scripts_context
-from builds.views import after_recipe_saved
+from builds.views import after_recipe_saved, build_confirmation_needed
 from catalog.parameters import known_time_zones, private_key_found
 from catalog.selectors import catalog_components, selectable_bases
 from compliance.door import checks_expected
@@ -115,8 +116,8 @@ def _builder(request, recipe: Recipe | None = None):
     status = 200
     if request.method == "POST" and request.POST.get("action") != "preview":
         context["errors"] = dict(parsed.errors)
-        blocked = [title for state, title, _ in context.get("expected_checks") or [] if state == "fail"]
-        if not parsed.errors and request.POST.get("action") == "build" and blocked:
+        blocked = build_confirmation_needed(request, context.get("expected_checks"))
+        if not parsed.errors and blocked:
             # A build the policy is known to block: say so and ask, rather than spend a build on it.
             context["confirm_blocked"] = blocked
         elif not parsed.errors:
@@ -181,9 +182,16 @@ def recipe_visibility(request, pk):
 
 @require_POST
 def recipe_build(request, pk):
+    """The recipe page's Build button: asks first (a page of its own, nothing built) when the policy
+    is known to block the image; builds once confirmed (confirm=1)."""
     recipe = visible_recipe_or_404(request.user, pk)
-    try:
-        build = build_request(user=request.user, recipe=recipe, no_cache=request.POST.get("no_cache") == "1")
+    no_cache, confirmed = request.POST.get("no_cache") == "1", request.POST.get("confirm") == "1"
+    try:  # once confirmed, the expected failures are still worked out: the audit log records them
+        build = build_request(user=request.user, recipe=recipe, no_cache=no_cache, ask_if_blocked=not confirmed,
+                              report_expected=confirmed)
+    except BuildExpectedBlocked as blocked:
+        return render(request, "builds/recipe_build_confirm.html",
+                      {"recipe": recipe, "failures": blocked.failures, "no_cache": no_cache})
     except CompositionError as error:
         messages.error(request, f"Cannot build: {error}")
         return redirect("recipe-detail", pk=recipe.pk)
