@@ -83,7 +83,17 @@
     }
   }
   document.addEventListener("DOMContentLoaded", function () { revealPreviewActions(); });
-  document.addEventListener("htmx:afterSwap", function (event) { revealPreviewActions(event.target); });
+  var copied = null;  // the last link copied: {href, text, at}
+  document.addEventListener("htmx:afterSwap", function (event) {
+    revealPreviewActions(event.target);
+    // Leaving a field refreshes the preview, often just as Copy link is clicked: a copy of the same
+    // link a moment ago stays said in the new preview.
+    var button = event.target.querySelector && event.target.querySelector("[data-copy-link]");
+    if (!button || !copied || Date.now() - copied.at > 10000) { return; }
+    var link = document.getElementById(button.dataset.copyLink), done = document.getElementById(button.dataset.done);
+    if (link && done && link.href === copied.href) { done.textContent = copied.text; done.hidden = false; }
+    if (document.activeElement === document.body) { button.focus(); }  // the button pressed was replaced
+  });
   // Copy link: the link's full address to the clipboard, said on screen beside the button and to
   // screen readers through the page's status region.
   document.addEventListener("click", function (event) {
@@ -95,6 +105,7 @@
     function say(text) {
       if (done) { done.textContent = text; done.hidden = false; }
       if (status) { status.textContent = text; }
+      copied = { href: link.href, text: text, at: Date.now() };
     }
     if (!link) { return; }
     navigator.clipboard.writeText(link.href).then(function () {
