@@ -62,3 +62,23 @@ class BuildSerializer(serializers.ModelSerializer):
                 "results": verdict.results, "policy_version": verdict.policy_version,
                 "ruleset_version": verdict.ruleset_version, "ruleset": verdict.ruleset,
                 "database_version": verdict.database_version, "created": verdict.created}
+
+
+class ExpectedFailureSerializer(serializers.Serializer):
+    rule = serializers.CharField(help_text="The policy rule kind, e.g. non-root-user")
+    title = serializers.CharField()
+    detail = serializers.CharField(help_text="Why it is expected to fail, and what to change")
+
+
+class RequestedBuildSerializer(BuildSerializer):
+    """A build just requested: the build, and what the policy is known to block before it was built
+    (the pages ask for a confirmation first; the API builds and says so)."""
+
+    expected_failures = serializers.SerializerMethodField()
+
+    class Meta(BuildSerializer.Meta):
+        fields = [*BuildSerializer.Meta.fields, "expected_failures"]
+
+    @extend_schema_field(ExpectedFailureSerializer(many=True))
+    def get_expected_failures(self, build) -> list[dict]:
+        return [{"rule": f.rule, "title": f.title, "detail": f.detail} for f in getattr(build, "expected_failures", [])]

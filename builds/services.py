@@ -7,10 +7,11 @@ from django.utils import timezone
 from builds.compose.plan import composed_plan
 from builds.dockerfile.services import dockerfile_plan
 from builds.models import Build, Recipe
+from builds.plan import BuildPlan
 from builds.recipes.names import recipe_buildable_check
 from builds.tasks import build_dispatch
+from compliance.door import ExpectedCheck, build_verdict_current, checks_expected, dockerfile_checks_expected, expected_failures
 from compliance.door import build_publish as gate_publish
-from compliance.door import build_verdict_current
 from portal.audit import audit_record
 from portal.rbac import require_team_member
 
@@ -42,15 +43,51 @@ def answered_message(build: Build) -> str:
             "today's rules and vulnerability data, so no new build was needed. Tick \"Rebuild every step\" to build anew.")
 
 
-def build_request(*, user, recipe: Recipe, no_cache: bool = False, reason: str = "") -> Build:
+class BuildExpectedBlocked(Exception):
+    """The policy is known to block the image this build would make, and the caller asked to be
+    told before building it (the pages, until the user confirms)."""
+
+    def __init__(self, failures: list[ExpectedCheck]):
+        super().__init__("The policy will block this image: " + "; ".join(f"{f.title}: {f.detail}" for f in failures))
+        self.failures = failures
+
+
+def plan_expected_checks(recipe: Recipe, plan: BuildPlan) -> list[ExpectedCheck]:
+    """What the policy will say of the image `plan` makes, as far as it is known before the build
+    (compliance.door; the same checks the forms show while the recipe is written)."""
+    runtime = plan.snapshot.get("runtime") or {}
+    if recipe.kind == Recipe.Kind.DOCKERFILE:
+        return dockerfile_checks_expected(team=recipe.team, base=recipe.base, dockerfile=plan.dockerfile,
+                                          build_args=plan.snapshot.get("build_args") or {}, runtime=runtime)
+    return checks_expected(team=recipe.team, base=recipe.base, runtime=runtime, dockerfile=plan.dockerfile,
+                           component_slugs={c["slug"] for c in plan.snapshot.get("components", [])})
+
+
+def build_request(*, user, recipe: Recipe, no_cache: bool = False, reason: str = "", ask_if_blocked: bool = False,
+                  report_expected: bool = False) -> Build:
     """Plan the recipe's build (CompositionError when it cannot be built), record the plan on a
     new Build and queue it once the row is committed; `reason` says why, when not the team asked.
 
     Without `no_cache`, a request the recipe's published build already answers (build_answering)
-    returns that build, marked `answered_by_existing = True`, at once: nothing is queued."""
+    returns that build, marked `answered_by_existing = True`, at once: nothing is queued.
+
+    `ask_if_blocked`: when the policy is known to block the image (plan_expected_checks), raise
+    BuildExpectedBlocked and build nothing; the pages ask the user, then call again without it.
+    `report_expected`: build anyway, and say what is expected to fail on the returned build's
+    `expected_failures` (the API's answer)."""
     require_team_member(user, recipe.team)
     recipe_buildable_check(recipe)
     plan = PLANNERS[recipe.kind](recipe)
+    failures = expected_failures(plan_expected_checks(recipe, plan)) if ask_if_blocked or report_expected else []
+    if ask_if_blocked and failures:
+        raise BuildExpectedBlocked(failures)
+    build = _build_record(user=user, recipe=recipe, plan=plan, no_cache=no_cache, reason=reason, failures=failures)
+    build.expected_failures = failures
+    return build
+
+
+def _build_record(*, user, recipe: Recipe, plan: BuildPlan, no_cache: bool, reason: str,
+                  failures: list[ExpectedCheck]) -> Build:
     if not no_cache and (answer := build_answering(recipe, plan.composition_sha256)) is not None:
         audit_record(actor=user, action="build.answered", target=answer, team=recipe.team,
                      composition=plan.composition_sha256, **({"reason": reason[:300]} if reason else {}))
@@ -73,8 +110,10 @@ def build_request(*, user, recipe: Recipe, no_cache: bool = False, reason: str =
             reason=reason[:300],
             steps={step: {"status": "pending"} for step in Build.STEPS},
         )
+        # A build requested although the policy is known to block it says so in the log.
         audit_record(actor=user, action="build.requested", target=build, team=recipe.team, kind=recipe.kind,
-                     **({"reason": reason[:300]} if reason else {}))
+                     **({"reason": reason[:300]} if reason else {}),
+                     **({"expected_failures": [f.rule for f in failures]} if failures else {}))
         transaction.on_commit(lambda: build_dispatch(build.pk))
     return build
 

@@ -13,7 +13,7 @@ from builds.models import Build, BuildLogChunk, Recipe
 from builds.selectors import visible_build_or_404
 from builds.services import answered_message, build_cancel, build_request
 from builds.services import build_publish as publish
-from compliance.door import GateClosed, build_reevaluate, build_signature, build_standing
+from compliance.door import GateClosed, build_reevaluate, build_signature, build_standing, expected_failures
 from portal.csv_export import csv_response
 from portal.rbac import teams_of, visible_teams
 
@@ -22,12 +22,19 @@ def after_recipe_saved(request, recipe: Recipe):
     """Where the recipe forms go once a recipe is saved: its new build when the user pressed
     "Save and build", else the recipe page."""
     if request.POST.get("action") in ("build", "build-anyway"):
-        build = build_request(user=request.user, recipe=recipe)
+        # "Build anyway": the audit log records what the policy was expected to block.
+        build = build_request(user=request.user, recipe=recipe, report_expected=request.POST.get("action") == "build-anyway")
         if getattr(build, "answered_by_existing", False):
             messages.info(request, answered_message(build))
         return redirect("build-detail", pk=build.pk)
     messages.success(request, f"Recipe {recipe} saved.")
     return redirect("recipe-detail", pk=recipe.pk)
+
+
+def build_confirmation_needed(request, expected_checks) -> list:
+    """The expected failures to ask about before a form's "Save and build" ([] for any other button,
+    and once the user pressed "Build anyway"): nothing is saved or built until the user confirms."""
+    return expected_failures(expected_checks or []) if request.POST.get("action") == "build" else []
 
 
 BUILD_LIST_ROWS = 200

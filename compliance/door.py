@@ -6,28 +6,33 @@ pyproject.toml checks it).
 - assess it (the verdict under the team's rules);
 - publish it, through the gate, which holds every publication rule (the owning team, a current
   passing verdict, the team's own repositories);
-- what the policy will say about a recipe before it is built, and hadolint's findings on a
-  Dockerfile, for the forms' previews;
+- what the policy will say about a recipe (composed, or a team's own Dockerfile) before it is
+  built, and hadolint's findings on a Dockerfile, for the forms' previews and confirmations;
 - the secret patterns the build log masks;
 - what the image page says of a published image's signature and attested verdict, of a verdict
   that is no longer current, and of a published image that stopped passing; re-evaluating on request;
 - a security reviewer's queue for the home page (pending exceptions, published images now blocked);
 - whether a published build's passing verdict is current, so an identical request can be answered by it.
 """
-import io
 import subprocess
 from dataclasses import dataclass
-from types import SimpleNamespace
 
-from dockerfile_parse import DockerfileParser
-
+from builds.dockerfile.final_stage import FinalStage, RuntimeUser, final_stage_read
 from compliance.attestations.verification import build_signature_summary
 from compliance.gate import GateClosed, image_publish
 from compliance.policy.change import verdict_reevaluate_requested
 from compliance.policy.currency import verdict_staleness
 from compliance.policy.evaluation import data_max_age_days, verdict_evaluate
-from compliance.policy.lint import dockerfile_lint
-from compliance.policy.rules import rule_no_secrets_in_env, rule_runtime_privileges
+from compliance.policy.expected import (
+    ExpectedCheck,
+    as_the_team_sees,
+    env_secrets_expected,
+    expected_failures,
+    history_secrets_expected,
+    lint_expected,
+    runtime_user_expected,
+)
+from compliance.policy.lint import dockerfile_lint_cached
 from compliance.policy.ruleset import ruleset_for
 from compliance.review_queue import ReviewQueue, review_queue
 from compliance.sbom.secret_rules import RULES
@@ -38,7 +43,7 @@ from compliance.vulndb.matching import scan_match
 from compliance.vulndb.store import database_version
 
 __all__ = ["GateClosed", "ScanSummary", "Assessment", "build_scan", "build_assess", "build_publish",
-           "checks_expected", "dockerfile_findings", "secret_token_patterns", "build_signature", "build_standing",
+           "checks_expected", "dockerfile_checks_expected", "ExpectedCheck", "expected_failures", "dockerfile_findings", "secret_token_patterns", "build_signature", "build_standing",
            "build_reevaluate", "ReviewQueue", "review_queue", "build_verdict_current"]
 
 
@@ -113,53 +118,64 @@ def build_reevaluate(build, *, actor):
     return verdict_reevaluate_requested(build=build, actor=actor)
 
 
-def checks_expected(*, team, base, component_slugs: set[str], runtime: dict, dockerfile: str = "") -> list[tuple[str, str, str]]:
-    """What the policy will say, as far as it can be known before the build (never the scan):
-    (state, title, detail) rows, state pass, fail, warn or unknown; only the rules the team's
-    images face. The runtime rule needs nothing from the image, so it is evaluated for real, and
-    the ENV lines of the composed `dockerfile` go through the same secret rule as the image's."""
+def checks_expected(*, team, base, component_slugs: set[str], runtime: dict, dockerfile: str = "") -> list[ExpectedCheck]:
+    """What the policy will say of a composed recipe, as far as it can be known before the build
+    (never the scan): only the rules the team's images face (compliance.policy.expected). The
+    non-root user is the builder's option; the ENV lines and the steps the history keeps are read
+    from the composed `dockerfile` with the image rules' own secret detection."""
+    final = _final_stage(dockerfile)
     checks = [
-        ("pass" if base and base.approved else "fail", "Approved base image", base.name if base else "no base chosen"),
-        ("pass" if "runtime-user" in component_slugs else "fail", "Non-root user",
-         "runs as user app" if "runtime-user" in component_slugs else "tick 'Non-root runtime user' or the image is blocked"),
-        _env_secrets_expected(dockerfile),
+        ExpectedCheck("approved-base", "pass" if base and base.approved else "fail", "Approved base image",
+                      base.name if base else "no base chosen"),
+        ExpectedCheck("non-root-user", "pass" if "runtime-user" in component_slugs else "fail", "Non-root user",
+                      "runs as user app" if "runtime-user" in component_slugs else "tick 'Non-root runtime user' or the image is blocked"),
+        env_secrets_expected(final),
+        history_secrets_expected(final),
     ]
-    if team is None:
-        return checks
-    ruleset = ruleset_for(team)
-    kinds = {"Approved base image": "approved-base", "Non-root user": "non-root-user", "No secrets in ENV": "no-secrets-in-env"}
-    shown = []
-    for state, title, detail in checks:
-        rule = ruleset.get(kinds[title])
-        if rule is not None:
-            shown.append(("warn" if state == "fail" and rule.action == "warn" else state, title, detail))
-    rule = ruleset.get("runtime-privileges")
-    if rule is not None and not rule.error:
-        result = rule_runtime_privileges(runtime, **rule.params)
-        state = "pass" if result.status == "pass" else ("warn" if rule.action == "warn" else "fail")
-        shown.append((state, result.title, result.message))
-    return shown
+    return as_the_team_sees(team, checks, runtime)
 
 
-def _env_secrets_expected(dockerfile: str) -> tuple[str, str, str]:
-    title = "No secrets in ENV"
+def dockerfile_checks_expected(*, team, base, dockerfile: str, build_args: dict, runtime: dict) -> list[ExpectedCheck]:
+    """The same for a team's own Dockerfile, already resolved (every FROM an approved base; `base`
+    the final stage's): its final USER, ENV and history steps, and hadolint's errors."""
+    final = _final_stage(dockerfile, build_args)
+    checks = [
+        ExpectedCheck("approved-base", "pass", "Approved base image", f"every FROM is an approved base; the image starts from {base.name}"),
+        runtime_user_expected(final.user if final else RuntimeUser(), base_name=base.name, base_user=_base_user(base)),
+        env_secrets_expected(final),
+        history_secrets_expected(final),
+        lint_expected(dockerfile),
+    ]
+    return as_the_team_sees(team, checks, runtime)
+
+
+def _final_stage(dockerfile: str, build_args: dict | None = None) -> FinalStage | None:
     if not dockerfile:
-        return "unknown", title, "checked on the built image"
+        return None
     try:
-        env = DockerfileParser(fileobj=io.BytesIO(dockerfile.encode())).envs
-    except Exception:  # a Dockerfile the parser cannot read: hadolint's findings say why
-        return "unknown", title, "checked on the built image"
-    result = rule_no_secrets_in_env(SimpleNamespace(config={"config": {"Env": [f"{k}={v}" for k, v in env.items()]}}))
-    if result.status == "pass":
-        return "pass", title, "none in the Dockerfile's ENV lines (the base image's are checked on the built image)"
-    return "fail", title, result.message
+        return final_stage_read(dockerfile, build_args)
+    except ValueError:  # a Dockerfile the parser cannot read: the resolver's and hadolint's findings say why
+        return None
+
+
+def _base_user(base) -> str:
+    """The non-root user a custom base runs as, read from its source build's latest verdict ("" when
+    the base is curated, or its image runs as root or was never judged)."""
+    if base.source_build_id is None:
+        return ""
+    verdict = base.source_build.verdicts.order_by("-created", "-pk").first()
+    result = next((r for r in (verdict.results if verdict else []) if r.get("rule") == "non-root-user"), None)
+    if result is None or result.get("status") != "pass":
+        return ""
+    evidence = result.get("evidence") or {}
+    return f"{evidence.get('user', '')} (uid {evidence.get('uid')})" if "uid" in evidence else str(evidence.get("user", ""))
 
 
 def dockerfile_findings(dockerfile: str) -> tuple[list[dict], str]:
     """hadolint's findings before the build, as the policy will see them, and "" or why hadolint
     could not run (the page then says so instead of showing no findings)."""
     try:
-        return dockerfile_lint(dockerfile, timeout=10), ""
+        return dockerfile_lint_cached(dockerfile, timeout=10), ""  # the expected lint check then reads the cache
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
         return [], f"hadolint could not run: {error}"
 

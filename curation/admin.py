@@ -1,15 +1,19 @@
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from adapters.registry import RegistryError
 from catalog.models import BaseImage, Component, ComponentVersion, Lifecycle
 from catalog.services import base_image_pin
-from curation.models import RebuildMode
 from curation.proposals import ProposalError, base_approve, base_reject
-from curation.rebuild_plans import RebuildError, RebuildSubject, batch_counts, batch_items, rebuild_run, rebuild_subject
+from curation.rebuild_plans import RebuildError, rebuild_subject
 from curation.usage import recipes_using_base, recipes_using_component
 from portal.admin_site import AuditedAdmin, PlatformAdminOnly
+from portal.audit import audit_record
 
 
 def _used_by(recipes, subject: str, catalog_page: str) -> str:
@@ -25,18 +29,18 @@ def _used_by(recipes, subject: str, catalog_page: str) -> str:
     return format_html("{}{}<ul>{}</ul>", page, plan, mark_safe("".join(rows)))
 
 
-def _rebuild(modeladmin, request, subject: RebuildSubject):
-    """The actions run the same rebuild as the Rebuilds page (a batch with its progress page)."""
-    try:
-        batch = rebuild_run(user=request.user, subject=subject, mode=RebuildMode.ALL)
-    except RebuildError as error:
-        modeladmin.message_user(request, str(error), messages.WARNING)
-        return
-    counts = batch_counts(batch_items(batch))
-    modeladmin.message_user(request, format_html(
-        '<a href="{}">Rebuild #{}</a> of {}: {} builds requested; {} recipes failed to compose.',
-        reverse("rebuild-detail", args=[batch.pk]), batch.pk, subject.label, counts["requested"] + counts["building"],
-        counts["compose-failed"]), messages.ERROR if counts["compose-failed"] else messages.SUCCESS)
+def _plan(modeladmin, request, subjects: list[tuple[str, dict]]):
+    """The rebuild actions open the Rebuilds page's plan (impact and dry run, then a confirmation)
+    instead of running: a rebuild is planned, then run, whichever door it starts from. One subject:
+    its plan; several: a link to each plan, since a plan is of one base or one component."""
+    plans = [(label, f"{reverse('rebuild-new')}?{urlencode(query)}") for label, query in subjects]
+    if len(plans) == 1:
+        return HttpResponseRedirect(plans[0][1])
+    if plans:
+        modeladmin.message_user(request, format_html(
+            "A rebuild is planned for one base or component at a time; open each plan (impact and dry run, then run): {}.",
+            format_html_join(", ", '<a href="{}">{}</a>', ((url, label) for label, url in plans))), messages.INFO)
+    return None
 
 
 class LifecycleReadOnly:
@@ -94,11 +98,19 @@ class BaseImageAdmin(LifecycleReadOnly, AuditedAdmin, PlatformAdminOnly, admin.M
     def recipe_count(self, base):
         return recipes_using_base(base).count()
 
-    @admin.action(description="Pin to the registry's current digest and rebuild every recipe using it")
+    @admin.action(description="Pin to the registry's current digest, then plan a rebuild of every recipe using it")
     def repin_and_rebuild(self, request, queryset):
+        pinned = []
         for base in queryset:
-            base_image_pin(base=base)
-            _rebuild(self, request, RebuildSubject(base=base))
+            before = base.digest
+            try:
+                base_image_pin(base=base)
+            except RegistryError as error:
+                self.message_user(request, f"{base.slug}: not pinned, the registry answered {error}.", messages.ERROR)
+                continue
+            audit_record(actor=request.user, action="catalog.baseimage.pinned", target=base, before=before, digest=base.digest)
+            pinned.append((base.name, {"subject": f"base:{base.slug}"}))
+        return _plan(self, request, pinned)
 
 
 class ComponentVersionInline(PlatformAdminOnly, admin.TabularInline):
@@ -123,15 +135,17 @@ class ComponentAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
         return (_used_by(recipes_using_component(component), f"component:{component.slug}",
                         reverse("catalog-component", args=[component.slug])) if component.pk else "-")
 
-    @admin.action(description="Move every recipe to the latest published version and rebuild it")
+    @admin.action(description="Plan moving every recipe to the latest published version and rebuilding it")
     def upgrade_and_rebuild(self, request, queryset):
+        plannable = []
         for component in queryset:
             try:
-                subject = rebuild_subject(component=component.slug, upgrade=True)
+                rebuild_subject(component=component.slug, upgrade=True)
             except RebuildError as error:
                 self.message_user(request, f"{component.name}: {error}", messages.ERROR)
             else:
-                _rebuild(self, request, subject)
+                plannable.append((component.name, {"subject": f"component:{component.slug}", "upgrade": "1"}))
+        return _plan(self, request, plannable)
 
 
 @admin.register(ComponentVersion)

@@ -21,6 +21,7 @@ from builds.recipes.names import recipe_name_check
 from builds.recipes.runtime import runtime_snapshot
 from catalog.models import BaseImage, ProposalState
 from catalog.parameters import PRIVATE_KEY_REFUSED, private_key_found
+from compliance.door import ExpectedCheck, dockerfile_checks_expected
 from portal.audit import audit_record
 from portal.rbac import require_team_member
 
@@ -67,6 +68,14 @@ def dockerfile_check(*, dockerfile: str, build_args: dict) -> ResolvedDockerfile
         return dockerfile_resolve(dockerfile, build_args=build_args, context=context)
     except DockerfileRefused as refused:
         raise DockerfileError(refused)
+
+
+def dockerfile_expected(*, team, resolved: ResolvedDockerfile, build_args: dict, runtime: dict) -> list[ExpectedCheck]:
+    """What the policy will say of the image a resolved Dockerfile makes, before it is saved or
+    built (the form's checks, and its question before a build the policy will block)."""
+    base = BaseImage.objects.get(slug=resolved.final_base_slug)
+    return dockerfile_checks_expected(team=team, base=base, dockerfile=resolved.dockerfile, build_args=build_args,
+                                      runtime=runtime)
 
 
 def build_args_parse(text: str) -> dict[str, str]:

@@ -1,14 +1,24 @@
-"""Pages for Dockerfile recipes: the form with its live check, errors shown against each line."""
+"""Pages for Dockerfile recipes: the form with its live check (errors shown against each line, then
+what the policy will say of the image), asking before a build the policy will block."""
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from builds.dockerfile.services import DockerfileError, build_args_parse, dockerfile_check, recipe_save_dockerfile
+from builds.dockerfile.services import (
+    DockerfileError,
+    build_args_parse,
+    dockerfile_check,
+    dockerfile_expected,
+    recipe_save_dockerfile,
+)
 from builds.errors import CompositionError
 from builds.models import Recipe
 from builds.recipes.form import image_name_error
-from builds.views import after_recipe_saved
-from compliance.door import dockerfile_findings
+from builds.recipes.runtime import runtime_snapshot
+from builds.views import after_recipe_saved, build_confirmation_needed
+from compliance.door import dockerfile_findings, expected_failures
 from portal.rbac import teams_of
+
+NEW_RECIPE_RUNTIME = {"privileged": False, "cap_add": []}  # a new recipe's, until set (API or recipe page)
 
 
 def _annotated(text: str, line_errors: list[dict]) -> list[dict]:
@@ -22,8 +32,9 @@ def _annotated(text: str, line_errors: list[dict]) -> list[dict]:
     return [{"number": n, "text": line, "errors": by_line.get(n, [])} for n, line in enumerate(lines, 1)]
 
 
-def _check_context(values) -> dict:
-    """Resolve the form's Dockerfile and build arguments: the pinned result or the errors by line."""
+def _check_context(values, *, team, runtime: dict) -> dict:
+    """Resolve the form's Dockerfile and build arguments: the pinned result and what the policy will
+    say of its image (for `team`, whose rules apply), or the errors by line."""
     text = values.get("dockerfile") or ""
     context = {"line_errors": [], "general_errors": [], "resolved": None, "errors": {}}
     try:
@@ -36,20 +47,27 @@ def _check_context(values) -> dict:
         context["errors"].update(error.errors or {"dockerfile": str(error)})
     if context["resolved"] is not None:
         context["lint"], context["lint_problem"] = dockerfile_findings(context["resolved"].dockerfile)
+        context["expected_checks"] = dockerfile_expected(team=team, resolved=context["resolved"], build_args=build_args,
+                                                         runtime=runtime)  # its lint check reads hadolint's cached answer
+        context["expected_failing"] = len(expected_failures(context["expected_checks"]))
     context["general_errors"] = [e["message"] for e in context["line_errors"] if e["line"] == 0]
     context["annotated"] = _annotated(text, context["line_errors"]) if context["line_errors"] else []
     return context
 
 
-def _form_errors(request, values) -> tuple[object, dict]:
-    teams = {t.slug: t for t in teams_of(request.user)}
-    team = teams.get(values.get("team") or "") or (next(iter(teams.values())) if len(teams) == 1 else None)
+def _team_chosen(user, values):
+    """The team the form names, or the user's only team (None: not chosen yet), and all of them."""
+    teams = {t.slug: t for t in teams_of(user)}
+    return teams.get(values.get("team") or "") or (next(iter(teams.values())) if len(teams) == 1 else None), teams
+
+
+def _form_errors(values, team, teams) -> dict:
     errors = {}
     if team is None:
         errors["team"] = "Choose one of your teams." if teams else "You are not in any team yet; ask a platform admin."
     if name_error := image_name_error(values.get("name") or ""):
         errors["name"] = name_error
-    return team, errors
+    return errors
 
 
 def dockerfile_form(request, recipe: Recipe | None = None):
@@ -63,12 +81,16 @@ def dockerfile_form(request, recipe: Recipe | None = None):
                   "build_args": "\n".join(f"{k}={v}" for k, v in recipe.build_args.items())}
     else:
         values = {"dockerfile": "ARG TAG=1.35\nFROM base/busybox:${TAG}\nCOPY . /app\nUSER 10001\n"}
-    context = {"values": values, "recipe": recipe, "teams": teams_of(request.user), **_check_context(values)}
+    team, teams = _team_chosen(request.user, values)
+    runtime = runtime_snapshot(recipe) if recipe is not None else NEW_RECIPE_RUNTIME
+    context = {"values": values, "recipe": recipe, "teams": list(teams.values()),
+               **_check_context(values, team=team, runtime=runtime)}
     status = 200
-    if request.method == "POST" and request.POST.get("action") in ("save", "build"):
-        team, errors = _form_errors(request, values)
-        context["errors"].update(errors)
-        if not context["errors"]:
+    if request.method == "POST" and request.POST.get("action") in ("save", "build", "build-anyway"):
+        context["errors"].update(_form_errors(values, team, teams))
+        if not context["errors"] and (blocked := build_confirmation_needed(request, context.get("expected_checks"))):
+            context["confirm_blocked"] = blocked  # nothing saved or built until the user confirms
+        elif not context["errors"]:
             try:
                 saved = recipe_save_dockerfile(
                     user=request.user, team=team, name=values["name"], dockerfile=values.get("dockerfile") or "",
@@ -88,5 +110,11 @@ def recipe_new_dockerfile(request):
 
 @require_POST
 def dockerfile_check_partial(request):
-    """The live check beside the textarea (htmx): pinned FROM lines, or the errors by line."""
-    return render(request, "builds/_dockerfile_check.html", {"values": request.POST, **_check_context(request.POST)})
+    """The live check beside the textarea (htmx): pinned FROM lines and the expected checks, or the
+    errors by line. An edit names its recipe, whose runtime settings the runtime rule reads."""
+    team, _ = _team_chosen(request.user, request.POST)
+    recipe_id = request.POST.get("recipe", "")
+    recipe = Recipe.objects.filter(pk=recipe_id, team__in=teams_of(request.user)).first() if recipe_id.isdigit() else None
+    runtime = runtime_snapshot(recipe) if recipe is not None else NEW_RECIPE_RUNTIME
+    return render(request, "builds/_dockerfile_check.html",
+                  {"values": request.POST, **_check_context(request.POST, team=team, runtime=runtime)})

@@ -22,7 +22,7 @@ from builds.recipes.serializers import (
     VisibilityInputSerializer,
 )
 from builds.recipes.services import recipe_runtime_set, recipe_save, recipe_visibility_set
-from builds.serializers import BuildSerializer
+from builds.serializers import RequestedBuildSerializer
 from builds.services import build_request
 from builds.team_scripts.api import RecipeScriptActions
 from catalog.selectors import catalog_components, known_bases
@@ -116,21 +116,24 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
         return Response(RecipeSerializer(recipe).data)
 
     @extend_schema(request=BuildInputSerializer, responses={
-        201: BuildSerializer,
-        200: OpenApiResponse(BuildSerializer, description="Nothing changed: the recipe's published build of the identical "
-                                                          "composition, whose passing verdict is current, answers it; "
-                                                          "no build was queued (no_cache builds anew)")})
+        201: OpenApiResponse(RequestedBuildSerializer, description="Queued. `expected_failures` lists what the policy is "
+                                                                   "known to block before the build (the build is made "
+                                                                   "anyway; the pages ask for a confirmation first)"),
+        200: OpenApiResponse(RequestedBuildSerializer, description="Nothing changed: the recipe's published build of the identical "
+                                                                   "composition, whose passing verdict is current, answers it; "
+                                                                   "no build was queued (no_cache builds anew)")})
     @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def build(self, request, pk=None):
         recipe = self.recipe_to_change()
         options = BuildInputSerializer(data=request.data)
         options.is_valid(raise_exception=True)
         try:
-            build = build_request(user=request.user, recipe=recipe, no_cache=options.validated_data["no_cache"])
+            build = build_request(user=request.user, recipe=recipe, no_cache=options.validated_data["no_cache"],
+                                  report_expected=True)
         except PermissionDenied as error:
             raise ApiPermissionDenied(str(error))
         except CompositionError as error:
             _raise_composition(error)
         if getattr(build, "answered_by_existing", False):  # nothing new: the build that already answers it
-            return Response(BuildSerializer(build).data, status=status.HTTP_200_OK)
-        return Response(BuildSerializer(build).data, status=status.HTTP_201_CREATED)
+            return Response(RequestedBuildSerializer(build).data, status=status.HTTP_200_OK)
+        return Response(RequestedBuildSerializer(build).data, status=status.HTTP_201_CREATED)

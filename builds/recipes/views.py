@@ -1,11 +1,13 @@
-"""Pages for recipes: the builder (new and edit, with its live preview), the recipe page and
-its Build button. Each view starts with one access helper."""
+"""Pages for recipes: the builder (new and edit, with its live preview and a link to the
+configuration, builds/recipes/share.py), the recipe page and its Build button, which asks first
+when the policy will block the image. Each view starts with one access helper."""
 import hashlib
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, TooManyFieldsSent
 from django.http import QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from builds.dockerfile.views import dockerfile_form
@@ -14,10 +16,11 @@ from builds.models import Recipe
 from builds.recipes.form import builder_parse
 from builds.recipes.notices import composition_warnings, recipe_version_notices
 from builds.recipes.services import recipe_preview, recipe_save, recipe_visibility_set
+from builds.recipes.share import prefill_from_link, share_link
 from builds.selectors import visible_recipe_or_404
-from builds.services import answered_message, build_request
+from builds.services import BuildExpectedBlocked, answered_message, build_request
 from builds.team_scripts.views import recipe_scripts_context
-from builds.views import after_recipe_saved
+from builds.views import after_recipe_saved, build_confirmation_needed
 from catalog.parameters import known_time_zones, private_key_found
 from catalog.selectors import catalog_components, selectable_bases
 from compliance.door import checks_expected
@@ -35,6 +38,8 @@ def _preview_context(request, parsed):
                                      artifact_sha256=_sha256_of(artifact) if artifact else "")
         context["dockerfile"] = composition.dockerfile
         context["composition_sha256"] = composition.sha256
+        link = share_link(parsed)  # what composes can be shared: a plain link, updated with the preview
+        context["share_url"], context["share_left_out"] = f"{reverse('recipe-new')}?{link.query}", link.left_out
     except CompositionError as error:
         context["preview_errors"] = error.errors or {"recipe": str(error)}
     context["expected_checks"] = _expected_checks(parsed, context["dockerfile"])
@@ -111,12 +116,20 @@ def _builder(request, recipe: Recipe | None = None):
     """New image and edit image: the same form, live preview and validation."""
     components = list(catalog_components())
     bases = list(selectable_bases())
+    link_notices = []
     if request.method == "POST":
         values = request.POST.copy()
         if recipe is not None:  # an image keeps its team and name; both are in its repository path
             values.update({"team": recipe.team.slug, "name": recipe.name})
     else:
-        values = _recipe_values(recipe) if recipe is not None and not request.GET else request.GET.copy()
+        query, link_notices = _link_query(request)
+        if recipe is not None and not query:
+            values = _recipe_values(recipe)
+        else:  # a new image, or a link to a configuration: every value checked against the catalog
+            values, notices = prefill_from_link(user_teams=teams_of(request.user), query=query, components=components,
+                                                bases=bases)
+            link_notices += notices
+    if request.method != "POST":
         if "base" not in values and bases:
             values["base"] = bases[0].slug
         # A new image runs as a non-root user unless its team unticks it: the policy blocks root.
@@ -126,13 +139,14 @@ def _builder(request, recipe: Recipe | None = None):
     if parsed.base is not None and parsed.base not in bases:
         bases.append(parsed.base)  # a deprecated base the recipe keeps, shown with its warning
     context = {"bases": bases, "teams": teams_of(request.user), "values": values, "recipe": recipe,
-               "time_zones": sorted(known_time_zones()), "selected": parsed.selected, "errors": {}}
+               "time_zones": sorted(known_time_zones()), "selected": parsed.selected, "errors": {},
+               "link_notices": link_notices}
     context.update(_preview_context(request, parsed))
     status = 200
     if request.method == "POST" and request.POST.get("action") != "preview":
         context["errors"] = dict(parsed.errors)
-        blocked = [title for state, title, _ in context.get("expected_checks") or [] if state == "fail"]
-        if not parsed.errors and request.POST.get("action") == "build" and blocked:
+        blocked = build_confirmation_needed(request, context.get("expected_checks"))
+        if not parsed.errors and blocked:
             # A build the policy is known to block: say so and ask, rather than spend a build on it.
             context["confirm_blocked"] = blocked
         elif not parsed.errors:
@@ -147,6 +161,15 @@ def _builder(request, recipe: Recipe | None = None):
         status = 400 if context["errors"] else 200
     context["rows"] = _component_rows(components, values, context["errors"])
     return render(request, "builds/recipe_new.html", context, status=status)
+
+
+def _link_query(request) -> tuple[QueryDict, list[str]]:
+    """The GET parameters, or none when there are more than Django reads (no builder made that link:
+    it is set aside with a notice rather than an error page)."""
+    try:
+        return request.GET, []
+    except TooManyFieldsSent:
+        return QueryDict(), ["The link carries more settings than the builder reads; none of them were used."]
 
 
 def recipe_new(request):
@@ -197,9 +220,16 @@ def recipe_visibility(request, pk):
 
 @require_POST
 def recipe_build(request, pk):
+    """The recipe page's Build button: asks first (a page of its own, nothing built) when the policy
+    is known to block the image; builds once confirmed (confirm=1)."""
     recipe = visible_recipe_or_404(request.user, pk)
-    try:
-        build = build_request(user=request.user, recipe=recipe, no_cache=request.POST.get("no_cache") == "1")
+    no_cache, confirmed = request.POST.get("no_cache") == "1", request.POST.get("confirm") == "1"
+    try:  # once confirmed, the expected failures are still worked out: the audit log records them
+        build = build_request(user=request.user, recipe=recipe, no_cache=no_cache, ask_if_blocked=not confirmed,
+                              report_expected=confirmed)
+    except BuildExpectedBlocked as blocked:
+        return render(request, "builds/recipe_build_confirm.html",
+                      {"recipe": recipe, "failures": blocked.failures, "no_cache": no_cache})
     except CompositionError as error:
         messages.error(request, f"Cannot build: {error}")
         return redirect("recipe-detail", pk=recipe.pk)

@@ -49,7 +49,7 @@ def _cache_key(dockerfile: str, binary: str) -> str:
     return "hadolint:" + hashlib.sha256(identity.encode()).hexdigest()
 
 
-def dockerfile_lint_cached(dockerfile: str) -> list[dict]:
+def dockerfile_lint_cached(dockerfile: str, *, timeout: float = 30) -> list[dict]:
     """`dockerfile_lint`, answered from Django's cache when the same Dockerfile was linted
     before: every re-evaluation of a build's verdict lints the same text (~50 ms a run).
     Only successful runs are cached; a failure is tried again next time."""
@@ -59,7 +59,7 @@ def dockerfile_lint_cached(dockerfile: str) -> list[dict]:
     key = _cache_key(dockerfile, binary)
     findings = cache.get(key)
     if findings is None:
-        findings = dockerfile_lint(dockerfile, binary=binary)
+        findings = dockerfile_lint(dockerfile, binary=binary, timeout=timeout)
         cache.set(key, findings, timeout=None)
     return findings
 

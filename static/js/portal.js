@@ -74,12 +74,46 @@
   }
   document.addEventListener("DOMContentLoaded", setupLog);
 
-  // Copy and Download buttons of a preview (hidden without JavaScript, which they need).
+  // Copy and Download buttons of a preview (hidden without JavaScript, which they need; Copy link
+  // also needs the clipboard, which browsers give only to secure pages: without it, the link stays).
   function revealPreviewActions(root) {
     (root || document).querySelectorAll("[data-copy][hidden], [data-download][hidden]").forEach(function (b) { b.hidden = false; });
+    if (navigator.clipboard) {
+      (root || document).querySelectorAll("[data-copy-link][hidden]").forEach(function (b) { b.hidden = false; });
+    }
   }
   document.addEventListener("DOMContentLoaded", function () { revealPreviewActions(); });
-  document.addEventListener("htmx:afterSwap", function (event) { revealPreviewActions(event.target); });
+  var copied = null;  // the last link copied: {href, text, at}
+  document.addEventListener("htmx:afterSwap", function (event) {
+    revealPreviewActions(event.target);
+    // Leaving a field refreshes the preview, often just as Copy link is clicked: a copy of the same
+    // link a moment ago stays said in the new preview.
+    var button = event.target.querySelector && event.target.querySelector("[data-copy-link]");
+    if (!button || !copied || Date.now() - copied.at > 10000) { return; }
+    var link = document.getElementById(button.dataset.copyLink), done = document.getElementById(button.dataset.done);
+    if (link && done && link.href === copied.href) { done.textContent = copied.text; done.hidden = false; }
+    if (document.activeElement === document.body) { button.focus(); }  // the button pressed was replaced
+  });
+  // Copy link: the link's full address to the clipboard, said on screen beside the button and to
+  // screen readers through the page's status region.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy-link]");
+    if (!button) { return; }
+    var link = document.getElementById(button.dataset.copyLink);
+    var done = document.getElementById(button.dataset.done);
+    var status = document.getElementById("sr-status");
+    function say(text) {
+      if (done) { done.textContent = text; done.hidden = false; }
+      if (status) { status.textContent = text; }
+      copied = { href: link.href, text: text, at: Date.now() };
+    }
+    if (!link) { return; }
+    navigator.clipboard.writeText(link.href).then(function () {
+      say("Link copied: paste it to a team member.");
+    }, function () {
+      say("The link could not be copied: copy it from \u201cLink to this configuration\u201d instead.");
+    });
+  });
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy], [data-download]");
     if (!button) { return; }
