@@ -1,11 +1,13 @@
 from django.urls import path
 
-from curation import catalog_views, proposal_views, rebuild_views, views
+from curation import catalog_views, proposal_views, rebuild_views, version_views, views
 
 urlpatterns = [
     path("builds/<int:pk>/propose-base", views.build_propose_base, name="build-propose-base"),
     path("catalog/", catalog_views.catalog_list, name="catalog-list"),
     path("catalog/components/<slug:slug>", catalog_views.catalog_component, name="catalog-component"),
+    path("catalog/components/<slug:slug>/versions/new", version_views.component_version_new,
+         name="catalog-component-new-version"),
     path("catalog/bases/<slug:slug>", catalog_views.catalog_base, name="catalog-base"),
     path("catalog/proposals/", proposal_views.proposal_list, name="base-proposal-list"),
     path("catalog/proposals/<slug:slug>/approve", proposal_views.proposal_approve, name="base-proposal-approve"),

@@ -192,6 +192,7 @@ MATRIX = {
     "catalog-list": {"GET": (302, 403, 403, 403, 200)},
     "catalog-component": {"GET": (302, 403, 403, 403, 200)},
     "catalog-base": {"GET": (302, 403, 403, 403, 200)},
+    "catalog-component-new-version": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},  # empty form
     "component-version-lifecycle": {"POST": (302, 403, 403, 403, 400)},
     # Proposed bases: the world's proposal has no verdict, so approving it is refused (400); an empty
     # rejection has no reason (400).

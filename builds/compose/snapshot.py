@@ -31,6 +31,12 @@ def version_usable_check(version: ComponentVersion) -> None:
 
 def component_choice(version: ComponentVersion, values: dict) -> ComponentChoice:
     version_usable_check(version)
+    return version_as_choice(version, values)
+
+
+def version_as_choice(version: ComponentVersion, values: dict) -> ComponentChoice:
+    """The composer's view of a version whatever its lifecycle: curation composes a new draft once
+    with it, to prove its fragments compose before anyone may choose it."""
     component = version.component
     return ComponentChoice(
         slug=component.slug,
