@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
@@ -9,6 +10,7 @@ from curation.models import RebuildMode
 from curation.proposals import ProposalError, base_approve, base_reject
 from curation.rebuild_plans import RebuildError, RebuildSubject, batch_counts, batch_items, rebuild_run, rebuild_subject
 from curation.usage import recipes_using_base, recipes_using_component
+from curation.versions import version_check
 from portal.admin_site import AuditedAdmin, PlatformAdminOnly
 
 
@@ -119,8 +121,30 @@ class ComponentAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
                 _rebuild(self, request, subject)
 
 
+class ComponentVersionForm(forms.ModelForm):
+    """A new version added here is checked as on the Catalog page (curation.versions.version_check:
+    its schema, dependencies, and a sample recipe composed with it)."""
+
+    class Meta:
+        model = ComponentVersion
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None and not self.errors and cleaned.get("component"):
+            draft = ComponentVersion(**{name: cleaned.get(name) or ([] if name in self.LISTS else "") for name in self.CHECKED})
+            draft.component = cleaned["component"]
+            for field, problems in version_check(cleaned["component"], draft).items():
+                self.add_error(field if field in self.fields else None, problems)
+        return cleaned
+
+    CHECKED = ("version", "os_families", "fragment", "final_fragment", "parameters", "requires", "conflicts")
+    LISTS = {"os_families", "parameters", "requires", "conflicts"}
+
+
 @admin.register(ComponentVersion)
 class ComponentVersionAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
+    form = ComponentVersionForm
     list_display = ["component", "version", "lifecycle", "created"]
     list_filter = ["lifecycle", "component"]
 

@@ -152,7 +152,9 @@ def _slugs(field: str, slugs, component: Component, errors: dict) -> list[str]:
     return list(dict.fromkeys(slugs))
 
 
-def _check(component: Component, draft: ComponentVersion) -> dict[str, list[str]]:
+def version_check(component: Component, draft: ComponentVersion) -> dict[str, list[str]]:
+    """What is wrong with the unsaved `draft` of a new version, by field (empty: nothing). The page
+    and the Django admin's add form both ask here."""
     errors: dict[str, list[str]] = {}
     if not VERSION.fullmatch(draft.version):
         errors["version"] = ["Give a version of letters, digits, '.', '+', '_' and '-', starting with a letter or digit "
@@ -197,7 +199,7 @@ def version_create(*, user, component: Component, version: str, os_families: lis
                              fragment=(fragment or "").strip(), final_fragment=(final_fragment or "").strip(),
                              parameters=list(parameters or []), requires=list(requires or []),
                              conflicts=list(conflicts or []), lifecycle=Lifecycle.DRAFT)
-    errors = _check(component, draft)
+    errors = version_check(component, draft)
     if errors:
         raise VersionError(errors)
     try:
