@@ -62,6 +62,9 @@ def test_rejecting_needs_a_reason_which_goes_into_the_audit_record(client, admin
     base.refresh_from_db()
     assert base.proposal_state == ProposalState.REJECTED and not base.selectable
     assert AuditEvent.objects.get(action="catalog.baseimage.rejected").data["reason"] == "Use the shared Java base instead."
+    client.force_login(member)
+    build_page = client.get(reverse("build-detail", args=[published.pk])).content.decode()
+    assert 'pay-base</strong> (Rejected: <span class="rejection-reason">Use the shared Java base instead.</span>)' in build_page
 
 
 def test_approving_an_image_that_no_longer_passes_shows_why_and_changes_nothing(client, admin, member, published):  # noqa: F811
