@@ -155,7 +155,11 @@ def _slugs(field: str, slugs, component: Component, errors: dict) -> list[str]:
 def version_check(component: Component, draft: ComponentVersion) -> dict[str, list[str]]:
     """What is wrong with the unsaved `draft` of a new version, by field (empty: nothing). The page
     and the Django admin's add form both ask here."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = {field: ["Give a list (JSON [...])."] for field in ("os_families", "parameters", "requires",
+                                                                                 "conflicts")
+                                    if not isinstance(getattr(draft, field), list)}
+    if errors:
+        return errors
     if not VERSION.fullmatch(draft.version):
         errors["version"] = ["Give a version of letters, digits, '.', '+', '_' and '-', starting with a letter or digit "
                              "(at most 50), e.g. 2 or 0.8.13."]
@@ -189,16 +193,21 @@ def version_check(component: Component, draft: ComponentVersion) -> dict[str, li
     return errors
 
 
+def _listed(value):
+    """A tuple is a list here; anything else (a text, an object) is left for version_check to refuse."""
+    return list(value) if isinstance(value, tuple) else ([] if value is None else value)
+
+
 @transaction.atomic
 def version_create(*, user, component: Component, version: str, os_families: list[str], fragment: str,
                    final_fragment: str = "", parameters: list, requires: list[str] = (),
                    conflicts: list[str] = ()) -> ComponentVersion:
     """A new draft version of `component` (VersionError says what to change)."""
     catalog_curator_required(user)
-    draft = ComponentVersion(component=component, version=(version or "").strip(), os_families=list(os_families or []),
+    draft = ComponentVersion(component=component, version=(version or "").strip(), os_families=_listed(os_families),
                              fragment=(fragment or "").strip(), final_fragment=(final_fragment or "").strip(),
-                             parameters=list(parameters or []), requires=list(requires or []),
-                             conflicts=list(conflicts or []), lifecycle=Lifecycle.DRAFT)
+                             parameters=_listed(parameters), requires=_listed(requires), conflicts=_listed(conflicts),
+                             lifecycle=Lifecycle.DRAFT)
     errors = version_check(component, draft)
     if errors:
         raise VersionError(errors)

@@ -78,6 +78,8 @@ def test_the_service_refuses_a_schema_the_composer_cannot_read(admin, busybox, r
     assert "the default: must be between 1000 and 65000" in refusal(admin, component, parameters=[
         {**UID[0], "default": "5"}])["parameters"][0]
     assert "given twice" in refusal(admin, component, parameters=UID + UID)["parameters"][0]
+    assert refusal(admin, component, parameters={"name": "uid"})["parameters"] == ["Give a list (JSON [...])."]
+    assert refusal(admin, component, requires="jre")["requires"] == ["Give a list (JSON [...])."]
     assert "object with a name and a type" in refusal(admin, component, parameters=["uid"])["parameters"][0]
     assert "has no parameter" in refusal(admin, component, parameters=[])["fragment"][0]
 
