@@ -68,7 +68,11 @@ def known_time_zones() -> frozenset[str]:
 
 
 def spec_check(spec: dict) -> None:
-    """Reject a malformed spec when an admin saves it, not when a user builds."""
+    """Reject a malformed spec when an admin saves it, not when a user builds: everything the
+    cleaners below read (pattern, choices, min and max) must be of a shape they can use, and a
+    default must be a value they accept, since a recipe that sets nothing gets it."""
+    if not isinstance(spec, dict):
+        raise ParameterError(f"each parameter is an object with a name and a type, not {spec!r}")
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", str(spec.get("name", ""))):
         raise ParameterError(f"parameter name {spec.get('name')!r} must be lower_snake_case")
     if spec.get("type") not in TYPES:
@@ -77,6 +81,18 @@ def spec_check(spec: dict) -> None:
         raise ParameterError(f"parameter {spec['name']}: a string needs a pattern")
     if spec["type"] == "choice" and not spec.get("choices"):
         raise ParameterError(f"parameter {spec['name']}: a choice needs choices")
+    if "choices" in spec and not (isinstance(spec["choices"], list) and all(isinstance(c, str) for c in spec["choices"])):
+        raise ParameterError(f"parameter {spec['name']}: choices is a list of texts")
+    if "pattern" in spec:
+        try:
+            re.compile(str(spec["pattern"]))
+        except re.error as error:
+            raise ParameterError(f"parameter {spec['name']}: the pattern is not a regular expression ({error})")
+    for bound in ("min", "max"):
+        if bound in spec and (isinstance(spec[bound], bool) or not isinstance(spec[bound], int)):
+            raise ParameterError(f"parameter {spec['name']}: {bound} is a whole number")
+    if spec.get("default") not in (None, ""):
+        parameter_clean({**spec, "label": f"parameter {spec['name']}: the default"}, spec["default"])
 
 
 def parameter_clean(spec: dict, raw) -> str:

@@ -1,5 +1,6 @@
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -12,6 +13,7 @@ from catalog.services import base_image_pin
 from curation.proposals import ProposalError, base_approve, base_reject
 from curation.rebuild_plans import RebuildError, rebuild_subject
 from curation.usage import recipes_using_base, recipes_using_component
+from curation.versions import version_check
 from portal.admin_site import AuditedAdmin, PlatformAdminOnly
 from portal.audit import audit_record
 
@@ -148,8 +150,30 @@ class ComponentAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
         return _plan(self, request, plannable)
 
 
+class ComponentVersionForm(forms.ModelForm):
+    """A new version added here is checked as on the Catalog page (curation.versions.version_check:
+    its schema, dependencies, and a sample recipe composed with it)."""
+
+    class Meta:
+        model = ComponentVersion
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None and not self.errors and cleaned.get("component"):
+            draft = ComponentVersion(**{name: cleaned.get(name) or ([] if name in self.LISTS else "") for name in self.CHECKED})
+            draft.component = cleaned["component"]
+            for field, problems in version_check(cleaned["component"], draft).items():
+                self.add_error(field if field in self.fields else None, problems)
+        return cleaned
+
+    CHECKED = ("version", "os_families", "fragment", "final_fragment", "parameters", "requires", "conflicts")
+    LISTS = {"os_families", "parameters", "requires", "conflicts"}
+
+
 @admin.register(ComponentVersion)
 class ComponentVersionAdmin(LifecycleReadOnly, AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
+    form = ComponentVersionForm
     list_display = ["component", "version", "lifecycle", "created"]
     list_filter = ["lifecycle", "component"]
 

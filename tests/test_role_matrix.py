@@ -192,7 +192,13 @@ MATRIX = {
     "catalog-list": {"GET": (302, 403, 403, 403, 200)},
     "catalog-component": {"GET": (302, 403, 403, 403, 200)},
     "catalog-base": {"GET": (302, 403, 403, 403, 200)},
+    "catalog-component-new-version": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},  # empty form
     "component-version-lifecycle": {"POST": (302, 403, 403, 403, 400)},
+    # Proposed bases: the world's proposal has no verdict, so approving it is refused (400); an empty
+    # rejection has no reason (400).
+    "base-proposal-list": {"GET": (302, 403, 403, 403, 200)},
+    "base-proposal-approve": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},
+    "base-proposal-reject": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},
     "api-component-version-lifecycle": {"POST": (401, 403, 403, 403, 400)},
     "base-lifecycle": {"POST": (302, 403, 403, 403, 400)},
     "api-base-lifecycle": {"POST": (401, 403, 403, 403, 400)},

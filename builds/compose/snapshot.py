@@ -49,6 +49,12 @@ def base_usable_check(base: BaseImage, field: str = "base") -> None:
 
 def component_choice(version: ComponentVersion, values: dict) -> ComponentChoice:
     version_usable_check(version)
+    return version_as_choice(version, values)
+
+
+def version_as_choice(version: ComponentVersion, values: dict) -> ComponentChoice:
+    """The composer's view of a version whatever its lifecycle: curation composes a new draft once
+    with it, to prove its fragments compose before anyone may choose it."""
     component = version.component
     return ComponentChoice(
         slug=component.slug,

@@ -2,7 +2,7 @@
 component versions immutable and their fragments checked."""
 import pytest
 
-from catalog.models import Component, ComponentVersion
+from catalog.models import BaseImage, Component, ComponentVersion
 from portal.models import AuditEvent, GlobalRole
 from tests.factories import UserFactory, with_role
 
@@ -13,6 +13,13 @@ ADD_VERSION = "/admin/catalog/componentversion/add/"
 @pytest.fixture
 def platform_admin(db):
     return with_role(UserFactory(username="pat"), GlobalRole.Kind.PLATFORM_ADMIN)
+
+
+@pytest.fixture(autouse=True)
+def debian(db):
+    """A base to compose a new version on (the add form checks it as the Catalog page does)."""
+    return BaseImage.objects.create(slug="debian-12", name="Debian 12", repository="base/debian", tag="bookworm",
+                                    digest="sha256:" + "4" * 64, os_family="debian", approved=True)
 
 
 @pytest.fixture
@@ -48,6 +55,17 @@ def test_it_refuses_a_fragment_with_from_or_an_undeclared_placeholder(client, pl
     client.force_login(platform_admin)
     for fragment, message in [("FROM evil:latest", "not allowed"), ("RUN echo {{ who }}", "has no parameter")]:
         response = client.post(ADD_VERSION, version_form(component, fragment))
+        assert response.status_code == 200 and message in response.content.decode()
+    assert not ComponentVersion.objects.exists()
+
+
+def test_a_version_added_here_is_checked_as_on_the_catalog_page(client, platform_admin, component):
+    client.force_login(platform_admin)
+    for changes, message in [({"requires": '["nope"]'}, "Not a component of the catalog: nope"),
+                             ({"parameters": '[{"name": "port", "type": "port", "default": "80"}]'},
+                              "the default: must be between 1024 and 65535"),
+                             ({"os_families": '["busybox"]'}, "No approved base image is of the family busybox")]:
+        response = client.post(ADD_VERSION, {**version_form(component, "RUN true"), **changes})
         assert response.status_code == 200 and message in response.content.decode()
     assert not ComponentVersion.objects.exists()
 
