@@ -63,9 +63,10 @@ def _origin_q(origin: str, base_layers: int, labels: OriginLabels | None) -> Q:
     return Q(package__layer_index__in=layers.get(origin, []))
 
 
-def findings_filter(scan, *, severities=(), fixable=False, q="", origin="", base_layers=0, excepted="",
+def findings_filter(scan, *, severities=(), fixable=False, q="", package="", origin="", base_layers=0, excepted="",
                     exceptions: FindingExceptions | None = None, labels: OriginLabels | None = None):
     """The scan's findings under the report's filters, worst first, fixable before unfixed;
+    `q` is a part of a package's or a vulnerability's name, `package` a package's whole name;
     `excepted` "hide" leaves out, "only" keeps only, the findings `exceptions` cover; `origin` is
     a key of ORIGIN_FILTERS, the kinds read from `labels`."""
     findings = Finding.objects.filter(scan=scan).select_related("package", "advisory")
@@ -73,6 +74,8 @@ def findings_filter(scan, *, severities=(), fixable=False, q="", origin="", base
         findings = findings.filter(severity__in=severities)
     if fixable:
         findings = findings.exclude(fixed_version="")
+    if package:
+        findings = findings.filter(package__name=package)
     if q:
         findings = findings.filter(Q(vulnerability_id__icontains=q) | Q(package__name__icontains=q)
                                    | Q(package__source_name__icontains=q) | Q(advisory__osv_id__icontains=q))

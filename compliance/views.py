@@ -1,7 +1,6 @@
 """Compliance pages: the image report (findings with filters and CSV export), the security
 dashboard and the list of current images its tiles lead to."""
 import datetime
-import re
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -14,7 +13,6 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from builds.models import Build, Recipe
 from builds.selectors import visible_build_or_404
 from compliance.exceptions.selectors import exceptions_visible_to
 from compliance.exceptions.views import expiry_from_date
@@ -54,6 +52,7 @@ def _report_filters(request) -> dict:
         "severities": [s for s in request.GET.getlist("sev") if s in SEVERITY_ORDER],
         "fixable": request.GET.get("fixable") == "1",
         "q": request.GET.get("q", "").strip()[:100],
+        "package": request.GET.get("package", "").strip()[:200],  # a whole name: the search's links to one package
         "origin": request.GET.get("origin", "") if request.GET.get("origin") in ORIGIN_FILTERS else "",
         "excepted": request.GET.get("excepted", "") if request.GET.get("excepted") in ("hide", "only") else "",
     }
@@ -249,37 +248,6 @@ def security_dashboard(request):
         })
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
-
-
-# Vulnerability ids as the advisories and scanners spell them: a search for one goes to its impact page.
-VULNERABILITY_ID = re.compile(r"^(CVE-\d{4}-\d{4,}|GHSA(-[0-9a-z]{4}){3}|(PYSEC|RUSTSEC|GO|OSV|DSA|DLA|DTSA|DEBIAN|"
-                              r"ALPINE|USN|RHSA|ALSA|TEMP|BIT|MAL)-[0-9A-Za-z.:_-]+)$", re.IGNORECASE)
-SEARCH_LIMIT = 50
-
-
-@require_GET
-def search(request):
-    """Global search: a vulnerability id (or an id our data holds) goes to its impact page;
-    anything else lists the images, builds and published references of the user's teams it names."""
-    q = request.GET.get("q", "").strip()[:200]
-    if not q:
-        return redirect("security-dashboard")
-    if VULNERABILITY_ID.match(q):
-        return redirect("vulnerability-impact", vulnerability_id=q.upper() if q.lower().startswith(("cve-", "ghsa-")) else q)
-    if "/" not in q and Advisory.objects.filter(Q(osv_id=q) | Q(aliases__icontains=f'"{q}"')).exists():
-        return redirect("vulnerability-impact", vulnerability_id=q)
-    teams = visible_teams(request.user)
-    recipes = (Recipe.objects.filter(team__in=teams).filter(Q(name__icontains=q) | Q(team__slug__icontains=q))
-               .select_related("team", "base").order_by("team__slug", "name")[:SEARCH_LIMIT])
-    digest = q.lower().removeprefix("sha256:")
-    builds = Build.objects.filter(team__in=teams).select_related("recipe", "team")
-    if len(digest) >= 12 and all(c in "0123456789abcdef" for c in digest):
-        builds = builds.filter(digest__startswith=f"sha256:{digest}")
-    else:
-        builds = builds.filter(published_reference__icontains=q)
-    builds = list(builds.order_by("-pk")[:SEARCH_LIMIT])
-    return render(request, "compliance/search.html", {"q": q, "recipes": recipes, "builds": builds,
-                                                      "as_vulnerability": "/" not in q})
 
 
 @require_GET
