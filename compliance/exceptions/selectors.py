@@ -1,4 +1,6 @@
 """Reads of exceptions for the pages and the API, with who may see what."""
+import datetime
+
 from django.db.models import Q
 
 from compliance.exceptions.services import builds_in_scope
@@ -7,6 +9,9 @@ from compliance.vulndb.severity import SEVERITY_ORDER
 from portal.rbac import is_security_reviewer, visible_teams
 
 IMPACT_ROWS = 50
+# The register's tabs, the reviewers' queue ("pending") first.
+TABS = ["pending", "active", "expiring", "expired", "denied", "revoked"]
+EXPIRING_WITHIN = datetime.timedelta(days=14)
 
 
 def exceptions_visible_to(user):
@@ -14,6 +19,25 @@ def exceptions_visible_to(user):
     if is_security_reviewer(user):
         return PolicyException.objects.all()
     return PolicyException.objects.filter(Q(team__in=visible_teams(user)) | Q(scope=PolicyException.Scope.GLOBAL))
+
+
+def exceptions_of_team(exceptions, team: str):
+    """Those of one team (by slug; all when ""): the team's own, not the global ones, which no
+    team owns (they show under every team's "all teams" view)."""
+    return exceptions.filter(team__slug=team) if team else exceptions
+
+
+def exception_tab_q(tab: str, now) -> Q:
+    """Which exceptions a tab of the register lists; the security overview counts its tiles and
+    its CSV with the same conditions, so its numbers are the lengths of those tabs."""
+    active = Q(status=PolicyException.Status.APPROVED, expires_at__gt=now)
+    if tab == "active":
+        return active
+    if tab == "expiring":
+        return active & Q(expires_at__lte=now + EXPIRING_WITHIN)
+    if tab == "pending":
+        return Q(status__in=PolicyException.AWAITING_REVIEW)
+    return Q(status=tab)
 
 
 def exception_impact(exception: PolicyException, user) -> dict:

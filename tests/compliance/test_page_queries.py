@@ -26,6 +26,10 @@ def page_urls(build) -> dict[str, str]:
         "CVE impact": cve,
         "CVE impact CSV": cve + "?format=csv",
         "security dashboard": reverse("security-dashboard"),
+        "security dashboard, one team": reverse("security-dashboard") + f"?team={build.team.slug}",
+        "CVE impact, one team": cve + f"?team={build.team.slug}",
+        "CVE impact CSV, one team": cve + f"?team={build.team.slug}&format=csv",
+        "exceptions, active, one team": reverse("exception-list") + f"?status=active&team={build.team.slug}",
         "search, package names": reverse("search") + "?q=lib",
         "current images": reverse("fleet-images"),
         "current images, filtered": reverse("fleet-images") + "?state=failing&severity=Critical&fixable=1",
@@ -56,7 +60,7 @@ def test_it_reads_each_security_page_in_a_constant_number_of_queries(client, tea
     client.force_login(reviewer if as_reviewer else member)
     urls = page_urls(first)
     small = query_counts(client, urls)
-    for name in ("image report, filtered", "CVE impact", "exceptions, expiring"):
+    for name in ("image report, filtered", "CVE impact", "CVE impact, one team", "exceptions, expiring"):
         assert WIDESPREAD in client.get(urls[name]).content.decode(), f"{name} shows rows, so its rows are counted"
     assert "Packages in current images" in client.get(urls["search, package names"]).content.decode()
     for name, label in (("image report, by what added it", "service Java runtime 17"),
