@@ -14,18 +14,20 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from builds.selectors import visible_build_or_404
-from compliance.exceptions.selectors import exception_tab_q, exceptions_of_team, exceptions_visible_to
+from compliance.exceptions.selectors import exception_counts_by_team, exception_tab_q, exceptions_of_team, exceptions_visible_to
 from compliance.exceptions.views import expiry_from_date
 from compliance.models import Advisory, ImageScan, ImportRun, PolicyException
 from compliance.reports.compare.selectors import comparison_counts
 from compliance.sbom_export import sbom_response
 from compliance.selectors import (
+    IMAGE_STATE_FILTERS,
     IMAGE_STATES,
     ORIGIN_FILTERS,
     FindingExceptions,
     current_images,
     finding_origin_labels,
     findings_filter,
+    fleet_figures_by_team,
     fleet_summary,
     image_counts,
     severity_counts,
@@ -231,14 +233,20 @@ def _fleet_images_csv(images) -> HttpResponse:
 
 
 EXPIRING_LISTED = 20
+EXCEPTION_FIGURES = ("pending", "expiring", "active")  # tabs of the exceptions register
+OVERVIEW_CSV_COLUMNS = ["scope", "team", "images", "scanned", *[state.replace("-", "_") for state in IMAGE_STATE_FILTERS],
+                        *[column for s in SEVERITY_ORDER for column in (s, f"{s}_fixable")], "fixable_critical_high",
+                        *[f"exceptions_{tab}" for tab in EXCEPTION_FIGURES]]
 
 
 @require_GET
 def security_dashboard(request):
     """The overview of the current images and the exceptions of every team the user may see, or
-    of one with ?team= (the tiles, the trend card and the links to the lists alike)."""
+    of one with ?team= (the tiles, the trend card, the links to the lists and the CSV alike)."""
     teams = visible_teams(request.user)
     team, scoped = team_scope(teams, request.GET.get("team"))
+    if request.GET.get("format") == "csv":
+        return _overview_csv(request.user, scoped, team)
     if request.htmx and request.htmx.target == "verdict-trend":
         # The period selector re-renders only its card.
         response = render(request, "compliance/_verdict_trend.html", _trend_context(request, scoped, team))
@@ -256,6 +264,29 @@ def security_dashboard(request):
         })
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
+
+
+def _overview_csv(user, teams, team: str) -> HttpResponse:
+    """The overview's figures, a row per team of the scope and a row for the whole scope: what
+    the tiles show for the same filters (the exceptions' include the global ones, which no team
+    owns, unless one team is chosen, as the tiles do)."""
+    figures = fleet_figures_by_team(teams)
+    exceptions = exception_counts_by_team(exceptions_of_team(exceptions_visible_to(user), team), timezone.now(),
+                                          EXCEPTION_FIGURES)
+    total = {key: sum(f[key] for f in figures.values()) for key in ("images", "scanned", *IMAGE_STATE_FILTERS)}
+    total["counts"] = {s: {n: sum(f["counts"][s][n] for f in figures.values()) for n in ("total", "fixable")}
+                       for s in SEVERITY_ORDER}
+    all_exceptions = {tab: sum(row[tab] for row in exceptions.values()) for tab in EXCEPTION_FIGURES}
+
+    def row(scope, slug, counted, excepted):
+        counts = counted["counts"]
+        return [scope, slug, counted["images"], counted["scanned"], *[counted[state] for state in IMAGE_STATE_FILTERS],
+                *[counts[s][n] for s in SEVERITY_ORDER for n in ("total", "fixable")],
+                counts["Critical"]["fixable"] + counts["High"]["fixable"],
+                *[excepted.get(tab, 0) for tab in EXCEPTION_FIGURES]]
+    rows = [row("team", slug, counted, exceptions.get(slug, {})) for slug, counted in sorted(figures.items())]
+    rows.append(row("all", team, total, all_exceptions))
+    return csv_response(f"security-overview-{team}.csv" if team else "security-overview.csv", OVERVIEW_CSV_COLUMNS, rows)
 
 
 @require_GET

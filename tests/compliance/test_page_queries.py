@@ -27,6 +27,7 @@ def page_urls(build) -> dict[str, str]:
         "CVE impact CSV": cve + "?format=csv",
         "security dashboard": reverse("security-dashboard"),
         "security dashboard, one team": reverse("security-dashboard") + f"?team={build.team.slug}",
+        "security dashboard CSV": reverse("security-dashboard") + "?format=csv",
         "CVE impact, one team": cve + f"?team={build.team.slug}",
         "CVE impact CSV, one team": cve + f"?team={build.team.slug}&format=csv",
         "exceptions, active, one team": reverse("exception-list") + f"?status=active&team={build.team.slug}",
