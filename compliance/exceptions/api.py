@@ -98,6 +98,8 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             team, _ = team_scope(visible_teams(self.request.user), self.request.query_params.get("team"))
             queryset = exceptions_of_team(queryset, team)
         wanted = self.request.query_params.get("status")
+        if wanted and wanted not in PolicyException.Status.values:  # documented as a list of states: held to it
+            raise ValidationError({"status": f"One of {', '.join(PolicyException.Status.values)}."})
         return queryset.filter(status=wanted) if wanted else queryset
 
     @extend_schema(request=ExceptionRequestSerializer, responses={201: ExceptionSerializer})

@@ -138,6 +138,8 @@ def test_a_member_asking_for_another_teams_exceptions_sees_their_own(client, mem
     answered = api.get("/api/exceptions/", {"team": other_team.slug}).json()
     rows = answered["results"] if isinstance(answered, dict) else answered
     assert rows and {row["team"] for row in rows} == {team.slug}
+    assert api.get("/api/exceptions/", {"status": "bogus"}).json() == {"status": "One of " + ", ".join(
+        PolicyException.Status.values) + "."}, "the states are documented as a list, and held to it"
     api.force_authenticate(member_of(other_team))
     answered = api.get("/api/exceptions/", {"team": other_team.slug}).json()
     rows = answered["results"] if isinstance(answered, dict) else answered
