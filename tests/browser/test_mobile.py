@@ -28,7 +28,8 @@ def test_every_main_page_fits_a_phone_screen(portal_url, member, reviewer, team,
     pages = {"home": "/", "build": f"/builds/{build.pk}", "report": f"/builds/{build.pk}/report",
              "security": "/security", "images": "/security/images", "builds": "/builds/",
              "exceptions": "/exceptions", "new image": "/images/new",
-             "cve": f"/cves/{WIDESPREAD}?team={team.slug}", "search": "/search?q=lib"}
+             "cve": f"/cves/{WIDESPREAD}?team={team.slug}", "search": "/search?q=lib",
+             "report, one package": f"/builds/{build.pk}/report?package=lib0"}
     too_wide = {}
     for name, path in pages.items():
         page.goto(portal_url + path)
