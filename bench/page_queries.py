@@ -43,6 +43,15 @@ def database_create(url: str, *, drop_only: bool = False) -> None:
             conn.execute(f'create database "{name}"')
 
 
+def database_done(url: str, *, keep: bool) -> None:
+    """At the end of a run: every connection closed and the database dropped, unless it is kept."""
+    if not keep:
+        from django.db import connections
+
+        connections.close_all()
+        database_create(url, drop_only=True)
+
+
 def django_setup(url: str) -> None:
     os.environ["DATABASE_URL"] = url  # overridden, never defaulted: keep bench rows out of any other database
     os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -258,11 +267,7 @@ def main():
         large = measure(client, urls, args.repeat)
         baseline = baseline_measure(client, urls, args.baseline, args.repeat) if args.baseline else {}
     finally:
-        if not args.keep:
-            from django.db import connections
-
-            connections.close_all()
-            database_create(URL, drop_only=True)
+        database_done(URL, keep=args.keep)
 
     print(f"findings: {small_findings:,} (small) and {large_findings:,} (large, x{large_findings / small_findings:.0f}); "
           f"{args.images} builds of {TEAMS} teams at the large size; grown in {filled:.0f} s")

@@ -15,7 +15,7 @@ from builds.services import answered_message, build_cancel, build_request
 from builds.services import build_publish as publish
 from compliance.door import GateClosed, build_reevaluate, build_signature, build_standing, expected_failures
 from portal.csv_export import csv_response
-from portal.rbac import teams_of, visible_teams
+from portal.rbac import team_scope, teams_of, visible_teams
 
 
 def after_recipe_saved(request, recipe: Recipe):
@@ -49,7 +49,7 @@ def build_list(request):
     teams = visible_teams(request.user)
     builds = Build.objects.filter(team__in=teams).select_related("recipe", "team").prefetch_related("verdicts")
     status = request.GET.get("status", "") if request.GET.get("status") in Build.Status.values else ""
-    team = request.GET.get("team", "") if request.GET.get("team") in {t.slug for t in teams} else ""
+    team, _ = team_scope(teams, request.GET.get("team"))
     if status:
         builds = builds.filter(status=status)
     if team:

@@ -3,7 +3,7 @@ import hashlib
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 
 from builds.models import Build
 from builds.selectors import latest_of_each_recipe
@@ -63,9 +63,10 @@ def _origin_q(origin: str, base_layers: int, labels: OriginLabels | None) -> Q:
     return Q(package__layer_index__in=layers.get(origin, []))
 
 
-def findings_filter(scan, *, severities=(), fixable=False, q="", origin="", base_layers=0, excepted="",
+def findings_filter(scan, *, severities=(), fixable=False, q="", package="", origin="", base_layers=0, excepted="",
                     exceptions: FindingExceptions | None = None, labels: OriginLabels | None = None):
     """The scan's findings under the report's filters, worst first, fixable before unfixed;
+    `q` is a part of a package's or a vulnerability's name, `package` a package's whole name;
     `excepted` "hide" leaves out, "only" keeps only, the findings `exceptions` cover; `origin` is
     a key of ORIGIN_FILTERS, the kinds read from `labels`."""
     findings = Finding.objects.filter(scan=scan).select_related("package", "advisory")
@@ -73,6 +74,8 @@ def findings_filter(scan, *, severities=(), fixable=False, q="", origin="", base
         findings = findings.filter(severity__in=severities)
     if fixable:
         findings = findings.exclude(fixed_version="")
+    if package:
+        findings = findings.filter(package__name=package)
     if q:
         findings = findings.filter(Q(vulnerability_id__icontains=q) | Q(package__name__icontains=q)
                                    | Q(package__source_name__icontains=q) | Q(advisory__osv_id__icontains=q))
@@ -132,6 +135,13 @@ def vulnerability_impact_counts(findings) -> dict:
 
 # What an image's latest verdict says, for the images list's filter and the dashboard's tiles.
 IMAGE_STATES = {"failing": "Failing policy", "not-assessed": "Not assessed", "passing": "Passing", "unevaluated": "Not evaluated"}
+# Each state as a condition on `current_images`' annotations: its filter, and the overview's CSV counts.
+IMAGE_STATE_FILTERS = {
+    "failing": Q(verdict_passed=False),
+    "not-assessed": Q(verdict_not_assessed__isnull=False) & ~Q(verdict_not_assessed=""),
+    "passing": Q(verdict_passed=True),
+    "unevaluated": Q(verdict_passed__isnull=True),
+}
 
 
 def current_images(teams, *, team: str = "", state: str = "", severities=(), fixable: bool = False):
@@ -146,14 +156,8 @@ def current_images(teams, *, team: str = "", state: str = "", severities=(), fix
     builds = builds.annotate(verdict_passed=Subquery(latest.values("passed")[:1]),
                              verdict_not_assessed=Subquery(latest.values("not_assessed")[:1]),
                              verdict_at=Subquery(latest.values("created")[:1]))
-    if state == "failing":
-        builds = builds.filter(verdict_passed=False)
-    elif state == "not-assessed":
-        builds = builds.exclude(verdict_not_assessed="").exclude(verdict_not_assessed__isnull=True)
-    elif state == "passing":
-        builds = builds.filter(verdict_passed=True)
-    elif state == "unevaluated":
-        builds = builds.filter(verdict_passed__isnull=True)
+    if state in IMAGE_STATE_FILTERS:
+        builds = builds.filter(IMAGE_STATE_FILTERS[state])
     if severities or fixable:  # from the scans' maintained counts: a count row exists only while it is above zero
         matching = ScanSeverityCount.objects.filter(scan__build=OuterRef("pk"))
         if severities:
@@ -174,6 +178,27 @@ def image_counts(build_ids) -> dict[int, dict]:
         counted[severity] = counted.get(severity, 0) + total
         counted["fixable"] += fixable
     return counts
+
+
+def fleet_figures_by_team(teams) -> dict[str, dict]:
+    """Per team (slug; every one of `teams`, none left out for having no image): its current
+    images, how many are scanned and in each verdict state (IMAGE_STATE_FILTERS' keys), and its
+    findings per severity with the fixable ones, counted as `fleet_summary` and the images list
+    count them (`current_images`, the scans' maintained counts): two grouped queries."""
+    empty = {"images": 0, "scanned": 0, **dict.fromkeys(IMAGE_STATE_FILTERS, 0)}
+    figures = {team.slug: {**empty, "counts": {s: {"total": 0, "fixable": 0} for s in SEVERITY_ORDER}} for team in teams}
+    aliases = {state: state.replace("-", "_") for state in IMAGE_STATE_FILTERS}  # an SQL alias has no hyphen
+    states = {aliases[state]: Count("pk", filter=condition) for state, condition in IMAGE_STATE_FILTERS.items()}
+    for row in (current_images(teams).order_by().values("team__slug")
+                .annotate(images=Count("pk"), scanned=Count("pk", filter=Q(scan__status="done")), **states)):
+        figures[row["team__slug"]].update(images=row["images"], scanned=row["scanned"],
+                                          **{state: row[alias] for state, alias in aliases.items()})
+    counted = (ScanSeverityCount.objects.filter(scan__build__in=current_builds(teams)).order_by()
+               .values_list("scan__build__team__slug", "severity").annotate(Sum("total"), Sum("fixable")))
+    for slug, severity, total, fixable in counted:
+        if severity in SEVERITY_ORDER:
+            figures[slug]["counts"][severity] = {"total": total, "fixable": fixable}
+    return figures
 
 
 def fleet_summary(teams, *, team: str = "") -> dict:

@@ -5,6 +5,7 @@ from compliance import views
 from compliance.exceptions import views as exception_views
 from compliance.policy import views as policy_views
 from compliance.reports.compare import views as compare_views
+from compliance.search import views as search_views
 
 urlpatterns = [
     path("builds/<int:pk>/report", views.image_report, name="image-report"),
@@ -17,7 +18,7 @@ urlpatterns = [
     path("cves/<str:vulnerability_id>", views.vulnerability_impact, name="vulnerability-impact"),
     path("cves/<str:vulnerability_id>/rebuild", views.vulnerability_rebuild, name="vulnerability-rebuild"),
     path("cves/<str:vulnerability_id>/exceptions", views.vulnerability_exceptions, name="vulnerability-exceptions"),
-    path("search", views.search, name="search"),
+    path("search", search_views.search, name="search"),
     path("policy", policy_views.policy_page, name="policy"),
     path("exceptions", exception_views.exception_list, name="exception-list"),
     path("exceptions/new", exception_views.exception_new, name="exception-new"),

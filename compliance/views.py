@@ -1,7 +1,6 @@
 """Compliance pages: the image report (findings with filters and CSV export), the security
 dashboard and the list of current images its tiles lead to."""
-import datetime
-import re
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -14,20 +13,21 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from builds.models import Build, Recipe
 from builds.selectors import visible_build_or_404
-from compliance.exceptions.selectors import exceptions_visible_to
+from compliance.exceptions.selectors import exception_counts_by_team, exception_tab_q, exceptions_of_team, exceptions_visible_to
 from compliance.exceptions.views import expiry_from_date
 from compliance.models import Advisory, ImageScan, ImportRun, PolicyException
 from compliance.reports.compare.selectors import comparison_counts
 from compliance.sbom_export import sbom_response
 from compliance.selectors import (
+    IMAGE_STATE_FILTERS,
     IMAGE_STATES,
     ORIGIN_FILTERS,
     FindingExceptions,
     current_images,
     finding_origin_labels,
     findings_filter,
+    fleet_figures_by_team,
     fleet_summary,
     image_counts,
     severity_counts,
@@ -41,7 +41,7 @@ from compliance.vulndb.severity import SEVERITY_ORDER
 from compliance.vulndb.store import database_version
 from compliance.vulnerability_actions import affected_images, vulnerability_exceptions_request, vulnerability_fixes_rebuild
 from portal.csv_export import csv_response
-from portal.rbac import visible_teams
+from portal.rbac import team_scope, visible_teams
 
 PAGE = 50
 CSV_COLUMNS = ["image", "digest", "vulnerability", "advisory", "severity", "severity_source", "package", "source_package",
@@ -54,6 +54,7 @@ def _report_filters(request) -> dict:
         "severities": [s for s in request.GET.getlist("sev") if s in SEVERITY_ORDER],
         "fixable": request.GET.get("fixable") == "1",
         "q": request.GET.get("q", "").strip()[:100],
+        "package": request.GET.get("package", "").strip()[:200],  # a whole name: the search's links to one package
         "origin": request.GET.get("origin", "") if request.GET.get("origin") in ORIGIN_FILTERS else "",
         "excepted": request.GET.get("excepted", "") if request.GET.get("excepted") in ("hide", "only") else "",
     }
@@ -138,9 +139,11 @@ def vulnerability_impact(request, vulnerability_id):
     every image of a large fleet would otherwise load and render every one of its findings. The
     CSV export holds every row."""
     vulnerability_id = vulnerability_id.strip()[:120]
-    findings = vulnerability_findings(vulnerability_id, visible_teams(request.user))
+    teams = visible_teams(request.user)
+    team, scoped = team_scope(teams, request.GET.get("team"))
+    findings = vulnerability_findings(vulnerability_id, scoped)
     if request.GET.get("format") == "csv":
-        return _vulnerability_impact_csv(vulnerability_id, findings)
+        return _vulnerability_impact_csv(vulnerability_id, findings, team)
     advisories = Advisory.objects.filter(withdrawn__isnull=True).filter(
         Q(osv_id=vulnerability_id) | Q(aliases__icontains=f'"{vulnerability_id}"'))[:10]
     page = Paginator(findings, PAGE).get_page(request.GET.get("page"))
@@ -148,17 +151,18 @@ def vulnerability_impact(request, vulnerability_id):
     query.pop("page", None)
     return render(request, "compliance/vulnerability.html", {
         "vulnerability_id": vulnerability_id, "findings": page.object_list, "page": page, "query": query.urlencode(),
-        "advisories": advisories, **vulnerability_impact_counts(findings),
-        "yours": _affected_split(request, vulnerability_id)})
+        "advisories": advisories, **vulnerability_impact_counts(findings), "team_choices": teams, "team": team,
+        "yours": _affected_split(request, vulnerability_id, team)})
 
 
-def _vulnerability_impact_csv(vulnerability_id: str, findings) -> HttpResponse:
+def _vulnerability_impact_csv(vulnerability_id: str, findings, team: str) -> HttpResponse:
     """Every affected row, read in chunks (a widespread vulnerability has a row per image)."""
     rows = ([f.scan.build.team.slug, f.scan.build.published_reference or f.scan.build.quarantine_reference,
              f.scan.build.digest, f.package.name, f.installed_version, f.fixed_version, f.severity]
             for f in findings.iterator(chunk_size=2000))
-    return csv_response(f"{vulnerability_id}-impact.csv", ["team", "image", "digest", "package", "installed_version",
-                                                           "fixed_version", "severity"], rows)
+    filename = f"{vulnerability_id}-{team}-impact.csv" if team else f"{vulnerability_id}-impact.csv"
+    return csv_response(filename, ["team", "image", "digest", "package", "installed_version", "fixed_version", "severity"],
+                        rows)
 
 
 def _trend_weeks(request) -> int:
@@ -167,19 +171,20 @@ def _trend_weeks(request) -> int:
     return int(value) if value.isdigit() and int(value) in PERIODS else PERIODS[0]
 
 
-def _trend_context(request, teams) -> dict:
+def _trend_context(request, teams, team: str) -> dict:
+    """The verdict trend card over `teams`, already narrowed to the ?team= the page shows (`team`,
+    which its period links keep)."""
     weeks = _trend_weeks(request)
     points = verdict_trend(teams, weeks=weeks)
     return {"trend": points, "trend_chart": trend_chart(points), "trend_weeks": weeks, "trend_periods": PERIODS,
-            "trend_first": points[0], "trend_last": points[-1]}
+            "trend_first": points[0], "trend_last": points[-1], "team": team}
 
 
 def _fleet_filters(request, teams) -> dict:
     """The dashboard's and the images list's filters from the URL; a value they do not know (a
     stale or edited link) is left out rather than refused, and shown as not applied."""
-    slugs = {team.slug for team in teams}
     return {
-        "team": request.GET.get("team", "") if request.GET.get("team") in slugs else "",
+        "team": team_scope(teams, request.GET.get("team"))[0],
         "state": request.GET.get("state", "") if request.GET.get("state") in IMAGE_STATES else "",
         "severities": [s for s in request.GET.getlist("severity") if s in SEVERITY_ORDER],
         "fixable": request.GET.get("fixable") == "1",
@@ -227,59 +232,61 @@ def _fleet_images_csv(images) -> HttpResponse:
          *[counts[build.pk][s] for s in SEVERITY_ORDER], counts[build.pk]["fixable"]] for build in builds))
 
 
+EXPIRING_LISTED = 20
+EXCEPTION_FIGURES = ("pending", "expiring", "active")  # tabs of the exceptions register
+OVERVIEW_CSV_COLUMNS = ["scope", "team", "images", "scanned", *[state.replace("-", "_") for state in IMAGE_STATE_FILTERS],
+                        *[column for s in SEVERITY_ORDER for column in (s, f"{s}_fixable")], "fixable_critical_high",
+                        *[f"exceptions_{tab}" for tab in EXCEPTION_FIGURES]]
+
+
 @require_GET
 def security_dashboard(request):
+    """The overview of the current images and the exceptions of every team the user may see, or
+    of one with ?team= (the tiles, the trend card, the links to the lists and the CSV alike)."""
     teams = visible_teams(request.user)
+    team, scoped = team_scope(teams, request.GET.get("team"))
+    if request.GET.get("format") == "csv":
+        return _overview_csv(request.user, scoped, team)
     if request.htmx and request.htmx.target == "verdict-trend":
         # The period selector re-renders only its card.
-        response = render(request, "compliance/_verdict_trend.html", _trend_context(request, teams))
+        response = render(request, "compliance/_verdict_trend.html", _trend_context(request, scoped, team))
     else:
         now = timezone.now()
-        team = _fleet_filters(request, teams)["team"]
-        exceptions = exceptions_visible_to(request.user)
-        if team:
-            exceptions = exceptions.filter(team__slug=team)
+        exceptions = exceptions_of_team(exceptions_visible_to(request.user), team)
+        expiring = exceptions.filter(exception_tab_q("expiring", now))
         response = render(request, "compliance/dashboard.html", {
-            "summary": fleet_summary(teams, team=team), "severity_order": SEVERITY_ORDER, "teams": teams, "team": team,
+            "summary": fleet_summary(teams, team=team), "severity_order": SEVERITY_ORDER, "teams": teams,
             "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
-            "expiring": exceptions.select_related("team").filter(status="approved", expires_at__gt=now,
-                                          expires_at__lte=now + datetime.timedelta(days=14)).order_by("expires_at")[:20],
-            "pending_exceptions": exceptions.filter(status__in=PolicyException.AWAITING_REVIEW).count(),
-            **_trend_context(request, teams),
+            "expiring": expiring.select_related("team").order_by("expires_at")[:EXPIRING_LISTED],
+            "expiring_count": expiring.count(),
+            "pending_exceptions": exceptions.filter(exception_tab_q("pending", now)).count(),
+            **_trend_context(request, scoped, team),
         })
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
 
 
-# Vulnerability ids as the advisories and scanners spell them: a search for one goes to its impact page.
-VULNERABILITY_ID = re.compile(r"^(CVE-\d{4}-\d{4,}|GHSA(-[0-9a-z]{4}){3}|(PYSEC|RUSTSEC|GO|OSV|DSA|DLA|DTSA|DEBIAN|"
-                              r"ALPINE|USN|RHSA|ALSA|TEMP|BIT|MAL)-[0-9A-Za-z.:_-]+)$", re.IGNORECASE)
-SEARCH_LIMIT = 50
+def _overview_csv(user, teams, team: str) -> HttpResponse:
+    """The overview's figures, a row per team of the scope and a row for the whole scope: what
+    the tiles show for the same filters (the exceptions' include the global ones, which no team
+    owns, unless one team is chosen, as the tiles do)."""
+    figures = fleet_figures_by_team(teams)
+    exceptions = exception_counts_by_team(exceptions_of_team(exceptions_visible_to(user), team), timezone.now(),
+                                          EXCEPTION_FIGURES)
+    total = {key: sum(f[key] for f in figures.values()) for key in ("images", "scanned", *IMAGE_STATE_FILTERS)}
+    total["counts"] = {s: {n: sum(f["counts"][s][n] for f in figures.values()) for n in ("total", "fixable")}
+                       for s in SEVERITY_ORDER}
+    all_exceptions = {tab: sum(row[tab] for row in exceptions.values()) for tab in EXCEPTION_FIGURES}
 
-
-@require_GET
-def search(request):
-    """Global search: a vulnerability id (or an id our data holds) goes to its impact page;
-    anything else lists the images, builds and published references of the user's teams it names."""
-    q = request.GET.get("q", "").strip()[:200]
-    if not q:
-        return redirect("security-dashboard")
-    if VULNERABILITY_ID.match(q):
-        return redirect("vulnerability-impact", vulnerability_id=q.upper() if q.lower().startswith(("cve-", "ghsa-")) else q)
-    if "/" not in q and Advisory.objects.filter(Q(osv_id=q) | Q(aliases__icontains=f'"{q}"')).exists():
-        return redirect("vulnerability-impact", vulnerability_id=q)
-    teams = visible_teams(request.user)
-    recipes = (Recipe.objects.filter(team__in=teams).filter(Q(name__icontains=q) | Q(team__slug__icontains=q))
-               .select_related("team", "base").order_by("team__slug", "name")[:SEARCH_LIMIT])
-    digest = q.lower().removeprefix("sha256:")
-    builds = Build.objects.filter(team__in=teams).select_related("recipe", "team")
-    if len(digest) >= 12 and all(c in "0123456789abcdef" for c in digest):
-        builds = builds.filter(digest__startswith=f"sha256:{digest}")
-    else:
-        builds = builds.filter(published_reference__icontains=q)
-    builds = list(builds.order_by("-pk")[:SEARCH_LIMIT])
-    return render(request, "compliance/search.html", {"q": q, "recipes": recipes, "builds": builds,
-                                                      "as_vulnerability": "/" not in q})
+    def row(scope, slug, counted, excepted):
+        counts = counted["counts"]
+        return [scope, slug, counted["images"], counted["scanned"], *[counted[state] for state in IMAGE_STATE_FILTERS],
+                *[counts[s][n] for s in SEVERITY_ORDER for n in ("total", "fixable")],
+                counts["Critical"]["fixable"] + counts["High"]["fixable"],
+                *[excepted.get(tab, 0) for tab in EXCEPTION_FIGURES]]
+    rows = [row("team", slug, counted, exceptions.get(slug, {})) for slug, counted in sorted(figures.items())]
+    rows.append(row("all", team, total, all_exceptions))
+    return csv_response(f"security-overview-{team}.csv" if team else "security-overview.csv", OVERVIEW_CSV_COLUMNS, rows)
 
 
 @require_GET
@@ -288,9 +295,20 @@ def image_sbom(request, pk):
     return sbom_response(visible_build_or_404(request.user, pk), request.GET.get("format", ""))
 
 
-def _affected_split(request, vulnerability_id):
-    images = affected_images(request.user, vulnerability_id)
+def _affected_split(request, vulnerability_id, team: str):
+    images = affected_images(request.user, vulnerability_id, team=team)
     return [i for i in images if i.fixable], [i for i in images if not i.fixable]
+
+
+def _action_team(request) -> str:
+    """The CVE page's ?team= on its actions' pages (the form posts back to the same URL, so the
+    images listed are the images acted on): "" (all) for a team the user may not see."""
+    return team_scope(visible_teams(request.user), request.GET.get("team"))[0]
+
+
+def _impact_page(vulnerability_id: str, team: str):
+    url = reverse("vulnerability-impact", args=[vulnerability_id])
+    return redirect(f"{url}?{urlencode({'team': team})}" if team else url)
 
 
 def _outcome_messages(request, outcome) -> None:
@@ -305,34 +323,34 @@ def _outcome_messages(request, outcome) -> None:
 def vulnerability_rebuild(request, vulnerability_id):
     """Rebuild, without reusing an identical composition, every image of your teams that a fixed
     version of this vulnerability would cure: the list first (GET), then the builds (POST)."""
-    vulnerability_id = vulnerability_id.strip()[:120]
-    fixable, _ = _affected_split(request, vulnerability_id)
+    vulnerability_id, team = vulnerability_id.strip()[:120], _action_team(request)
+    fixable, _ = _affected_split(request, vulnerability_id, team)
     if request.method == "POST":
-        outcome = vulnerability_fixes_rebuild(user=request.user, vulnerability_id=vulnerability_id)
+        outcome = vulnerability_fixes_rebuild(user=request.user, vulnerability_id=vulnerability_id, team=team)
         _outcome_messages(request, outcome)
         if not (outcome.done or outcome.skipped or outcome.failed):
             messages.info(request, "None of your teams' current images has a fix to rebuild for.")
-        return redirect("vulnerability-impact", vulnerability_id=vulnerability_id)
+        return _impact_page(vulnerability_id, team)
     return render(request, "compliance/vulnerability_rebuild.html",
-                  {"vulnerability_id": vulnerability_id, "images": fixable})
+                  {"vulnerability_id": vulnerability_id, "images": fixable, "team": team})
 
 
 def vulnerability_exceptions(request, vulnerability_id):
     """Request an exception for this vulnerability on every image of your teams that has no fix."""
-    vulnerability_id = vulnerability_id.strip()[:120]
-    _, unfixed = _affected_split(request, vulnerability_id)
+    vulnerability_id, team = vulnerability_id.strip()[:120], _action_team(request)
+    _, unfixed = _affected_split(request, vulnerability_id, team)
     values = request.POST if request.method == "POST" else {}
     context = {"vulnerability_id": vulnerability_id, "images": unfixed, "values": values, "errors": {},
-               "reasons": PolicyException.Reason.choices}
+               "reasons": PolicyException.Reason.choices, "team": team}
     if request.method == "POST":
         try:
             outcome = vulnerability_exceptions_request(
                 user=request.user, vulnerability_id=vulnerability_id, reason=values.get("reason", ""),
                 justification=values.get("justification", ""), expires_at=expiry_from_date(values.get("expires_at")),
-                ticket=values.get("ticket", ""))
+                ticket=values.get("ticket", ""), team=team)
         except ValidationError as error:
             context["errors"] = {k: " ".join(v) for k, v in error.message_dict.items()}
             return render(request, "compliance/vulnerability_exceptions.html", context, status=400)
         _outcome_messages(request, outcome)
-        return redirect("vulnerability-impact", vulnerability_id=vulnerability_id)
+        return _impact_page(vulnerability_id, team)
     return render(request, "compliance/vulnerability_exceptions.html", context)

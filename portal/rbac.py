@@ -1,5 +1,6 @@
 """Role checks used by views, the API and services alike, so pages and API agree."""
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 
 from portal.models import GlobalRole, Membership, Team
 
@@ -29,6 +30,15 @@ def visible_teams(user):
     if is_security_reviewer(user):
         return Team.objects.all()
     return teams_of(user)
+
+
+def team_scope(teams: QuerySet, slug) -> tuple[str, QuerySet]:
+    """A `?team=` filter over the teams a user may see: (the slug, those teams narrowed to it), or
+    ("", all of them) when the slug names none of them. A team the user may not see is ignored,
+    never refused: refusing would tell them it exists, and applying it could show its data."""
+    if isinstance(slug, str) and slug and any(team.slug == slug for team in teams):
+        return slug, teams.filter(slug=slug)
+    return "", teams
 
 
 def require_team_member(user, team) -> None:

@@ -1,13 +1,13 @@
 """Exceptions in the REST API, with the same checks as the pages (the services enforce them)."""
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from builds.models import Build
-from compliance.exceptions.selectors import exceptions_visible_to
+from compliance.exceptions.selectors import exceptions_of_team, exceptions_visible_to
 from compliance.exceptions.services import (
     MIN_JUSTIFICATION,
     DecisionConflict,
@@ -17,7 +17,7 @@ from compliance.exceptions.services import (
     exception_revoke,
 )
 from compliance.models import ExceptionApproval, PolicyException
-from portal.rbac import visible_teams
+from portal.rbac import team_scope, visible_teams
 
 # The ticket link is optional: "" when there is none, which a `format: uri` string would refuse.
 # Requests are documented with a pattern that only generates links Django's URL check accepts
@@ -83,13 +83,23 @@ def _django_errors(error: DjangoValidationError):
     raise ValidationError(getattr(error, "message_dict", {"detail": error.messages}))
 
 
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("status", str, enum=list(PolicyException.Status.values), description="Only exceptions in this state"),
+    OpenApiParameter("team", str, description="Only this team's exceptions (by slug; not the global ones). A team "
+                                              "you may not see is ignored: every exception you may see is listed."),
+]))
 class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ExceptionSerializer
 
     def get_queryset(self):
         queryset = (exceptions_visible_to(self.request.user).select_related("team", "requested_by", "decided_by")
                     .prefetch_related("approvals__reviewer"))
+        if self.action == "list":  # the team filter narrows the list; one exception is found by its id alone
+            team, _ = team_scope(visible_teams(self.request.user), self.request.query_params.get("team"))
+            queryset = exceptions_of_team(queryset, team)
         wanted = self.request.query_params.get("status")
+        if wanted and wanted not in PolicyException.Status.values:  # documented as a list of states: held to it
+            raise ValidationError({"status": f"One of {', '.join(PolicyException.Status.values)}."})
         return queryset.filter(status=wanted) if wanted else queryset
 
     @extend_schema(request=ExceptionRequestSerializer, responses={201: ExceptionSerializer})

@@ -9,33 +9,28 @@ from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_GET, require_POST
 
 from builds.models import Build
-from compliance.exceptions.selectors import exception_impact, exceptions_visible_to
+from compliance.exceptions.selectors import TABS, exception_impact, exception_tab_q, exceptions_of_team, exceptions_visible_to
 from compliance.exceptions.services import DecisionConflict, exception_decide, exception_request, exception_revoke
 from compliance.models import PolicyException
 from portal.models import AuditEvent
-from portal.rbac import is_security_reviewer, visible_teams
-
-TABS = ["pending", "active", "expiring", "expired", "denied", "revoked"]
+from portal.rbac import is_security_reviewer, team_scope, visible_teams
 
 
 @require_GET
 def exception_list(request):
+    """The register, one tab at a time, of one team with ?team= (a team the user may not see is
+    ignored: every exception they may see is listed)."""
     tab = request.GET.get("status", "pending" if is_security_reviewer(request.user) else "active")
     tab = tab if tab in TABS else "active"
-    now = timezone.now()
-    exceptions = exceptions_visible_to(request.user).select_related("team", "recipe__team", "requested_by", "decided_by")  # a recipe's name shows its team
-    if tab == "active":
-        exceptions = exceptions.filter(status="approved", expires_at__gt=now)
-    elif tab == "expiring":
-        exceptions = exceptions.filter(status="approved", expires_at__gt=now, expires_at__lte=now + datetime.timedelta(days=14))
-    elif tab == "pending":
-        exceptions = exceptions.filter(status__in=PolicyException.AWAITING_REVIEW)
-    else:
-        exceptions = exceptions.filter(status=tab)
+    teams = visible_teams(request.user)
+    team, _ = team_scope(teams, request.GET.get("team"))
+    visible = exceptions_of_team(exceptions_visible_to(request.user), team)
+    exceptions = (visible.filter(exception_tab_q(tab, timezone.now()))
+                  .select_related("team", "recipe__team", "requested_by", "decided_by"))  # a recipe's name shows its team
     return render(request, "compliance/exception_list.html", {
         "exceptions": exceptions.order_by("expires_at" if tab in ("active", "expiring") else "requested_at")[:500],
-        "tab": tab, "tabs": TABS,
-        "pending_count": exceptions_visible_to(request.user).filter(status__in=PolicyException.AWAITING_REVIEW).count(),
+        "tab": tab, "tabs": TABS, "teams": teams, "team": team,
+        "pending_count": visible.filter(exception_tab_q("pending", timezone.now())).count(),
     })
 
 

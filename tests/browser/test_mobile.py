@@ -5,7 +5,7 @@ import pytest
 from builds.models import BuildLogChunk
 from tests.browser.axe import axe_check
 from tests.browser.conftest import SHOTS, main_nav
-from tests.compliance.fleet import fleet_grow
+from tests.compliance.fleet import WIDESPREAD, fleet_grow
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
@@ -27,7 +27,9 @@ def test_every_main_page_fits_a_phone_screen(portal_url, member, reviewer, team,
 
     pages = {"home": "/", "build": f"/builds/{build.pk}", "report": f"/builds/{build.pk}/report",
              "security": "/security", "images": "/security/images", "builds": "/builds/",
-             "exceptions": "/exceptions", "new image": "/images/new"}
+             "exceptions": "/exceptions", "new image": "/images/new",
+             "cve": f"/cves/{WIDESPREAD}?team={team.slug}", "search": "/search?q=lib",
+             "report, one package": f"/builds/{build.pk}/report?package=lib0"}
     too_wide = {}
     for name, path in pages.items():
         page.goto(portal_url + path)

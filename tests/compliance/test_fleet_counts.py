@@ -1,13 +1,16 @@
 """The security overview and the list of current images its tiles lead to count the same images and
 findings, for the same filters: both read `current_images`, and this test reads both pages."""
 import csv
+import datetime
 import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from builds.models import Build, Recipe
-from compliance.models import Finding, Verdict
+from compliance.models import Finding, PolicyException, Verdict
+from portal.models import Team
 from tests.compliance.fleet import fleet_grow
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +89,55 @@ def test_the_overview_tiles_link_to_the_list_with_their_filters(client, reviewer
     assert f'href="{images}?severity=Critical&amp;severity=High&amp;fixable=1&amp;team={team.slug}"' in page
     listed = client.get(images, {"state": "failing", "team": team.slug}).content.decode()
     assert listed.count("<tr data-build=") == overview(client, team=team.slug)["failing"]
+
+
+def overview_csv(client, **filters) -> list[dict]:
+    response = client.get(reverse("security-dashboard"), {**filters, "format": "csv"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+@pytest.fixture
+def global_exception(member, reviewer):
+    """One exception no team owns: in the overview's "all teams" figures, not in a team's."""
+    return PolicyException.objects.create(
+        scope=PolicyException.Scope.GLOBAL, target_kind="vulnerability", target="CVE-2026-0003", reason="accepted_risk",
+        justification="Not reachable from any service's code paths at all.", requested_by=reviewer,
+        expires_at=timezone.now() + datetime.timedelta(days=30))
+
+
+@pytest.mark.parametrize("team_filter", [None, "team", "other_team"])
+def test_the_overview_csv_holds_the_figures_its_tiles_show_for_the_same_filters(
+        client, reviewer, fleet, global_exception, team_filter, request):
+    client.force_login(reviewer)
+    filters = {"team": request.getfixturevalue(team_filter).slug} if team_filter else {}
+    page = client.get(reverse("security-dashboard"), filters)
+    summary, rows = page.context["summary"], overview_csv(client, **filters)
+    *teams, total = rows
+    query = f"team={filters['team']}&amp;" if filters else ""
+    assert f'href="?{query}format=csv"' in page.content.decode()
+
+    assert total["scope"] == "all" and total["team"] == filters.get("team", "")
+    assert int(total["images"]) == summary["images"] > 0 and int(total["scanned"]) == summary["scanned"]
+    assert int(total["failing"]) == summary["failing"] and int(total["not_assessed"]) == summary["not_assessed"]
+    assert int(total["passing"]) == len(list_rows(client, state="passing", **filters))
+    assert int(total["unevaluated"]) == len(list_rows(client, state="unevaluated", **filters))
+    for severity, counted in summary["counts"].items():
+        assert (int(total[severity]), int(total[f"{severity}_fixable"])) == (counted["total"], counted["fixable"]), severity
+    assert int(total["fixable_critical_high"]) == summary["fixable_critical_high"]
+    assert int(total["exceptions_pending"]) == page.context["pending_exceptions"]
+    assert int(total["exceptions_expiring"]) == page.context["expiring_count"]
+
+    assert [row["team"] for row in teams] == [filters["team"]] if filters else sorted(Team.objects.values_list("slug", flat=True))
+    for column in ("images", "scanned", "failing", "not_assessed", "passing", "unevaluated", "Critical", "Low_fixable"):
+        assert sum(int(row[column]) for row in teams) == int(total[column]), column
+    pending_in_teams = sum(int(row["exceptions_pending"]) for row in teams)
+    assert int(total["exceptions_pending"]) == pending_in_teams + (0 if filters else 1), "the global one is nobody's"
+
+
+def test_a_member_asking_for_another_teams_overview_csv_gets_their_own(client, member, team, other_team, fleet):
+    client.force_login(member)
+    rows = overview_csv(client)
+    assert [(row["scope"], row["team"]) for row in rows] == [("team", team.slug), ("all", "")]
+    assert overview_csv(client, team=other_team.slug) == rows
+    assert int(rows[-1]["images"]) == len(list_rows(client)) == overview(client, team=other_team.slug)["images"]

@@ -1,0 +1,41 @@
+"""The global search page."""
+import re
+
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from compliance.models import Advisory
+from compliance.search.selectors import PACKAGE_ROWS, builds_named, packages_in_current_images, recipes_named
+from portal.rbac import visible_teams
+
+# Vulnerability ids as the advisories and scanners spell them: a search for one goes to its impact page.
+VULNERABILITY_ID = re.compile(r"^(CVE-\d{4}-\d{4,}|GHSA(-[0-9a-z]{4}){3}|(PYSEC|RUSTSEC|GO|OSV|DSA|DLA|DTSA|DEBIAN|"
+                              r"ALPINE|USN|RHSA|ALSA|TEMP|BIT|MAL)-[0-9A-Za-z.:_-]+)$", re.IGNORECASE)
+PACKAGE_PAGES = 1000  # a page number beyond this is a typo, not a wish to read 50,000 rows in
+
+
+def _page(value: str) -> int:
+    return min(int(value), PACKAGE_PAGES) if value.isdigit() and int(value) > 0 else 1
+
+
+@require_GET
+def search(request):
+    """Global search: a vulnerability id (or an id our data holds) goes to its impact page;
+    anything else lists the images, builds and published references of the teams the user may
+    see that it names, and the packages of their current images whose name is it or starts with
+    it (a page at a time, ?packages_page=)."""
+    q = request.GET.get("q", "").strip()[:200]
+    if not q:
+        return redirect("security-dashboard")
+    if VULNERABILITY_ID.match(q):
+        return redirect("vulnerability-impact", vulnerability_id=q.upper() if q.lower().startswith(("cve-", "ghsa-")) else q)
+    if "/" not in q and Advisory.objects.filter(Q(osv_id=q) | Q(aliases__icontains=f'"{q}"')).exists():
+        return redirect("vulnerability-impact", vulnerability_id=q)
+    teams = visible_teams(request.user)
+    packages_page = _page(request.GET.get("packages_page", ""))
+    packages, more_packages = packages_in_current_images(q, teams, page=packages_page)
+    return render(request, "compliance/search.html", {
+        "q": q, "recipes": recipes_named(q, teams), "builds": builds_named(q, teams), "as_vulnerability": "/" not in q,
+        "packages": packages, "packages_page": packages_page, "more_packages": more_packages,
+        "package_rows": PACKAGE_ROWS})
