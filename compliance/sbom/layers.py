@@ -9,16 +9,20 @@ what a `mark` says of any entry still at the top (the mode bits and xattrs of sp
 """
 from __future__ import annotations
 
+import io
+import posixpath
 import tarfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
-from compliance.sbom.overlay import LayerFile, LayerScan, LayerVisitor, Marker, Overlay, normalize_path
+from compliance.sbom.overlay import Entry, LayerFile, LayerScan, LayerVisitor, Marker, Overlay, normalize_path
 
-__all__ = ["LayerError", "LayerFile", "LayerScan", "LayerVisitor", "MAX_FILE_SIZE", "Marker", "merge_layers",
-           "normalize_path", "scan_layers"]
+__all__ = ["Entry", "LayerError", "LayerFile", "LayerScan", "LayerVisitor", "MAX_FILE_SIZE", "Marker",
+           "layer_entries", "merge_layers", "normalize_path", "scan_layers"]
 
 MAX_FILE_SIZE = 16 * 1024 * 1024
+_WHITEOUT = ".wh."
+_OPAQUE = ".wh..wh..opq"
 
 
 class LayerError(ValueError):
@@ -50,20 +54,72 @@ def scan_layers(layers: Iterable[BinaryIO], wanted: Callable[[str], bool], *,
     `marks`: what `mark` said of each entry (of any type) that is still at the top.
     Hard links are indexed but not visited: their content went by under the target name.
     """
-    state = Overlay(history or (lambda path: False), index, mark)
+    state = Overlay(history or (lambda path: False), index)
     for layer_index, stream in enumerate(layers):
-        try:
-            # "r|*" streams forward only and detects gzip/bzip2/xz from the magic bytes,
-            # so compressed and plain layers go through the same call.
-            with tarfile.open(fileobj=stream, mode="r|*") as tar:
-                for member in tar:
-                    state.apply(tar, member, layer_index, wanted, visitor, max_file_size)
-        except tarfile.ReadError as exc:
-            if "empty file" not in str(exc):  # a zero-byte blob is an empty layer
-                raise LayerError(f"layer {layer_index} is not a readable tar: {exc}") from exc
-        except (tarfile.TarError, EOFError) as exc:
-            raise LayerError(f"layer {layer_index} is not a readable tar: {exc}") from exc
+        for entry in layer_entries(stream, layer_index, wanted, visitor=visitor, mark=mark,
+                                   max_file_size=max_file_size):
+            state.apply(entry, layer_index)
         state.end_layer()
     return state.result()
 
 
+def layer_entries(stream: BinaryIO, layer_index: int, wanted: Callable[[str], bool], *,
+                  visitor: LayerVisitor | None = None, mark: Marker | None = None,
+                  max_file_size: int = MAX_FILE_SIZE) -> Iterator[Entry]:
+    """The entries of one layer tar, in tar order, for `Overlay.apply`; the visitor sees each
+    regular file as it streams by."""
+    try:
+        # "r|*" streams forward only and detects gzip/bzip2/xz from the magic bytes,
+        # so compressed and plain layers go through the same call.
+        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+            for member in tar:
+                entry = _entry(tar, member, layer_index, wanted, visitor, mark, max_file_size)
+                if entry is not None:
+                    yield entry
+    except tarfile.ReadError as exc:
+        if "empty file" not in str(exc):  # a zero-byte blob is an empty layer
+            raise LayerError(f"layer {layer_index} is not a readable tar: {exc}") from exc
+    except (tarfile.TarError, EOFError) as exc:
+        raise LayerError(f"layer {layer_index} is not a readable tar: {exc}") from exc
+
+
+def _entry(tar: tarfile.TarFile, member: tarfile.TarInfo, layer: int, wanted: Callable[[str], bool],
+           visitor: LayerVisitor | None, mark: Marker | None, max_file_size: int) -> Entry | None:
+    path = normalize_path(member.name)
+    if not path:
+        return None  # the layer's root directory entry
+    parent, base = posixpath.split(path)
+    if base == _OPAQUE:
+        return Entry(parent, "opaque")
+    if base.startswith(_WHITEOUT):
+        if base.startswith(_WHITEOUT + _WHITEOUT):  # other .wh..wh.* are AUFS bookkeeping
+            return None
+        return Entry(posixpath.join(parent, base[len(_WHITEOUT):]), "whiteout")
+    marked = mark(member, path, layer) if mark is not None else None
+    if member.isreg():
+        keep = wanted(path) and member.size <= max_file_size
+        return Entry(path, "file", None, _read(tar, member, path, layer, keep, visitor), marked)
+    if member.issym():
+        link = member.linkname if member.linkname.startswith("/") else f"{parent}/{member.linkname}"
+        return Entry(path, "symlink", normalize_path(link) if wanted(path) else None, None, marked)
+    if member.islnk():
+        return Entry(path, "hardlink", normalize_path(member.linkname) if wanted(path) else None, None, marked)
+    return Entry(path, "dir" if member.isdir() else "other", None, None, marked)
+
+
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, layer: int, keep: bool,
+          visitor: LayerVisitor | None) -> bytes | None:
+    """The file's content when `keep`; shows the file to the visitor if it wants it."""
+    visit = visitor is not None and visitor.wants(layer, path, member.size)
+    if not (keep or visit):
+        return None
+    extracted = tar.extractfile(member)
+    if extracted is None:
+        return None
+    data = None
+    if keep:  # read once, shared with the visitor: the stream cannot be rewound
+        data = extracted.read()
+        extracted = io.BytesIO(data)
+    if visit:
+        visitor.visit(layer, path, member.size, extracted)
+    return data

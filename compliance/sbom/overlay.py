@@ -1,17 +1,13 @@
-"""The state of an overlay filesystem built layer by layer from tar entries (driven by
-`layers.scan_layers`), and the plain data it hands back.
+"""The state of an overlay filesystem built layer by layer from entries (read from tars by
+`layers.layer_entries`, or kept in a layer record), and the plain data it hands back.
 """
 from __future__ import annotations
 
-import io
-import posixpath
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, NamedTuple, Protocol
 
-_WHITEOUT = ".wh."
-_OPAQUE = ".wh..wh..opq"
 _MAX_LINK_HOPS = 8
 
 
@@ -62,17 +58,33 @@ def normalize_path(name: str) -> str:
     return "/".join(parts)
 
 
+class Entry(NamedTuple):
+    """One tar entry as the overlay applies it, with nothing of the tar left in it, so a layer's
+    entries can be kept and applied again later (compliance/sbom/layer_record.py).
+
+    kind: "file", "hardlink", "symlink", "dir", "other" (fifos, devices), "whiteout" (`path` is
+    what it deletes) or "opaque" (`path` is the directory whose lower content it hides).
+    `target`: a symlink's or hard link's normalised target, only for paths `wanted` accepts.
+    `data`: a regular file's content when `wanted` kept it. `mark`: what `Marker` said of it."""
+
+    path: str
+    kind: str
+    target: str | None = None
+    data: bytes | None = None
+    mark: Any = None
+
+
 class Overlay:
     """Tables of the layers below (`files`, `links`, `history`, `index`, `marks`) and of the
     layer being read (`upper_*`). Deletions touch only the lower tables, so whiteouts never hide
     entries of their own layer, whatever the order inside the tar.
 
-    `mark` sees every entry (directories too: a directory entry in an upper layer carries the
-    directory's mode from then on, as overlayfs shows it) and keeps what it returns until a
-    later entry of that path, a whiteout or an opaque directory replaces it."""
+    A mark (directories too: a directory entry in an upper layer carries the directory's mode
+    from then on, as overlayfs shows it) is kept until a later entry of that path, a whiteout or
+    an opaque directory replaces it."""
 
-    def __init__(self, history: Callable[[str], bool], index: bool, mark: Marker | None = None):
-        self.tracks_history, self.tracks_index, self.mark = history, index, mark
+    def __init__(self, history: Callable[[str], bool], index: bool):
+        self.tracks_history, self.tracks_index = history, index
         self.files: dict[str, LayerFile] = {}
         self.links: dict[str, str] = {}  # symlink path -> normalised target path
         self.history: dict[str, list[LayerFile]] = {}
@@ -101,60 +113,36 @@ class Overlay:
             table.update(upper)
         self._new_layer()
 
-    def apply(self, tar: tarfile.TarFile, member: tarfile.TarInfo, layer: int, wanted: Callable[[str], bool],
-              visitor: LayerVisitor | None, max_file_size: int) -> None:
-        path = normalize_path(member.name)
-        if not path:
-            return  # the layer's root directory entry
-        parent, base = posixpath.split(path)
-        if base == _OPAQUE:
-            self._drop_below(parent)
+    def apply(self, entry: Entry, layer: int) -> None:
+        path, kind = entry.path, entry.kind
+        if kind == "opaque":
+            self._drop_below(path)
             return
-        if base.startswith(_WHITEOUT):
-            if not base.startswith(_WHITEOUT + _WHITEOUT):  # other .wh..wh.* are AUFS bookkeeping
-                self._drop(posixpath.join(parent, base[len(_WHITEOUT):]), subtree=True)
+        if kind == "whiteout":
+            self._drop(path, subtree=True)
             return
-        keep = wanted(path) and member.isreg() and member.size <= max_file_size
+        keep = entry.data is not None
         # Any entry replaces the lower one of the same name; a non-directory also replaces a
         # lower directory of that name with everything below it. A new copy of a history
         # file extends its history rather than restarting it.
-        self._drop(path, subtree=not member.isdir(), keep_history=keep and self.tracks_history(path))
+        self._drop(path, subtree=kind != "dir", keep_history=keep and self.tracks_history(path))
         for table in (self.upper_files, self.upper_links, self.upper_history, self.upper_index, self.upper_marks):
             table.pop(path, None)  # a tar may repeat a name: the last entry wins
-        if self.mark is not None:
-            marked = self.mark(member, path, layer)
-            if marked is not None:
-                self.upper_marks[path] = marked
-        if member.isreg() or member.islnk():
-            if self.tracks_index:
-                self.upper_index[path] = layer
-        if member.isreg():
-            self._read(tar, member, path, layer, keep, visitor)
-        elif member.issym() and wanted(path):
-            target = member.linkname if member.linkname.startswith("/") else f"{parent}/{member.linkname}"
-            self.upper_links[path] = normalize_path(target)
-        elif member.islnk() and wanted(path):
-            # A stream cannot seek back to the link's target: reuse it if we kept it.
-            target_file = self.upper_files.get(normalize_path(member.linkname))
-            if target_file is not None:
-                self.upper_files[path] = LayerFile(path, target_file.data, layer)
-
-    def _read(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, layer: int, keep: bool,
-              visitor: LayerVisitor | None) -> None:
-        visit = visitor is not None and visitor.wants(layer, path, member.size)
-        if not (keep or visit):
-            return
-        extracted = tar.extractfile(member)
-        if extracted is None:
-            return
-        if keep:  # read once, shared with the visitor: the stream cannot be rewound
-            data = extracted.read()
-            self.upper_files[path] = LayerFile(path, data, layer)
+        if entry.mark is not None:
+            self.upper_marks[path] = entry.mark
+        if kind in ("file", "hardlink") and self.tracks_index:
+            self.upper_index[path] = layer
+        if keep:
+            self.upper_files[path] = LayerFile(path, entry.data, layer)
             if self.tracks_history(path):
                 self.upper_history[path] = self.upper_files[path]
-            extracted = io.BytesIO(data)
-        if visit:
-            visitor.visit(layer, path, member.size, extracted)
+        elif kind == "symlink" and entry.target is not None:
+            self.upper_links[path] = entry.target
+        elif kind == "hardlink" and entry.target is not None:
+            # A stream cannot seek back to the link's target: reuse it if we kept it.
+            target_file = self.upper_files.get(entry.target)
+            if target_file is not None:
+                self.upper_files[path] = LayerFile(path, target_file.data, layer)
 
     def _add_parents(self, path: str) -> None:
         while "/" in path:
