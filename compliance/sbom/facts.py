@@ -4,17 +4,19 @@ Pure: streams and plain data in, facts out.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
 from compliance.sbom.accounts import parse_accounts, parse_groups, parse_shadow, with_origin
 from compliance.sbom.apk import APK_INSTALLED, parse_apk_installed
 from compliance.sbom.collect import LayerCollector
 from compliance.sbom.dpkg import parse_dpkg_status
-from compliance.sbom.layers import LayerFile, scan_layers
+from compliance.sbom.layer_record import LayerRecord, layer_read, layer_replay
+from compliance.sbom.layers import LayerFile
 from compliance.sbom.models import ImageFacts, Package, Privileges, SpecialFile
 from compliance.sbom.origin import packages_with_origin
 from compliance.sbom.os_release import parse_os_release
+from compliance.sbom.overlay import Overlay
 from compliance.sbom.ownership import apk_owned
 from compliance.sbom.passwd import parse_passwd
 from compliance.sbom.purl import with_purls
@@ -48,11 +50,26 @@ def wanted_path(path: str) -> bool:
 
 
 def facts_from_layers(*, repository: str, digest: str, layer_digests: list[str], config: dict[str, Any],
-                      layers: Iterable[BinaryIO], max_secret_files: int = MAX_FILES) -> ImageFacts:
+                      layers: Iterable[BinaryIO | LayerRecord], max_secret_files: int = MAX_FILES,
+                      recorded: Callable[[LayerRecord], None] | None = None) -> ImageFacts:
     """Read the layers (bottom first) once: OS and language packages, users, secrets, and what
-    the privilege rules read (accounts, groups, setuid/capability/world-writable files)."""
+    the privilege rules read (accounts, groups, setuid/capability/world-writable files).
+
+    A layer is a tar stream, or the record of an earlier reading of it (compliance/sbom/layer_record.py),
+    replayed in its place with the same result. With `recorded`, each layer read from its stream
+    is handed over as a record once read (unless too big to keep)."""
     collector = LayerCollector(max_secret_files=max_secret_files)
-    scan = scan_layers(layers, wanted_path, history=history_path, index=True, visitor=collector, mark=special_entry)
+    overlay = Overlay(history_path, index=True)
+    for layer_index, layer in enumerate(layers):
+        if isinstance(layer, LayerRecord):
+            layer_replay(layer.at(layer_index), overlay, collector)
+        else:
+            record = layer_read(layer, layer_index, overlay, collector, wanted=wanted_path, mark=special_entry,
+                                recording=recorded is not None)
+            if record is not None and recorded is not None:
+                recorded(record)
+        overlay.end_layer()
+    scan = overlay.result()
     facts = facts_from_files(repository=repository, digest=digest, layer_digests=layer_digests, config=config,
                              files=scan.files, history=scan.history)
     facts.privileges = privileges_from_files(scan.files, scan.history, list(scan.marks.values()))

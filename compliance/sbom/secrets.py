@@ -18,9 +18,9 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.core.scan import scan_file
@@ -85,102 +85,246 @@ def _detector_patterns() -> dict[str, list[Any]]:
     return {name: list(by_name[name]().denylist) for name in FILE_DETECTORS}
 
 
+class Hit(NamedTuple):
+    """One secret a scan found in a text: which rule, the fingerprint, the line (never the value)."""
+
+    rule: str
+    fingerprint: str
+    line: int
+
+
+@dataclass(eq=True)
+class ScannedFile:
+    """What the scan of one text (a file, an ENV value...) found, with nothing of its layer in it,
+    so a layer record can keep it. `hits`: our rules' findings; `overflow`: more were cut (see
+    `LayerSecretReader`); `queued`: bytes detect-secrets must also read (0: none); `detected`: what
+    it found there, once it ran. `text` waits for detect-secrets in memory only, never stored."""
+
+    path: str
+    hits: list[Hit] = field(default_factory=list)
+    overflow: bool = False
+    queued: int = 0
+    detected: list[Hit] | None = None
+    text: str | None = field(default=None, compare=False, repr=False)
+
+
 class _Queued(NamedTuple):
     where: Where
     path: str
     layer_index: int | None
-    text: str
+    scanned: ScannedFile
+
+
+def is_candidate(path: str, size: int) -> bool:
+    """A file the scan reads when the file limit allows: small enough, and not a noise path."""
+    return 0 < size <= MAX_FILE_SIZE and not NOISE_PATHS.search(path)
+
+
+def text_scan(path: str, content: bytes, *, config: bool) -> ScannedFile:
+    """Our rules' hits in `content`, and its text when detect-secrets must read it too. Pure."""
+    names = cued(content, config=config)
+    if not names:
+        return ScannedFile(path)  # most files: a few searches at memory speed and nothing else
+    text = content.decode("utf-8", errors="replace")
+    hits = []
+    for rule in RULES:
+        if rule.name in names:
+            for match in rule.pattern.finditer(text):
+                value = rule.value(match, text)
+                if value:
+                    hits.append(Hit(rule.name, fingerprint(value), text.count("\n", 0, match.start()) + 1))
+    # Only texts a detector's own pattern matches wait for detect-secrets (and its filters).
+    patterns = _detector_patterns()
+    if any(p.search(text) for name in FILE_DETECTORS if name in names for p in patterns[name]):
+        return ScannedFile(path, hits, queued=len(content), text=text)
+    return ScannedFile(path, hits)
+
+
+def detect_resolve(scanned: Sequence[ScannedFile]) -> None:
+    """Run detect-secrets on the texts waiting in `scanned`: each gets its `detected` hits (a
+    placeholder value is no secret) and lets go of its text."""
+    waiting = [s for s in scanned if s.detected is None and s.text is not None]
+    found = detect_secrets_scan([(s.path, s.text) for s in waiting], plugins=FILE_DETECTORS)
+    for item, detected in zip(waiting, found):
+        # detect-secrets has no placeholder filter for URLs: pip's vendored urllib3 documents
+        # `http://username:password@host.com`, which would block every image with pip.
+        item.detected = [Hit(rule_name(d.type), fingerprint(d.value), d.line)
+                         for d in detected if d.value and not is_placeholder(d.value)]
+        item.text = None
 
 
 class SecretScanner:
-    """A `LayerVisitor` over every layer, and the config scan; `finish` gives the findings.
+    """The secret scan of a whole image: every layer's scanned files (`take`, bottom layer first),
+    the config (`scan_config`), and the findings (`finish`).
 
     Bounded: files above 1 MiB, binary files and `NOISE_PATHS` are skipped; after
-    `max_files` files, or `MAX_FINDINGS` findings, the scan stops and `truncated` says so.
+    `max_files` files, or `MAX_FINDINGS` findings, the scan stops and `truncated` says so;
+    detect-secrets reads at most `MAX_QUEUED_BYTES` of text for the image, plus as much again
+    for texts only layer records need (`record_bytes_left`).
     """
 
     def __init__(self, *, max_files: int = MAX_FILES):
         self.max_files = max_files
         self.files_scanned = 0
         self.truncated = False
+        self.record_bytes_left = MAX_QUEUED_BYTES
         self._found: dict[tuple, SecretFinding] = {}
         self._queue: list[_Queued] = []
         self._queued_bytes = 0
 
-    def wants(self, layer_index: int, path: str, size: int) -> bool:
-        if not 0 < size <= MAX_FILE_SIZE or NOISE_PATHS.search(path):
-            return False
-        if self.files_scanned >= self.max_files:
+    def at_file_limit(self) -> bool:
+        return self.files_scanned >= self.max_files
+
+    def take(self, layer_index: int, scanned: ScannedFile | None) -> bool:
+        """The next candidate file of the image (None: it had nothing to say, or was not read
+        because the limit was reached anyway). True when its text now waits for detect-secrets."""
+        if self.at_file_limit():
             self.truncated = True
             return False
-        return True
-
-    def visit(self, layer_index: int, path: str, size: int, data: BinaryIO) -> None:
-        head = data.read(BINARY_PROBE)  # a binary's remaining megabyte is never copied
-        self.scan_file(layer_index, path, head if b"\0" in head else head + data.read(MAX_FILE_SIZE - len(head)))
-
-    def scan_file(self, layer_index: int, path: str, content: bytes) -> None:
         self.files_scanned += 1
-        if b"\0" not in content[:BINARY_PROBE]:
-            self._scan(content, "file", path, layer_index, config=is_config_file(path))
+        return scanned is not None and self._take("file", layer_index, scanned)
 
     def scan_config(self, config: dict[str, Any]) -> None:
         """ENV values, labels and the build history: `docker history` shows them to anyone."""
         settings = config.get("config") or {}
         for item in settings.get("Env") or []:
-            self._scan(str(item).encode(), "env", str(item).partition("=")[0], None, config=True)
+            name = str(item).partition("=")[0]
+            self._take("env", None, text_scan(name, str(item).encode(), config=True))
         for key, value in (settings.get("Labels") or {}).items():
-            self._scan(f"{key}={value}".encode(), "label", str(key), None, config=True)
+            self._take("label", None, text_scan(str(key), f"{key}={value}".encode(), config=True))
         layer = -1
         for number, step in enumerate(config.get("history") or []):
             if not step.get("empty_layer"):
                 layer += 1  # only steps that made a layer have one; ENV and LABEL steps don't
-            self._scan(str(step.get("created_by") or "").encode(), "history", f"history/{number}",
-                       None if step.get("empty_layer") else layer, config=True)
+            self._take("history", None if step.get("empty_layer") else layer,
+                       text_scan(f"history/{number}", str(step.get("created_by") or "").encode(), config=True))
 
     def finish(self, index: Mapping[str, int] | None = None) -> list[SecretFinding]:
         """All findings; `index` (path -> layer of the file at the top) tells deleted copies."""
-        texts = [(q.path, q.text) for q in self._queue]
-        for queued, detected in zip(self._queue, detect_secrets_scan(texts, plugins=FILE_DETECTORS)):
-            for found in detected:
-                # detect-secrets has no placeholder filter for URLs: pip's vendored urllib3
-                # documents `http://username:password@host.com`, which would block every image with pip.
-                if found.value and not is_placeholder(found.value):
-                    self._add(queued.where, queued.path, queued.layer_index, rule_name(found.type),
-                              found.value, found.line)
+        detect_resolve([queued.scanned for queued in self._queue])
+        for queued in self._queue:
+            for hit in queued.scanned.detected or ():
+                self._add(queued.where, queued.path, queued.layer_index, hit)
         self._queue, self._queued_bytes = [], 0
         findings = [replace(f, deleted_in_later_layer=f.where == "file" and index is not None
                             and index.get(f.path) != f.layer_index) for f in self._found.values()]
         return sorted(findings, key=lambda f: (f.where, f.path, -1 if f.layer_index is None else f.layer_index,
                                                f.line, f.rule))
 
-    def _scan(self, content: bytes, where: Where, path: str, layer_index: int | None, *, config: bool) -> None:
-        names = cued(content, config=config)
-        if not names:
-            return  # most files: a few searches at memory speed and nothing else
-        text = content.decode("utf-8", errors="replace")
-        for rule in RULES:
-            if rule.name in names:
-                for match in rule.pattern.finditer(text):
-                    value = rule.value(match, text)
-                    if value:
-                        self._add(where, path, layer_index, rule.name, value, text.count("\n", 0, match.start()) + 1)
-        # Only texts a detector's own pattern matches wait for detect-secrets (and its filters).
-        patterns = _detector_patterns()
-        if any(p.search(text) for name in FILE_DETECTORS if name in names for p in patterns[name]):
-            if self._queued_bytes + len(content) > MAX_QUEUED_BYTES:
-                self.truncated = True
-                return
-            self._queue.append(_Queued(where, path, layer_index, text))
-            self._queued_bytes += len(content)
+    def _take(self, where: Where, layer_index: int | None, scanned: ScannedFile) -> bool:
+        for hit in scanned.hits:
+            self._add(where, scanned.path, layer_index, hit)
+        if scanned.overflow:
+            self.truncated = True
+        if not scanned.queued:
+            return False
+        if self._queued_bytes + scanned.queued > MAX_QUEUED_BYTES:
+            self.truncated = True
+            return False
+        self._queue.append(_Queued(where, scanned.path, layer_index, scanned))
+        self._queued_bytes += scanned.queued
+        return True
 
-    def _add(self, where: Where, path: str, layer_index: int | None, rule: str, secret: str, line: int) -> None:
-        key = (where, path, layer_index, line, rule)  # ours and detect-secrets' agree: one finding
+    def _add(self, where: Where, path: str, layer_index: int | None, hit: Hit) -> None:
+        key = (where, path, layer_index, hit.line, hit.rule)  # ours and detect-secrets' agree: one finding
         if key in self._found:
             return
         if len(self._found) >= MAX_FINDINGS:
             self.truncated = True
             return
-        self._found[key] = SecretFinding(path=path, layer_index=layer_index, rule=rule,
-                                         fingerprint=fingerprint(secret), line=line, where=where)
+        self._found[key] = SecretFinding(path=path, layer_index=layer_index, rule=hit.rule,
+                                         fingerprint=hit.fingerprint, line=hit.line, where=where)
 
+
+@dataclass
+class LayerSecrets:
+    """The secret scan of one layer, as its record keeps it: how many candidate files the layer
+    has, and what each one with something to say found, by its position among them."""
+
+    candidates: int = 0
+    scanned: list[tuple[int, ScannedFile]] = field(default_factory=list)
+
+    def replay(self, scanner: SecretScanner, layer_index: int) -> None:
+        """Hand the layer's files to `scanner` exactly as `LayerSecretReader` did."""
+        by_position = dict(self.scanned)
+        for position in range(self.candidates):
+            scanner.take(layer_index, by_position.get(position))
+
+
+class LayerSecretReader:
+    """The secret scan of one layer tar as it streams by: each candidate file goes to the image's
+    `scanner` at once (whose limits depend on the layers below) and, when `recording`, into a
+    `LayerSecrets` that does not depend on them: the record must serve this layer at any position
+    in any image. So while recording, a candidate is scanned even past the image's file limit (up
+    to `max_files` per layer: a layer's later candidates are never read by any image), and
+    detect-secrets also reads texts the image's own queue had no room for. Our rules' hits are
+    kept distinct within the layer, at most `MAX_FINDINGS` of them: a later new one can never be
+    added (the layer's first `MAX_FINDINGS` distinct findings filled the image's table), so it
+    only marks the file `overflow`, which truncates the scan as adding it would have.
+    `stop_recording` gives up the record (too big), never the scan."""
+
+    def __init__(self, scanner: SecretScanner, layer_index: int, *, recording: bool):
+        self.scanner, self.layer_index = scanner, layer_index
+        self.record: LayerSecrets | None = LayerSecrets() if recording else None
+        self._candidates = 0
+        self._keys: set[tuple[str, int, str]] = set()
+        self._queued: list[ScannedFile] = []  # texts in the image's detect-secrets queue
+        self._recorded: list[ScannedFile] = []  # texts only the record needs read
+
+    def wants(self, path: str, size: int) -> bool:
+        """Whether to read this file (asked once per regular file, in tar order)."""
+        if not is_candidate(path, size):
+            return False
+        position = self._candidates
+        self._candidates += 1
+        if self.record is not None:
+            self.record.candidates = self._candidates
+        if position < self.scanner.max_files and (self.record is not None or not self.scanner.at_file_limit()):
+            return True
+        self.scanner.take(self.layer_index, None)  # past the limit: noted as truncated, never read
+        return False
+
+    def scan(self, path: str, content: bytes) -> None:
+        """The content (up to `MAX_FILE_SIZE`) of the file `wants` accepted last."""
+        scanned = None
+        if b"\0" not in content[:BINARY_PROBE]:
+            scanned = text_scan(path, content, config=is_config_file(path))
+            scanned.hits, scanned.overflow = self._distinct(path, scanned.hits)
+        if scanned is None or not (scanned.hits or scanned.overflow or scanned.queued):
+            self.scanner.take(self.layer_index, None)  # counted, nothing to say
+            return
+        if self.scanner.take(self.layer_index, scanned):
+            self._queued.append(scanned)
+        elif scanned.text is not None:
+            if self.record is not None and self.scanner.record_bytes_left >= scanned.queued:
+                self.scanner.record_bytes_left -= scanned.queued
+                self._recorded.append(scanned)
+            else:
+                self.stop_recording()
+                scanned.text = None
+        if self.record is not None:
+            self.record.scanned.append((self._candidates - 1, scanned))
+
+    def stop_recording(self) -> None:
+        for scanned in self._recorded:
+            scanned.text = None
+        self.record, self._recorded = None, []
+
+    def end(self) -> LayerSecrets | None:
+        """Once the layer was read: detect-secrets reads the layer's waiting texts; the record."""
+        detect_resolve(self._queued + self._recorded)
+        self._queued, self._recorded = [], []
+        return self.record
+
+    def _distinct(self, path: str, hits: list[Hit]) -> tuple[list[Hit], bool]:
+        kept, overflow = [], False
+        for hit in hits:
+            key = (path, hit.line, hit.rule)
+            if key in self._keys:
+                continue  # the image's table has it already, or was full when it came
+            if len(self._keys) >= MAX_FINDINGS:
+                overflow = True
+                continue
+            self._keys.add(key)
+            kept.append(hit)
+        return kept, overflow

@@ -8,7 +8,7 @@ import pytest
 
 from compliance.sbom import secrets as secrets_module
 from compliance.sbom.facts import facts_from_layers
-from compliance.sbom.secrets import SecretScanner, detect_secrets_scan, fingerprint
+from compliance.sbom.secrets import SecretScanner, detect_secrets_scan, fingerprint, is_candidate, text_scan
 from tests.compliance.sbom.sbom_tars import layer
 
 # Tokens are assembled at run time so this file holds nothing a push-protection scanner flags.
@@ -175,10 +175,10 @@ def test_it_runs_detect_secrets_on_each_text_and_reports_every_occurrence():
     assert detect_secrets_scan([], plugins=["BasicAuthDetector"]) == []
 
 
-def test_it_works_as_a_plain_layer_visitor_without_an_index():
+def test_it_takes_scanned_files_without_an_index():
     scanner = SecretScanner()
-    assert scanner.wants(0, "app/x", 10) and not scanner.wants(0, "app/empty", 0)
-    scanner.scan_file(0, "app/x", f"{GITHUB_TOKEN}\n".encode())
+    assert is_candidate("app/x", 10) and not is_candidate("app/empty", 0)
+    scanner.take(0, text_scan("app/x", f"{GITHUB_TOKEN}\n".encode(), config=False))
     [finding] = scanner.finish()
     assert (finding.rule, finding.deleted_in_later_layer) == ("github-token", False)
 
