@@ -305,6 +305,32 @@ class ScanSeverityCount(models.Model):
         return f"scan {self.scan_id}: {self.total} {self.severity} ({self.fixable} fixable)"
 
 
+class ScannedLayer(models.Model):
+    """What reading one layer blob gave the scan (a record, compliance/sbom/layer_record.py), kept
+    so that a layer seen before (every base layer, shared option layers) is never downloaded or
+    read again: the scan replays the record, with the same result.
+
+    Keyed by the blob's digest, checked as the blob was read (never the config's diff_ids, which
+    an image author writes), by the registry it was read from (a foreign registry's scans only
+    reuse that registry's records), and by the recipe: the record format, limits and code that
+    made it. Records of another recipe are never read; `scanned_layers_prune` deletes them."""
+
+    source = models.CharField(max_length=300, blank=True, help_text="Registry URL when not the portal's own")
+    digest = models.CharField(max_length=80)
+    recipe = models.CharField(max_length=64)
+    record = models.BinaryField(editable=False, help_text="JSON of the record, zlib-compressed")
+    size = models.PositiveIntegerField(help_text="Bytes of the stored record")
+    created = models.DateTimeField(auto_now_add=True)
+    used = models.DateTimeField(help_text="Last read by a scan (to the day)")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "digest", "recipe"], name="one_record_per_layer")]
+        indexes = [models.Index(fields=["used"], name="compliance_scannedlayer_used")]
+
+    def __str__(self):
+        return f"{self.digest} ({self.size} bytes)"
+
+
 class PolicyException(models.Model):
     """A reviewed, scoped, expiring exception to the policy: a workflow, not an allowlist."""
 

@@ -12,16 +12,19 @@ from compliance.models import ImageScan, SbomPackage
 from compliance.sbom.cyclonedx import cyclonedx_json
 from compliance.sbom.models import ImageFacts
 from compliance.sbom.reader import read_image
+from compliance.scanned_layers import ScannedLayerStore
 
 
 def image_scan(*, build: Build) -> ImageScan:
-    """Read the quarantined image's layers from the registry (no Docker Engine needed)."""
+    """Read the quarantined image's layers from the registry (no Docker Engine needed); a layer
+    read by an earlier scan (its base's, most often) is replayed from its record instead."""
     scan, _ = ImageScan.objects.update_or_create(
         build=build, defaults={"digest": build.digest, "repository": build.quarantine_repository,
                                "status": ImageScan.Status.SCANNING, "error": ""}
     )
     try:
-        facts = read_image(registry_client("scanner"), build.quarantine_repository, build.digest)
+        facts = read_image(registry_client("scanner"), build.quarantine_repository, build.digest,
+                           records=ScannedLayerStore())
     except (RegistryError, OSError, ValueError) as error:
         scan.status, scan.error, scan.finished = ImageScan.Status.FAILED, str(error), timezone.now()
         scan.save()

@@ -14,6 +14,7 @@ from compliance.exceptions.services import exceptions_expire
 from compliance.harbor.services import harbor_scans_prune, registry_artifact_scan, registry_artifact_scan_request
 from compliance.models import ImageScan, PolicyRule
 from compliance.policy.change import reevaluate_after_policy_change
+from compliance.scanned_layers import scanned_layers_prune
 
 log = logging.getLogger(__name__)
 # A Debian image reads in seconds; the limit only stops a stuck registry from holding a worker.
@@ -37,6 +38,11 @@ def reevaluate_policy_change(team_id: int | None, trigger: str = "policy-change"
 @shared_task(name="compliance.tasks.prune_harbor_scans", ignore_result=True)
 def prune_harbor_scans() -> int:
     return harbor_scans_prune()
+
+
+@shared_task(name="compliance.tasks.prune_scanned_layers", ignore_result=True)
+def prune_scanned_layers() -> int:
+    return scanned_layers_prune()
 
 
 @shared_task(name="compliance.tasks.expire_exceptions", ignore_result=True)

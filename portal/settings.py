@@ -290,6 +290,7 @@ CELERY_TASK_ROUTES = {
     # Exception upkeep is housekeeping, not scanning: it stays on the default queue.
     "compliance.tasks.expire_exceptions": {"queue": "default"},
     "compliance.tasks.remind_expiring_exceptions": {"queue": "default"},
+    "compliance.tasks.prune_scanned_layers": {"queue": "default"},
     "compliance.tasks.*": {"queue": "scans"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
@@ -304,6 +305,7 @@ CELERY_BEAT_SCHEDULE = {
     "remind-expiring-exceptions": {"task": "compliance.tasks.remind_expiring_exceptions",
                                    "schedule": envint("EXCEPTION_REMINDER_INTERVAL_SECONDS", 3600)},
     "prune-harbor-scans": {"task": "compliance.tasks.prune_harbor_scans", "schedule": 3600},
+    "prune-scanned-layers": {"task": "compliance.tasks.prune_scanned_layers", "schedule": 3600},
     "refresh-attestations": {"task": "compliance.tasks.refresh_attestations",
                              "schedule": envint("ATTESTATION_REFRESH_INTERVAL_SECONDS", 60)},
     "renew-attestations": {"task": "compliance.tasks.refresh_attestations", "schedule": 3600, "kwargs": {"renew": True}},
@@ -321,6 +323,9 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # Scans Harbor asked for are Harbor's to keep (it stores the report it fetched): ours go after this.
 HARBOR_SCAN_RETENTION_DAYS = envint("HARBOR_SCAN_RETENTION_DAYS", 7)
+# A layer's record (what a scan read from it) no scan used for this long is deleted: the next scan
+# of that layer downloads and reads it again.
+SCANNED_LAYER_RETENTION_DAYS = envint("SCANNED_LAYER_RETENTION_DAYS", 30)
 # The registry credential of a Harbor scan request waits (sealed) at most this long for a worker.
 HARBOR_CREDENTIAL_TTL_SECONDS = envint("HARBOR_CREDENTIAL_TTL_SECONDS", 3600)
 # Harbor's pluggable scanner API (/harbor/api/v1/): Harbor sends this as "Authorization: Bearer

@@ -23,6 +23,7 @@ from compliance.harbor.credentials import (
 )
 from compliance.models import ImageScan, SbomPackage
 from compliance.sbom.reader import read_image
+from compliance.scanned_layers import ScannedLayerStore
 from compliance.vulndb.matching import scan_match
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def _scan_read(scan: ImageScan) -> None:
         authorization = scan_credential_read(scan, sent=scan.facts.get("harbor", {}).get("credential", False))
         client = registry_client_for(scan.registry, authorization)
         try:
-            facts = read_image(client, scan.repository, scan.digest)
+            facts = read_image(client, scan.repository, scan.digest, records=ScannedLayerStore(source=scan.registry))
         finally:
             client.close()
         with transaction.atomic():

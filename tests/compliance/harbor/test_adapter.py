@@ -18,7 +18,7 @@ from compliance.harbor.services import (
     registry_artifact_scan_request,
     registry_client_for,
 )
-from compliance.models import Advisory, Finding, ImageScan, ImportRun, SbomPackage, ScanCredential
+from compliance.models import Advisory, Finding, ImageScan, ImportRun, SbomPackage, ScanCredential, ScannedLayer
 from compliance.vulndb.store import vulndb_import
 
 TOKEN = "harbor-test-token"
@@ -204,7 +204,7 @@ def queued(harbor, monkeypatch, django_capture_on_commit_callbacks):
         used.append(authorization)
         return registry_client_for(url, authorization)
 
-    def read_image(client, repository, digest):
+    def read_image(client, repository, digest, **options):
         raise RegistryError(f"manifest {repository}@{digest} not found")
 
     monkeypatch.setattr(services, "registry_client_for", client_for)
@@ -515,6 +515,8 @@ def test_it_scans_an_image_for_harbor_end_to_end(services, celery_worker, settin
     scan = ImageScan.objects.get(pk=scan_id)
     assert (scan.build, scan.os_id, scan.os_version) == (None, "debian", "12")
     assert scan.packages.filter(source_name="apt").exists()
+    # Its layer records serve later scans of Harbor's registry only, never a build's scan.
+    assert set(ScannedLayer.objects.values_list("source", flat=True)) == {settings.REGISTRY_URL.rstrip("/")}
 
     for query in (f"?sbom_media_type={quote(reports.CYCLONEDX)}", f"?sbom_media_type={reports.CYCLONEDX}"):
         sbom = report(client, scan_id, accept=reports.SBOM_1_0, query=query)  # escaped, and "+" left raw
