@@ -28,6 +28,29 @@ _MAX_ID = 2**31 - 1
 Entry = TypeVar("Entry", Account, GroupEntry)
 
 
+ACCOUNT_FILES = frozenset({"etc/passwd", "etc/group", "etc/shadow"})
+
+
+def without_password_hashes(data: bytes) -> bytes:
+    """An account file with each line's password field cut to what the parsers here read of it:
+    "" (none), "x" (in /etc/shadow), "*" or "!" (locked), or "set". The reader keeps these files
+    so (and so stores them in layer records): no hash is kept anywhere."""
+    lines = []
+    for line in data.decode("utf-8", errors="replace").splitlines(keepends=True):
+        content = line.splitlines()[0]
+        fields = content.split(":")
+        if len(fields) > 1:
+            fields[1] = _kept_password(fields[1])
+        lines.append(":".join(fields) + line[len(content):])
+    return "".join(lines).encode()
+
+
+def _kept_password(field: str) -> str:
+    if field in ("", "x"):
+        return field
+    return field[0] if field[0] in "*!" else "set"
+
+
 def _local_fields(line: str, count: int) -> list[str] | None:
     fields = line.rstrip("\n").split(":")
     if len(fields) < count or not fields[0] or fields[0].startswith(("#", "+", "-")):

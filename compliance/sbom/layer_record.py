@@ -44,6 +44,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from compliance.sbom.accounts import ACCOUNT_FILES, without_password_hashes
 from compliance.sbom.collect import LayerCollector, LayerFindings
 from compliance.sbom.layers import MAX_FILE_SIZE, Entry, Marker, layer_entries
 from compliance.sbom.models import Package, SpecialFile
@@ -58,7 +59,7 @@ _KIND_CODES = {"file": "f", "hardlink": "h", "symlink": "s", "dir": "d", "other"
                "opaque": "q"}
 _KINDS = {code: kind for kind, code in _KIND_CODES.items()}
 # Every module whose code decides what a layer's record holds.
-_RECORDING_MODULES = ("collect", "facts", "java", "layer_record", "layers", "models", "npm", "overlay",
+_RECORDING_MODULES = ("accounts", "collect", "facts", "java", "layer_record", "layers", "models", "npm", "overlay",
                       "ownership", "python", "secret_rules", "secrets", "special")
 
 
@@ -97,11 +98,13 @@ def layer_recipe(*, max_secret_files: int) -> str:
 def layer_read(stream: BinaryIO, layer_index: int, overlay: Overlay, collector: LayerCollector, *,
                wanted: Callable[[str], bool], mark: Marker, recording: bool) -> LayerRecord | None:
     """Read one layer tar into the image's overlay and collector; its record when `recording`
-    (None when it would be too big)."""
+    (None when it would be too big). Account files are kept without their password hashes."""
     reader = collector.reader(layer_index, recording=recording)
     entries: list[Entry] | None = [] if recording else None
     held = 0
     for entry in layer_entries(stream, layer_index, wanted, visitor=reader, mark=mark, max_file_size=MAX_FILE_SIZE):
+        if entry.data is not None and entry.path in ACCOUNT_FILES:
+            entry = entry._replace(data=without_password_hashes(entry.data))
         overlay.apply(entry, layer_index)
         if entries is not None:
             entries.append(entry)

@@ -1,10 +1,18 @@
 """The image's accounts and the user its containers run as, resolved as the engine (runc) does."""
 import pytest
 
-from compliance.sbom.accounts import parse_accounts, parse_groups, parse_shadow, runtime_user, with_origin
+from compliance.sbom.accounts import (
+    parse_accounts,
+    parse_groups,
+    parse_shadow,
+    runtime_user,
+    with_origin,
+    without_password_hashes,
+)
 from compliance.sbom.facts import facts_from_layers
 from compliance.sbom.layers import LayerFile
 from compliance.sbom.models import Account, GroupEntry
+from compliance.sbom.passwd import parse_passwd
 from tests.compliance.sbom.sbom_tars import layer
 
 PASSWD = ("root:x:0:0:root:/root:/bin/bash\n"
@@ -104,3 +112,16 @@ def test_it_resolves_the_runtime_user_as_the_engine_does(spec, uid, gid, name, s
 def test_it_says_why_the_engine_would_refuse_to_start(spec, problem):
     user = runtime_user(spec, ACCOUNTS, GROUPS)
     assert problem in user.problem and user.uid is None and user.gid is None
+
+
+def test_account_files_are_kept_without_their_hashes_and_parse_the_same():
+    passwd = ("root:x:0:0::/root:/bin/sh\nold:$1$ab$oldhash:1:1::/:/bin/sh\nnopw::2:2::/:/bin/sh\r\n"
+              "locked:!$6$s$lockedhash:3:3::/:/bin/sh\n# c:commenthash:0:0\n  spaced:x:4:4::/:/bin/sh\nodd\n")
+    shadow = ("root:$6$salt$roothash:19000::::::\napp:!$6$x$apphash:1::\nnone::1\nstar:*:1\x0c"
+              "next:$y$j9T$nexthash\nlast:$6$s$lasthash")
+    group = "root:x:0:\nadmins:$6$g$grouphash:10:alice,bob\nbare\n"
+    for text, parse in ((passwd, parse_accounts), (passwd, parse_passwd), (shadow, parse_shadow), (group, parse_groups)):
+        kept = without_password_hashes(text.encode()).decode()
+        assert parse(kept) == parse(text)
+        assert "hash" not in kept
+    assert without_password_hashes(b"root:\xff$6$x:0:0\n") == b"root:set:0:0\n"

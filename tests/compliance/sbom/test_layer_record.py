@@ -223,6 +223,13 @@ def test_a_record_made_in_one_image_serves_another_at_another_position():
     assert read([*other[:2], record_load(record)]) == read(other)
 
 
+def test_a_record_keeps_no_password_hash():
+    [stored] = recorded([tar(("etc/shadow", b"root:$6$salt$Qm9vZ2FsbG9vZ2FsbG9v:19000::::::\n"),
+                             ("etc/passwd", b"old:$1$ab$T2xkIHN0eWxlIGhhc2g:0:0::/:/bin/sh\n"))])
+    text = zlib.decompress(stored).decode()
+    assert "Qm9v" not in text and "T2xk" not in text and base64.b64encode(b"root:set:").decode() in text
+
+
 def test_a_record_keeps_no_secret():
     key, gh, url = private_key(), github_token(), url_password()
     [stored] = recorded([tar(("k.pem", key.encode()), ("app/.env", f"GH={gh}\n".encode()),
