@@ -10,8 +10,10 @@ database, so every layer is downloaded, read and recorded. Then the same two on 
 base/debian with one small layer of its own (a package installed, an application's files; pushed
 as bench/debian-app:latest), (c) download+read of all its layers and (d) its scan WARM: the base's
 layers were scanned before (by (b)), so only its own layer is downloaded and read, the base's
-records replayed (compliance/sbom/layer_record.py). Rounds alternate the order within each pair,
-so machine noise hits both alike; the medians and the ratios b/a (cold) and d/c (warm) are printed. `--baseline REV` adds, to
+records replayed (compliance/sbom/layer_record.py). (e), next to (b): the same scan keeping and
+using no record, as before records existed, so what recording costs shows in the same run. Rounds
+rotate the order within each group, so machine noise hits all alike; the medians and the ratios
+b/a (cold), d/c (warm) and b/e are printed. `--baseline REV` adds, to
 each round, the scan path with compliance/vulndb/matching.py as it was at that git revision (e.g.
 8f0ed0e); `--profile` prints a cProfile of one `scan_match` and of one warm scan.
 
@@ -367,6 +369,7 @@ def main() -> None:
     django_setup(args.database_url)
 
     from adapters.factory import registry_client
+    from compliance import scans as scans_module
     from compliance.models import AffectedPackage, ScannedLayer
     from compliance.sbom.reader import read_image
     from compliance.scans import image_scan
@@ -383,50 +386,72 @@ def main() -> None:
     derived_digest, derived_layers = derived_image_push(digest)
     derived_build = bench_build(name="bookworm-app", repository=DERIVED[0], tag=DERIVED[1], digest=derived_digest, **base)
 
-    def download_and_read(repository, reference):
-        started = time.perf_counter()
+    # CPU seconds of this process per measurement: the machine may be shared, and other processes'
+    # load stretches wall times unevenly (this excludes the registry's and PostgreSQL's own work).
+    cpu = {"read": [], "cold": [], "derived read": [], "warm": []}
+
+    def download_and_read(repository, reference, cpu_key="read"):
+        started, started_cpu = time.perf_counter(), time.process_time()
         read_image(registry_client("scanner"), repository, reference)
+        cpu[cpu_key].append(time.process_time() - started_cpu)
         return time.perf_counter() - started
 
-    def full_scan(build, match=scan_match):
-        started = time.perf_counter()
+    def full_scan(build, match=scan_match, cpu_key=None):
+        started, started_cpu = time.perf_counter(), time.process_time()
         scan = image_scan(build=build)
         stored = time.perf_counter()
         findings = match(scan)
         done = time.perf_counter()
+        if cpu_key:
+            cpu[cpu_key].append(time.process_time() - started_cpu)
         return done - started, stored - started, done - stored, scan, findings
 
     def cold_scan(match=scan_match):
         ScannedLayer.objects.all().delete()  # no layer seen before
-        return full_scan(build, match)
+        return full_scan(build, match, cpu_key="cold")
 
     def warm_scan():
         assert ScannedLayer.objects.filter(digest__in=derived_layers[:-1]).count() == len(derived_layers) - 1
         ScannedLayer.objects.filter(digest=derived_layers[-1]).delete()  # its own layer is new
-        return full_scan(derived_build)
+        return full_scan(derived_build, cpu_key="warm")
 
-    def pair(round_number, read, scan):
-        if round_number % 2 == 0:
-            return read(), scan()
-        scanned = scan()
-        return read(), scanned
+    def unrecorded_scan():
+        """The scan as it was before layer records: every layer read, no record kept or used."""
+        reads_records = scans_module.read_image
+        scans_module.read_image = lambda client, repository, reference, records=None: reads_records(
+            client, repository, reference)
+        try:
+            return full_scan(build)
+        finally:
+            scans_module.read_image = reads_records
+
+    def in_turn(round_number, *calls):
+        """The calls' results, run in an order that rotates with the round."""
+        results = [None] * len(calls)
+        for step in range(len(calls)):
+            which = (round_number + step) % len(calls)
+            results[which] = calls[which]()
+        return results
 
     baseline = module_at(args.baseline, ("compliance/vulndb/matching.py", "compliance/vulndb/matching.py")) if args.baseline else None
     # Warm-up: connections, page cache, imports.
     download_and_read(IMAGE[0], digest), cold_scan(), download_and_read(DERIVED[0], derived_digest), warm_scan()
-    reads, scans, stores, matches, olds = [], [], [], [], []
+    for measured in cpu.values():
+        measured.clear()
+    reads, scans, stores, matches, olds, unrecorded = [], [], [], [], [], []
     derived_reads, warm_scans, warm_stores = [], [], []
     for round_number in range(args.rounds):
-        read, (total, store, match, scan, findings) = pair(round_number, lambda: download_and_read(IMAGE[0], digest),
-                                                            cold_scan)
-        reads.append(read), scans.append(total), stores.append(store), matches.append(match)
-        derived_read, (warm, warm_store, warm_match, _, _) = pair(
-            round_number, lambda: download_and_read(DERIVED[0], derived_digest), warm_scan)
+        read, (total, store, match, scan, findings), (plain, *_) = in_turn(
+            round_number, lambda: download_and_read(IMAGE[0], digest), cold_scan, unrecorded_scan)
+        reads.append(read), scans.append(total), stores.append(store), matches.append(match), unrecorded.append(plain)
+        derived_read, (warm, warm_store, warm_match, _, _) = in_turn(
+            round_number, lambda: download_and_read(DERIVED[0], derived_digest, "derived read"), warm_scan)
         derived_reads.append(derived_read), warm_scans.append(warm), warm_stores.append(warm_store)
         old = f" | baseline scan {olds.append(cold_scan(baseline.scan_match)[0]) or olds[-1]:.3f} s" if baseline else ""
         print(f"round {round_number + 1}: download+read {read:.3f} s | cold scan {total:.3f} s "
-              f"(image_scan {store:.3f} s + scan_match {match:.3f} s){old} || derived: download+read "
-              f"{derived_read:.3f} s | warm scan {warm:.3f} s (image_scan {warm_store:.3f} s + scan_match {warm_match:.3f} s)")
+              f"(image_scan {store:.3f} s + scan_match {match:.3f} s; without records {plain:.3f} s){old} || "
+              f"derived: download+read {derived_read:.3f} s | warm scan {warm:.3f} s "
+              f"(image_scan {warm_store:.3f} s + scan_match {warm_match:.3f} s)")
     names = {(p.source_name or p.name) for p in scan.packages.all()}
     candidates = AffectedPackage.objects.filter(ecosystem="Debian:12", name__in=names).count()
     fixable = sum(1 for f in findings if f.fixed_version)
@@ -439,11 +464,18 @@ def main() -> None:
     print(f"median over {args.rounds} rounds: download+read {read:.3f} s, full scan {total:.3f} s "
           f"(image_scan {statistics.median(stores):.3f} s, scan_match {statistics.median(matches):.3f} s)")
     print(f"ratio full scan / download+read: {total / read:.2f}x (target: under 2x)")
+    plain = statistics.median(unrecorded)
+    print(f"what recording costs: cold scan {total:.3f} s / the same scan keeping no record {plain:.3f} s = "
+          f"{total / plain:.2f}x; without records {plain / read:.2f}x download+read")
     derived_read, warm = statistics.median(derived_reads), statistics.median(warm_scans)
     print(f"cold image (no layer seen before): scan {total:.3f} s / download+read {read:.3f} s = {total / read:.2f}x "
           f"(target <= 1.1x) | derived image, base layers seen before: scan {warm:.3f} s "
           f"(image_scan {statistics.median(warm_stores):.3f} s) / download+read {derived_read:.3f} s = "
           f"{warm / derived_read:.2f}x (target <= 0.3x)")
+    median_cpu = {key: statistics.median(values) for key, values in cpu.items()}
+    print(f"CPU of this process (medians): cold {median_cpu['cold']:.3f} s / read {median_cpu['read']:.3f} s = "
+          f"{median_cpu['cold'] / median_cpu['read']:.2f}x | warm {median_cpu['warm']:.3f} s / derived read "
+          f"{median_cpu['derived read']:.3f} s = {median_cpu['warm'] / median_cpu['derived read']:.2f}x")
     if baseline:
         old = statistics.median(olds)
         print(f"baseline ({args.baseline}) full scan {old:.3f} s: ratio {old / read:.2f}x")
