@@ -18,12 +18,18 @@ record is exact, and it holds as long as three things do:
    findings, detect-secrets' bytes): those are applied by `SecretScanner.take`, in the image,
    at replay as at reading. The reader of a layer being recorded therefore scans every
    candidate file up to the per-layer limit, and has detect-secrets read every text that
-   would queue, whether this image needs it or not (see `LayerSecretReader`).
+   would queue, whether this image needs it or not (see `LayerSecretReader`, which also says
+   why keeping a layer's findings distinct and capped changes nothing). detect-secrets reads
+   each text on its own (a temporary file each), so its answers do not depend on when it runs.
 2. The code that made the record is the code that replays it: `layer_recipe` hashes the record
    format, the limits a caller may pass, detect-secrets' version and the source of every module
    a layer's reading goes through; records of another recipe are never read.
 3. The record belongs to the bytes it was read from: it is keyed by the layer blob's digest and
    stored only after the blob was checked against it (compliance/sbom/reader.py).
+
+tests/compliance/sbom/test_layer_record.py checks the claim the strong way: records made of each
+layer alone, as the only layer of an image, replayed in every combination in tricky stacks, give
+the facts of reading every layer, and are byte for byte the records made inside the stack.
 
 A layer whose record would be too big (more than `MAX_RECORD_READ_BYTES` of paths and kept
 files, more than `MAX_RECORD_BYTES` compressed, or more detect-secrets text than the scan's
