@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0018_scan_severity_counts'),
+        ('compliance', '0019_sbom_package_name_prefix_index'),
     ]
 
     operations = [
