@@ -1,29 +1,40 @@
 """Time the re-evaluation of many stored SBOMs after an import of changed vulnerability records.
 
-    .venv/bin/python bench/reevaluate_many.py --data /work/shared/data/vulndb --scans 10000 --changed 1000
+    .venv/bin/python bench/reevaluate_many.py --data /work/shared/data/vulndb --sboms 10000 --changed 1000
+    .venv/bin/python bench/reevaluate_many.py --data /work/shared/data/vulndb --sboms 50000 --changed 1000
 
-Setup, built once into the template database `portal_bench_reeval_base` and reused (`--rebuild`
-starts over): the synthetic database of bench/scan_vs_download.py (>= 200,000 advisories, its
-per-CVE Debian:12 records now naming every source package of the SBOMs), and --scans builds of
---scans / 4 recipes of 100 teams, each with a stored SBOM: the real packages of
-base/debian:bookworm plus 12 to 212 binary packages of real Debian source packages (those the
-DSA/DLA/ELTS data name, drawn with a popularity skew so images overlap), at versions the
-data knows (half the images current, the others one to three security updates behind). Each
-SBOM gets its findings (matched in bulk with the portal's matcher) and a verdict
-(`verdict_evaluate`); the latest build of each recipe is published.
+Setup, built once per --sboms into the template database `portal_bench_reeval_base_<sboms>` and
+reused (`--rebuild` starts over; `--rounds 0` builds it and stops): the synthetic database of
+bench/scan_vs_download.py (>= 200,000 advisories, its per-CVE Debian:12 records now naming every
+source package of the SBOMs), and --sboms builds of --sboms / 4 recipes of 100 teams, each with a
+stored SBOM: the real packages of base/debian:bookworm plus 12 to 212 binary packages of real
+Debian source packages (those the DSA/DLA/ELTS data name, drawn with a popularity skew so images
+overlap), at versions the data knows (half the images current, the others one to three security
+updates behind). Each SBOM gets its findings (matched in bulk with the portal's matcher, their
+severity counts kept by the triggers of migration 0018) and a verdict (`verdict_evaluate`); the
+latest build of each recipe is published. The template takes about 25 minutes for 10,000 SBOMs
+(two thirds of it the verdicts), five times that for 50,000.
 
-Each run copies the template to `portal_bench_reeval`, writes --changed records as OSV JSON to a
-temporary folder (updates of existing records picked at random: new fixes above installed
-versions, new urgencies, new modification dates only; new unfixed records; records of
+Each variant of a round copies the template to `portal_bench_reeval` (a file copy, then a
+checkpoint: every variant starts from the same state of the server), writes --changed records as
+OSV JSON to a temporary folder (updates of existing records picked at random: new fixes above
+installed versions, new urgencies, new modification dates only; new unfixed records; records of
 packages no image has), imports them with `vulndb_import`, and times
-`reevaluate_after_import(changed)`. Sizes and counts are printed with the times.
+`reevaluate_after_import(changed)`. The variants, side by side, their order alternating by round:
+`triggers` as the portal runs, and `no-triggers` with the severity-count triggers of migration
+0018 disabled in that copy (their counts then go stale: only what the triggers cost is measured).
+Sizes and counts are printed with the times; `--statements` adds where the database time went
+(pg_stat_statements is not loaded on this server), `--profile` a cProfile.
 """
 import argparse
 import bisect
+import contextlib
 import datetime
 import json
 import os
 import random
+import re
+import statistics
 import sys
 import tempfile
 import time
@@ -156,10 +167,10 @@ def fleet_create(pool: dict, plan: list, facts, digest: str, layer_digests: list
                            "layer_digests": layer_digests + [f"sha256:{number:064x}"], "packages": packages,
                            "config": config}
             scan_rows.append((scan_id, build.pk, "", build.quarantine_repository, build.digest, "done", "debian",
-                              "12", json.dumps(image_facts), "", now, now))
+                              "12", json.dumps(image_facts), b"", "", now, now))
             package_rows += [(scan_id, "deb", b, v, s, v, "amd64", layer) for b, s, v, layer in rows]
         copy_rows("compliance_imagescan", "id, build_id, registry, repository, digest, status, os_id, os_version, "
-                  "facts, error, created, finished", scan_rows)
+                  "facts, cyclonedx, error, created, finished", scan_rows)
         copy_rows("compliance_sbompackage", "scan_id, type, name, version, source_name, source_version, "
                   "architecture, layer_index", package_rows)
     with connection.cursor() as cursor:
@@ -275,24 +286,35 @@ def sizes() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--scans", type=int, default=10_000)
+    parser.add_argument("--sboms", "--scans", type=int, default=10_000, help="stored SBOMs (10,000; 50,000 for the "
+                        "fleet-scale target): each size has a template database of its own")
     parser.add_argument("--changed", type=int, default=1_000)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--server", default=os.environ.get("BENCH_DATABASE_SERVER", SERVER))
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile the re-evaluation (slower)")
+    parser.add_argument("--statements", action="store_true", help="print the database statements the re-evaluation "
+                        "spent its time in (count and seconds per statement shape)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of the variants (with and without the "
+                        "severity-count triggers), their order alternating; medians printed (0: build the template only)")
+    parser.add_argument("--triggers-only", action="store_true", help="skip the variant without the triggers")
     parser.add_argument("--baseline", metavar="REV", help="also time compliance/vulndb/reevaluation.py and matching.py as "
                         "they were at this git revision (e.g. 8f0ed0e), on a sample of the scans, extrapolated")
     parser.add_argument("--baseline-sample", type=int, default=40)
     parser.add_argument("--verify", type=int, default=50, metavar="N", help="check N scans afterwards: their findings "
                         "and verdict must equal a whole scan_match and verdict_evaluate (rolled back)")
     args = parser.parse_args()
-    template, run = f"{args.server}/portal_bench_reeval_base", f"{args.server}/portal_bench_reeval"
-    params = {"scans": args.scans, "records": args.records, "seed": args.seed, "data": str(args.data), "layout": 3}
+    # One template per fleet size, so the 10,000 and the 50,000 runs do not rebuild each other's.
+    base_name, run_name = f"portal_bench_reeval_base_{args.sboms}", "portal_bench_reeval"
+    template = f"{args.server}/{base_name}"
+    params = {"scans": args.sboms, "records": args.records, "seed": args.seed, "data": str(args.data), "layout": 3}
     complete = not args.rebuild and template_params(template) == params
     database_create(template, replace=not complete)
-    django_setup(template)
+    # A complete template stays at the schema it was built with: each run's copy is migrated, so
+    # code of another revision (a checkout of it) measures on its own schema, from the same data.
+    django_setup(template, migrate=not complete)
+    from django.core.management import call_command
     from django.db import connections
 
     from adapters.factory import registry_client
@@ -306,65 +328,148 @@ def main() -> None:
     if not complete:
         started = time.monotonic()
         how = synthetic_database(args.data, args.records, installed, image_copies=1, unfixed_every=10, rebuild=True)
-        plan = sbom_plan(pool, args.scans, random.Random(args.seed))
+        plan = sbom_plan(pool, args.sboms, random.Random(args.seed))
         fleet = fleet_create(pool, plan, facts, digest, [layer["digest"] for layer in manifest["layers"]])
         # the template is complete; "failed" keeps this row from counting as a database version
         ImportRun.objects.create(source="bench-fleet", origin="reevaluate_many.py", status="failed",
                                  rejections=[params])
         print(f"template built in {time.monotonic() - started:.0f} s (findings {fleet['findings_seconds']} s, "
-              f"{args.scans:,} verdicts {fleet['verdicts_seconds']} s)")
+              f"{args.sboms:,} verdicts {fleet['verdicts_seconds']} s)")
     else:
         how = synthetic_database(args.data, args.records, installed, image_copies=1, unfixed_every=10)
     connections.close_all()
-    database_create(run, template="portal_bench_reeval_base", replace=True)
-    connections["default"].settings_dict["NAME"] = "portal_bench_reeval"
-
-    from compliance.models import Verdict
-    from compliance.vulndb.reevaluation import reevaluate_after_import
-    from compliance.vulndb.store import vulndb_import
-
-    s = sizes()
-    print(f"database: {s['advisories']:,} advisories, {s['affected']:,} affected entries "
-          f"({how['image_named']:,} Debian:12 per-CVE records name the SBOMs' {len(installed):,} source packages); "
-          f"on disk {s['size'] / 2**20:,.0f} MiB")
-    print(f"SBOMs: {s['scans']:,} scans, {s['packages']:,} packages (min {s['smallest']}, median {s['median']:.0f}, "
-          f"max {s['largest']} per SBOM) from {s['sources']:,} source packages; {s['findings']:,} findings, "
-          f"{s['verdicts']:,} verdicts stored")
-    with tempfile.TemporaryDirectory() as folder:
-        for record in changed_records(pool, args.changed, random.Random(args.seed + 1)):
-            Path(folder, f"{record['id']}.json").write_text(json.dumps(record))
-        started = time.monotonic()
-        import_run, changed = vulndb_import(source="osv", path=folder)
-        imported = time.monotonic() - started
-    print(f"import of {args.changed:,} records: {imported:.1f} s ({import_run.added} added, {import_run.updated} "
-          f"updated, {import_run.rejected} rejected); {len(changed):,} (ecosystem, package) pairs changed")
+    if args.rounds == 0:
+        print(f"template {base_name} ready; no round asked for")
+        return
     import logging
 
     reevaluation_log = logging.getLogger("compliance.vulndb.reevaluation")  # its phases and counts, printed
     reevaluation_log.addHandler(logging.StreamHandler(sys.stdout))
     reevaluation_log.setLevel(logging.INFO)
     reevaluation_log.propagate = False
-    verdicts_before = Verdict.objects.count()
-    started = time.monotonic()
-    if args.profile:
-        import cProfile
-        import pstats
+    target = TARGETS.get(args.sboms)
+    variants = ["triggers"] + ([] if args.triggers_only else ["no-triggers"])
+    seconds = defaultdict(list)
+    for round_ in range(args.rounds):
+        for number, variant in enumerate(variants if round_ % 2 == 0 else variants[::-1]):
+            database_create(f"{args.server}/{run_name}", template=base_name, replace=True, strategy="file_copy")
+            connections["default"].settings_dict["NAME"] = run_name
+            call_command("migrate", verbosity=0)
+            first = round_ == 0 and number == 0
+            if first:
+                describe(how, installed)
+            print(f"-- round {round_ + 1}, {variant}: the severity-count triggers of migration 0018 "
+                  + ("on" if variant == "triggers" else "disabled during the re-evaluation"), flush=True)
+            changed = changed_import(pool, args.changed, random.Random(args.seed + 1))
+            seconds[variant].append(timed_reevaluation(changed, triggers=variant == "triggers",
+                                                       profile=args.profile and variant == "triggers",
+                                                       statements=args.statements, target=target))
+            if variant == "triggers" and round_ == 0:
+                if args.verify:
+                    verify(args.verify, random.Random(args.seed + 3))
+                if args.baseline:
+                    baseline(args.baseline, changed, args.baseline_sample, random.Random(args.seed + 2))
+            connections.close_all()
+    on = statistics.median(seconds["triggers"])
+    print(f"re-evaluation of {args.sboms:,} SBOMs after {args.changed:,} changed records: {on:.1f} s median of "
+          f"{len(seconds['triggers'])}" + (f" (target: under {target} s: {'met' if on < target else 'NOT met'})"
+                                           if target else ""))
+    if "no-triggers" in seconds:
+        off = statistics.median(seconds["no-triggers"])
+        print(f"severity-count triggers: {on:.1f} s with / {off:.1f} s without = {on / off:.2f}x "
+              f"(each: {', '.join(f'{v:.1f}' for v in seconds['triggers'])} / "
+              f"{', '.join(f'{v:.1f}' for v in seconds['no-triggers'])} s)")
 
-        profiler = cProfile.Profile()
-        counts = profiler.runcall(reevaluate_after_import, changed)
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(70)
-    else:
-        counts = reevaluate_after_import(changed)
+
+TARGETS = {10_000: 10, 50_000: 60}  # issue 14: seconds for a re-evaluation after 1,000 changed records
+
+
+def describe(how: dict, installed: dict) -> None:
+    s = sizes()
+    print(f"database: {s['advisories']:,} advisories, {s['affected']:,} affected entries "
+          f"({how['image_named']:,} Debian:12 per-CVE records name the SBOMs' {len(installed):,} source packages); "
+          f"on disk {s['size'] / 2**20:,.0f} MiB")
+    print(f"SBOMs: {s['scans']:,} scans, {s['packages']:,} packages (min {s['smallest']}, median {s['median']:.0f}, "
+          f"max {s['largest']} per SBOM) from {s['sources']:,} source packages; {s['findings']:,} findings, "
+          f"{s['verdicts']:,} verdicts stored", flush=True)
+
+
+def changed_import(pool: dict, count: int, rng: random.Random):
+    """The same changed records in every variant (same seed), imported as a sync would."""
+    from compliance.vulndb.store import vulndb_import
+
+    with tempfile.TemporaryDirectory() as folder:
+        for record in changed_records(pool, count, rng):
+            Path(folder, f"{record['id']}.json").write_text(json.dumps(record))
+        started = time.monotonic()
+        import_run, changed = vulndb_import(source="osv", path=folder)
+        imported = time.monotonic() - started
+    print(f"import of {count:,} records: {imported:.1f} s ({import_run.added} added, {import_run.updated} "
+          f"updated, {import_run.rejected} rejected); {len(changed):,} (ecosystem, package) pairs changed")
+    return changed
+
+
+def timed_reevaluation(changed, *, triggers: bool, profile: bool, statements: bool, target: int | None) -> float:
+    """`reevaluate_after_import(changed)`, timed; without the triggers, their counts go stale
+    (only the bench's own copy of the template, thrown away after the run)."""
+    from django.db import connection
+
+    from compliance.models import Verdict
+    from compliance.vulndb.reevaluation import reevaluate_after_import
+
+    with connection.cursor() as cursor:
+        if not triggers:
+            cursor.execute("alter table compliance_finding disable trigger user")  # not the foreign keys' (system) ones
+        cursor.execute("checkpoint")  # what the import wrote is not flushed during the run
+    before = sizes()
+    verdicts_before = Verdict.objects.count()
+    timing = StatementTimes() if statements else None
+    started = time.monotonic()
+    with connection.execute_wrapper(timing) if timing else contextlib.nullcontext():
+        if profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            counts = profiler.runcall(reevaluate_after_import, changed)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(70)
+        else:
+            counts = reevaluate_after_import(changed)
     seconds = time.monotonic() - started
     after = sizes()
-    print(f"re-evaluation: {seconds:.1f} s (target: under 30 s): {counts['scans']:,} scans re-matched, "
-          f"{Verdict.objects.count() - verdicts_before:,} verdicts re-evaluated; {counts['flipped_to_fail']} "
-          f"turned non-compliant ({counts['alerts']} published: alerted), {counts['flipped_to_pass']} compliant again; "
-          f"findings {s['findings']:,} -> {after['findings']:,}")
-    if args.verify:
-        verify(args.verify, random.Random(args.seed + 3))
-    if args.baseline:
-        baseline(args.baseline, changed, args.baseline_sample, random.Random(args.seed + 2))
+    print(f"re-evaluation: {seconds:.1f} s" + (f" (target: under {target} s)" if target else "")
+          + f": {counts['scans']:,} scans re-matched, {Verdict.objects.count() - verdicts_before:,} verdicts "
+          f"re-evaluated; {counts['flipped_to_fail']} turned non-compliant ({counts['alerts']} published: alerted), "
+          f"{counts['flipped_to_pass']} compliant again; findings {before['findings']:,} -> {after['findings']:,}",
+          flush=True)
+    if timing:
+        timing.print(seconds)
+    return seconds
+
+
+class StatementTimes:
+    """Where the re-evaluation's time goes in the database, as pg_stat_statements would say (it
+    is not loaded on this server): each statement, its literals and IN lists folded, timed
+    around its execution from this process."""
+
+    def __init__(self):
+        self.times = defaultdict(lambda: [0, 0.0])
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.monotonic()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            shape = re.sub(r"(%s(, )?)+", "%s, ...", re.sub(r"\s+", " ", str(sql)))[:160]
+            self.times[shape][0] += 1
+            self.times[shape][1] += time.monotonic() - started
+
+    def print(self, total: float, top: int = 15) -> None:
+        spent = sum(seconds for _, seconds in self.times.values())
+        print(f"database statements: {spent:.1f} s of {total:.1f} s ({sum(n for n, _ in self.times.values()):,} "
+              "executed; COPY not included: it bypasses the wrapper)")
+        for shape, (calls, seconds) in sorted(self.times.items(), key=lambda item: -item[1][1])[:top]:
+            print(f"  {seconds:6.2f} s {calls:6,}x  {shape}")
 
 
 def verify(count: int, rng: random.Random) -> None:

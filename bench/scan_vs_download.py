@@ -40,8 +40,9 @@ IMAGE = ("base/debian", "bookworm")
 DERIVED = ("bench/debian-app", "latest")
 
 
-def database_create(url: str, *, template: str | None = None, replace: bool = False) -> None:
-    """Create the database `url` names if it is missing (from `template` when given)."""
+def database_create(url: str, *, template: str | None = None, replace: bool = False, strategy: str | None = None) -> None:
+    """Create the database `url` names if it is missing (from `template` when given, copied by
+    `strategy`: file_copy writes no WAL for a large template, so no checkpoint runs after)."""
     import psycopg
 
     server, name = url.rsplit("/", 1)
@@ -51,10 +52,11 @@ def database_create(url: str, *, template: str | None = None, replace: bool = Fa
             conn.execute(f'drop database "{name}" with (force)')
             exists = None
         if not exists:
-            conn.execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
+            conn.execute(f'create database "{name}"' + (f' template "{template}"' if template else "")
+                         + (f" strategy {strategy}" if strategy else ""))
 
 
-def django_setup(url: str) -> None:
+def django_setup(url: str, *, migrate: bool = True) -> None:
     os.environ["DATABASE_URL"] = url  # overridden, never defaulted: keep the bench rows out of the dev database
     os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -63,7 +65,8 @@ def django_setup(url: str) -> None:
     django.setup()
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+    if migrate:
+        call_command("migrate", verbosity=0)
 
 
 def module_at(revision: str, paths, **overrides):
