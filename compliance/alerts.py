@@ -1,8 +1,14 @@
 """Tell a team when one of its published images turns non-compliant: a webhook and an e-mail.
 
-A failing receiver never breaks re-evaluation; what was sent (or why not) goes to the audit log.
+A failing receiver never breaks re-evaluation; what was sent (or why not) goes to the audit log,
+once per image (its build page reads it). A re-evaluation collects its alerts in an `AlertBatch`
+and sends one message per team when it is done: a team whose 40 images an import flipped gets one
+webhook call and one e-mail naming the 40 (event `images.noncompliant`), not 40 of each, and a slow
+or dead receiver costs the run one timeout per team, not per image. A team with one image in the
+batch gets the single-image body (event `image.noncompliant`) it always got.
 """
 import logging
+from collections import defaultdict
 
 import requests
 from django.conf import settings
@@ -13,18 +19,28 @@ from portal.audit import audit_record
 log = logging.getLogger(__name__)
 
 
-def alert_body(build, verdict) -> dict:
+NOTE = "Pulls are not blocked: the image stays published. Rebuild to pick up fixes."
+
+
+def _image(build, verdict) -> dict:
     return {
-        "event": "image.noncompliant",
-        "team": build.team.slug,
         "image": build.published_reference,
         "digest": build.digest,
         "build": build.pk,
         "verdict": verdict.pk,
         "database_version": verdict.database_version,
         "failing_rules": [{"rule": r["rule"], "message": r["message"]} for r in verdict.failures],
-        "note": "Pulls are not blocked: the image stays published. Rebuild to pick up fixes.",
     }
+
+
+def alert_body(build, verdict) -> dict:
+    return {"event": "image.noncompliant", "team": build.team.slug, **_image(build, verdict), "note": NOTE}
+
+
+def alert_batch_body(team, flips: list[tuple]) -> dict:
+    """One team's images that turned non-compliant in one re-evaluation, in one body."""
+    return {"event": "images.noncompliant", "team": team.slug, "count": len(flips),
+            "images": [_image(build, verdict) for build, verdict in flips], "note": NOTE}
 
 
 def webhook_send(url: str, body: dict) -> str:
@@ -48,14 +64,48 @@ def email_send(subject: str, text: str, recipients: list[str]) -> str:
 
 def alert_noncompliant(build, verdict) -> dict:
     """Send the alert to the team's webhook and e-mail; returns what happened to each."""
-    body = alert_body(build, verdict)
+    return _team_alert(build.team, [(build, verdict)])
+
+
+def _team_alert(team, flips: list[tuple]) -> dict:
+    """One message to the team's webhook and one e-mail for these (build, verdict) flips of its
+    published images; each image's audit record says what happened to them."""
+    single = len(flips) == 1
+    body = alert_body(*flips[0]) if single else alert_batch_body(team, flips)
     outcome = {}
-    if build.team.webhook_url:
-        outcome["webhook"] = webhook_send(build.team.webhook_url, body)
-    if build.team.alert_email:
-        subject = f"[image portal] {build.recipe} is no longer compliant"
-        lines = [f"{r['rule']}: {r['message']}" for r in body["failing_rules"]]
-        text = f"{build.published_reference}\n\n" + "\n".join(lines) + f"\n\n{body['note']}\n"
-        outcome["email"] = email_send(subject, text, [build.team.alert_email])
-    audit_record(actor=None, action="alert.noncompliant", target=build, team=build.team, **outcome)
+    if team.webhook_url:
+        outcome["webhook"] = webhook_send(team.webhook_url, body)
+    if team.alert_email:
+        if single:
+            subject = f"[image portal] {flips[0][0].recipe} is no longer compliant"
+        else:
+            subject = f"[image portal] {len(flips)} images of {team.slug} are no longer compliant"
+        sections = [f"{build.published_reference}\n\n" + "\n".join(f"{r['rule']}: {r['message']}" for r in verdict.failures)
+                    for build, verdict in flips]
+        outcome["email"] = email_send(subject, "\n\n".join(sections) + f"\n\n{NOTE}\n", [team.alert_email])
+    for build, _ in flips:
+        audit_record(actor=None, action="alert.noncompliant", target=build, team=team,
+                     **outcome, **({} if single else {"images": len(flips)}))
     return outcome
+
+
+class AlertBatch:
+    """The published images a re-evaluation turned non-compliant, sent per team by `send`."""
+
+    def __init__(self):
+        self.flips: list[tuple] = []
+
+    def add(self, build, verdict) -> None:
+        """`build` needs its team loaded (and recipe, for a single image's e-mail subject)."""
+        self.flips.append((build, verdict))
+
+    def send(self) -> int:
+        """One alert per team, its images in the order they flipped; the number of messages."""
+        teams, flips = {}, defaultdict(list)
+        for build, verdict in self.flips:
+            teams.setdefault(build.team_id, build.team)
+            flips[build.team_id].append((build, verdict))
+        self.flips = []
+        for team_id, team_flips in flips.items():
+            _team_alert(teams[team_id], team_flips)
+        return len(flips)

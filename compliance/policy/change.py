@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 
 from builds.models import Build
 from builds.selectors import latest_of_each_recipe
+from compliance.alerts import AlertBatch
 from compliance.models import Verdict
 from compliance.policy.evaluation import verdict_evaluate
 from compliance.vulndb.matching import scan_match
@@ -36,13 +37,18 @@ def builds_under_policy(team_id: int | None):
 
 def verdicts_reevaluate(builds, *, trigger: str) -> dict:
     """Evaluate each build under today's rules and findings; alert the owners of published images
-    that no longer pass. Returns counts of builds evaluated and flips."""
+    that no longer pass, one alert per team when all are evaluated. Returns counts of builds
+    evaluated and flips."""
     counts = {"builds": 0, "flipped_to_fail": 0, "flipped_to_pass": 0, "alerts": 0}
-    for build in builds:
-        before = Verdict.objects.filter(build=build).order_by("-created").first()
-        after = verdict_evaluate(build=build, trigger=trigger)
-        counts["builds"] += 1
-        verdict_flip_count(build, before, after, counts)
+    alerts = AlertBatch()
+    try:
+        for build in builds:
+            before = Verdict.objects.filter(build=build).order_by("-created").first()
+            after = verdict_evaluate(build=build, trigger=trigger)
+            counts["builds"] += 1
+            verdict_flip_count(build, before, after, counts, alerts)
+    finally:
+        alerts.send()
     return counts
 
 

@@ -13,22 +13,38 @@ def rule_vulnerability_threshold(findings: list[dict], *, block: set[str], fixab
         f for f in findings
         if f["severity"] in block and (f["fixed_version"] or not fixable_only) and f["vulnerability_id"] not in waived
     ]
-    severities = "/".join(s for s in SEVERITY_ORDER if s in block)
-    fix = " with a fix" if fixable_only else ""
     if counts is None:
         counts = {s: sum(1 for f in findings if f["severity"] == s) for s in SEVERITY_ORDER}
-    else:
-        counts = {s: counts.get(s, 0) for s in SEVERITY_ORDER}
+    return threshold_result(**blocking_summary(blocking), counts=counts, block=block, fixable_only=fixable_only)
+
+
+WORST_LISTED = 10  # blocking findings the message names, worst first (then in the order given)
+FIRST_KEPT = 100  # vulnerability ids of blocking findings the evidence keeps, in the order given
+
+
+def blocking_summary(blocking: list[dict]) -> dict:
+    """What the threshold's result says of the blocking findings (in the order given): how many,
+    the first FIRST_KEPT ids, the WORST_LISTED worst."""
+    return {"blocking": len(blocking), "first_ids": [f["vulnerability_id"] for f in blocking[:FIRST_KEPT]],
+            "worst": sorted(blocking, key=lambda f: SEVERITY_ORDER.index(f["severity"]))[:WORST_LISTED]}
+
+
+def threshold_result(*, blocking: int, first_ids: list[str], worst: list[dict], counts: dict[str, int],
+                     block: set[str], fixable_only: bool) -> RuleResult:
+    """The threshold's result from the summary of the blocking findings (`blocking_summary`) and
+    the scan's counts per severity. Re-evaluation asks the database for the summary alone."""
+    severities = "/".join(s for s in SEVERITY_ORDER if s in block)
+    fix = " with a fix" if fixable_only else ""
+    counts = {s: counts.get(s, 0) for s in SEVERITY_ORDER}
     summary = " ".join(f"{n}{s[0]}" for s, n in counts.items() if n) or "none"
     if not blocking:
         return RuleResult(rule="vulnerability-threshold", title="Vulnerability threshold", status="pass",
                           message=f"No {severities} vulnerabilities{fix} (found: {summary}).",
                           evidence={"counts": counts, "block": sorted(block), "fixable_only": fixable_only})
-    worst = sorted(blocking, key=lambda f: SEVERITY_ORDER.index(f["severity"]))[:10]
     listed = ", ".join(f"{f['vulnerability_id']} ({f['package']} {f['installed_version']} → {f['fixed_version'] or 'no fix'})" for f in worst)
     return RuleResult(rule="vulnerability-threshold", title="Vulnerability threshold", status="fail",
-                      message=f"{len(blocking)} {severities} vulnerabilities{fix}: {listed}. Rebuild to pick up the fixes.",
-                      evidence={"counts": counts, "blocking": [f["vulnerability_id"] for f in blocking][:100]})
+                      message=f"{blocking} {severities} vulnerabilities{fix}: {listed}. Rebuild to pick up the fixes.",
+                      evidence={"counts": counts, "blocking": first_ids})
 
 
 def rule_vulnerability_data(*, reason: str, ecosystems: list[str], evidence: dict) -> RuleResult:

@@ -83,10 +83,13 @@ def needs_of(rows) -> dict[int, Needs]:
 
 
 def scans_needs(scan_ids) -> dict[int, Needs]:
-    """Each scan's Needs, in one query (a scan without packages needs nothing)."""
-    rows = (SbomPackage.objects.filter(scan_id__in=list(scan_ids)).order_by()
-            .values_list("scan_id", "type", "scan__os_id", "scan__os_version").distinct())
-    return needs_of(rows)
+    """Each scan's Needs, in two queries (a scan without packages needs nothing): the package
+    types of each scan, then the scans' OS, rather than a join per package."""
+    scan_ids = list(scan_ids)
+    types = SbomPackage.objects.filter(scan_id__in=scan_ids).order_by().values_list("scan_id", "type").distinct()
+    systems = {pk: (os_id, os_version) for pk, os_id, os_version in ImageScan.objects.filter(pk__in=scan_ids)
+               .values_list("pk", "os_id", "os_version")}
+    return needs_of((scan_id, type_, *systems[scan_id]) for scan_id, type_ in types)
 
 
 def imported_ecosystems() -> dict[str, datetime]:

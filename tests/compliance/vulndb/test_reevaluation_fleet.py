@@ -1,14 +1,84 @@
-"""Re-evaluation at fleet scale: a changed finding rewritten in place by one UPDATE."""
+"""Re-evaluation at fleet scale: one alert per team however many of its published images an import
+(or a rule) turned non-compliant; a changed finding rewritten in place by one UPDATE; verdicts
+carried from the database's summary of the blocking findings equal to whole evaluations."""
 import pytest
 from django.db import connection
+from django.utils import timezone
 
+from builds.models import Build, Recipe
+from compliance.models import Finding, Verdict
+from compliance.policy.change import reevaluate_after_policy_change
+from compliance.policy.evaluation import verdict_evaluate
+from compliance.policy.services import policy_rule_save
 from compliance.vulndb.reevaluation import reevaluate_after_import
 from compliance.vulndb.store import vulndb_import
+from portal.models import AuditEvent
+from tests.compliance.policy.test_ruleset import admin  # noqa: F401  (fixtures)
 from tests.compliance.test_severity_counts import assert_counts_kept
-from tests.compliance.vulndb.test_reevaluation import published, stored, webhook, whole_match  # noqa: F401  (fixtures)
+from tests.compliance.vulndb.test_reevaluation import CRITICAL, another_build, published, stored, webhook, whole_match  # noqa: F401  (fixtures)
 from tests.compliance.vulndb.test_store import osv, write
+from tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def published_image(published, member, *, name: str, team=None) -> Build:
+    """Another published image with the same SBOM and facts: a build of the recipe `name` of
+    `team` (the published image's team by default)."""
+    team = team or published.team
+    recipe = Recipe.objects.create(team=team, name=name, base=published.recipe.base, created_by=member)
+    build = another_build(published, member)
+    Build.objects.filter(pk=build.pk).update(team=team, recipe=recipe, published_at=timezone.now(),
+                                             published_reference=f"127.0.0.1:5000/published/{team.slug}/{name}:1@{build.digest}")
+    build.refresh_from_db()
+    return build
+
+
+def test_an_import_alerts_each_team_once_for_all_its_images_that_stopped_passing(
+        tmp_path, published, member, webhook, mailoutbox):  # noqa: F811
+    hook, received = webhook
+    second = published_image(published, member, name="pay-worker")
+    orders = TeamFactory(slug="orders", webhook_url=hook, alert_email="orders@example.test")
+    third = published_image(published, member, name="orders-api", team=orders)
+    for build in (published, second, third):
+        assert verdict_evaluate(build=build).passed
+
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", severity=CRITICAL)))
+    counts = reevaluate_after_import(changed)
+
+    assert counts["flipped_to_fail"] == 3 and counts["alerts"] == 3, "every image that stopped passing is counted"
+    by_team = {body["team"]: body for body in received}
+    assert len(received) == 2 and set(by_team) == {published.team.slug, "orders"}, "one webhook call per team"
+    batch = by_team[published.team.slug]
+    assert batch["event"] == "images.noncompliant" and batch["count"] == 2
+    assert [image["build"] for image in batch["images"]] == [published.pk, second.pk]
+    assert [image["image"] for image in batch["images"]] == [published.published_reference, second.published_reference]
+    assert all(image["failing_rules"][0]["rule"] == "vulnerability-threshold" for image in batch["images"])
+    single = by_team["orders"]
+    assert single["event"] == "image.noncompliant" and single["build"] == third.pk, "a team with one image: as before"
+    mails = {tuple(mail.to): mail for mail in mailoutbox}
+    assert len(mailoutbox) == 2, "one e-mail per team"
+    assert "2 images of payments are no longer compliant" in mails[("payments@example.test",)].subject
+    assert published.published_reference in mails[("payments@example.test",)].body
+    assert second.published_reference in mails[("payments@example.test",)].body
+    audits = AuditEvent.objects.filter(action="alert.noncompliant")
+    assert sorted(int(a.target_id) for a in audits) == sorted([published.pk, second.pk, third.pk]), "each image's page says so"
+    assert {a.data["webhook"] for a in audits} == {"HTTP 204"}
+    assert [a.data.get("images") for a in audits.filter(target_id__in=[str(published.pk), str(second.pk)])] == [2, 2]
+
+
+def test_a_rule_change_alerts_each_team_once(published, member, admin, webhook):  # noqa: F811
+    second = published_image(published, member, name="pay-worker")
+    for build in (published, second):
+        assert verdict_evaluate(build=build).passed
+    policy_rule_save(actor=admin, team=None, kind="banned-packages", params={"packages": [{"name": "openssl"}]})
+
+    counts = reevaluate_after_policy_change(None)
+
+    assert counts["flipped_to_fail"] == 2 and counts["alerts"] == 2
+    _, received = webhook
+    assert len(received) == 1 and received[0]["event"] == "images.noncompliant"
+    assert sorted(image["build"] for image in received[0]["images"]) == sorted([published.pk, second.pk])
 
 
 def finding_writes() -> tuple[int, int, int]:
@@ -41,3 +111,41 @@ def test_a_changed_finding_is_rewritten_in_place_by_one_update(tmp_path, publish
     assert rewritten.pk < published.scan.findings.get(advisory__osv_id="DEB-2024-0003").pk, "ids in the order written"
     assert stored(published.scan) == whole_match(published.scan)
     assert_counts_kept("after a finding was rewritten in place")
+
+
+def test_carried_verdicts_name_the_same_blocking_findings_as_whole_ones(tmp_path, published, member):  # noqa: F811
+    """105 blocking findings, Critical and High mixed: the message names the ten worst, the evidence
+    keeps the first 100 ids, from the database's summary as from a whole evaluation."""
+    second = another_build(published, member)
+    for build in (published, second):
+        verdict_evaluate(build=build)
+    records = [osv(f"DEB-2024-{n:04d}", fixed="3.0.13-1", **({"severity": CRITICAL} if n % 7 == 3 else {"urgency": "high"}))
+               for n in range(1, 106)]
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, *records))
+    reevaluate_after_import(changed)
+    carried = second.verdicts.order_by("-created").first()
+    whole = verdict_evaluate(build=second, trigger="check")
+    assert carried.trigger == "reevaluation" and carried.ruleset == whole.ruleset
+    assert (carried.passed, carried.results, carried.not_assessed) == (whole.passed, whole.results, whole.not_assessed)
+    threshold = next(r for r in carried.results if r["rule"] == "vulnerability-threshold")
+    assert threshold["message"].startswith("105 Critical/High vulnerabilities with a fix: CVE-0003-0001 (libssl3")
+    assert len(threshold["evidence"]["blocking"]) == 100 and threshold["evidence"]["counts"]["Critical"] == 15
+
+
+def test_a_carried_rule_that_fails_keeps_the_verdict_failing(tmp_path, published, member):  # noqa: F811
+    """The image runs as root: carried over, that result still fails the new verdict, whose
+    recomputed threshold passes."""
+    second = another_build(published, member)
+    facts = {**second.scan.facts, "config": {"config": {"User": "", "Env": []}}}
+    for build in (published, second):
+        type(build.scan).objects.filter(pk=build.scan.pk).update(facts=facts)
+        build.refresh_from_db()
+        assert not verdict_evaluate(build=build).passed
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv("DEB-2024-0001", urgency="low")))
+    reevaluate_after_import(changed)
+    carried = second.verdicts.order_by("-created").first()
+    assert carried.trigger == "reevaluation" and carried.results[-1]["evidence"]["counts"]["Low"] == 1
+    whole = verdict_evaluate(build=second, trigger="check")
+    assert (carried.passed, carried.results) == (whole.passed, whole.results) and not carried.passed
+    assert Verdict.objects.filter(build=second, trigger="reevaluation").count() == 1
+    assert Finding.objects.filter(scan=second.scan).count() == 1
