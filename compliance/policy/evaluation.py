@@ -44,11 +44,13 @@ def approved_bases() -> list[ApprovedBase]:
 
 
 def findings_as_dicts(scan) -> list[dict]:
-    return [
-        {"vulnerability_id": f.vulnerability_id, "severity": f.severity, "fixed_version": f.fixed_version,
-         "installed_version": f.installed_version, "package": f.package.name}
-        for f in scan.findings.select_related("package").order_by("id")  # the order re-evaluation reads them in
-    ]
+    """Rows, not Finding and SbomPackage objects: making two objects per finding was half of a
+    whole evaluation of an image with 500 findings."""
+    rows = scan.findings.order_by("id").values_list(  # the order re-evaluation reads them in
+        "vulnerability_id", "severity", "fixed_version", "installed_version", "package__name")
+    return [{"vulnerability_id": vulnerability_id, "severity": severity, "fixed_version": fixed,
+             "installed_version": installed, "package": package}
+            for vulnerability_id, severity, fixed, installed, package in rows]
 
 
 def packages_as_dicts(scan) -> list[dict]:
