@@ -131,7 +131,6 @@ def fleet_create(pool: dict, plan: list, facts, digest: str, layer_digests: list
     from builds.models import Build, Recipe
     from catalog.models import BaseImage
     from compliance.models import ImageScan
-    from compliance.policy.evaluation import verdict_evaluate
     from compliance.vulndb.matching import AdvisoryIndex, coordinates
     from portal.models import Team
 
@@ -196,9 +195,22 @@ def fleet_create(pool: dict, plan: list, facts, digest: str, layer_digests: list
                   "fixed_version, severity, severity_source", findings)
         cursor.execute("analyze")
     matched = time.monotonic() - started
-    started = time.monotonic()
     print(f"setup: {len(plan):,} SBOMs stored, findings matched and stored in {matched:.0f} s", flush=True)
-    builds = Build.objects.filter(scan__isnull=False).select_related("scan", "team", "recipe").order_by("pk")
+    return {"findings_seconds": round(matched, 1), "verdicts_seconds": verdicts_create(),
+            "scans": ImageScan.objects.count()}
+
+
+def verdicts_create() -> float:
+    """A whole verdict for every build that has none yet (all of them, unless a template build was
+    cut short and is resumed); seconds taken."""
+    from django.db import connection
+
+    from builds.models import Build
+    from compliance.policy.evaluation import verdict_evaluate
+
+    started = time.monotonic()
+    builds = (Build.objects.filter(scan__isnull=False, verdicts__isnull=True).select_related("scan", "team", "recipe")
+              .order_by("pk"))
     for number, build in enumerate(builds.iterator(500), start=1):
         verdict_evaluate(build=build)
         if number % 1000 == 0:
@@ -206,8 +218,7 @@ def fleet_create(pool: dict, plan: list, facts, digest: str, layer_digests: list
     evaluated = time.monotonic() - started
     with connection.cursor() as cursor:
         cursor.execute("analyze")  # as autovacuum would have by the time of the next import
-    return {"findings_seconds": round(matched, 1), "verdicts_seconds": round(evaluated, 1),
-            "scans": ImageScan.objects.count()}
+    return round(evaluated, 1)
 
 
 def changed_records(pool: dict, count: int, rng: random.Random) -> list[dict]:
@@ -267,6 +278,17 @@ def template_params(url: str) -> dict | None:
     return row[0][0] if row else None
 
 
+def template_scans(url: str) -> int | None:
+    """How many scans a template holds (None: none can be read)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url) as conn:
+            return conn.execute("select count(*) from compliance_imagescan").fetchone()[0]
+    except psycopg.Error:
+        return None
+
+
 def sizes() -> dict:
     from django.db import connection
 
@@ -293,6 +315,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--server", default=os.environ.get("BENCH_DATABASE_SERVER", SERVER))
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--resume", action="store_true", help="finish a template build cut short while making its "
+                        "verdicts (its SBOMs and findings are all stored) instead of starting over")
     parser.add_argument("--profile", action="store_true", help="cProfile the re-evaluation (slower)")
     parser.add_argument("--statements", action="store_true", help="print the database statements the re-evaluation "
                         "spent its time in (count and seconds per statement shape)")
@@ -310,10 +334,11 @@ def main() -> None:
     template = f"{args.server}/{base_name}"
     params = {"scans": args.sboms, "records": args.records, "seed": args.seed, "data": str(args.data), "layout": 3}
     complete = not args.rebuild and template_params(template) == params
-    database_create(template, replace=not complete)
+    resumed = not complete and args.resume and template_scans(template) == args.sboms
+    database_create(template, replace=not complete and not resumed)
     # A complete template stays at the schema it was built with: each run's copy is migrated, so
     # code of another revision (a checkout of it) measures on its own schema, from the same data.
-    django_setup(template, migrate=not complete)
+    django_setup(template, migrate=not complete and not resumed)
     from django.core.management import call_command
     from django.db import connections
 
@@ -325,7 +350,11 @@ def main() -> None:
     facts = read_image(registry_client("scanner"), IMAGE[0], digest)
     pool = package_pool(real_feeds(args.data)["debian"], [p for p in facts.packages if p.type == "deb"])
     installed = {name: entry["versions"][0] for name, entry in pool.items()}
-    if not complete:
+    if resumed:  # the SBOMs and findings are there: the verdicts were cut short
+        how = synthetic_database(args.data, args.records, installed, image_copies=1, unfixed_every=10)
+        print(f"template {base_name} resumed: {verdicts_create():.0f} s for the missing verdicts")
+        ImportRun.objects.create(source="bench-fleet", origin="reevaluate_many.py", status="failed", rejections=[params])
+    elif not complete:
         started = time.monotonic()
         how = synthetic_database(args.data, args.records, installed, image_copies=1, unfixed_every=10, rebuild=True)
         plan = sbom_plan(pool, args.sboms, random.Random(args.seed))
