@@ -285,6 +285,11 @@ def findings_rematch(changed: set[Pair], advisories: set[int] | None = None) -> 
                     stale.append((row[0], row[1], row[2]))
             fresh += [(scan_id, package_id, advisory_id, *rest) for advisory_id, *rest in missing]
             result.changed_scans.add(scan_id)
+    # Written scan by scan, package by package, rather than group by group (each group sweeping the
+    # fleet): the indexes by scan and by package, and the foreign keys' lookups, then touch their
+    # pages in order (277,000 rows went in in 7-10 s instead of 12-23 s on a busy machine, their
+    # foreign keys checked in 11 s instead of 13-18 s).
+    fresh.sort(key=lambda row: (row[0], row[1]))
     with transaction.atomic():
         result.replaced = _findings_write(stale, fresh)
     result.added, result.removed = len(fresh), len(stale)
