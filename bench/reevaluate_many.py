@@ -522,10 +522,11 @@ def verify(count: int, rng: random.Random) -> None:
             transaction.set_rollback(True)
         if stored != whole or _essence(verdict) != _essence(evaluated):
             differ.append(scan.pk)
-        worded += verdict.results != evaluated.results
+        worded += verdict.results != json.loads(json.dumps(evaluated.results))  # as stored: tuples read back as lists
     print(f"verified {count} scans against a whole scan_match and verdict_evaluate: "
           + (f"{len(differ)} differ: {differ[:10]}" if differ else "findings and verdicts identical")
-          + f" ({worded} list their blocking findings in another order: findings_as_dicts reads them unordered)")
+          + (f" ({worded} word their results otherwise: another order of blocking findings?)" if worded
+             else "; their results word for word"))
 
 
 def _essence(verdict) -> tuple:
