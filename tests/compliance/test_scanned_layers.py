@@ -38,10 +38,17 @@ def client():
 
 def blob_requests(registry):
     """The blobs `registry` downloads from now on (digests, in order)."""
-    fetched = []
-    registry._session.hooks["response"].append(
-        lambda response, *args, **kwargs: fetched.append(response.request.path_url.rsplit("/", 1)[-1])
-        if "/blobs/" in response.request.path_url and response.status_code == 200 else None)
+    from urllib.parse import urlsplit
+
+    fetched, send = [], registry._send
+
+    def recording(method, url, what, headers, kwargs):
+        response = send(method, url, what, headers, kwargs)
+        path = urlsplit(url).path
+        if method == "GET" and "/blobs/" in path and response.status_code == 200:
+            fetched.append(path.rsplit("/", 1)[-1])
+        return response
+    registry._send = recording
     return fetched
 
 
