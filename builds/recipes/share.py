@@ -14,6 +14,7 @@ from django.http import QueryDict
 
 from builds.recipes.form import BuilderInput, image_name_error
 from builds.recipes.runtime import CapabilityError, capabilities_clean
+from catalog.models import Lifecycle
 from catalog.parameters import ParameterError, parameter_clean
 
 # Web servers refuse long request lines (gunicorn: 4094 bytes); links stay well under that, and a
@@ -34,6 +35,9 @@ def share_link(parsed: BuilderInput) -> SharedLink:
     params: list[tuple[str, str]] = [("base", parsed.base.slug)] if parsed.base else []
     # No component at all is said explicitly: without it, the builder ticks its non-root default.
     params += [("component", version.component.slug) for version, _ in parsed.choices] or [("component", "")]
+    # Each version as chosen: a link without them would open on the latest published versions, which
+    # is another configuration (and editing it would move the recipe on unasked).
+    params += [(f"version-{version.component.slug}", version.version) for version, _ in parsed.choices]
     values, left_out = [], []
     for version, given in parsed.choices:
         for spec in version.parameters:
@@ -84,28 +88,38 @@ def prefill_from_link(*, user_teams, query: QueryDict, components, bases) -> tup
         if unknown := len({slug for slug in asked if slug not in offered}):
             notices.append(f"{unknown} of the link's components {'is' if unknown == 1 else 'are'} not in the catalog; "
                            "left out.")
-    notices += _versions(query, ticked)
-    notices += _parameters(query, ticked, values)
+    chosen, version_notices = _versions(query, ticked)
+    for component, version in chosen.items():
+        values[f"version-{component.slug}"] = version.version
+    notices += version_notices
+    notices += _parameters(query, chosen, values)
     notices += _team_and_name(query, user_teams, values)
     notices += _runtime(query, values)
     return values, notices
 
 
-def _versions(query: QueryDict, ticked) -> list[str]:
-    """The builder offers each component's latest published version; a link naming another says so."""
+def _versions(query: QueryDict, ticked) -> tuple[dict, list[str]]:
+    """The version of each ticked component: the one the link names if the builder offers it (a
+    published one, or a deprecated one, which still builds with a warning in the preview), else the
+    latest published version, with a notice."""
     notices = []
+    chosen = {component: component.published_versions[0] for component in ticked}
     for key in (k for k in query if k.startswith("version-")):
         component = next((c for c in ticked if key == f"version-{c.slug}"), None)
         if component is None:
             notices.append("The link names a version of a component it does not tick; left out.")
-        elif query.get(key) != component.published_versions[0].version:
+            continue
+        named = next((v for v in component.known_versions if v.version == query.get(key)), None)
+        if named is not None and named.lifecycle in (Lifecycle.PUBLISHED, Lifecycle.DEPRECATED):
+            chosen[component] = named
+        else:
             notices.append(f"The link names a version of {component.name} the builder does not offer; "
                            f"its latest published version, {component.published_versions[0].version}, is used.")
-    return notices
+    return chosen, notices
 
 
-def _parameters(query: QueryDict, ticked, values: QueryDict) -> list[str]:
-    specs = {f"param-{c.slug}-{spec['name']}": (c, spec) for c in ticked for spec in c.published_versions[0].parameters}
+def _parameters(query: QueryDict, chosen: dict, values: QueryDict) -> list[str]:
+    specs = {f"param-{c.slug}-{spec['name']}": (c, spec) for c, version in chosen.items() for spec in version.parameters}
     notices, unknown = [], 0
     for key in (k for k in query if k.startswith("param-")):
         if key not in specs:

@@ -54,6 +54,7 @@ def test_the_link_opens_the_builder_with_the_same_configuration(client, member, 
     assert urlsplit(url).path == reverse("recipe-new")
     assert sorted(query.pop("component")) == ["runtime-user", "timezone"]
     assert query == {"base": ["busybox"], "param-runtime-user-uid": ["12000"], "param-timezone-zone": ["Europe/Paris"],
+                     "version-runtime-user": ["1"], "version-timezone": ["2"],
                      "cap_add": ["NET_BIND_SERVICE"]}, "no team, name or artifact"
 
     opened = client.get(url)
