@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import threading
 from typing import Any, Callable
@@ -28,6 +29,34 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 INDEX_TYPES = (MANIFEST_LIST, OCI_INDEX)
 # Without an explicit Accept the registry converts to schema1 and answers a different digest.
 MANIFEST_ACCEPT = ", ".join((MANIFEST_V2, OCI_MANIFEST, MANIFEST_LIST, OCI_INDEX))
+
+
+_pool_manager: urllib3.PoolManager | None = None
+_pool_manager_lock = threading.Lock()
+
+
+def _connections() -> urllib3.PoolManager:
+    """The process's kept registry connections, shared by every client: a client is made per piece of
+    work (a publication, a scan), and opening its connections again each time cost the sockets and
+    their setup. Thread-safe; as many per host as the threads that send side by side
+    (registry_batch.WORKERS) and a few more for other work of the process. Redirects followed (a
+    registry on object storage sends blob reads elsewhere; urllib3 drops the Authorization header
+    when the host changes), nothing retried: callers decide."""
+    global _pool_manager
+    with _pool_manager_lock:
+        if _pool_manager is None:
+            _pool_manager = urllib3.PoolManager(maxsize=16, retries=urllib3.Retry(
+                total=None, connect=0, read=False, status=0, other=0, redirect=5))
+        return _pool_manager
+
+
+def _forget_connections_in_child() -> None:
+    """A forked worker opens its own: sockets shared with the parent would mix their answers."""
+    global _pool_manager, _pool_manager_lock
+    _pool_manager, _pool_manager_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_connections_in_child)
 
 
 class RegistryError(Exception):
@@ -155,11 +184,7 @@ class RegistryClient:
         self._token: str | None = None
         self._scopes: dict[tuple[str, str], list[str]] = {}  # (type, name) -> actions the token holds
         self._scopes_lock = threading.Lock()
-        # As many kept connections as the threads that send side by side (registry_batch.WORKERS);
-        # redirects followed (a registry on object storage sends blob reads elsewhere; urllib3 drops
-        # the Authorization header when the host changes), nothing retried: callers decide.
-        self._http = urllib3.PoolManager(maxsize=10, retries=urllib3.Retry(
-            total=None, connect=0, read=False, status=0, other=0, redirect=5))
+        self._http = _connections()
         self._token_session: requests.Session | None = None  # the token service, rarely called
 
     def ping(self) -> None:
@@ -303,12 +328,13 @@ class RegistryClient:
         manifest bytes under `dst_tag`; returns the digest, equal to the source's."""
         return self.copy_image_manifest(src_repository, reference, dst_repository, dst_tag)[2]
 
-    def copy_image_manifest(self, src_repository: str, reference: str, dst_repository: str,
-                            dst_tag: str) -> tuple[bytes, str, str]:
+    def copy_image_manifest(self, src_repository: str, reference: str, dst_repository: str, dst_tag: str, *,
+                            source: tuple[bytes, str, str] | None = None) -> tuple[bytes, str, str]:
         """copy_image, returning the manifest it copied (bytes, media type, digest) for callers
-        that write more about it (a tag, a referrer) without reading it again."""
+        that write more about it (a tag, a referrer) without reading it again. `source`: that
+        manifest as manifest_bytes(src_repository, reference) answered it, when the caller read it."""
         _path(dst_repository, "manifests", dst_tag)  # refused before anything is read or written
-        body, media_type, digest = self.manifest_bytes(src_repository, reference)
+        body, media_type, digest = source or self.manifest_bytes(src_repository, reference)
         doc = _json(body, f"manifest {_ref(src_repository, reference)}")
         if media_type in INDEX_TYPES:
             for child in doc.get("manifests", []):
@@ -338,7 +364,7 @@ class RegistryClient:
         return found
 
     def close(self) -> None:
-        self._http.clear()
+        """The token service's session; registry connections are the process's, kept for the next client."""
         if self._token_session is not None:
             self._token_session.close()
 
