@@ -24,8 +24,8 @@ class GateClosed(Exception):
     """Publication refused; the message says why in the user's terms."""
 
 
-def _copy_checked(client, build: Build, repository: str, tag: str) -> tuple[bytes, str, str]:
-    manifest = client.copy_image_manifest(build.quarantine_repository, build.digest, repository, tag)
+def _copy_checked(client, build: Build, repository: str, tag: str, source: tuple[bytes, str, str]) -> tuple[bytes, str, str]:
+    manifest = client.copy_image_manifest(build.quarantine_repository, build.digest, repository, tag, source=source)
     if manifest[2] != build.digest:
         raise GateClosed(f"The registry changed the digest while copying ({manifest[2]} != {build.digest}).")
     return manifest
@@ -98,12 +98,13 @@ def image_publish(*, build: Build, actor) -> str:
             raise GateClosed(f"The published tag {repository}:{tag} already holds {existing}; a version tag never moves.")
         # Signed and attested before `latest` moves and before the build says it is published; if the
         # registry fails here, the publication is retried whole (the version tag holds the same digest).
-        # The copy and the attachments' uploads overlap; no attachment manifest is written before the
-        # copy is done and checked.
+        # The copy and the attachments overlap, both from the manifest read here; no tag naming an
+        # attachment is written before the copy is done and checked.
+        source = client.manifest_bytes(build.quarantine_repository, build.digest)
         with RequestBatch() as batch:
-            copying = batch.submit(_copy_checked, client, build, repository, tag)
+            copying = batch.submit(_copy_checked, client, build, repository, tag, source)
             image_attest(build=build, verdict_row=verdict, repository=repository, key=key, client=client,
-                         image_written=copying, batch=batch)
+                         subject=source, image_written=copying, batch=batch)
             body, media_type, digest = copying.result()
         if not _newer_published(build):  # `latest` follows the newest passing build, never back to an older one
             client.put_manifest(repository, "latest", body, media_type)  # the copy put every blob there already

@@ -456,4 +456,6 @@ class Attestation(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
-        indexes = [models.Index(fields=["build", "kind", "-created"])]
+        # by image: whether anything of it was attached in a repository yet (every publication asks)
+        indexes = [models.Index(fields=["build", "kind", "-created"]),
+                   models.Index(fields=["digest", "repository"], name="attestation_image")]

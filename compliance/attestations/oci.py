@@ -147,15 +147,21 @@ def _artifact(statement: SignedStatement, subject: tuple[bytes, str, str], empty
 
 def attachments_write(client: RegistryClient, repository: str, digest: str, *, signature: SimpleSignature | None = None,
                       statements: list[SignedStatement] = (), created: datetime | None = None,
-                      image_written: Future | None = None, batch: RequestBatch | None = None) -> dict[str, str]:
-    """Attach a signature and statements to the image `digest` in one pass (about 27 requests for a
-    signature and three statements), each request sent as soon as what it names is in the registry:
-    the critical path is four round trips (a blob upload, an artifact manifest, the referrers index).
+                      subject: tuple[bytes, str, str] | None = None, image_written: Future | None = None,
+                      first: bool = False, batch: RequestBatch | None = None) -> dict[str, str]:
+    """Attach a signature and statements to the image `digest` in one pass (about 26 requests for a
+    signature and three statements), each request sent as soon as what it names is in the registry.
     Returns {"signature": .sig manifest digest, predicate type: artifact manifest digest}.
 
+    `subject`: the image's manifest (bytes, media type, digest) when the caller has it (the gate read
+    it from quarantine to copy it); otherwise it is read from `repository`.
     `image_written`: the image is still being copied into `repository` (by `batch`, whose requests
-    this pass joins): the blobs go up meanwhile, no manifest is written before it is done, and its
-    error is raised before any is.
+    this pass joins). Blobs and the bundle artifacts (manifests by digest, which no tag or list names
+    yet) go up meanwhile; the tags that make them findable (`.sig`, `.att`, the referrers index) are
+    written only once the copy succeeded, and the copy's error is raised before any is. The critical
+    path after the copy is then one round trip.
+    `first`: the caller knows no signature or attestation of this image is in `repository` (the gate's
+    first publication of it: the database records every one written), so no list is read.
 
     - `.sig` keeps every earlier signature (during a key rotation both keys' signatures are there);
     - `.att` holds the latest statement of each predicate type only: cosign, Kyverno and
@@ -177,11 +183,12 @@ def attachments_write(client: RegistryClient, repository: str, digest: str, *, s
         holder = _empty_blob_holders.get(client.base_url)
         if statements and holder and holder != repository:
             client.authorize(f"repository:{holder}:pull")  # the mount reads it: no 401 first
-        existing = batch.submit(_lists_read, client, repository,
-                                lists + ([referrers_tag(digest)] if statements else []), batch)
+        wanted = lists + ([referrers_tag(digest)] if statements else [])
+        existing = (_done({tag: _done(None) for tag in wanted}) if first
+                    else batch.submit(_lists_read, client, repository, wanted, batch))
         empty = batch.submit(_empty_blob_put, client, repository) if statements else None
-        subject = (batch.submit(client.manifest_bytes, repository, digest)
-                   if statements and image_written is None else None)
+        if statements and subject is None:
+            subject = batch.submit(client.manifest_bytes, repository, digest) if image_written is None else image_written
         uploads = [batch.submit(client.upload_blob, repository, blob, new=True) for blob in blobs]
         # each list's new layers and config, sent as soon as the list was read
         layers, configs = {}, {}
@@ -195,18 +202,14 @@ def attachments_write(client: RegistryClient, repository: str, digest: str, *, s
             configs[tag] = (config, batch.submit(client.upload_blob, repository, config, new=True))
         for future in uploads:
             future.result()
-        if image_written is not None:
-            subject = image_written.result()  # copied (or raises): manifests may now name the image
-        elif subject is not None:
+        if isinstance(subject, Future):
             subject = subject.result()
         artifacts = []
-        for statement in statements:
+        for statement in statements:  # by digest: nothing names them until the referrers index does
             annotations, body = _artifact(statement, subject, empty.result(), stamp)
             artifacts.append((statement.predicate_type, annotations, body,
                               batch.submit(client.put_manifest, repository, sha256_digest(body), body, OCI_MANIFEST)))
-        list_puts = {tag: batch.submit(client.put_manifest, repository, tag,
-                                      _list_manifest(config, upload.result(), layers[tag]), OCI_MANIFEST)
-                     for tag, (config, upload) in configs.items()}
+        list_bodies = {tag: _list_manifest(config, upload.result(), layers[tag]) for tag, (config, upload) in configs.items()}
         if statements:
             document = index.result() or {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
             listed = {entry.get("digest") for entry in document["manifests"]}
@@ -215,8 +218,13 @@ def attachments_write(client: RegistryClient, repository: str, digest: str, *, s
                 if written[predicate_type] not in listed:
                     document["manifests"].append({"mediaType": OCI_MANIFEST, "digest": written[predicate_type],
                                                   "size": len(body), "artifactType": BUNDLE_MEDIA_TYPE, "annotations": annotations})
+        if image_written is not None:
+            image_written.result()  # copied (or raises): tags may now name the image
+        tag_puts = {tag: batch.submit(client.put_manifest, repository, tag, body, OCI_MANIFEST)
+                    for tag, body in list_bodies.items()}
+        if statements:
             client.put_manifest(repository, referrers_tag(digest), document, OCI_INDEX)
-        lists_written = {tag: put.result() for tag, put in list_puts.items()}
+        lists_written = {tag: put.result() for tag, put in tag_puts.items()}
     finally:
         if own_batch:  # nothing of this pass is still writing when it returns or raises (a retry follows)
             batch.settle()

@@ -129,11 +129,15 @@ def _verdict_planned(key: KeyPair, build: Build, repository: str, row: Verdict, 
 def _attach(client: RegistryClient, key: KeyPair, build: Build, repository: str, planned: list[_Planned],
             signed: SimpleSignature | None = None, **writing) -> list[Attestation]:
     """Write everything to the registry in one pass, then record it (inside the caller's transaction).
-    `writing`: attachments_write's image_written and batch, when the image is still being copied."""
+    `writing`: attachments_write's subject, image_written, first and batch, when the image is still
+    being copied."""
     _image_lock(repository, build.digest)
     now = timezone.now()
+    # Nothing of this image attached here yet (every attachment written is recorded; what a failed
+    # publication left in the registry, unrecorded, is rewritten): the lists need not be read.
+    first = not Attestation.objects.filter(repository=repository, digest=build.digest).exists()
     written = oci.attachments_write(client, repository, build.digest, signature=signed,
-                                    statements=[p.statement for p in planned], created=now, **writing)
+                                    statements=[p.statement for p in planned], created=now, first=first, **writing)
     rows = []
     if signed is not None:
         rows.append(Attestation(build=build, kind=Kind.SIGNATURE, repository=repository, digest=build.digest,
@@ -163,12 +167,14 @@ def attest_all(client: RegistryClient, key: KeyPair, build: Build, repository: s
 
 
 def image_attest(*, build: Build, verdict_row: Verdict, repository: str, key: KeyPair, client: RegistryClient,
-                 image_written: Future | None = None, batch: RequestBatch | None = None) -> list[Attestation]:
+                 subject: tuple[bytes, str, str] | None = None, image_written: Future | None = None,
+                 batch: RequestBatch | None = None) -> list[Attestation]:
     """Sign the published image and attach its provenance, SBOM and verdict (the gate holds the
     build's row lock). RegistryError when the registry refuses a write: the gate then publishes nothing.
-    `image_written`/`batch`: the gate is still copying the image (oci.attachments_write); what is
-    signed and its blobs go up meanwhile."""
-    return attest_all(client, key, build, repository, verdict_row, image_written=image_written, batch=batch)
+    `subject`/`image_written`/`batch`: the gate is still copying the image, whose manifest it read
+    (oci.attachments_write); what is signed goes up meanwhile, the tags naming it once it is copied."""
+    return attest_all(client, key, build, repository, verdict_row, subject=subject, image_written=image_written,
+                      batch=batch)
 
 
 def verdict_attest(client: RegistryClient, key: KeyPair, build: Build, repository: str, row: Verdict,

@@ -110,3 +110,41 @@ def test_lists_already_there_are_read_and_kept(fake, signed, monkeypatch):  # no
     put = next(r for r in fake.requests if r["method"] == "PUT" and r["path"].endswith(oci.signature_tag(DIGEST)))
     assert [layer["annotations"][oci.SIGNATURE_ANNOTATION] for layer in json.loads(put["body"])["layers"]] == [
         "old", signature.signature]
+
+
+def _tag_puts(fake) -> list[str]:
+    """The manifests written under a tag (not by digest): what makes an attachment findable."""
+    return [r["path"].rsplit("/", 1)[1] for r in fake.requests
+            if r["method"] == "PUT" and "/manifests/" in r["path"] and not r["path"].rsplit("/", 1)[1].startswith("sha256:")]
+
+
+def test_with_the_subject_known_only_the_tags_wait_for_the_copy(fake, signed):  # noqa: F811
+    """The gate hands the manifest it read from quarantine: the bundle artifacts (by digest, which
+    nothing names) go up while the image is copied; a failed copy leaves no tag naming any of them."""
+    uploads_accepted(fake)
+    copy_failed = Future()
+    copy_failed.set_exception(RegistryError("registry 127.0.0.1:5000 failed on manifest published/a:1"))
+    signature, statements = signed
+    with pytest.raises(RegistryError, match="failed on manifest published/a:1"):
+        oci.attachments_write(RegistryClient(fake.url), "published/a", DIGEST, signature=signature,
+                              statements=statements, subject=MANIFEST, image_written=copy_failed)
+    artifact = next(r for r in fake.requests if r["method"] == "PUT" and b'"subject"' in r["body"])
+    assert f'"digest":"{DIGEST}"'.encode() in artifact["body"] and artifact["path"].rsplit("/", 1)[1].startswith("sha256:")
+    assert _tag_puts(fake) == [], "no .sig, .att or referrers tag before the copy succeeded"
+
+    fake.requests.clear()
+    oci.attachments_write(RegistryClient(fake.url), "published/a", DIGEST, signature=signature,
+                          statements=statements, subject=MANIFEST, image_written=copied())
+    assert sorted(_tag_puts(fake)) == sorted([oci.signature_tag(DIGEST), oci.attestation_tag(DIGEST),
+                                              oci.referrers_tag(DIGEST)])
+
+
+def test_a_first_attachment_reads_nothing(fake, signed):  # noqa: F811
+    """The caller knows nothing of the image is attached there yet: no tag list, no manifest read."""
+    uploads_accepted(fake)
+    signature, statements = signed
+    oci.attachments_write(RegistryClient(fake.url), "published/a", DIGEST, signature=signature,
+                          statements=statements, subject=MANIFEST, image_written=copied(), first=True)
+    assert not [r for r in fake.requests if r["method"] == "GET"]
+    assert sorted(_tag_puts(fake)) == sorted([oci.signature_tag(DIGEST), oci.attestation_tag(DIGEST),
+                                              oci.referrers_tag(DIGEST)])
