@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
-WORKERS = 8  # under the 10 connections `requests` keeps per host
+WORKERS = 8  # under the 16 connections per host the registry client keeps for the process
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
