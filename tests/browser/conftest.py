@@ -3,6 +3,7 @@ import os
 
 import pytest
 
+from tests.browser.axe import axe_check
 from tests.conftest import ARTIFACTS
 
 SHOTS = ARTIFACTS / "screenshots"
@@ -54,3 +55,28 @@ def main_nav(page):
     if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
         toggle.click()
     return page.get_by_role("navigation", name="Main")
+
+
+# From the root down, the element wider than the screen at each level: the last one holds what sticks
+# out (a long word, a table, a log line not inside a box that scrolls).
+WIDEST_CHAIN = """() => { const out = []; let e = document.documentElement;
+  while (e && out.length < 30) {
+    out.push(`${e.tagName}.${e.className}#${e.id} ${e.clientWidth}/${e.scrollWidth} px`);
+    e = Array.from(e.children).find(c => (c.scrollWidth > window.innerWidth && getComputedStyle(c).overflowX == 'visible')
+      || c.getBoundingClientRect().right > window.innerWidth); }
+  return out; }"""
+
+
+def fits(page, name):
+    """No page wider than the viewport (a wide table or log scrolls inside its own box); the
+    failure names the chain of elements down to the one sticking out."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.viewport_size["width"]
+    assert width <= viewport, f"{name} is {width} px wide at {viewport} px: " + " > ".join(page.evaluate(WIDEST_CHAIN))
+
+
+def page_check(page, name):
+    """What every page of a journey gets: it fits the viewport, a screenshot, and axe."""
+    fits(page, name)
+    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+    axe_check(page, name)

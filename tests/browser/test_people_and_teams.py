@@ -7,18 +7,11 @@ import pytest
 from portal.models import GlobalRole, Membership, Team
 from tests.browser.axe import axe_check
 from tests.browser.conftest import SHOTS
+from tests.browser.conftest import fits as _fits  # noqa: F401 (other browser tests import it from here)
 from tests.browser.test_compliance_pages import log_in
 from tests.factories import UserFactory, with_role
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def _fits(page, name):
-    width = page.evaluate("document.documentElement.scrollWidth")
-    viewport = page.viewport_size["width"]
-    if width > viewport:
-        print("WIDE", page.evaluate("""Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 12).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))"""))
-    assert width <= viewport, f"{name} is {width} px wide at {viewport} px"
 
 
 def _choose_password(page, given, new, again):
