@@ -193,6 +193,10 @@ MATRIX = {
     "catalog-component": {"GET": (302, 403, 403, 403, 200)},
     "catalog-base": {"GET": (302, 403, 403, 403, 200)},
     "catalog-component-new-version": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},  # empty form
+    "catalog-component-new": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},  # empty form
+    "catalog-base-new": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},  # empty form
+    # The confirmation shows the registry's answer (here a refusal: the world's key); the re-pin is refused, 400.
+    "catalog-base-repin": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},
     "component-version-lifecycle": {"POST": (302, 403, 403, 403, 400)},
     # Proposed bases: the world's proposal has no verdict, so approving it is refused (400); an empty
     # rejection has no reason (400).
