@@ -7,15 +7,13 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from adapters.registry import RegistryError
 from catalog.models import BaseImage, Component, ComponentVersion, Lifecycle
-from catalog.services import base_image_pin
+from curation.entries import EntryError, base_repin, component_check
 from curation.proposals import ProposalError, base_approve, base_reject
 from curation.rebuild_plans import RebuildError, rebuild_subject
 from curation.usage import recipes_using_base, recipes_using_component
 from curation.versions import version_check
 from portal.admin_site import AuditedAdmin, PlatformAdminOnly
-from portal.audit import audit_record
 
 
 def _used_by(recipes, subject: str, catalog_page: str) -> str:
@@ -68,13 +66,24 @@ class BaseImageAdmin(LifecycleReadOnly, AuditedAdmin, PlatformAdminOnly, admin.M
     readonly_fields = ["used_by", "source_build", "proposed_by", "reviewed_by", "reviewed_at"]
     actions = ["repin_and_rebuild", "approve_proposed", "reject_proposed"]
 
+    # What a base points at comes from the registry, under the repository rules (curation.entries):
+    # a new base is added on the Catalog page, a saved one re-pinned by the action or its page.
+    REGISTRY_FIELDS = ["slug", "repository", "tag", "digest", "layer_digests"]
+
     def get_readonly_fields(self, request, obj=None):
         # A proposal is decided by the approve/reject actions (which check the image and pin it),
         # not by ticking "approved" or editing what it points at.
         fields = list(super().get_readonly_fields(request, obj)) + self.lifecycle_readonly_fields(obj)
+        if obj is not None:
+            fields += self.REGISTRY_FIELDS
         if obj is not None and obj.pending:
-            fields += ["approved", "proposal_state", "repository", "tag", "digest", "layer_digests"]
+            fields += ["approved", "proposal_state"]
         return fields
+
+    def add_view(self, request, form_url="", extra_context=None):
+        self.message_user(request, "A base image is added on the Catalog page: it reads the digest and layers from the "
+                                   "registry and checks the repository.", messages.INFO)
+        return HttpResponseRedirect(reverse("catalog-base-new"))
 
     @admin.action(description="Approve the selected proposed base images (pinned by digest and layers)")
     def approve_proposed(self, request, queryset):
@@ -104,13 +113,11 @@ class BaseImageAdmin(LifecycleReadOnly, AuditedAdmin, PlatformAdminOnly, admin.M
     def repin_and_rebuild(self, request, queryset):
         pinned = []
         for base in queryset:
-            before = base.digest
             try:
-                base_image_pin(base=base)
-            except RegistryError as error:
-                self.message_user(request, f"{base.slug}: not pinned, the registry answered {error}.", messages.ERROR)
+                base_repin(user=request.user, base=base)  # the Catalog page's re-pin: its rules and audit
+            except EntryError as error:
+                self.message_user(request, f"{base.slug}: {error}", messages.ERROR)
                 continue
-            audit_record(actor=request.user, action="catalog.baseimage.pinned", target=base, before=before, digest=base.digest)
             pinned.append((base.name, {"subject": f"base:{base.slug}"}))
         return _plan(self, request, pinned)
 
@@ -124,13 +131,35 @@ class ComponentVersionInline(PlatformAdminOnly, admin.TabularInline):
     show_change_link = True
 
 
+class ComponentForm(forms.ModelForm):
+    """Checked as on the Catalog page (curation.entries.component_check); the slug is kept once saved
+    (versions name the components they need by it)."""
+
+    class Meta:
+        model = Component
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        existing = self.instance if self.instance.pk else None
+        values = {name: cleaned.get(name, getattr(existing, name, "")) for name in ("slug", "name", "kind", "description")}
+        problems = component_check(**values, order_weight=cleaned.get("order_weight"), existing=existing)
+        for field, texts in problems.items():
+            if field not in self.errors:
+                self.add_error(field if field in self.fields else None, texts)
+        return cleaned
+
+
 @admin.register(Component)
 class ComponentAdmin(AuditedAdmin, PlatformAdminOnly, admin.ModelAdmin):
+    form = ComponentForm
     list_display = ["slug", "name", "kind", "order_weight"]
     list_filter = ["kind"]
     inlines = [ComponentVersionInline]
-    readonly_fields = ["used_by"]
     actions = ["upgrade_and_rebuild"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["used_by"] + (["slug"] if obj is not None else [])
 
     @admin.display(description="Used by")
     def used_by(self, component):

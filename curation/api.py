@@ -1,6 +1,8 @@
 """REST API for custom base images (propose a published image; platform admins approve or reject),
-for rebuilds (platform admins: plan with a dry run, run, follow, retry) and for the lifecycle of
-component versions and base images (platform admins)."""
+for rebuilds (platform admins: plan with a dry run, run, follow, retry), for the lifecycle of
+component versions and base images, and for new components and bases and re-pinning a base
+(platform admins). The catalog's collections are read as catalog.api reads them, by anyone signed
+in, and written here: one viewset serves each URL."""
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -11,8 +13,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from builds.models import Build
+from catalog import api as catalog_api
 from catalog.models import BaseImage, ComponentVersion
-from catalog.serializers import BaseImageSerializer, ComponentVersionSerializer
+from catalog.serializers import BaseImageSerializer, ComponentSerializer, ComponentVersionSerializer
+from curation.entries import EntryError, base_create, base_repin, component_create
 from curation.lifecycle import LifecycleError, base_transition, catalog_curator_required, version_transition
 from curation.models import RebuildItem
 from curation.proposals import ProposalError, base_approve, base_propose, base_reject, base_reviewer_required
@@ -28,10 +32,12 @@ from curation.rebuild_plans import (
     rebuild_subject,
 )
 from curation.serializers import (
+    BaseInputSerializer,
     BaseLifecycleInputSerializer,
     BaseProposalInputSerializer,
     BaseProposalSerializer,
     BaseReviewSerializer,
+    ComponentInputSerializer,
     LifecycleInputSerializer,
     RebuildBatchSerializer,
     RebuildInputSerializer,
@@ -96,9 +102,12 @@ class PlatformAdminsOnly:
     anything is read (the body, the id)."""
 
     access_check = staticmethod(rebuild_planner_required)
+    open_actions: tuple[str, ...] = ()  # what anyone signed in may do (the catalog's reads)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if self.action in self.open_actions:
+            return
         try:
             self.access_check(request.user)
         except PermissionDenied as error:
@@ -207,15 +216,56 @@ class ComponentVersionViewSet(CatalogCuratorsOnly, viewsets.GenericViewSet):
         return Response(ComponentVersionSerializer(self.get_queryset().get(pk=moved.pk)).data)
 
 
-class BaseImageLifecycleViewSet(CatalogCuratorsOnly, viewsets.GenericViewSet):
-    """Base images' lifecycle moves (platform admins), under the versions' rules. Reads are
-    /api/catalog/bases/."""
+def _entry(operation):
+    try:
+        return operation()
+    except EntryError as error:
+        raise ValidationError(error.errors)
 
-    serializer_class = BaseImageSerializer
-    lookup_field = "slug"
 
-    def get_queryset(self):
-        return BaseImage.objects.select_related("replacement")
+CATALOG_READS = ("list", "retrieve")
+
+
+class ComponentViewSet(CatalogCuratorsOnly, catalog_api.ComponentViewSet):
+    """Components: read by anyone signed in (catalog.api); created by platform admins."""
+
+    open_actions = CATALOG_READS
+
+    @extend_schema(request=ComponentInputSerializer, responses={201: ComponentSerializer, 403: ErrorSerializer})
+    def create(self, request):
+        """A new component, without versions (curation.entries.component_create): teams are offered it
+        once a version of it is published (`POST /api/catalog/versions/<id>/lifecycle/`)."""
+        given = ComponentInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        component = _entry(lambda: component_create(user=request.user, **given.validated_data))
+        return Response(ComponentSerializer(self.get_queryset().get(pk=component.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class BaseImageViewSet(CatalogCuratorsOnly, catalog_api.BaseImageViewSet):
+    """Base images: read by anyone signed in (catalog.api; drafts by platform admins only); created,
+    re-pinned and moved through the lifecycle by platform admins."""
+
+    open_actions = CATALOG_READS
+
+    @extend_schema(request=BaseInputSerializer, responses={201: BaseImageSerializer, 403: ErrorSerializer})
+    def create(self, request):
+        """A new base from the portal's registry (curation.entries.base_create): pinned to the digest and
+        layers its tag has now, approved, in draft until published (`.../lifecycle/`). Refused (400, by
+        field) for a repository under quarantine/ or published/, a tag the registry does not have, an
+        image that is another base already, or a registry that cannot be read; nothing is saved then."""
+        given = BaseInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        base = _entry(lambda: base_create(user=request.user, **given.validated_data))
+        return Response(BaseImageSerializer(self.get_queryset().get(pk=base.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: BaseImageSerializer, 403: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def repin(self, request, slug=None):
+        """Pin the base to the digest its tag has in the registry now (audited with the digest before);
+        then plan the rebuild of the recipes on it (`POST /api/rebuilds/plan/` with `{"base"}`). A
+        proposal waiting for review or a retired base is refused (400)."""
+        base = _entry(lambda: base_repin(user=request.user, base=self.get_object()))
+        return Response(BaseImageSerializer(self.get_queryset().get(pk=base.pk)).data)
 
     @extend_schema(request=BaseLifecycleInputSerializer, responses={200: BaseImageSerializer, 403: ErrorSerializer})
     @action(detail=True, methods=["post"])

@@ -1,17 +1,19 @@
 from rest_framework.routers import SimpleRouter
 
 from curation.api import (
-    BaseImageLifecycleViewSet,
+    BaseImageViewSet,
     BaseProposalViewSet,
     ComponentVersionViewSet,
+    ComponentViewSet,
     RebuildItemViewSet,
     RebuildViewSet,
 )
 
 router = SimpleRouter()
 router.register("catalog/base-proposals", BaseProposalViewSet, basename="api-base-proposal")
-# Only the lifecycle action: the reads are catalog.api's (same prefix, so api-base-lifecycle).
-router.register("catalog/bases", BaseImageLifecycleViewSet, basename="api-base")
+# The catalog's collections: catalog.api's reads and the curation's writes, one viewset per URL.
+router.register("catalog/bases", BaseImageViewSet, basename="api-base")
+router.register("catalog/components", ComponentViewSet, basename="api-component")
 router.register("catalog/versions", ComponentVersionViewSet, basename="api-component-version")
 router.register("rebuilds", RebuildViewSet, basename="api-rebuild")
 router.register("rebuild-items", RebuildItemViewSet, basename="api-rebuild-item")

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from catalog.models import BaseImage, Component, Lifecycle
 from catalog.selectors import selectable_bases
+from curation.entries import base_repin_problem
 from curation.lifecycle import TRANSITIONS, catalog_curator_required
 from curation.rebuild_plans import RebuildSubject, rebuild_plan
 
@@ -69,6 +70,6 @@ def catalog_base(request, slug):
     # A proposal is decided by its review (approve or reject), not moved through the lifecycle.
     moves = () if base.pending else TRANSITIONS[base.lifecycle]
     return render(request, "curation/catalog_base.html", {
-        "base": base, "moves": moves,
+        "base": base, "moves": moves, "repinnable": not base_repin_problem(base),
         "offered": [(other.pk, other.name) for other in selectable_bases().exclude(pk=base.pk)],
         "plan": rebuild_plan(user=request.user, subject=RebuildSubject(base=base))})

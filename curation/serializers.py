@@ -1,9 +1,11 @@
-"""API shapes of base proposals, rebuilds and lifecycle moves. Serializers only translate."""
+"""API shapes of base proposals, new catalog entries, rebuilds and lifecycle moves. Serializers only
+translate: the rules are the services' (curation.entries for the entries)."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from catalog.models import Lifecycle
+from catalog.models import Component, Lifecycle
 from catalog.serializers import BaseImageSerializer
+from curation.entries import DESCRIPTION_MAX, NAME_MAX, ORDER_WEIGHT_MAX, ORDER_WEIGHT_MIN, REPOSITORY_MAX
 from curation.models import RebuildBatch, RebuildItem, RebuildMode
 from curation.rebuild_plans import batch_counts, batch_items, batch_settled
 
@@ -13,6 +15,27 @@ class BaseProposalInputSerializer(serializers.Serializer):
     slug = serializers.SlugField(max_length=50)
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ComponentInputSerializer(serializers.Serializer):
+    slug = serializers.SlugField(max_length=50, help_text="Lower-case letters, digits and '-'; unique")
+    name = serializers.CharField(max_length=NAME_MAX)
+    kind = serializers.ChoiceField(choices=Component.Kind.choices)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX)
+    order_weight = serializers.IntegerField(required=False, default=100, min_value=ORDER_WEIGHT_MIN, max_value=ORDER_WEIGHT_MAX,
+                                            help_text="Lower comes first in the Dockerfile")
+
+
+class BaseInputSerializer(serializers.Serializer):
+    slug = serializers.SlugField(max_length=50, help_text="Lower-case letters, digits and '-'; unique")
+    name = serializers.CharField(max_length=NAME_MAX)
+    repository = serializers.CharField(max_length=REPOSITORY_MAX,
+                                       help_text="Its path in the portal's registry, e.g. base/busybox (not quarantine/ or published/)")
+    tag = serializers.CharField(max_length=128, help_text="The tag whose digest and layers the base is pinned to, now")
+    os_family = serializers.CharField(max_length=30, help_text="Lower case, e.g. debian or busybox")
+    os_release = serializers.CharField(required=False, allow_blank=True, default="", max_length=30)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX)
+    build_base = serializers.BooleanField(required=False, default=False, help_text="Offered as a build-stage base")
 
 
 class BaseReviewSerializer(serializers.Serializer):

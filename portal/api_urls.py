@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-APPS = ["portal.accounts.api_urls", "portal.people.api_urls", "portal.robots.api_urls", "portal.teams.api_urls", "catalog.api_urls", "curation.api_urls", "builds.api_urls",
+APPS = ["portal.accounts.api_urls", "portal.people.api_urls", "portal.robots.api_urls", "portal.teams.api_urls", "curation.api_urls", "builds.api_urls",
         "compliance.api_urls"]
 
 

@@ -126,9 +126,12 @@ MATRIX = {
     "api-recipe-visibility": {"PUT": (401, 404, 400, 403, 400)},
     "build-propose-base": {"POST": (302, 404, 302, 302, 302)},
     "api-root": {"GET": (401, 200, 200, 200, 200)},
-    "api-base-list": {"GET": (401, 200, 200, 200, 200)},
+    # The catalog is read by everyone signed in; platform admins add to it (an empty body: 400).
+    "api-base-list": {"GET": (401, 200, 200, 200, 200), "POST": (401, 403, 403, 403, 400)},
     "api-base-detail": {"GET": (401, 200, 200, 200, 200)},
-    "api-component-list": {"GET": (401, 200, 200, 200, 200)},
+    # The world's registry key is not one the registry trusts (see readyz): the re-pin is refused, 400.
+    "api-base-repin": {"POST": (401, 403, 403, 403, 400)},
+    "api-component-list": {"GET": (401, 200, 200, 200, 200), "POST": (401, 403, 403, 403, 400)},
     "api-component-detail": {"GET": (401, 200, 200, 200, 200)},
     "api-base-proposal-list": {"GET": (401, 200, 200, 200, 200), "POST": (401, 400, 400, 400, 400)},
     "api-base-proposal-detail": {"GET": (401, 200, 200, 200, 200)},
@@ -193,6 +196,10 @@ MATRIX = {
     "catalog-component": {"GET": (302, 403, 403, 403, 200)},
     "catalog-base": {"GET": (302, 403, 403, 403, 200)},
     "catalog-component-new-version": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},  # empty form
+    "catalog-component-new": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},  # empty form
+    "catalog-base-new": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},  # empty form
+    # The confirmation shows the registry's answer (here a refusal: the world's key); the re-pin is refused, 400.
+    "catalog-base-repin": {"GET": (302, 403, 403, 403, 200), "POST": (302, 403, 403, 403, 400)},
     "component-version-lifecycle": {"POST": (302, 403, 403, 403, 400)},
     # Proposed bases: the world's proposal has no verdict, so approving it is refused (400); an empty
     # rejection has no reason (400).
