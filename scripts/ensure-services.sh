@@ -164,7 +164,10 @@ auth:
     issuer: image-portal
     rootcertbundle: $TOKEN_DIR/cert.pem
 EOF
-  setsid nohup /usr/bin/docker-registry serve "$conf" >>"/var/log/portal-registry$suffix.log" 2>&1 </dev/null &
+  # Its heap is a few MB, so Go's default GOGC=100 collects every few requests: half of the registry's
+  # CPU per request here (1.7 vs 0.8 ms on GET /v2/; a publication's 34 requests 118 vs 65-80 ms).
+  # GOGC=800 keeps it under 50 MB of memory.
+  GOGC=800 setsid nohup /usr/bin/docker-registry serve "$conf" >>"/var/log/portal-registry$suffix.log" 2>&1 </dev/null &
   wait_for 15 registry_up || { echo "registry did not answer; see /var/log/portal-registry$suffix.log" >&2; exit 1; }
   say registry "started on $REGISTRY ($conf, token auth: $REALM)"
 else
