@@ -317,6 +317,20 @@ class RegistryClient:
         self._finish_upload(resp, repository, self.blob(from_repository, digest) if data is None else data, digest)
         return False
 
+    def mount_blob_if_allowed(self, repository: str, digest: str, from_repository: str) -> bool:
+        """Cross-repository mount and nothing else: True when mounted; False when the registry
+        declined (no such blob there, or no pull right on it), whose upload session is then cancelled
+        rather than filled."""
+        _path(from_repository, "blobs")
+        resp = self._request("POST", _path(repository, "blobs/uploads/"),
+                             f"mount of {digest} from {from_repository} into {repository}",
+                             params={"mount": digest, "from": from_repository}, ok=(201, 202))
+        if resp.status_code == 201:
+            return True
+        self._request("DELETE", urljoin(self.base_url + "/", resp.headers["Location"]), f"cancelled upload to {repository}",
+                      ok=(204, 404))
+        return False
+
     def _finish_upload(self, started: Response, repository: str, data: bytes, digest: str) -> None:
         location = urljoin(self.base_url + "/", started.headers["Location"])
         self._request("PUT", location, f"upload of blob {repository}@{digest}", params={"digest": digest},

@@ -31,6 +31,14 @@ def base_references(build: Build) -> list[str]:
     return sorted({ref for ref in (build.snapshot.get("base_reference"), stage.get("base_reference")) if ref})
 
 
+def image_base_references(build: Build) -> list[str]:
+    """The catalog images whose layers the built image starts with: the recipe's base, or a
+    Dockerfile's pinned bases (not a build stage's base, which the image only copies files from)."""
+    if _kind(build) == Recipe.Kind.DOCKERFILE:
+        return base_references(build)
+    return [build.snapshot["base_reference"]] if build.snapshot.get("base_reference") else []
+
+
 def engine_options(build: Build) -> dict:
     """Extra arguments for the engine's build call (a Dockerfile recipe's file name and build args)."""
     return dockerfile_engine_options(build) if _kind(build) == Recipe.Kind.DOCKERFILE else {}

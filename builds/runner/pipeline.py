@@ -29,7 +29,7 @@ from builds.runner.build_stage import (
     build_stage_run_id,
     scripts_network_mode,
 )
-from builds.runner.context import base_references, build_context, engine_options
+from builds.runner.context import base_references, build_context, engine_options, image_base_references
 from builds.runner.heartbeat import BuildHeartbeat, heartbeat_write
 from builds.runner.layers import build_layers_clean
 from builds.runner.reaper import build_worker_lost
@@ -209,6 +209,7 @@ def step_push(build: Build, log: BuildLog) -> None:
     if build.reused_from_id:
         _push_reused(build, log)
         return
+    _base_layers_mount(build, log)
     try:
         image_tag(image_id=build.image_id, repository=remote, tag=build.quarantine_tag)
         build.digest = image_push(repository=remote, tag=build.quarantine_tag, on_line=log.line,
@@ -229,6 +230,31 @@ def step_push(build: Build, log: BuildLog) -> None:
     log.line(f"Pushed {remote}:{build.quarantine_tag}@{build.digest}")
     db_retry(lambda: Build.objects.filter(pk=build.pk).update(
         quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest))
+
+
+def _base_layers_mount(build: Build, log: BuildLog) -> None:
+    """Mount the base image's layers into the build's quarantine repository before the engine
+    pushes. The engine tries to mount a layer only from the last four repositories it pushed it to
+    (other recipes' quarantine, which this build's token may not read), then compresses and uploads
+    the whole base again: about 6 s and 50 MB for Debian in every new repository. Finding the
+    layers there already, it answers "Layer already exists". It only saves time: when the registry
+    declines or fails, the push sends the layers as before (and deals with an outage)."""
+    host, mounted = registry_host() + "/", 0
+    client = registry_client("builder")
+    try:
+        for reference in image_base_references(build):
+            name, _, digest = reference.removeprefix(host).partition("@")
+            repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+            client.authorize(f"repository:{repository}:pull", f"repository:{build.quarantine_repository}:pull,push")
+            manifest, _ = client.manifest(repository, digest)
+            for layer in manifest.get("layers", []):
+                mounted += client.mount_blob_if_allowed(build.quarantine_repository, layer["digest"], repository)
+    except (RegistryError, ValueError) as error:
+        log.line(f"Base layers not mounted ahead of the push ({error}); the push sends them.")
+        return
+    if mounted:
+        log.line(f"Mounted {mounted} base layer{'s' if mounted != 1 else ''} into {build.quarantine_repository}: "
+                 "the push sends only the image's own layers.")
 
 
 def _sleep_beating(build: Build, log: BuildLog, seconds: float) -> None:

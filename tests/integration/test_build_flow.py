@@ -138,3 +138,26 @@ def test_it_runs_the_image_script_with_no_network_before_the_final_user(starter_
     except docker_sdk.errors.ImageNotFound:
         leftover = False
     assert not leftover, "the build-stage image is removed after use"
+
+
+def test_a_new_repository_gets_the_base_layers_by_mount_not_by_upload(starter_catalog, celery_worker, team, member):
+    """The engine mounts a layer only from the repositories it pushed it to last (other recipes'
+    quarantine, closed to this build's token), then compresses and uploads the whole base: the
+    runner mounts the base's layers first, so the push finds them there."""
+    import json
+    import uuid
+
+    base = BaseImage.objects.get(slug="busybox")
+    recipe = recipe_save(user=member, team=team, name=f"fresh-{uuid.uuid4().hex[:8]}", base=base,
+                         choices=[(version("runtime-user"), {"uid": "10001"})])
+    build = wait_for_build(build_request(user=member, recipe=recipe))
+
+    assert build.status == Build.Status.SUCCEEDED, build.error_message
+    scanner = registry_client("scanner")
+    manifest, _ = scanner.manifest(base.repository, base.digest)
+    diff_ids = json.loads(scanner.blob(base.repository, manifest["config"]["digest"]))["rootfs"]["diff_ids"]
+    log = "".join(build.log_chunks.order_by("seq").values_list("text", flat=True))
+    assert f"Mounted {len(diff_ids)} base layer" in log
+    for diff_id in diff_ids:
+        short = diff_id.removeprefix("sha256:")[:12]
+        assert f"{short}: Layer already exists" in log and f"{short}: Pushed" not in log, log[-3000:]
