@@ -454,8 +454,21 @@ class Attestation(models.Model):
     valid_until = models.DateTimeField(null=True, blank=True, help_text="Verdicts: when verifiers stop accepting it")
     created = models.DateTimeField(auto_now_add=True)
 
+    class LogState(models.TextChoices):
+        OFF = "", "Not logged (no transparency log is set)"
+        PENDING = "pending", "Waiting for the transparency log"
+        RECORDED = "recorded", "In the transparency log"
+        REFUSED = "refused", "Refused by the transparency log"
+
+    # The optional Rekor upload (compliance/attestations/transparency.py); verification never needs it.
+    tlog_state = models.CharField(max_length=10, choices=LogState.choices, blank=True, default="")
+    tlog_entry = models.JSONField(default=dict, blank=True, help_text="Where the log put it: log, uuid, logIndex, integratedTime")
+    tlog_error = models.CharField(max_length=500, blank=True)
+    tlog_attempts = models.PositiveSmallIntegerField(default=0)
+
     class Meta:
         ordering = ["-created", "-id"]
         # by image: whether anything of it was attached in a repository yet (every publication asks)
         indexes = [models.Index(fields=["build", "kind", "-created"]),
-                   models.Index(fields=["digest", "repository"], name="attestation_image")]
+                   models.Index(fields=["digest", "repository"], name="attestation_image"),
+                   models.Index(fields=["id"], name="attestation_tlog_pending", condition=models.Q(tlog_state="pending"))]

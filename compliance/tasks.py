@@ -9,6 +9,7 @@ from celery import shared_task
 from django.db import transaction
 
 from compliance.attestations.refresh import attestations_refresh
+from compliance.attestations.transparency import transparency_upload_pending
 from compliance.exceptions.reminders import exception_reminders_send
 from compliance.exceptions.services import exceptions_expire
 from compliance.harbor.services import harbor_scans_prune, registry_artifact_scan, registry_artifact_scan_request
@@ -54,6 +55,12 @@ def expire_exceptions() -> int:
 def remind_expiring_exceptions() -> int:
     """Hourly; safe to run often, late or twice at once (each reminder is claimed on its row)."""
     return exception_reminders_send()
+
+
+@shared_task(name="compliance.tasks.upload_to_transparency_log", ignore_result=True)
+def upload_to_transparency_log() -> int:
+    """Every 30 s from beat; nothing unless PORTAL_REKOR_URL is set. Safe twice at once (rows are claimed)."""
+    return transparency_upload_pending()
 
 
 @shared_task(name="compliance.tasks.refresh_attestations", ignore_result=True)

@@ -309,6 +309,9 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-attestations": {"task": "compliance.tasks.refresh_attestations",
                              "schedule": envint("ATTESTATION_REFRESH_INTERVAL_SECONDS", 60)},
     "renew-attestations": {"task": "compliance.tasks.refresh_attestations", "schedule": 3600, "kwargs": {"renew": True}},
+    # Does nothing unless PORTAL_REKOR_URL is set.
+    "transparency-log": {"task": "compliance.tasks.upload_to_transparency_log",
+                         "schedule": envint("TRANSPARENCY_LOG_INTERVAL_SECONDS", 30)},
     "registry-gc": {"task": "builds.tasks.registry_gc", "schedule": envint("REGISTRY_GC_INTERVAL_SECONDS", 3600)},
     # Sent to every build queue: each engine sweeps its own images.
     "sweep-engines": {"task": "builds.tasks.sweep_engines", "schedule": envint("ENGINE_SWEEP_INTERVAL_SECONDS", 3600)},
@@ -387,6 +390,10 @@ SIGNING_KEY_OVERLAP_DAYS = envint("PORTAL_SIGNING_KEY_OVERLAP_DAYS", 30)
 # A verdict attestation is signed again when its validity ends within this many hours and today's
 # verdict would last longer (fresh vulnerability data), so a compliant image stays admissible.
 ATTESTATION_REFRESH_HOURS = envint("PORTAL_ATTESTATION_REFRESH_HOURS", 48)
+# Optional: a Rekor transparency log every signature and attestation is also sent to (off: the portal
+# is air-gapped by default, and verification never needs the log). Sent from Celery beat's pass.
+TRANSPARENCY_LOG_URL = env("PORTAL_REKOR_URL", "").rstrip("/")
+TRANSPARENCY_LOG_TIMEOUT_SECONDS = envint("PORTAL_REKOR_TIMEOUT_SECONDS", 10)
 # Where the portal is reached; names the builder and the build in provenance.
 PORTAL_URL = env("PORTAL_URL", "http://" + env("PORTAL_BIND", "127.0.0.1:8000")).rstrip("/")
 QUARANTINE_REPOSITORY_PREFIX = env("PORTAL_QUARANTINE_PREFIX", "quarantine")

@@ -36,6 +36,7 @@ from compliance.attestations.predicates import (
     verdict,
     verdict_valid_until,
 )
+from compliance.attestations.transparency import new_rows_state
 from compliance.models import Attestation, PolicyException, Verdict
 from compliance.policy.evaluation import data_max_age_days
 from compliance.policy.ruleset import ruleset_for
@@ -138,10 +139,10 @@ def _attach(client: RegistryClient, key: KeyPair, build: Build, repository: str,
     first = not Attestation.objects.filter(repository=repository, digest=build.digest).exists()
     written = oci.attachments_write(client, repository, build.digest, signature=signed,
                                     statements=[p.statement for p in planned], created=now, first=first, **writing)
-    rows = []
+    rows, logged = [], new_rows_state()
     if signed is not None:
         rows.append(Attestation(build=build, kind=Kind.SIGNATURE, repository=repository, digest=build.digest,
-                                key_id=key.key_id, manifest_digest=written["signature"], created=now,
+                                key_id=key.key_id, manifest_digest=written["signature"], created=now, tlog_state=logged,
                                 document={"payload": signed.payload.decode(), "signature": signed.signature}))
     for p in planned:
         # the SBOM's bundle is the size of the SBOM: the registry keeps it, the row only points at it
@@ -149,7 +150,8 @@ def _attach(client: RegistryClient, key: KeyPair, build: Build, repository: str,
         rows.append(Attestation(
             build=build, verdict=p.verdict_row, kind=p.kind, predicate_type=p.statement.predicate_type, repository=repository,
             digest=build.digest, manifest_digest=written[p.statement.predicate_type], key_id=key.key_id, document=document,
-            compliant=p.verdict_row.passed if p.verdict_row else None, valid_until=p.valid_until, created=now))
+            compliant=p.verdict_row.passed if p.verdict_row else None, valid_until=p.valid_until, created=now,
+            tlog_state=logged))
     return Attestation.objects.bulk_create(rows)
 
 

@@ -86,4 +86,16 @@ def build_signature_summary(build: Build) -> dict | None:
             "verdict_compliant": latest.compliant if latest else None,
             "verdict_valid_until": latest.valid_until if latest else None,
             "verdict_attested": latest.created if latest else None,
-            "kinds": sorted(rows)}
+            "kinds": sorted(rows), "tlog": _log_summary(list(rows.values()))}
+
+
+def _log_summary(rows: list[Attestation]) -> dict | None:
+    """Where the optional transparency log stands for the image's current attestations (None: no log)."""
+    states = {row.tlog_state for row in rows}
+    if states == {Attestation.LogState.OFF}:
+        return None
+    refused = [row for row in rows if row.tlog_state == Attestation.LogState.REFUSED]
+    pending = [row for row in rows if row.tlog_state == Attestation.LogState.PENDING]
+    return {"refused": refused[0].tlog_error if refused else "", "pending": len(pending),
+            "error": pending[0].tlog_error if pending else "",
+            "indexes": sorted(row.tlog_entry["logIndex"] for row in rows if row.tlog_state == Attestation.LogState.RECORDED)}
