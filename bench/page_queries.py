@@ -92,6 +92,11 @@ def fleet_setup():
     return reviewer, member, teams, list(Advisory.objects.order_by("osv_id").values_list("pk", flat=True))
 
 
+# A recipe snapshot's shape (builds/compose/snapshot.py): what the image report reads to name origins.
+SNAPSHOT = {"components": [{"slug": f"option-{n}", "kind": "option", "name": f"Option {n}", "version": "1"}
+                           for n in range(20)]}
+
+
 def fleet_grow(*, teams, member, reviewer, recipes: int, start: int, advisory_ids, packages: int, per_package: int):
     """Add `recipes` recipes (two builds each) and everything the pages read; returns the builds."""
     from django.utils import timezone
@@ -106,7 +111,7 @@ def fleet_grow(*, teams, member, reviewer, recipes: int, start: int, advisory_id
         for n in range(start, start + recipes)])
     builds = Build.objects.bulk_create([
         Build(recipe=r, team=r.team, requested_by=member, status=Build.Status.SUCCEEDED, dockerfile="FROM base\n" * 20,
-              snapshot={"components": ["x"] * 20}, composition_sha256=f"{r.pk:064d}", digest=f"sha256:{r.pk * 2 + old:064d}",
+              snapshot=SNAPSHOT, composition_sha256=f"{r.pk:064d}", digest=f"sha256:{r.pk * 2 + old:064d}",
               quarantine_repository=f"quarantine/{r.team.slug}/{r.name}", quarantine_tag=f"build-{old}",
               published_reference="" if old else f"127.0.0.1:5000/published/{r.team.slug}/{r.name}:1")
         for r in made for old in (1, 0)], batch_size=1000)  # the second build of each recipe is its latest
