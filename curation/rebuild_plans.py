@@ -115,7 +115,10 @@ def _short(digest: str) -> str:
 def _versions(subject: RebuildSubject, recipe: Recipe, image: Build | None) -> tuple[str, str]:
     """What the recipe has of the subject now, and what it would be built with."""
     if subject.base is not None:
-        built_from = (image.snapshot.get("base_reference", "") if image else "").rpartition("@")[2]
+        snapshot = image.snapshot if image else {}
+        if recipe.base_id != subject.base.pk:  # used for its build stage only
+            snapshot = snapshot.get("build_stage") or {}
+        built_from = (snapshot.get("base_reference") or "").rpartition("@")[2]
         return (_short(built_from) if built_from else "not built"), _short(subject.base.digest)
     choice = RecipeComponent.objects.filter(recipe=recipe, version__component=subject.component).select_related("version").first()
     current = choice.version.version if choice else ""

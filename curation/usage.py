@@ -1,10 +1,14 @@
 """Which recipes use a base image or a component (the curation pages' "used by")."""
+from django.db.models import Q
+
 from builds.models import Recipe
 from catalog.models import BaseImage, Component
 
 
 def recipes_using_base(base: BaseImage):
-    return Recipe.objects.filter(base=base).select_related("team")
+    """Recipes starting FROM it, and those using it only for their build stage (its compilers build
+    their package: a new digest changes what they ship too)."""
+    return Recipe.objects.filter(Q(base=base) | Q(build_base=base)).select_related("team").distinct()
 
 
 def recipes_using_component(component: Component):

@@ -4,6 +4,7 @@
 Builds are requested for real (builds.services.build_request) but never run: these tests run in a
 transaction that is rolled back, so the on_commit dispatch to the workers never happens."""
 import pytest
+from django.urls import reverse
 
 from builds.models import Build, RecipeComponent
 from builds.recipes.services import recipe_save
@@ -79,6 +80,20 @@ def test_a_base_plan_lists_its_recipes_with_the_digest_they_were_built_from(admi
     assert _names(plan) == ["payments/mm-svc", "payments/zz-base", "search/api"]  # aa-app is on the custom base
     zz = next(p for p in plan.recipes if p.recipe.name == "zz-base")
     assert zz.from_version == zz.to_version == busybox.digest[:19]
+
+
+def test_a_base_used_only_for_a_build_stage_is_in_its_plan_and_used_by(admin, fleet, busybox, client):
+    other = BaseImage.objects.create(slug="busybox-136", name="BusyBox 1.36", repository="base/busybox", tag="1.36",
+                                     digest="sha256:" + "4" * 64, os_family="busybox", approved=True)
+    fleet["api"].__class__.objects.filter(pk=fleet["api"].pk).update(base=other, build_base=busybox)
+    plan = rebuild_plan(user=admin, subject=rebuild_subject(base="busybox"))
+    assert _names(plan) == ["payments/mm-svc", "payments/zz-base", "search/api"], "api builds its package on busybox"
+    assert _names(rebuild_plan(user=admin, subject=rebuild_subject(base="busybox-136"))) == ["search/api"]
+    api = next(p for p in plan.recipes if p.recipe.name == "api")
+    assert (api.from_version, api.to_version) == ("not built", busybox.digest[:19])
+    client.force_login(admin)
+    used_by = client.get(reverse("catalog-base", args=["busybox"])).content.decode().split('id="used-by"')[1]
+    assert f'href="{reverse("recipe-detail", args=[fleet["api"].pk])}">api</a>' in used_by
 
 
 def test_the_dry_run_composes_with_the_change_and_changes_nothing(admin, fleet, runtime_user):
