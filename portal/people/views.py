@@ -163,5 +163,7 @@ def invitation_accept(request, token):
         response = render(request, "portal/invitation_accept.html",
                           {"invitation": invitation, "errors": errors, "values": values}, status=status)
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"  # the token is in this page's address
+    # The token is in this page's address: never sent to another site (no-referrer would also make the
+    # browser send "Origin: null" with the form, which the CSRF check refuses).
+    response["Referrer-Policy"] = "same-origin"
     return response

@@ -188,7 +188,7 @@ def test_non_admins_get_403_on_the_invitation_pages(client, admin, member, revie
 def test_the_invitee_accepts_without_an_account_and_is_logged_in(client, admin, team):
     _, token = invite(admin, team=team)
     page = client.get(f"/invitations/{token}")
-    assert page.status_code == 200 and "new@example.com" in page.content.decode() and page["Referrer-Policy"] == "no-referrer"
+    assert page.status_code == 200 and "new@example.com" in page.content.decode() and page["Referrer-Policy"] == "same-origin"
     weak = client.post(f"/invitations/{token}", GOOD | {"password": "short", "password_again": "short"})
     body = weak.content.decode()
     assert weak.status_code == 400 and "There is a problem" in body and 'value="newbie"' in body
