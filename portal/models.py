@@ -159,3 +159,38 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.created:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target_type}:{self.target_id}"
+
+
+class Invitation(models.Model):
+    """A platform admin's invitation by e-mail: whoever holds the link picks a user name and a password
+    and becomes a user (in `team` with `role`, when one was given). Only the token's SHA-256 is kept;
+    the link works once, until `expires_at`, and not after a revocation or a resend."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    email = models.EmailField()
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=20, choices=Membership.Role.choices, blank=True)
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    created = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    accepted_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["state", "email"], name="invitation_state_email")]
+
+    def __str__(self):
+        return f"{self.email} ({self.state})"
+
+    @property
+    def overdue(self) -> bool:
+        return self.expires_at <= timezone.now()

@@ -176,6 +176,8 @@ PORTAL_PROXY_COUNT = envint("PORTAL_PROXY_COUNT", 0)
 # this many unexpired ones per user.
 API_TOKEN_TTL_HOURS = envint("API_TOKEN_TTL_HOURS", 24 * 30)
 API_TOKEN_MAX_PER_USER = envint("API_TOKEN_MAX_PER_USER", 20)
+# An invitation by e-mail (People page) can be accepted for this many days; a resend starts them again.
+INVITATION_DAYS = envint("INVITATION_DAYS", 3)
 
 # Content-Security-Policy, enforced (django-csp): scripts, styles and everything else from the
 # portal's own origin only; no inline script or style, no eval (htmx is configured without it in
@@ -257,7 +259,8 @@ SPECTACULAR_SETTINGS = {
     # Recipe.kind and Component.kind both have choices named "kind": give each enum its own name.
     "ENUM_NAME_OVERRIDES": {"RecipeKindEnum": "builds.models.Recipe.Kind", "ComponentKindEnum": "catalog.models.Component.Kind",
                             "TeamScriptKindEnum": "builds.models.TeamScript.Kind", "PolicyRuleKindEnum": "compliance.models.PolicyRule.Kind",
-                            "RebuildModeEnum": "curation.models.RebuildMode", "GlobalRoleKindEnum": "portal.models.GlobalRole.Kind"},
+                            "RebuildModeEnum": "curation.models.RebuildMode", "GlobalRoleKindEnum": "portal.models.GlobalRole.Kind",
+                            "InvitationStateEnum": "portal.models.Invitation.State"},
 }
 
 # Celery: JSON only, ids not objects, one build per worker process at a time.

@@ -50,6 +50,7 @@ from compliance.exceptions.services import exception_request
 from compliance.models import Advisory, Finding, ImageScan, PolicyRule, SbomPackage
 from compliance.policy.evaluation import verdict_evaluate
 from portal.models import GlobalRole
+from portal.people.invitations import invitation_create
 from tests.factories import UserFactory, api_token_for, with_role
 
 # Per operation, role and kind of data (valid on real objects, valid anywhere, invalid): about a
@@ -179,6 +180,8 @@ def objects(team, member, recipe, build, busybox, runtime_user):
                                     facts={"repository": "quarantine/payments/pay-api", "digest": "sha256:" + "5" * 64})
     SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1", source_name="openssl", source_version="3.0.11-1")
     verdict_evaluate(build=build)
+    invitation, _ = invitation_create(user=with_role(UserFactory(username="pat"), GlobalRole.Kind.PLATFORM_ADMIN),
+                                      email="new@example.com", team=team)
     # And an imported Trivy finding beside a package of our own scan, so the comparison answers 200 with rows.
     SbomPackage.objects.create(scan=scan, name="zlib1g", version="1:1.2.13", source_name="zlib", layer_index=0)
     trivy = Advisory.objects.create(source="trivy", osv_id="CVE-2024-0727", modified=timezone.now(), record={})
@@ -191,7 +194,7 @@ def objects(team, member, recipe, build, busybox, runtime_user):
             "/api/catalog/components/": {"slug": runtime_user.component.slug},
             "/api/catalog/versions/": {"id": runtime_user.pk},
             "/api/teams/": {"slug": team.slug, "membership_id": member.memberships.get(team=team).pk},
-            "/api/people/": {"id": member.pk}}
+            "/api/people/invitations/": {"id": invitation.pk}, "/api/people/": {"id": member.pk}}
 
 
 def test_the_run_covers_every_operation_served(served_schema):

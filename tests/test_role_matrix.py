@@ -25,6 +25,7 @@ from compliance.models import PolicyRule
 from curation.rebuild_plans import rebuild_run, rebuild_subject
 from portal.accounts.tokens import token_issue
 from portal.models import GlobalRole, Membership
+from portal.people.invitations import invitation_create
 from portal.robots.services import robot_create
 from tests.factories import UserFactory, api_token_for, with_role
 
@@ -117,6 +118,14 @@ MATRIX = {
     "api-person-deactivate": {"POST": (401, 403, 403, 403, 200)},
     "api-person-reactivate": {"POST": (401, 403, 403, 403, 200)},  # active already: nothing to do
     "api-person-password-reset": {"POST": (401, 403, 403, 403, 200)},
+    "invitation-create": {"POST": (302, 403, 403, 403, 400)},  # no e-mail given
+    "invitation-resend": {"POST": (302, 403, 403, 403, 302)},
+    "invitation-revoke": {"POST": (302, 403, 403, 403, 302)},
+    # Public: the link's token is the credential (an empty form: 400, the invitation still usable).
+    "invitation-accept": {"GET": (200, 200, 200, 200, 200), "POST": (400, 400, 400, 400, 400)},
+    "api-invitation-list": {"GET": (401, 403, 403, 403, 200), "POST": (401, 403, 403, 403, 400)},
+    "api-invitation-revoke": {"POST": (401, 403, 403, 403, 200)},
+    "api-invitation-resend": {"POST": (401, 403, 403, 403, 200)},
     # The registry's token endpoint: anyone gets a token, which grants only what the credentials may.
     "registry-token": {"GET": (200, 200, 200, 200, 200)},
     "api-robot-list": {"GET": (401, 200, 200, 200, 200), "POST": (401, 400, 400, 400, 400)},
@@ -266,14 +275,15 @@ def world(db, settings, tmp_path, team, other_team, member, outsider, reviewer, 
     rule = PolicyRule.objects.filter(team__isnull=True).first()
     token = token_issue(user=member, name="ci").token
     rebuild = rebuild_run(user=admin, subject=rebuild_subject(base=busybox.slug))
+    invitation, invitation_token = invitation_create(user=admin, email="new@example.com", team=team)
     users = {"anonymous": None, "outsider": outsider, "member": member, "reviewer": reviewer, "admin": admin}
     args = {"pk": None, "slug": None, "vulnerability_id": "CVE-2024-0001", "scan_request_id": "1", "build_id": build.pk,
-            "kind": GlobalRole.Kind.SECURITY_REVIEWER,
+            "kind": GlobalRole.Kind.SECURITY_REVIEWER, "token": invitation_token,
             "membership_id": Membership.objects.get(user=member, team=team).pk}
     objects = {"robot": robot.pk, "recipe": recipe.pk, "team-script": script.pk, "exception": exception.pk, "build": build.pk,
                "image": build.pk, "base-proposal": proposal.slug, "base": busybox.slug, "component": "runtime-user",
                "policy-rule": rule.pk, "dockerfile-recipe": recipe.pk, "token": token.pk, "team": team.slug, "person": member.pk,
-               "rebuild": rebuild.pk, "rebuild-item": rebuild.items.get().pk, "component-version": runtime_user.pk}
+               "rebuild": rebuild.pk, "invitation": invitation.pk, "rebuild-item": rebuild.items.get().pk, "component-version": runtime_user.pk}
     return users, args, objects
 
 

@@ -12,8 +12,8 @@ from portal.accounts.passwords import password_change_pending
 
 # What a user with a one-time password may still reach: logging in and out, the password page, and
 # what answers the same to anyone (probes, metrics, public keys); the registry's token server and the
-# API check their callers themselves.
-PASSES = {"login", "logout", "account-password", "healthz", "readyz", "metrics", "registry-token",
+# API check their callers themselves; an invitation's page (someone else's link, opened in this browser).
+PASSES = {"login", "logout", "account-password", "invitation-accept", "healthz", "readyz", "metrics", "registry-token",
           "well-known-signing-keys", "well-known-signing-keys-pem", "verdict-schema"}
 SELF_CHECKING_PREFIXES = ("/api/", "/harbor/")
 

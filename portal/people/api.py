@@ -1,7 +1,7 @@
 """People in the REST API, for platform admins, with the People page's rules (portal.people.services
 decides): users with their global roles, teams and state; a new user or a reset password answered
 with its one-time password, once; global roles granted and revoked; accounts deactivated and
-reactivated. Anyone else gets 403 on every route, before their ids or bodies are looked at."""
+reactivated; invitations by e-mail sent, listed, resent and revoked. Anyone else gets 403 on every route, before their ids or bodies are looked at."""
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -13,8 +13,8 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from portal.api_schema import ErrorSerializer
-from portal.models import GlobalRole, Membership
-from portal.people import services
+from portal.models import GlobalRole, Invitation, Membership, Team
+from portal.people import invitations, services
 from portal.people.selectors import holds_one_time_password, people_with_roles, role_kinds
 
 
@@ -76,15 +76,9 @@ def _invalid(error: DjangoValidationError):
 NOT_AN_ADMIN = OpenApiResponse(ErrorSerializer, description="Platform admins only")
 
 
-@extend_schema_view(list=extend_schema(responses={200: PersonSerializer(many=True), 403: NOT_AN_ADMIN}),
-                    retrieve=extend_schema(responses={200: PersonSerializer, 403: NOT_AN_ADMIN}))
-class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Every user of the portal, with global roles, teams and whether they are active (platform admins)."""
-
-    serializer_class = PersonSerializer
-
-    def get_queryset(self):
-        return people_with_roles()
+class PlatformAdminsOnly:
+    """403 to anyone but platform admins on every route, before ids or bodies are looked at; the
+    services' refusals as 400 by field."""
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -93,18 +87,29 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         except DjangoPermissionDenied as error:
             raise PermissionDenied(str(error))
 
+    def _run(self, operation):
+        try:
+            return operation()
+        except DjangoValidationError as error:
+            _invalid(error)
+
+
+@extend_schema_view(list=extend_schema(responses={200: PersonSerializer(many=True), 403: NOT_AN_ADMIN}),
+                    retrieve=extend_schema(responses={200: PersonSerializer, 403: NOT_AN_ADMIN}))
+class PersonViewSet(PlatformAdminsOnly, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Every user of the portal, with global roles, teams and whether they are active (platform admins)."""
+
+    serializer_class = PersonSerializer
+
+    def get_queryset(self):
+        return people_with_roles()
+
     def _answer(self, person, *, password=None, code=status.HTTP_200_OK) -> Response:
         data = PersonSerializer(self.get_queryset().get(pk=person.pk)).data  # roles, teams and state as they are now
         if password is None:
             return Response(data, status=code)
         # The one-time password, on this answer only; no cache may keep it.
         return Response({"password": password, **data}, status=code, headers={"Cache-Control": "no-store"})
-
-    def _run(self, operation):
-        try:
-            return operation()
-        except DjangoValidationError as error:
-            _invalid(error)
 
     @extend_schema(request=PersonCreateSerializer, responses={201: PersonIssuedSerializer})
     def create(self, request):
@@ -157,3 +162,60 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         person = self.get_object()
         password = self._run(lambda: services.user_password_reset(actor=request.user, user=person))
         return self._answer(person, password=password)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    invited_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    overdue = serializers.BooleanField(read_only=True, help_text="The link has expired: resend or revoke")
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "team", "role", "state", "created", "sent_at", "expires_at", "overdue", "invited_by"]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    # Lengths and shapes only: the services check the rest (an address nobody has or was invited with).
+    email = serializers.CharField(max_length=254, help_text="e.g. jdoe@example.com")
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True,
+                                        help_text="Slug of the team they join on accepting (optional)")
+    role = serializers.ChoiceField(choices=Membership.Role.choices, required=False, allow_blank=True,
+                                   help_text="Their role in the team (member when not given); only with a team")
+
+
+@extend_schema_view(list=extend_schema(responses={200: InvitationSerializer(many=True), 403: NOT_AN_ADMIN}))
+class InvitationViewSet(PlatformAdminsOnly, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Pending invitations by e-mail (platform admins): the invitee gets a link, works once, for
+    INVITATION_DAYS days, to choose their user name and password. The token is never answered."""
+
+    serializer_class = InvitationSerializer
+
+    def get_queryset(self):
+        return invitations.pending_invitations()
+
+    @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
+    def create(self, request):
+        """Send an invitation; refused (400, by field) for an address a user has or a pending invitation has."""
+        given = InvitationCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        invitation, _ = self._run(lambda: invitations.invitation_create(user=request.user, **given.validated_data))
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+    def _change(self, request, change):
+        invitation = self.get_object()
+        self._run(lambda: change(user=request.user, invitation=invitation))
+        invitation.refresh_from_db()
+        return Response(InvitationSerializer(invitation).data)
+
+    @extend_schema(request=None, responses={200: InvitationSerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        """The link stops working; the invitation leaves the pending list."""
+        return self._change(request, invitations.invitation_revoke)
+
+    @extend_schema(request=None, responses={200: InvitationSerializer})
+    @action(detail=True, methods=["post"])
+    def resend(self, request, pk=None):
+        """A new link, e-mailed again, working for INVITATION_DAYS from now; the old link stops working."""
+        return self._change(request, invitations.invitation_resend)

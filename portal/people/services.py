@@ -26,36 +26,46 @@ def one_time_password() -> str:
     return secrets.token_urlsafe(15)
 
 
+def username_problems(username: str) -> list[str]:
+    """What is wrong with `username` (already stripped) for a new user: empty, characters, length, taken."""
+    if not username:
+        return ["Enter a user name, e.g. jdoe."]
+    problems = []
+    try:
+        UnicodeUsernameValidator()(username)
+    except ValidationError:
+        problems = ["A user name holds letters, digits and @ . + - _ only."]
+    if len(username) > 150:
+        problems = ["A user name has at most 150 characters."]
+    elif get_user_model().objects.filter(username__iexact=username).exists():
+        problems = [f"A user named {username} already exists."]
+    return problems
+
+
+EMAIL_PROBLEM = "Enter an e-mail address, e.g. jdoe@example.com."
+
+
+def email_valid(email: str) -> bool:
+    try:
+        validate_email(email)
+    except ValidationError:
+        return False
+    return True
+
+
 @transaction.atomic
 def user_create(*, actor, username: str, email: str) -> tuple:
     """A new active user (no team, no global role) and a one-time password shown this once, which
     they must replace with their own before anything else."""
     people_admin_required(actor)
-    User = get_user_model()
     username, email = (username or "").strip(), (email or "").strip()
-    errors = {}
-    if not username:
-        errors["username"] = ["Enter a user name, e.g. jdoe."]
-    else:
-        try:
-            UnicodeUsernameValidator()(username)
-        except ValidationError:
-            errors["username"] = ["A user name holds letters, digits and @ . + - _ only."]
-        if len(username) > 150:
-            errors["username"] = ["A user name has at most 150 characters."]
-        elif User.objects.filter(username__iexact=username).exists():
-            errors["username"] = [f"A user named {username} already exists."]
-    if not email:
-        errors["email"] = ["Enter an e-mail address, e.g. jdoe@example.com."]
-    else:
-        try:
-            validate_email(email)
-        except ValidationError:
-            errors["email"] = ["Enter an e-mail address, e.g. jdoe@example.com."]
+    errors = {"username": problems} if (problems := username_problems(username)) else {}
+    if not email_valid(email):
+        errors["email"] = [EMAIL_PROBLEM]
     if errors:
         raise ValidationError(errors)
     password = one_time_password()
-    person = User.objects.create_user(username=username, email=email, password=password)
+    person = get_user_model().objects.create_user(username=username, email=email, password=password)
     password_change_require(user=person, by=actor, reason=PasswordChangeRequired.Reason.CREATED)
     audit_record(actor=actor, action="user.created", target=person, username=username, email=email)
     return person, password
