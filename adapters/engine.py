@@ -393,6 +393,14 @@ def image_untag_if_ours(*, reference: str, image_ids: set[str]) -> bool:
     return True
 
 
+def image_diff_ids(*, image_id: str) -> list[str]:
+    """The image's layers as the engine names them (uncompressed digests, bottom first)."""
+    try:
+        return list(engine_client().inspect_image(image_id).get("RootFS", {}).get("Layers") or [])
+    except DockerException as error:
+        raise EngineError(f"Could not read the layers of image {image_id[:19]}: {error}")
+
+
 def image_tag_keep(*, image_id: str, repository: str) -> str:
     """Give an image a local name (tag: its short id) so the engine keeps it as a named image, not a
     dangling one; returns the reference."""

@@ -224,3 +224,20 @@ class TeamScriptVersion(models.Model):
 
     def __str__(self):
         return f"{self.script} v{self.number}"
+
+
+class PushedLayer(models.Model):
+    """Where a layer the builders pushed is in the registry: its diff id (as the engine names it),
+    the blob digest it was pushed as and the quarantine repository that holds it. A later build whose
+    image has that layer (a shared package layer from the engine's cache) mounts it into its own
+    repository before the push, which the engine would otherwise compress and upload again
+    (builds/runner/pipeline.py). Written from our own engine and registry only; one row per layer,
+    the newest repository kept."""
+
+    diff_id = models.CharField(max_length=80, unique=True)
+    digest = models.CharField(max_length=80)
+    repository = models.CharField(max_length=300)
+    pushed = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.diff_id[:19]} in {self.repository}"

@@ -12,14 +12,23 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from adapters.engine import EngineError, RegistryUnreachable, image_build, image_push, image_remove_local, image_tag, images_pull
+from adapters.engine import (
+    EngineError,
+    RegistryUnreachable,
+    image_build,
+    image_diff_ids,
+    image_push,
+    image_remove_local,
+    image_tag,
+    images_pull,
+)
 from adapters.factory import base_pull_token, registry_client, registry_host, service_token
 from adapters.registry import RegistryError
 from adapters.registry_names import InvalidName, repository_path
 from adapters.retry import registry_unreachable, with_registry_retries
 from builds.errors import BuildCancelled, StepFailed, TeamAtCapacity, failure_message
 from builds.logs import BuildLog, log_text_mask
-from builds.models import Build
+from builds.models import Build, PushedLayer
 from builds.runner.build_network import build_network, build_proxy_args, build_proxy_url
 from builds.runner.build_stage import (
     build_stage_cleanup,
@@ -209,7 +218,7 @@ def step_push(build: Build, log: BuildLog) -> None:
     if build.reused_from_id:
         _push_reused(build, log)
         return
-    _base_layers_mount(build, log)
+    diff_ids = _layers_mount(build, log)
     try:
         image_tag(image_id=build.image_id, repository=remote, tag=build.quarantine_tag)
         build.digest = image_push(repository=remote, tag=build.quarantine_tag, on_line=log.line,
@@ -230,31 +239,60 @@ def step_push(build: Build, log: BuildLog) -> None:
     log.line(f"Pushed {remote}:{build.quarantine_tag}@{build.digest}")
     db_retry(lambda: Build.objects.filter(pk=build.pk).update(
         quarantine_repository=build.quarantine_repository, quarantine_tag=build.quarantine_tag, digest=build.digest))
+    _layers_record(build, diff_ids)
 
 
-def _base_layers_mount(build: Build, log: BuildLog) -> None:
-    """Mount the base image's layers into the build's quarantine repository before the engine
-    pushes. The engine tries to mount a layer only from the last four repositories it pushed it to
-    (other recipes' quarantine, which this build's token may not read), then compresses and uploads
-    the whole base again: about 6 s and 50 MB for Debian in every new repository. Finding the
+def _layers_mount(build: Build, log: BuildLog) -> list[str]:
+    """Mount into the build's quarantine repository, before the engine pushes, the layers the registry
+    holds already: the base's, and the shared package layers earlier builds pushed elsewhere
+    (PushedLayer). The engine tries to mount a layer only from the last four repositories it pushed
+    it to (other recipes' quarantine, which this build's token may not read), then compresses and
+    uploads it again: about 6 s and 50 MB for the Debian base in every new repository. Finding the
     layers there already, it answers "Layer already exists". It only saves time: when the registry
-    declines or fails, the push sends the layers as before (and deals with an outage)."""
-    host, mounted = registry_host() + "/", 0
+    declines or fails, the push sends the layers as before (and deals with an outage). Returns the
+    image's diff ids, for _layers_record."""
+    host, mounted, done = registry_host() + "/", 0, set()
     client = registry_client("builder")
     try:
+        diff_ids = image_diff_ids(image_id=build.image_id)
+        sources = []
         for reference in image_base_references(build):
             name, _, digest = reference.removeprefix(host).partition("@")
             repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
             client.authorize(f"repository:{repository}:pull", f"repository:{build.quarantine_repository}:pull,push")
             manifest, _ = client.manifest(repository, digest)
-            for layer in manifest.get("layers", []):
-                mounted += client.mount_blob_if_allowed(build.quarantine_repository, layer["digest"], repository)
-    except (RegistryError, ValueError) as error:
-        log.line(f"Base layers not mounted ahead of the push ({error}); the push sends them.")
-        return
+            sources += [(layer["digest"], repository) for layer in manifest.get("layers", [])]
+        shared = list(PushedLayer.objects.filter(diff_id__in=diff_ids).exclude(repository=build.quarantine_repository))
+        sources += [(row.digest, row.repository) for row in shared]
+        if shared:
+            client.authorize(f"repository:{build.quarantine_repository}:pull,push",
+                             *{f"repository:{row.repository}:pull" for row in shared})
+        for digest, repository in sources:
+            if digest not in done:
+                done.add(digest)
+                mounted += client.mount_blob_if_allowed(build.quarantine_repository, digest, repository)
+    except (RegistryError, EngineError, ValueError) as error:
+        log.line(f"Layers not mounted ahead of the push ({error}); the push sends them.")
+        return []
     if mounted:
-        log.line(f"Mounted {mounted} base layer{'s' if mounted != 1 else ''} into {build.quarantine_repository}: "
-                 "the push sends only the image's own layers.")
+        log.line(f"Mounted {mounted} layer{'s' if mounted != 1 else ''} the registry holds already into "
+                 f"{build.quarantine_repository}: the push sends only the image's new layers.")
+    return diff_ids
+
+
+def _layers_record(build: Build, diff_ids: list[str]) -> None:
+    """Remember where each layer of the pushed image is, for later builds sharing it (PushedLayer)."""
+    try:
+        manifest, _ = registry_client("builder").manifest(build.quarantine_repository, build.digest)
+    except (RegistryError, ValueError):
+        return
+    digests = [layer["digest"] for layer in manifest.get("layers", [])]
+    if not diff_ids or len(digests) != len(diff_ids):
+        return  # not the image the engine described: record nothing rather than a wrong pairing
+    rows = [PushedLayer(diff_id=diff_id, digest=digest, repository=build.quarantine_repository)
+            for diff_id, digest in zip(diff_ids, digests)]
+    db_retry(lambda: PushedLayer.objects.bulk_create(rows, update_conflicts=True, unique_fields=["diff_id"],
+                                                     update_fields=["digest", "repository", "pushed"]))
 
 
 def _sleep_beating(build: Build, log: BuildLog, seconds: float) -> None:

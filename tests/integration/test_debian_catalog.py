@@ -1,11 +1,13 @@
 """The starter catalog really builds on the Debian base (apt inside the build), and works at run time."""
 import json
+import uuid
 
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from builds.models import Build
+from adapters.factory import registry_client
+from builds.models import Build, PushedLayer
 from builds.recipes.services import recipe_save
 from builds.services import build_request
 from catalog.models import BaseImage, ComponentVersion
@@ -17,6 +19,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def version(slug):
     return ComponentVersion.objects.get(component__slug=slug)
+
+
+def scan_config(build) -> bytes:
+    client = registry_client("scanner")
+    manifest, _ = client.manifest(build.quarantine_repository, build.digest)
+    return client.blob(build.quarantine_repository, manifest["config"]["digest"])
 
 
 def image_reference(build):
@@ -45,6 +53,25 @@ def test_it_builds_wget_on_debian_and_records_its_packages(starter_catalog, vuln
     log = "".join(build.log_chunks.order_by("seq").values_list("text", flat=True))
     assert "Package lists: 1 of 1 apt transaction(s) use the lists fetched for this base" in log
     assert "COPY portal-apt-lists/" in log and "InRelease" not in log
+
+    # A new recipe with the same packages and a file of its own: its wget layer comes from the
+    # engine's layer cache, and the push mounts it from this recipe's repository rather than
+    # compressing and uploading it again (the engine would not: that repository is not readable
+    # with the new build's token).
+    shared = {row.diff_id: row for row in PushedLayer.objects.filter(repository=build.quarantine_repository)}
+    assert len(shared) == len(json.loads(scan_config(build))["rootfs"]["diff_ids"]), "every layer pushed is recorded"
+    other = recipe_save(user=member, team=team, name=f"fetcher-{uuid.uuid4().hex[:8]}", base=BaseImage.objects.get(slug="debian-12"),
+                        choices=[(version("wget"), {}), (version("runtime-user"), {"uid": "10001"})],
+                        artifact=SimpleUploadedFile("app.jar", uuid.uuid4().bytes * 64))
+    second = wait_for_build(build_request(user=member, recipe=other))
+    assert second.status == Build.Status.SUCCEEDED, second.error_message
+    second_log = "".join(second.log_chunks.order_by("seq").values_list("text", flat=True))
+    reused = [diff_id for diff_id in json.loads(scan_config(second))["rootfs"]["diff_ids"]
+              if diff_id in shared and shared[diff_id].digest not in build.recipe.base.layer_digests]
+    assert reused, "the wget layer is the first recipe's (engine cache)"
+    for diff_id in reused:
+        short = diff_id.removeprefix("sha256:")[:12]
+        assert f"{short}: Layer already exists" in second_log and f"{short}: Pushed" not in second_log, second_log[-3000:]
 
 
 def test_it_builds_every_starter_component_together(starter_catalog, vulnerability_data, celery_worker, team, member, pem):
