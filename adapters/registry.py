@@ -306,12 +306,9 @@ class RegistryClient:
         """Cross-repository mount; True when mounted (201). On 202 the registry opened an
         upload session instead: the blob (`data` when the caller has its bytes, else downloaded
         from the source) is uploaded into it, and False returned."""
-        _path(from_repository, "blobs")  # the source is checked like any other path
         if data is not None and sha256_digest(data) != digest:
             raise ValueError(f"the bytes given for {digest} are not that blob")
-        resp = self._request("POST", _path(repository, "blobs/uploads/"),
-                             f"mount of {digest} from {from_repository} into {repository}",
-                             params={"mount": digest, "from": from_repository}, ok=(201, 202))
+        resp = self._mount_request(repository, digest, from_repository)
         if resp.status_code == 201:
             return True
         self._finish_upload(resp, repository, self.blob(from_repository, digest) if data is None else data, digest)
@@ -321,15 +318,19 @@ class RegistryClient:
         """Cross-repository mount and nothing else: True when mounted; False when the registry
         declined (no such blob there, or no pull right on it), whose upload session is then cancelled
         rather than filled."""
-        _path(from_repository, "blobs")
-        resp = self._request("POST", _path(repository, "blobs/uploads/"),
-                             f"mount of {digest} from {from_repository} into {repository}",
-                             params={"mount": digest, "from": from_repository}, ok=(201, 202))
+        resp = self._mount_request(repository, digest, from_repository)
         if resp.status_code == 201:
             return True
         self._request("DELETE", urljoin(self.base_url + "/", resp.headers["Location"]), f"cancelled upload to {repository}",
                       ok=(204, 404))
         return False
+
+    def _mount_request(self, repository: str, digest: str, from_repository: str) -> Response:
+        """POST ?mount=&from=: 201 mounted, 202 an upload session opened instead."""
+        _path(from_repository, "blobs")  # the source is checked like any other path
+        return self._request("POST", _path(repository, "blobs/uploads/"),
+                             f"mount of {digest} from {from_repository} into {repository}",
+                             params={"mount": digest, "from": from_repository}, ok=(201, 202))
 
     def _finish_upload(self, started: Response, repository: str, data: bytes, digest: str) -> None:
         location = urljoin(self.base_url + "/", started.headers["Location"])

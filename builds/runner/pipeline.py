@@ -26,6 +26,7 @@ from adapters.factory import base_pull_token, registry_client, registry_host, se
 from adapters.registry import RegistryError
 from adapters.registry_names import InvalidName, repository_path
 from adapters.retry import registry_unreachable, with_registry_retries
+from builds.dockerfile.image_reference import reference_parse
 from builds.errors import BuildCancelled, StepFailed, TeamAtCapacity, failure_message
 from builds.logs import BuildLog, log_text_mask
 from builds.models import Build, PushedLayer
@@ -251,17 +252,15 @@ def _layers_mount(build: Build, log: BuildLog) -> list[str]:
     layers there already, it answers "Layer already exists". It only saves time: when the registry
     declines or fails, the push sends the layers as before (and deals with an outage). Returns the
     image's diff ids, for _layers_record."""
-    host, mounted, done = registry_host() + "/", 0, set()
+    mounted, done = 0, set()
     client = registry_client("builder")
     try:
         diff_ids = image_diff_ids(image_id=build.image_id)
         sources = []
-        for reference in image_base_references(build):
-            name, _, digest = reference.removeprefix(host).partition("@")
-            repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
-            client.authorize(f"repository:{repository}:pull", f"repository:{build.quarantine_repository}:pull,push")
-            manifest, _ = client.manifest(repository, digest)
-            sources += [(layer["digest"], repository) for layer in manifest.get("layers", [])]
+        for reference in map(reference_parse, image_base_references(build)):
+            client.authorize(f"repository:{reference.repository}:pull", f"repository:{build.quarantine_repository}:pull,push")
+            manifest, _ = client.manifest(reference.repository, reference.digest)
+            sources += [(layer["digest"], reference.repository) for layer in manifest.get("layers", [])]
         shared = list(PushedLayer.objects.filter(diff_id__in=diff_ids).exclude(repository=build.quarantine_repository))
         sources += [(row.digest, row.repository) for row in shared]
         if shared:
