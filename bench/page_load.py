@@ -88,9 +88,11 @@ def fleet_fill(args):
     return (name, client.cookies[name].value), paths
 
 
-def server_start(args, port: int, log) -> subprocess.Popen:
-    """gunicorn as deploy/supervisord.conf runs it (no access log: it would cost the server time)."""
-    env = {**os.environ, "DATABASE_URL": args.database, "DEBUG": "False", "PYTHONPATH": str(ROOT)}
+def server_start(args, port: int, log, *, cached: bool) -> subprocess.Popen:
+    """gunicorn as deploy/supervisord.conf runs it (no access log: it would cost the server time),
+    its pages kept while their data does not change (portal/page_cache) or not."""
+    env = {**os.environ, "DATABASE_URL": args.database, "DEBUG": "False", "PYTHONPATH": str(ROOT),
+           "PAGE_CACHE_SECONDS": "60" if cached else "0", "CONN_MAX_AGE": "300"}  # as supervisord.conf's web program
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "portal.wsgi:application", "--config", str(ROOT / "deploy/gunicorn.conf.py"),
@@ -147,6 +149,7 @@ def main():
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (make run: 4)")
     parser.add_argument("--database", default=URL, help="a database URL whose name contains 'bench' (it is dropped)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--cache", default="on,off", help="served with the page cache on, off, or both in turn")
     parser.add_argument("--small", action="store_true", help="a quick end-to-end check: 20 x 20 x 2 findings, 3 s runs")
     args = parser.parse_args()
     if args.small:
@@ -154,6 +157,7 @@ def main():
     if "bench" not in args.database.rsplit("/", 1)[-1]:
         parser.error("the database is dropped: its name must contain 'bench'")
     users = [int(n) for n in args.users.split(",")]
+    variants = [v for v in args.cache.split(",") if v in ("on", "off")] or parser.error("--cache: on, off or on,off")
 
     sys.path.insert(0, str(ROOT / "bench"))
     from page_queries import database_create, django_setup
@@ -173,13 +177,17 @@ def main():
 
         findings = Finding.objects.count()
         connections.close_all()
-        port = free_port()
-        server = server_start(args, port, log)
-        base = f"http://127.0.0.1:{port}"
-        warm(base, cookie, paths, rounds=args.workers * 2)
-        for name, path in paths.items():
-            for n in users:
-                results[(name, n)] = locust_run(args, base, cookie, path, n, folder)
+        for variant in variants:
+            port = free_port()
+            server = server_start(args, port, log, cached=variant == "on")
+            base = f"http://127.0.0.1:{port}"
+            warm(base, cookie, paths, rounds=args.workers * 2)
+            for name, path in paths.items():
+                for n in users:
+                    results[(variant, name, n)] = locust_run(args, base, cookie, path, n, folder)
+            server.terminate()
+            server.wait(timeout=30)
+            server = None
     finally:
         if server is not None:
             server.terminate()
@@ -193,16 +201,22 @@ def main():
           f"{args.workers} workers x {args.threads} threads, DEBUG off; {args.duration} s per run, think {args.think:g} s; "
           f"locust's files and the server's log: {folder}")
     top = max(users)
-    print(f"{'page':22} {'users':>5} {'requests':>9} {'failures':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}")
+    print(f"{'page':22} {'cache':>5} {'users':>5} {'requests':>9} {'failures':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}")
     for name in paths:
-        for n in users:
-            row = results[(name, n)]
-            print(f"{name:22} {n:>5} {row['Request Count']:>9} {row['Failure Count']:>8} {float(row['Requests/s']):>7.1f} "
-                  f"{row['50%']:>7} {row['95%']:>7}")
-        low, high = results[(name, min(users))]["95%"], results[(name, top)]["95%"]
-        if low not in ("", "N/A") and high not in ("", "N/A") and float(low) > 0:
-            print(f"{'':22} p95({top} users) / p95({min(users)} user{'s' if min(users) > 1 else ''}) = "
-                  f"{float(high) / float(low):.1f}x")
+        for variant in variants:
+            for n in users:
+                row = results[(variant, name, n)]
+                print(f"{name:22} {variant:>5} {n:>5} {row['Request Count']:>9} {row['Failure Count']:>8} "
+                      f"{float(row['Requests/s']):>7.1f} {row['50%']:>7} {row['95%']:>7}")
+        for variant in variants:
+            low, high = results[(variant, name, min(users))]["95%"], results[(variant, name, top)]["95%"]
+            if low not in ("", "N/A") and high not in ("", "N/A") and float(low) > 0:
+                print(f"{'':22} cache {variant}: p95({top} users) / p95({min(users)} user{'s' if min(users) > 1 else ''})"
+                      f" = {float(high) / float(low):.1f}x")
+        if len(variants) == 2:
+            on, off = results[("on", name, top)]["95%"], results[("off", name, top)]["95%"]
+            if on not in ("", "N/A") and off not in ("", "N/A") and float(on) > 0:
+                print(f"{'':22} p95 at {top} users, cache off / on = {float(off) / float(on):.1f}x")
     if any(int(row["Failure Count"]) for row in results.values()):
         sys.exit(1)
 

@@ -41,6 +41,7 @@ from compliance.vulndb.severity import SEVERITY_ORDER
 from compliance.vulndb.store import database_version
 from compliance.vulnerability_actions import affected_images, vulnerability_exceptions_request, vulnerability_fixes_rebuild
 from portal.csv_export import csv_response
+from portal.page_cache.pages import cached_page
 from portal.rbac import team_scope, visible_teams
 
 PAGE = 50
@@ -65,6 +66,7 @@ def _status(exception) -> str:
 
 
 @require_GET
+@cached_page
 def image_report(request, pk):
     build = visible_build_or_404(request.user, pk)
     scan = ImageScan.objects.filter(build=build).first()
@@ -133,6 +135,7 @@ def image_report_csv(request, pk):
 
 
 @require_GET
+@cached_page
 def vulnerability_impact(request, vulnerability_id):
     """Which current images and teams a vulnerability affects, with installed and fixed versions.
     The totals are counted by the database and the rows come a page at a time: a vulnerability on
@@ -203,6 +206,7 @@ def _image_state(build) -> str:
 
 
 @require_GET
+@cached_page
 def fleet_images(request):
     """Current images with their verdict and counts, under the dashboard's filters (its tiles link here)."""
     teams = visible_teams(request.user)
@@ -240,6 +244,7 @@ OVERVIEW_CSV_COLUMNS = ["scope", "team", "images", "scanned", *[state.replace("-
 
 
 @require_GET
+@cached_page
 def security_dashboard(request):
     """The overview of the current images and the exceptions of every team the user may see, or
     of one with ?team= (the tiles, the trend card, the links to the lists and the CSV alike)."""

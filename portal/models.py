@@ -8,6 +8,7 @@ from adapters.registry_names import IMAGE_NAME_MAX, TEAM_SLUG_MAX, InvalidName, 
 
 # API tokens live in the accounts room; importing them here registers them with the app.
 from portal.accounts.models import ApiToken, PasswordChangeRequired  # noqa: F401
+from portal.page_cache.models import DataChange, DataVersion  # noqa: F401
 
 
 def _registry_name_validate(value, *, what: str, max_length: int) -> None:

@@ -315,6 +315,7 @@ CELERY_BEAT_SCHEDULE = {
     # Does nothing unless PORTAL_REKOR_URL is set.
     "transparency-log": {"task": "compliance.tasks.upload_to_transparency_log",
                          "schedule": envint("TRANSPARENCY_LOG_INTERVAL_SECONDS", 30)},
+    "fold-data-changes": {"task": "portal.tasks.fold_data_changes", "schedule": 300},
     "registry-gc": {"task": "builds.tasks.registry_gc", "schedule": envint("REGISTRY_GC_INTERVAL_SECONDS", 3600)},
     # Sent to every build queue: each engine sweeps its own images.
     "sweep-engines": {"task": "builds.tasks.sweep_engines", "schedule": envint("ENGINE_SWEEP_INTERVAL_SECONDS", 3600)},
@@ -326,6 +327,16 @@ CELERY_WORKER_TASK_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s]%(b
 # A broker restart must not stop a build that is running: its message was acknowledged when it
 # started (no late acks), and the database, not Redis, says what is running.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+
+# Security pages are sent again from a cache while the data they show has not changed
+# (portal/page_cache); this long at most, for what depends on the clock alone. 0 turns it off.
+PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", 60)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Per process: a page is made at most once per worker process and data version.
+    "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pages",
+              "OPTIONS": {"MAX_ENTRIES": envint("PAGE_CACHE_ENTRIES", 500)}},
+}
 
 # Scans Harbor asked for are Harbor's to keep (it stores the report it fetched): ours go after this.
 HARBOR_SCAN_RETENTION_DAYS = envint("HARBOR_SCAN_RETENTION_DAYS", 7)

@@ -87,6 +87,23 @@ def signing_key_file(tmp_path_factory):
         os.environ.update({name: value for name, value in saved.items() if value is not None})
 
 
+@pytest.fixture(autouse=True)
+def pages_forgotten():
+    """Each test starts with no kept page (portal/page_cache): versions of different tests' data
+    never meet, but a test should not depend on what another one read."""
+    from django.core.cache import caches
+
+    caches["pages"].clear()
+
+
+@pytest.fixture
+def pages_uncached(settings):
+    """For tests that read a page's template context (`response.context`) after asking for the
+    same page again: a page sent from the cache renders no template. tests/portal/test_page_cache.py
+    tests the cache itself."""
+    settings.PAGE_CACHE_SECONDS = 0
+
+
 @pytest.fixture
 def team(db):
     return TeamFactory(slug="payments", name="Payments")

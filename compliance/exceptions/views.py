@@ -13,10 +13,12 @@ from compliance.exceptions.selectors import TABS, exception_impact, exception_ta
 from compliance.exceptions.services import DecisionConflict, exception_decide, exception_request, exception_revoke
 from compliance.models import PolicyException
 from portal.models import AuditEvent
+from portal.page_cache.pages import cached_page
 from portal.rbac import is_security_reviewer, team_scope, visible_teams
 
 
 @require_GET
+@cached_page
 def exception_list(request):
     """The register, one tab at a time, of one team with ?team= (a team the user may not see is
     ignored: every exception they may see is listed)."""

@@ -13,7 +13,7 @@ from compliance.models import Finding, PolicyException, Verdict
 from portal.models import Team
 from tests.compliance.fleet import fleet_grow
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_uncached")]  # they read response.context
 
 
 @pytest.fixture

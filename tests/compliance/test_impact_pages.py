@@ -13,7 +13,7 @@ from compliance.models import Finding
 from compliance.selectors import current_builds
 from tests.compliance.fleet import WIDESPREAD, fleet_grow
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_uncached")]  # they read response.context
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from portal.models import Membership
 from tests.compliance.fleet import WIDESPREAD, fleet_grow
 from tests.factories import member_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_uncached")]  # they read response.context
 UNFIXED = "CVE-2026-0002"  # fleet_grow's second finding of every image: High, no fix
 
 

@@ -10,6 +10,7 @@ from compliance.models import ImageScan
 from compliance.reports.compare.pairing import GROUPS, REASONS, row_origin, rows_filter
 from compliance.reports.compare.selectors import NoComparison, origin_labeller, report_comparison, tools_imported
 from portal.csv_export import csv_response
+from portal.page_cache.pages import cached_page
 
 PAGE = 50
 CSV_COLUMNS = ["image", "digest", "tool", "group", "vulnerability", "our_advisory", "tool_advisory", "package",
@@ -41,6 +42,7 @@ def _comparison(build, filters):
 
 
 @require_GET
+@cached_page
 def image_report_compare(request, pk):
     build = visible_build_or_404(request.user, pk)
     tools = tools_imported(ImageScan.objects.filter(build=build).first())

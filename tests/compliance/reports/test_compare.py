@@ -220,6 +220,7 @@ def test_it_links_the_comparison_from_the_image_report_with_its_counts(client, i
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("pages_uncached")  # it reads response.context
 def test_it_shows_the_rows_and_exports_the_same_rows_for_the_same_filters(client, image, member):
     approve_exception(image, "CVE-2024-9999")
     client.force_login(member)
