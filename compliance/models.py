@@ -1,5 +1,6 @@
 """What compliance records per build: the scan (SBOM) and the policy verdict."""
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -209,6 +210,16 @@ class EcosystemData(models.Model):
         return f"{self.ecosystem} (imported {self.imported_at:%Y-%m-%d})"
 
 
+class GinIndexOnPostgres(GinIndex):
+    """A GIN index on PostgreSQL. SQLite, the development default, has no GIN: there it is a plain
+    index (which no query uses), so its migrations and its table rebuilds still run."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return models.Index.create_sql(self, model, schema_editor, using=using, **kwargs)
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
+
+
 class Advisory(models.Model):
     """A vulnerability record as imported (OSV-shaped); `record` keeps the whole of it."""
 
@@ -224,6 +235,11 @@ class Advisory(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "osv_id"], name="unique_advisory_per_source")]
+        # Looking up an id (compliance/vulndb/lookup.py): the unique constraint leads with source, so
+        # it does not serve osv_id alone; the GIN index answers `aliases @> '["CVE-..."]'`, and with
+        # the default operator class (jsonb_ops) also `?|` (the report comparison's has_any_keys).
+        indexes = [models.Index(fields=["osv_id"], name="compliance_advisory_osv_id"),
+                   GinIndexOnPostgres(fields=["aliases"], name="compliance_advisory_aliases")]
 
     def __str__(self):
         return self.osv_id

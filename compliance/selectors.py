@@ -8,10 +8,12 @@ from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sub
 from builds.models import Build
 from builds.selectors import latest_of_each_recipe
 from compliance.exceptions.applying import exceptions_active_for
-from compliance.models import Advisory, Finding, PolicyException, ScanSeverityCount, Verdict
+from compliance.models import Finding, PolicyException, ScanSeverityCount, Verdict
 from compliance.policy.currency import verdict_staleness
 from compliance.policy.evaluation import build_layer_origins, waivers_among
 from compliance.policy.origin_labels import KINDS, Component, OriginLabels
+from compliance.vulndb.ids import vulnerability_id_spellings
+from compliance.vulndb.lookup import advisories_named
 from compliance.vulndb.severity import SEVERITY_ORDER
 from portal.models import AuditEvent
 
@@ -107,15 +109,15 @@ IMPACT_DEFERRED = ("scan__facts", "scan__build__snapshot", "scan__build__dockerf
 
 
 def vulnerability_findings(vulnerability_id: str, teams):
-    """Findings of one vulnerability (by CVE, advisory id or alias) on current images.
+    """Findings of one vulnerability (by CVE, advisory id or alias, in any of the id's spellings:
+    `advisories_named`) on current images.
 
     The advisories are looked up first, in a query of their own: with an OR across the joined
     advisory table, or against a subquery, PostgreSQL read every finding of the fleet (it could
     not use an index, and guessed a fifth of the table would match); two indexed lists it can."""
-    advisories = list(Advisory.objects.filter(  # JSON text: works on SQLite too
-        Q(osv_id=vulnerability_id) | Q(aliases__icontains=f'"{vulnerability_id}"')).values_list("pk", flat=True)[:100])
+    advisories = list(advisories_named(vulnerability_id).values_list("pk", flat=True)[:100])
     return (Finding.objects.filter(scan__build__in=current_builds(teams))
-            .filter(Q(vulnerability_id=vulnerability_id) | Q(advisory_id__in=advisories))
+            .filter(Q(vulnerability_id__in=vulnerability_id_spellings(vulnerability_id)) | Q(advisory_id__in=advisories))
             .select_related("package", "advisory", "scan__build__team", "scan__build__recipe__base")
             .defer(*IMPACT_DEFERRED)
             .order_by("scan__build__team__slug", "scan__build__recipe__name", "scan__build_id", "pk"))

@@ -5,7 +5,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -16,7 +15,7 @@ from django.views.decorators.http import require_GET
 from builds.selectors import visible_build_or_404
 from compliance.exceptions.selectors import exception_counts_by_team, exception_tab_q, exceptions_of_team, exceptions_visible_to
 from compliance.exceptions.views import expiry_from_date
-from compliance.models import Advisory, ImageScan, ImportRun, PolicyException
+from compliance.models import ImageScan, ImportRun, PolicyException
 from compliance.reports.compare.selectors import comparison_counts
 from compliance.sbom_export import sbom_response
 from compliance.selectors import (
@@ -37,6 +36,7 @@ from compliance.selectors import (
 )
 from compliance.trend.chart import trend_chart
 from compliance.trend.selectors import PERIODS, verdict_trend
+from compliance.vulndb.lookup import advisories_named
 from compliance.vulndb.severity import SEVERITY_ORDER
 from compliance.vulndb.store import database_version
 from compliance.vulnerability_actions import affected_images, vulnerability_exceptions_request, vulnerability_fixes_rebuild
@@ -147,8 +147,7 @@ def vulnerability_impact(request, vulnerability_id):
     findings = vulnerability_findings(vulnerability_id, scoped)
     if request.GET.get("format") == "csv":
         return _vulnerability_impact_csv(vulnerability_id, findings, team)
-    advisories = Advisory.objects.filter(withdrawn__isnull=True).filter(
-        Q(osv_id=vulnerability_id) | Q(aliases__icontains=f'"{vulnerability_id}"'))[:10]
+    advisories = advisories_named(vulnerability_id).filter(withdrawn__isnull=True)[:10]
     page = Paginator(findings, PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

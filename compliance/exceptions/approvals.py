@@ -18,10 +18,10 @@ exception is "awaiting second approval" and does not apply; the second approval 
 """
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from compliance.models import Advisory, ExceptionApproval, Finding, PolicyException
+from compliance.models import ExceptionApproval, Finding, PolicyException
+from compliance.vulndb.lookup import advisories_named
 from compliance.vulndb.severity import Severity, grade
 from portal.audit import audit_record
 
@@ -34,8 +34,7 @@ class DecisionConflict(Exception):
 
 def _advisory_grades_critical(vulnerability_id: str) -> bool:
     """Whether an advisory naming this id grades any package it affects Critical."""
-    advisories = Advisory.objects.filter(withdrawn__isnull=True).filter(
-        Q(osv_id=vulnerability_id) | Q(aliases__icontains=f'"{vulnerability_id}"')).only("record")[:50]
+    advisories = advisories_named(vulnerability_id).filter(withdrawn__isnull=True).only("record")[:50]
     for advisory in advisories:
         record = advisory.record
         for entry in record.get("affected") or [{}]:

@@ -1,12 +1,11 @@
 """The global search page."""
 import re
 
-from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from compliance.models import Advisory
 from compliance.search.selectors import PACKAGE_ROWS, builds_named, packages_in_current_images, recipes_named
+from compliance.vulndb.lookup import advisories_named
 from portal.rbac import visible_teams
 
 # Vulnerability ids as the advisories and scanners spell them: a search for one goes to its impact page.
@@ -30,7 +29,7 @@ def search(request):
         return redirect("security-dashboard")
     if VULNERABILITY_ID.match(q):
         return redirect("vulnerability-impact", vulnerability_id=q.upper() if q.lower().startswith(("cve-", "ghsa-")) else q)
-    if "/" not in q and Advisory.objects.filter(Q(osv_id=q) | Q(aliases__icontains=f'"{q}"')).exists():
+    if "/" not in q and advisories_named(q).exists():
         return redirect("vulnerability-impact", vulnerability_id=q)
     teams = visible_teams(request.user)
     packages_page = _page(request.GET.get("packages_page", ""))
