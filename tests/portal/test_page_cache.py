@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from compliance.models import Finding, PolicyException
 from portal.models import Membership
-from portal.page_cache.versions import TRIGGER, UNWATCHED, VERSION_QUERY, changes_fold, data_version, version_text, watched_tables
+from portal.page_cache.versions import TRIGGER, UNWATCHED, VERSION_QUERY, data_version, version_text, watched_tables
 from tests.compliance.fleet import WIDESPREAD, fleet_grow
 from tests.factories import member_of
 
@@ -95,22 +95,6 @@ def test_the_version_moves_when_a_write_commits_by_any_door_and_only_then(team, 
         cursor.execute("DELETE FROM builds_buildlogchunk")
         unwatched = _txid()
     assert not _counted(unwatched)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_folding_the_changes_keeps_the_version_and_leaves_one_row(team):
-    for n in range(3):
-        team.name = f"Payments {n}"
-        team.save()
-    before = data_version()
-    assert changes_fold() >= 2
-    assert data_version() == before
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM portal_datachange")
-        assert cursor.fetchone()[0] == 1
-    team.name = "Payments again"
-    team.save()
-    assert data_version() != before
 
 
 def _served(client, url, **headers):
