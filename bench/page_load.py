@@ -1,6 +1,6 @@
 """Do the security pages stay fast under load with a million findings? p50/p95 per page at 1 and 20 users.
 
-    .venv/bin/python bench/page_load.py [--images 1000] [--packages 200] [--per-package 5] [--users 1,20]
+    .venv/bin/python bench/page_load.py [--images 1000] [--packages 200] [--per-package 5] [--users 1,20] [--reviewers N]
                                         [--duration 15] [--think 0] [--workers 2] [--threads 4] [--keep] [--small]
 
 Creates the database `portal_bench_load` (dropped first, and again at the end unless --keep) and
@@ -8,8 +8,10 @@ fills it with page_queries.py's fleet (its functions, imported): --images builds
 per recipe, each with --packages SBOM packages of --per-package findings (1000 x 200 x 5 =
 1,000,000 findings), verdicts, log chunks and an exception per recipe. Then it serves the portal
 as `make run` does (deploy/supervisord.conf's gunicorn command: deploy/gunicorn.conf.py,
---workers 2 --threads 4 by default, DEBUG off) on a free port of 127.0.0.1, signs in a security
-reviewer (who sees every team) and hands locust that session's cookie.
+--workers 2 --threads 4 by default, DEBUG off) on a free port of 127.0.0.1, signs in --reviewers
+security reviewers (who see every team; as many as the most users by default) and hands locust
+their sessions' cookies: each simulated user is one of them, so a page kept for one (the page
+cache keeps pages per user) is not what another is sent.
 
 For each security page, and each number of users in --users, locust runs headless for --duration
 seconds (`locust -f bench/page_load.py --headless`, a process of its own: locust patches the
@@ -47,9 +49,12 @@ if "locust" in sys.modules:  # loaded by `locust -f bench/page_load.py`: the sim
 
     class SecurityReviewer(HttpUser):
         wait_time = constant(float(os.environ.get("PAGE_LOAD_THINK", "0")))
+        started = 0
 
-        def on_start(self):
-            self.client.cookies.set(os.environ["PAGE_LOAD_COOKIE_NAME"], os.environ["PAGE_LOAD_COOKIE"])
+        def on_start(self):  # each simulated user signed in as a reviewer of their own, in turn
+            cookies = os.environ["PAGE_LOAD_COOKIES"].split(",")
+            self.client.cookies.set(os.environ["PAGE_LOAD_COOKIE_NAME"], cookies[SecurityReviewer.started % len(cookies)])
+            SecurityReviewer.started += 1
 
         @task
         def page(self):
@@ -66,7 +71,7 @@ def free_port() -> int:
 
 
 def fleet_fill(args):
-    """The fleet of page_queries.py; returns (the reviewer's session cookie (name, value), page paths)."""
+    """The fleet of page_queries.py; returns ((the session cookie's name, each reviewer's session), page paths)."""
     sys.path.insert(0, str(ROOT / "bench"))
     from django.conf import settings
     from django.test import Client
@@ -82,10 +87,19 @@ def fleet_fill(args):
              "CVE impact": known["CVE impact"], "image report": known["image report"],
              "scanner comparison": reverse("image-report-compare", args=[target.pk]),
              "exceptions, pending": known["exceptions, pending"]}
-    client = Client()
-    client.force_login(reviewer)  # a session row the server reads like any other
-    name = settings.SESSION_COOKIE_NAME
-    return (name, client.cookies[name].value), paths
+    from django.contrib.auth import get_user_model
+
+    from portal.models import GlobalRole
+
+    reviewers = [reviewer] + [get_user_model().objects.create_user(f"reviewer-{n}", password="x")
+                              for n in range(1, args.reviewers)]
+    GlobalRole.objects.bulk_create([GlobalRole(user=r, kind=GlobalRole.Kind.SECURITY_REVIEWER) for r in reviewers[1:]])
+    name, values = settings.SESSION_COOKIE_NAME, []
+    for user in reviewers:
+        client = Client()
+        client.force_login(user)  # a session row the server reads like any other
+        values.append(client.cookies[name].value)
+    return (name, values), paths
 
 
 def server_start(args, port: int, log, *, cached: bool) -> subprocess.Popen:
@@ -116,7 +130,7 @@ def warm(base: str, cookie, paths: dict, rounds: int) -> None:
     """Each worker loads the templates and the database its plans before anything is timed."""
     for path in paths.values():
         for _ in range(rounds):
-            request = urllib.request.Request(base + path, headers={"Cookie": f"{cookie[0]}={cookie[1]}"})
+            request = urllib.request.Request(base + path, headers={"Cookie": f"{cookie[0]}={cookie[1][0]}"})
             with urllib.request.urlopen(request, timeout=120) as answer:
                 if answer.status != 200 or "/login" in answer.url:
                     raise SystemExit(f"{path}: HTTP {answer.status} at {answer.url}: not signed in or failing")
@@ -126,7 +140,7 @@ def warm(base: str, cookie, paths: dict, rounds: int) -> None:
 def locust_run(args, base: str, cookie, path: str, users: int, folder: Path) -> dict:
     """One headless locust run against one page; its aggregated stats row."""
     prefix = folder / f"run-{time.monotonic_ns()}"
-    env = {**os.environ, "PAGE_LOAD_PATH": path, "PAGE_LOAD_COOKIE_NAME": cookie[0], "PAGE_LOAD_COOKIE": cookie[1],
+    env = {**os.environ, "PAGE_LOAD_PATH": path, "PAGE_LOAD_COOKIE_NAME": cookie[0], "PAGE_LOAD_COOKIES": ",".join(cookie[1]),
            "PAGE_LOAD_THINK": str(args.think)}
     with open(folder / "locust.log", "a") as log:
         subprocess.run([str(ROOT / ".venv/bin/locust"), "-f", __file__, "--headless", "--host", base, "--users",
@@ -149,6 +163,7 @@ def main():
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (make run: 4)")
     parser.add_argument("--database", default=URL, help="a database URL whose name contains 'bench' (it is dropped)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reviewers", type=int, default=0, help="reviewers signed in (default: the most users)")
     parser.add_argument("--cache", default="on,off", help="served with the page cache on, off, or both in turn")
     parser.add_argument("--small", action="store_true", help="a quick end-to-end check: 20 x 20 x 2 findings, 3 s runs")
     args = parser.parse_args()
@@ -157,6 +172,7 @@ def main():
     if "bench" not in args.database.rsplit("/", 1)[-1]:
         parser.error("the database is dropped: its name must contain 'bench'")
     users = [int(n) for n in args.users.split(",")]
+    args.reviewers = args.reviewers or max(users)
     variants = [v for v in args.cache.split(",") if v in ("on", "off")] or parser.error("--cache: on, off or on,off")
 
     sys.path.insert(0, str(ROOT / "bench"))
