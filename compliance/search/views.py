@@ -18,6 +18,17 @@ def _page(value: str) -> int:
     return min(int(value), PACKAGE_PAGES) if value.isdigit() and int(value) > 0 else 1
 
 
+def _as_published(vulnerability_id: str) -> str:
+    """CVE ids as NVD writes them (upper case), GHSA ids as GitHub does (the prefix in upper case,
+    the rest in lower case); others as typed (the impact page finds every spelling)."""
+    prefix = vulnerability_id[:5].lower()
+    if prefix.startswith("cve-"):
+        return vulnerability_id.upper()
+    if prefix == "ghsa-":
+        return "GHSA-" + vulnerability_id[5:].lower()
+    return vulnerability_id
+
+
 @require_GET
 def search(request):
     """Global search: a vulnerability id (or an id our data holds) goes to its impact page;
@@ -28,7 +39,7 @@ def search(request):
     if not q:
         return redirect("security-dashboard")
     if VULNERABILITY_ID.match(q):
-        return redirect("vulnerability-impact", vulnerability_id=q.upper() if q.lower().startswith(("cve-", "ghsa-")) else q)
+        return redirect("vulnerability-impact", vulnerability_id=_as_published(q))
     if "/" not in q and advisories_named(q).exists():
         return redirect("vulnerability-impact", vulnerability_id=q)
     teams = visible_teams(request.user)

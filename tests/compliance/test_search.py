@@ -25,7 +25,7 @@ def images(team, other_team, member, reviewer):
     return fleet_grow(teams=[team, other_team], images=4, findings_per_image=1, requester=member, reviewer=reviewer)
 
 
-@pytest.mark.parametrize("q, expected", [("cve-2026-0001", "CVE-2026-0001"), ("GHSA-h5c8-rqwp-cp95", "GHSA-H5C8-RQWP-CP95"),
+@pytest.mark.parametrize("q, expected", [("cve-2026-0001", "CVE-2026-0001"), ("ghsa-H5C8-rqwp-CP95", "GHSA-h5c8-rqwp-cp95"),
                                          ("PYSEC-2022-236", "PYSEC-2022-236"), ("DEBIAN-CVE-2024-0727", "DEBIAN-CVE-2024-0727")])
 def test_a_vulnerability_id_goes_to_its_impact_page(client, member, q, expected):
     client.force_login(member)
