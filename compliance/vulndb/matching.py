@@ -325,9 +325,10 @@ def _findings_write(stale: list[tuple[int, int, int]], fresh: list[tuple]) -> in
             cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [removed])
         if replaced:
             # New ids drawn in the order of the list, before the insertions' (a scan's findings read in id order
-            # come in the order they were written).
+            # come in the order they were written). The sequence is looked up once (a subquery), not per row:
+            # pg_get_serial_sequence searches the catalog each call (180 ms for 37,000 ids, 20 ms once).
             cursor.execute(
-                f"WITH r AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('{Finding._meta.db_table}', 'id')) AS id, * "
+                f"WITH r AS MATERIALIZED (SELECT nextval((SELECT pg_get_serial_sequence('{Finding._meta.db_table}', 'id')::regclass)) AS id, * "
                 "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY "
                 "AS u(old, installed_version, vulnerability_id, fixed_version, severity, severity_source, n) ORDER BY n) "
                 f"UPDATE {table} f SET id = r.id, installed_version = r.installed_version, vulnerability_id = r.vulnerability_id, "

@@ -228,7 +228,8 @@ def _verdicts_insert(rows: list[tuple], *, version: int | None, carry: RulesetCa
         return [v.pk for v in made]
     now, table, ruleset = timezone.now(), Verdict._meta.db_table, json.dumps(carry.snapshot)
     with connection.cursor() as cursor:
-        cursor.execute(f"select nextval(pg_get_serial_sequence('{table}', 'id')) from generate_series(1, %s)", [len(rows)])
+        cursor.execute(f"select nextval((select pg_get_serial_sequence('{table}', 'id')::regclass)) "  # looked up once, not per row
+                       "from generate_series(1, %s)", [len(rows)])
         pks = [pk for (pk,) in cursor.fetchall()]
         columns = ("id", "build_id", "passed", "results", "policy_version", "database_version", "ruleset_version",
                    "ruleset", "not_assessed", "trigger", "created")
