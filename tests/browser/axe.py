@@ -16,7 +16,11 @@ _axe = Axe()
 
 
 def axe_violations(page) -> list[dict]:
-    """Every WCAG A/AA violation axe finds on the page as it is now (after htmx swaps too)."""
+    """Every WCAG A/AA violation axe finds on the page as it is now (after htmx swaps too), once no
+    htmx request is in flight: while one is, its target is dimmed on purpose (`.htmx-request`
+    lowers the builder preview's opacity), which axe reads as too little contrast. On a busy
+    machine a preview request could still be running when the test looked."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request')", timeout=30_000)
     options = {"runOnly": {"type": "tag", "values": WCAG_A_AA}, "resultTypes": ["violations"]}
     return _axe.run(page, options=options).response["violations"]
 
