@@ -271,11 +271,16 @@ class AffectedPackage(models.Model):
 class Finding(models.Model):
     """A package of a scanned image affected by an advisory."""
 
-    # No index of its own: the (scan, severity) index below serves every lookup by scan, and one
-    # index fewer to write matters when an import rewrites the findings of a whole fleet.
-    scan = models.ForeignKey(ImageScan, on_delete=models.CASCADE, related_name="findings", db_index=False)
-    package = models.ForeignKey(SbomPackage, on_delete=models.CASCADE, related_name="findings")
-    advisory = models.ForeignKey(Advisory, on_delete=models.CASCADE, related_name="findings")
+    # The references are checked by statement-level triggers, not by per-row constraints
+    # (migration 0024: the per-row checks cost more than writing a fleet's new findings): the
+    # package must be one of the scan's, the advisory must exist, and neither may be deleted
+    # from under a finding. Deleting through the ORM cascades as for any foreign key.
+    # No index of its own for scan: the (scan, severity) index below serves every lookup by
+    # scan, and one index fewer to write matters when an import rewrites a fleet's findings.
+    scan = models.ForeignKey(ImageScan, on_delete=models.CASCADE, related_name="findings", db_index=False,
+                             db_constraint=False)
+    package = models.ForeignKey(SbomPackage, on_delete=models.CASCADE, related_name="findings", db_constraint=False)
+    advisory = models.ForeignKey(Advisory, on_delete=models.CASCADE, related_name="findings", db_constraint=False)
     vulnerability_id = models.CharField(max_length=120)  # indexed below, without a LIKE-pattern twin
     installed_version = models.CharField(max_length=200)
     fixed_version = models.CharField(max_length=200, blank=True, help_text="Empty: no fix available")

@@ -76,3 +76,13 @@ def fleet_grow(*, teams, requester, reviewer, images: int, findings_per_image: i
             decided_by=reviewer if approved else None)
         builds.append(build)
     return builds
+
+
+def findings_move(findings, scan: ImageScan) -> None:
+    """Move these findings to another scan, each with a copy of its package in that scan: a
+    finding must name a package of its own scan (migration 0024)."""
+    for finding in list(findings.select_related("package")):
+        package = finding.package
+        package.pk, package.scan = None, scan
+        package.save()
+        Finding.objects.filter(pk=finding.pk).update(scan=scan, package=package)

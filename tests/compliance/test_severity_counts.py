@@ -18,6 +18,7 @@ from compliance.reports.store import external_report_import
 from compliance.vulndb.matching import scan_match
 from compliance.vulndb.reevaluation import reevaluate_after_import
 from compliance.vulndb.store import vulndb_import
+from tests.compliance.fleet import findings_move
 from tests.compliance.reports.test_parse_and_store import TRIVY
 from tests.compliance.vulndb.test_reevaluation import CRITICAL, published, webhook  # noqa: F401 (fixtures)
 from tests.compliance.vulndb.test_store import osv, write
@@ -94,7 +95,8 @@ def test_the_kept_counts_equal_a_fresh_count_after_every_change_of_findings(tmp_
     assert assert_counts_kept("after an exception applied") == before
 
     # findings moved and regraded by an UPDATE
-    Finding.objects.filter(scan=other, severity="Low").update(scan=scan, severity="Medium")
+    findings_move(Finding.objects.filter(scan=other, severity="Low"), scan)
+    Finding.objects.filter(scan=scan, severity="Low").update(severity="Medium")
     assert_counts_kept("after an UPDATE of findings")
 
     # a re-scan deletes the packages, and their findings with them; an advisory deleted takes its findings
