@@ -328,6 +328,9 @@ CELERY_WORKER_TASK_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s]%(b
 # started (no late acks), and the database, not Redis, says what is running.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
+# Database connections a fleet's re-evaluation writes verdicts on at once (compliance/vulndb/reevaluation.py).
+REEVALUATION_CONNECTIONS = max(1, envint("REEVALUATION_CONNECTIONS", 2))
+
 # Security pages are sent again from a cache while the data they show has not changed
 # (portal/page_cache); this long at most, for what depends on the clock alone. 0 turns it off.
 PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", 60)

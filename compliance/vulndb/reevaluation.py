@@ -36,11 +36,14 @@ otherwise, is evaluated again (`reevaluate_not_assessed`), whatever the import c
 """
 import json
 import logging
+import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -267,6 +270,7 @@ class _Verdicts:
         self.rules = None  # the rules of a whole evaluation today, learnt from the run's first one
         self.imported, self.max_age = imported_ecosystems(), data_max_age_days(self.carry.ruleset)
         self.made = self.whole = self.confirmed = 0
+        self.lock = threading.Lock()  # batches may run in threads (`_batches_run`): the tallies and alerts are shared
 
     def batch(self, scan_ids: list[int]) -> None:
         builds = _previous_verdicts(scan_ids)
@@ -301,23 +305,53 @@ class _Verdicts:
         pks = _verdicts_insert(carried, version=self.version, carry=self.carry)
         if same:
             Verdict.objects.filter(pk__in=same).update(database_version=self.version)
-        self.made, self.confirmed = self.made + len(carried), self.confirmed + len(same)
         published = {}  # build pk -> its new verdict, for the alert: decoded for these builds alone
         for build, pk, (_, passed, results, not_assessed) in zip(flipped, pks, carried):
             if build.previous.passed and not passed and build.published:
                 published[build.pk] = Verdict(pk=pk, build_id=build.pk, passed=passed, results=json.loads(results),
                                               database_version=self.version, not_assessed=not_assessed)
-            else:
-                flip_count(build.previous.passed, passed, self.counts)
-        for build in Build.objects.filter(pk__in=list(published)).select_related("team", "recipe").order_by("pk"):
-            flip_alert(build, True, published[build.pk], self.counts, self.alerts)
+        alerted = list(Build.objects.filter(pk__in=list(published)).select_related("team", "recipe").order_by("pk"))
+        with self.lock:
+            self.made, self.confirmed = self.made + len(carried), self.confirmed + len(same)
+            for build, (_, passed, _, _) in zip(flipped, carried):
+                if build.pk not in published:
+                    flip_count(build.previous.passed, passed, self.counts)
+            for build in alerted:
+                flip_alert(build, True, published[build.pk], self.counts, self.alerts)
 
     def _whole(self, current: Current) -> None:
         build = Build.objects.select_related("scan", "team", "recipe").get(pk=current.pk)
         after = verdict_evaluate(build=build, trigger="reevaluation")
-        self.rules = self.rules or [r["rule"] for r in after.results]
-        self.made, self.whole = self.made + 1, self.whole + 1
-        flip_alert(build, None if current.previous is None else current.previous.passed, after, self.counts, self.alerts)
+        with self.lock:
+            self.rules = self.rules or [r["rule"] for r in after.results]
+            self.made, self.whole = self.made + 1, self.whole + 1
+            flip_alert(build, None if current.previous is None else current.previous.passed, after, self.counts, self.alerts)
+
+
+def _batches_run(verdicts: _Verdicts, scan_ids: list[int]) -> None:
+    """The verdict pass, a batch of builds at a time, each batch in a transaction of its own. The
+    first batch runs alone (it learns today's rules from a whole evaluation); the others run on
+    `REEVALUATION_CONNECTIONS` database connections at once, as their time is mostly the
+    database's (summing findings, reading verdicts, writing new ones). In one connection when
+    the caller holds a transaction (other connections would not see its writes) or off PostgreSQL."""
+    batches = [scan_ids[i:i + BUILDS_PER_BATCH] for i in range(0, len(scan_ids), BUILDS_PER_BATCH)]
+    workers = 1 if connection.vendor != "postgresql" or connection.in_atomic_block else settings.REEVALUATION_CONNECTIONS
+    for batch in batches[:1] if workers > 1 else batches:
+        with _batch_transaction():
+            verdicts.batch(batch)
+    if workers <= 1 or len(batches) < 2:
+        return
+
+    def batch_in_own_connection(batch: list[int]) -> None:
+        try:
+            with _batch_transaction():
+                verdicts.batch(batch)
+        finally:
+            connection.close()  # this thread's own
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verdicts") as pool:
+        for _ in pool.map(batch_in_own_connection, batches[1:]):
+            pass  # the first failure is raised here, once the batches started have finished
 
 
 def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
@@ -335,10 +369,8 @@ def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
         rematch = findings_rematch(changed, getattr(changed, "advisories", None))
         counts["scans"] = len(rematch.scans)
         matched = time.monotonic()
-        verdicts, ordered = _Verdicts(counts, alerts), sorted(rematch.changed_scans)
-        for i in range(0, len(ordered), BUILDS_PER_BATCH):
-            with _batch_transaction():
-                verdicts.batch(ordered[i:i + BUILDS_PER_BATCH])
+        verdicts = _Verdicts(counts, alerts)
+        _batches_run(verdicts, sorted(rematch.changed_scans))
         log.info("re-evaluation after import: %s; findings +%d -%d (%d rewritten in place) in %d scans (matched in "
                  "%.1f s); %d verdicts (%d evaluated whole), %d unchanged marked current, in %.1f s", counts, rematch.added,
                  rematch.removed, rematch.replaced, len(rematch.changed_scans), matched - started, verdicts.made,

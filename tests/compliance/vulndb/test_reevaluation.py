@@ -45,25 +45,34 @@ def webhook():
     server.shutdown()
 
 
+def published_facts(digest: str) -> dict:
+    """What a scan of a compliant image of the busybox base records."""
+    return ImageFacts(repository="quarantine/payments/pay-api", digest=digest, layer_digests=["sha256:" + "2" * 64],
+                      config={"config": {"User": "10001", "Env": []}}, os={"ID": "debian", "VERSION_ID": "12"},
+                      packages=[], passwd={"root": 0, "app": 10001}, privileges=CLEAN_PRIVILEGES).to_dict()
+
+
+def published_build(recipe, member, *, digit: str, tag: str) -> Build:
+    """A published build of the recipe whose image holds openssl 3.0.11-1~deb12u1; its verdict passed."""
+    build = build_request(user=member, recipe=recipe)
+    digest = "sha256:" + digit * 64
+    scan = ImageScan.objects.create(build=build, digest=digest, status="done", os_id="debian", os_version="12",
+                                    facts=published_facts(digest))
+    SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1~deb12u1", source_name="openssl",
+                               source_version="3.0.11-1~deb12u1")
+    Build.objects.filter(pk=build.pk).update(status="succeeded", digest=digest, published_at=timezone.now(),
+                                             published_reference=f"127.0.0.1:5000/published/payments/pay-api:{tag}@{digest}")
+    Verdict.objects.create(build=build, passed=True, results=[])
+    build.refresh_from_db()
+    return build
+
+
 @pytest.fixture
 def published(recipe, member, busybox, webhook, vulnerability_data):  # noqa: F811
     team = recipe.team
     team.webhook_url, team.alert_email = webhook[0], "payments@example.test"
     team.save()
-    build = build_request(user=member, recipe=recipe)
-    facts = ImageFacts(repository="quarantine/payments/pay-api", digest="sha256:" + "7" * 64,
-                       layer_digests=list(busybox.layer_digests), config={"config": {"User": "10001", "Env": []}},
-                       os={"ID": "debian", "VERSION_ID": "12"}, packages=[], passwd={"root": 0, "app": 10001},
-                       privileges=CLEAN_PRIVILEGES)
-    scan = ImageScan.objects.create(build=build, digest=facts.digest, status="done", os_id="debian", os_version="12",
-                                    facts=facts.to_dict())
-    SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1~deb12u1", source_name="openssl",
-                               source_version="3.0.11-1~deb12u1")
-    Build.objects.filter(pk=build.pk).update(status="succeeded", digest=facts.digest, published_at=timezone.now(),
-                                             published_reference=f"127.0.0.1:5000/published/payments/pay-api:1@{facts.digest}")
-    Verdict.objects.create(build=build, passed=True, results=[])
-    build.refresh_from_db()
-    return build
+    return published_build(recipe, member, digit="7", tag="1")
 
 
 def test_it_flips_a_published_image_and_alerts_its_team(tmp_path, published, webhook, mailoutbox):
@@ -476,3 +485,30 @@ def test_records_stored_under_their_own_spelling_by_an_earlier_portal_are_matche
     call_command("vulndb_rematch")
 
     assert Finding.objects.filter(scan=published.scan, advisory=advisory, package__name="pyyaml").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_its_verdict_batches_run_on_several_connections_and_add_up_to_one_run(tmp_path, published, recipe, member,
+                                                                                webhook, monkeypatch, settings):
+    """Committed data (no test transaction): the batches after the first run in threads, each on a
+    connection of its own, and their flips and alerts add up as if they had run one by one."""
+    from compliance.vulndb import reevaluation
+
+    monkeypatch.setattr(reevaluation, "BUILDS_PER_BATCH", 1)
+    settings.REEVALUATION_CONNECTIONS = 3
+    builds = [published, *(published_build(recipe, member, digit=d, tag=d) for d in "89a")]
+    threads, batch = set(), reevaluation._Verdicts.batch
+
+    def batch_noting_its_thread(self, scan_ids):
+        threads.add(threading.current_thread().name)
+        return batch(self, scan_ids)
+    monkeypatch.setattr(reevaluation._Verdicts, "batch", batch_noting_its_thread)
+
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv(
+        "DEB-2024-0001", severity="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")))
+    counts = reevaluate_after_import(changed)
+
+    assert counts == {"scans": 4, "flipped_to_fail": 4, "flipped_to_pass": 0, "alerts": 4}
+    assert [b.verdicts.order_by("-created").first().passed for b in builds] == [False] * 4
+    assert any(name.startswith("verdicts") for name in threads), threads
+    assert len(webhook[1]) == 1, "one alert for the team, naming its four images"
