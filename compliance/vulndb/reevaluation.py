@@ -351,7 +351,7 @@ def _batches_run(verdicts: _Verdicts, scan_ids: list[int]) -> None:
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verdicts") as pool:
         for _ in pool.map(batch_in_own_connection, batches[1:]):
-            pass  # the first failure is raised here, once the batches started have finished
+            pass  # a failure is raised here once every other batch has run (each commits on its own)
 
 
 def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
