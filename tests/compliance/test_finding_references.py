@@ -180,11 +180,11 @@ def test_two_sessions_racing_never_leave_a_finding_pointing_at_nothing(first, de
     with _session() as writer, _session() as deleter:
         if first == "writer":
             writer.execute(_INSERT, [scan.pk, package.pk, advisory.pk])
-            thread, outcome = _in_thread(lambda: deleter.execute(*[delete[0], [delete[1]]]))
+            thread, outcome = _in_thread(lambda: deleter.execute(delete[0], [delete[1]]))
             assert _waits_on_a_lock(deleter.info.backend_pid), "the deletion did not wait for the writer"
             writer.commit()
         else:
-            deleter.execute(*[delete[0], [delete[1]]])
+            deleter.execute(delete[0], [delete[1]])
             thread, outcome = _in_thread(lambda: writer.execute(_INSERT, [scan.pk, package.pk, advisory.pk]))
             assert _waits_on_a_lock(writer.info.backend_pid), "the writer did not wait for the deletion"
             deleter.commit()
