@@ -192,6 +192,25 @@ class ImportRun(models.Model):
         return f"import {self.pk} {self.source} {self.origin}"
 
 
+class ReevaluationDue(models.Model):
+    """What one batch of an import changed, owed a re-evaluation of the stored SBOMs: written in the
+    batch's own transaction, deleted by the re-evaluation that covered it
+    (compliance/vulndb/reevaluation.py, `reevaluate_due`). An import or a re-evaluation stopped
+    half-way (a killed process, a lost database, a failed feed) leaves its rows for the next one."""
+
+    import_run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="+")
+    pairs = models.JSONField(default=list, help_text="[ecosystem, name] pairs whose advisories the batch changed")
+    advisories = models.JSONField(default=list, help_text="Ids of the advisories the batch added, updated or withdrew")
+    attempts = models.PositiveIntegerField(default=0, help_text="Re-evaluations that started on this row")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"re-evaluation due for import {self.import_run_id}: {len(self.pairs)} pairs"
+
+
 class EcosystemData(models.Model):
     """How current the vulnerability data of one ecosystem (Debian:12, Alpine:v3.19, PyPI...) is:
     the last successful import whose feed named it, changed records or not. An image whose

@@ -13,9 +13,10 @@ from compliance.attestations.transparency import transparency_upload_pending
 from compliance.exceptions.reminders import exception_reminders_send
 from compliance.exceptions.services import exceptions_expire
 from compliance.harbor.services import harbor_scans_prune, registry_artifact_scan, registry_artifact_scan_request
-from compliance.models import ImageScan, PolicyRule
+from compliance.models import ImageScan, PolicyRule, ReevaluationDue
 from compliance.policy.change import reevaluate_after_policy_change
 from compliance.scanned_layers import scanned_layers_prune
+from compliance.vulndb.reevaluation import reevaluate_due
 
 log = logging.getLogger(__name__)
 # A Debian image reads in seconds; the limit only stops a stuck registry from holding a worker.
@@ -34,6 +35,15 @@ def scan_registry_artifact(scan_id: int) -> None:
 @shared_task(name="compliance.tasks.reevaluate_policy_change", ignore_result=True)
 def reevaluate_policy_change(team_id: int | None, trigger: str = "policy-change") -> None:
     reevaluate_after_policy_change(team_id, trigger=trigger)
+
+
+@shared_task(name="compliance.tasks.reevaluate_due", ignore_result=True)
+def reevaluate_due_task() -> dict | None:
+    """Scheduled: finishes what an import or a re-evaluation stopped half-way left owed
+    (ReevaluationDue); nothing when nothing is owed, or while another process re-evaluates."""
+    if not ReevaluationDue.objects.exists():
+        return None
+    return reevaluate_due(wait=False)
 
 
 @shared_task(name="compliance.tasks.prune_harbor_scans", ignore_result=True)

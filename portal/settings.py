@@ -299,6 +299,8 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_ALWAYS_EAGER = False
 # How often the reaper looks for builds whose worker died and queued builds whose message was lost.
 REAPER_INTERVAL_SECONDS = envint("REAPER_INTERVAL_SECONDS", 10)
+# How often a worker looks for re-evaluations that imports still owe (a process stopped half-way).
+REEVALUATION_DUE_INTERVAL_SECONDS = envint("REEVALUATION_DUE_INTERVAL_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     # Beat (not a worker) schedules it, so it runs while any worker on the default queue lives; a
     # pass that waited longer than one interval (no worker) is dropped, the next one will do.
@@ -316,6 +318,9 @@ CELERY_BEAT_SCHEDULE = {
     "transparency-log": {"task": "compliance.tasks.upload_to_transparency_log",
                          "schedule": envint("TRANSPARENCY_LOG_INTERVAL_SECONDS", 30)},
     "fold-data-changes": {"task": "portal.tasks.fold_data_changes", "schedule": 300},
+    # An import or re-evaluation stopped half-way is finished within this long (ReevaluationDue).
+    "reevaluate-due": {"task": "compliance.tasks.reevaluate_due", "schedule": REEVALUATION_DUE_INTERVAL_SECONDS,
+                       "options": {"expires": REEVALUATION_DUE_INTERVAL_SECONDS}},
     "registry-gc": {"task": "builds.tasks.registry_gc", "schedule": envint("REGISTRY_GC_INTERVAL_SECONDS", 3600)},
     # Sent to every build queue: each engine sweeps its own images.
     "sweep-engines": {"task": "builds.tasks.sweep_engines", "schedule": envint("ENGINE_SWEEP_INTERVAL_SECONDS", 3600)},

@@ -33,6 +33,10 @@ are loaded only for the builds evaluated whole or alerted.
 An import may also bring the first (or a fresh) vulnerability data for an ecosystem without
 changing any finding: every build whose latest verdict was not assessed, and would now read
 otherwise, is evaluated again (`reevaluate_not_assessed`), whatever the import changed.
+
+Nothing an import stored goes without its re-evaluation: each batch of records leaves what it
+changed in ReevaluationDue, in the batch's transaction, and `reevaluate_due` (the import commands,
+and a scheduled pass for a process that died) re-evaluates every row there, then deletes them.
 """
 import json
 import logging
@@ -44,13 +48,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from builds.models import Build
 from compliance.alerts import AlertBatch
-from compliance.models import AffectedPackage, Finding, PolicyException, ScanSeverityCount, Verdict
+from compliance.models import AffectedPackage, Finding, PolicyException, ReevaluationDue, ScanSeverityCount, Verdict
 from compliance.policy.evaluation import data_max_age_days, data_result, rule_as_enforced, verdict_evaluate
 from compliance.policy.ruleset import RulesetCarry, ruleset_for
 from compliance.policy.threshold import FIRST_KEPT, WORST_LISTED, blocking_summary, threshold_not_assessed, threshold_result
@@ -59,7 +63,7 @@ from compliance.vulndb.matching import findings_rematch
 from compliance.vulndb.names import package_name
 from compliance.vulndb.osv_range import reopens_at_a_fix
 from compliance.vulndb.severity import SEVERITY_ORDER
-from compliance.vulndb.store import database_version
+from compliance.vulndb.store import Changed, database_version
 
 log = logging.getLogger(__name__)
 THRESHOLD = "vulnerability-threshold"
@@ -354,12 +358,14 @@ def _batches_run(verdicts: _Verdicts, scan_ids: list[int]) -> None:
             pass  # a failure is raised here once every other batch has run (each commits on its own)
 
 
-def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
+def reevaluate_after_import(changed: set[tuple[str, str]], *, resumed: bool = False) -> dict:
     """Re-match what the changed pairs name (only the findings of the advisories the import
     changed, when `changed` lists them, as `vulndb_import` returns it) and bring the verdicts of
     the builds whose findings changed up to date. A verdict that would say exactly what the
     latest one says is not made again: the latest is marked current for the database version.
-    The owners of published images that turned non-compliant get one alert per team, at the end."""
+    The owners of published images that turned non-compliant get one alert per team, at the end.
+    `resumed`: an earlier run on these changes may have rewritten the findings (committed) and
+    stopped before their verdicts, so the verdicts of every scan the pairs name are brought up to date."""
     counts, alerts = {"scans": 0, "flipped_to_fail": 0, "flipped_to_pass": 0, "alerts": 0}, AlertBatch()
     try:
         if not changed:
@@ -370,15 +376,75 @@ def reevaluate_after_import(changed: set[tuple[str, str]]) -> dict:
         counts["scans"] = len(rematch.scans)
         matched = time.monotonic()
         verdicts = _Verdicts(counts, alerts)
-        _batches_run(verdicts, sorted(rematch.changed_scans))
+        _batches_run(verdicts, sorted(rematch.scans if resumed else rematch.changed_scans))
         log.info("re-evaluation after import: %s; findings +%d -%d (%d rewritten in place) in %d scans (matched in "
                  "%.1f s); %d verdicts (%d evaluated whole), %d unchanged marked current, in %.1f s", counts, rematch.added,
                  rematch.removed, rematch.replaced, len(rematch.changed_scans), matched - started, verdicts.made,
                  verdicts.whole, verdicts.confirmed, time.monotonic() - matched)
-        reevaluate_not_assessed(counts, done=rematch.changed_scans, alerts=alerts)
+        reevaluate_not_assessed(counts, done=rematch.scans if resumed else rematch.changed_scans, alerts=alerts)
         return counts
     finally:
         alerts.send()  # what was found before a failure is still told
+
+
+# One re-evaluation of what imports owe at a time, across processes (a PostgreSQL session lock):
+# two would read the same rows and rewrite the same findings.
+DUE_LOCK = 0x52455645  # "REVE"
+
+
+@contextmanager
+def _due_lock(wait: bool):
+    """Yields whether this process holds the lock. Released at the end, or with the connection
+    when the process dies. Off PostgreSQL (the embedded defaults: one process) always held."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)" if wait else "SELECT pg_try_advisory_lock(%s)", [DUE_LOCK])
+        held = wait or cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [DUE_LOCK])
+            except DatabaseError as error:  # the connection went (and the lock with it)
+                log.warning("re-evaluation lock not released: %s", error)
+
+
+def reevaluate_due(*, wait: bool = True) -> dict | None:
+    """Re-evaluate what imports changed and no re-evaluation has covered yet (ReevaluationDue):
+    the import just made, and whatever an import or a re-evaluation stopped half-way left behind.
+    The rows are deleted once their re-evaluation is done. When one of them was taken before by a
+    run that did not finish, every verdict of the scans the changes name is brought up to date
+    (`resumed`). With nothing due, the builds not assessed are still looked at, as after any
+    import. Adds to the counts the import runs covered (`imports`) and `resumed`. `wait`: False
+    returns None at once when another process is re-evaluating."""
+    with _due_lock(wait) as held:
+        if not held:
+            return None
+        due = list(ReevaluationDue.objects.order_by("pk").values_list("pk", "pairs", "advisories", "attempts", "import_run"))
+        changed = Changed()
+        for _, pairs, advisories, *_ in due:
+            batch = Changed(tuple(pair) for pair in pairs)
+            batch.advisories = set(advisories)
+            changed.absorb(batch)
+        ids = [pk for pk, *_ in due]
+        ReevaluationDue.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1)  # committed: a retry knows
+        resumed = any(attempts for *_, attempts, _ in due)
+        counts = reevaluate_after_import(changed, resumed=resumed)
+        ReevaluationDue.objects.filter(pk__in=ids).delete()
+        return {**counts, "imports": sorted({run for *_, run in due}), "resumed": resumed}
+
+
+def due_summary(counts: dict, runs: set[int]) -> str:
+    """What `reevaluate_due` did after the imports `runs`, in a line (the import commands print it)."""
+    earlier = [pk for pk in counts["imports"] if pk not in runs]
+    left = (f" (with what import{'s' if len(earlier) > 1 else ''} {', '.join(map(str, earlier))} left to do)"
+            if earlier else " (finishing a re-evaluation that stopped half-way)" if counts["resumed"] else "")
+    return (f"re-evaluated {counts['scans']} images{left}; {counts['flipped_to_fail']} turned non-compliant, "
+            f"{counts['alerts']} alerts sent")
 
 
 def reevaluate_not_assessed(counts: dict, *, done: set[int] = frozenset(), alerts: AlertBatch) -> int:

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from compliance.models import Advisory, AffectedPackage, ImportRun
+from compliance.models import Advisory, AffectedPackage, ImportRun, ReevaluationDue
 from compliance.vulndb.advisory import Rejection
 from compliance.vulndb.coverage import ecosystems_imported
 from compliance.vulndb.importers.alpine_secdb import read_alpine_secdb
@@ -168,8 +168,13 @@ def vulndb_import(*, source: str, path: str, origin: str = "", **validators) -> 
                     run.rejected += 1
                     if len(rejections) < MAX_REJECTIONS_KEPT:
                         rejections.append(item.to_dict())
+            batch_changed = Changed()
             with transaction.atomic():
-                _store_batch(run, records, changed)
+                _store_batch(run, records, batch_changed)
+                if batch_changed:  # owed a re-evaluation from the moment the records are: see ReevaluationDue
+                    ReevaluationDue.objects.create(import_run=run, pairs=sorted(batch_changed),
+                                                   advisories=sorted(batch_changed.advisories))
+            changed.absorb(batch_changed)
     except (OSError, ValueError) as error:
         run.status, run.error = ImportRun.Status.FAILED, f"{type(error).__name__}: {error}"
     else:

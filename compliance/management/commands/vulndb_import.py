@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from compliance.vulndb.reevaluation import reevaluate_after_import
+from compliance.vulndb.reevaluation import due_summary, reevaluate_due
 from compliance.vulndb.store import vulndb_import
 
 
@@ -12,13 +12,14 @@ class Command(BaseCommand):
         parser.add_argument("path")
 
     def handle(self, *args, source, path, **options):
-        run, changed = vulndb_import(source=source, path=path)
+        run, _ = vulndb_import(source=source, path=path)
         self.stdout.write(f"import {run.pk}: {run.status}; added {run.added}, updated {run.updated}, "
                           f"unchanged {run.unchanged}, withdrawn {run.withdrawn}, rejected {run.rejected}")
         for rejection in run.rejections[:10]:
             self.stdout.write(f"  rejected {rejection['origin']}: {rejection['reason']}")
+        # Also after a failed import: the batches it stored before failing are in the database.
+        counts = reevaluate_due()
+        self.stdout.write(due_summary(counts, {run.pk}))
         if run.status != run.Status.DONE:
             raise CommandError(run.error)
-        counts = reevaluate_after_import(changed)
-        self.stdout.write(f"re-evaluated {counts['scans']} images; {counts['flipped_to_fail']} turned non-compliant, "
-                          f"{counts['alerts']} alerts sent")
+

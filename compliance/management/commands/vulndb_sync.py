@@ -1,8 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from compliance.vulndb.reevaluation import reevaluate_after_import
-from compliance.vulndb.store import Changed
+from compliance.vulndb.reevaluation import due_summary, reevaluate_due
 from compliance.vulndb.sync import feeds_from_setting, vulndb_sync
 
 
@@ -19,15 +18,14 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from None
         outcomes = vulndb_sync(feeds, force=force)
-        changed = Changed()
         for outcome in outcomes:
             self.stdout.write(f"{outcome.feed.source} {outcome.feed.url}: {outcome.status}: {outcome.message}")
             for rejection in (outcome.run.rejections[:5] if outcome.run else []):
                 self.stdout.write(f"  rejected {rejection['origin']}: {rejection['reason']}")
-            changed.absorb(outcome.changed)
-        counts = reevaluate_after_import(changed)
-        self.stdout.write(f"re-evaluated {counts['scans']} images; {counts['flipped_to_fail']} turned non-compliant, "
-                          f"{counts['alerts']} alerts sent")
+        # Once for every feed, and for what a failed feed stored before failing, or an earlier
+        # sync stopped before re-evaluating (ReevaluationDue).
+        counts = reevaluate_due()
+        self.stdout.write(due_summary(counts, {outcome.run.pk for outcome in outcomes if outcome.run}))
         failed = [o for o in outcomes if o.status == "failed"]
         if failed:
             raise CommandError(f"{len(failed)} of {len(outcomes)} feeds failed: "
