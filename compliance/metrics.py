@@ -1,12 +1,12 @@
 """Compliance figures for /metrics, computed at scrape time from the database (portal/ops/metrics.py)."""
 from django.conf import settings
-from django.db.models import Count, Max, OuterRef, Subquery
+from django.db.models import Count, Max, Min, OuterRef, Subquery
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
 from builds.metrics import quantiles
 from builds.models import Build
-from compliance.models import EcosystemData, ImageScan, ImportRun, Verdict
+from compliance.models import EcosystemData, ImageScan, ImportRun, ReevaluationDue, Verdict
 
 
 def gate_outcomes() -> dict[str, int]:
@@ -62,3 +62,10 @@ class ComplianceCollector:
                                       "Seconds since the last successful vulnerability data import")
             since.add_metric([], (now - last).total_seconds())
             yield since
+
+        # Owed for longer than the scheduled pass's interval: re-evaluations keep failing (see the worker's log).
+        oldest = ReevaluationDue.objects.aggregate(oldest=Min("created"))["oldest"]
+        due = GaugeMetricFamily("portal_reevaluation_due_seconds",
+                                "Seconds the oldest change an import made has waited for its re-evaluation (0: none waits)")
+        due.add_metric([], (now - oldest).total_seconds() if oldest else 0)
+        yield due

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from builds.models import Build
 from builds.services import build_request
-from compliance.models import EcosystemData, ImageScan, ImportRun, Verdict
+from compliance.models import EcosystemData, ImageScan, ImportRun, ReevaluationDue, Verdict
 from tests.integration.private_services import free_port
 
 
@@ -105,6 +105,10 @@ def test_it_gives_scans_gate_outcomes_and_data_age(db, recipe, member):
     assert samples[("portal_scan_duration_seconds", (("quantile", "0.5"),))] == pytest.approx(4, abs=0.01)
     assert 7200 <= samples[("portal_vulndb_age_seconds", (("ecosystem", "Debian:12"),))] < 7260
     assert 1800 <= samples[("portal_vulndb_last_import_age_seconds", ())] < 1860
+    assert samples[("portal_reevaluation_due_seconds", ())] == 0
+    owed = ReevaluationDue.objects.create(import_run=run, pairs=[["Debian:12", "openssl"]], advisories=[1])
+    ReevaluationDue.objects.filter(pk=owed.pk).update(created=now - datetime.timedelta(minutes=20))
+    assert 1200 <= scrape()[("portal_reevaluation_due_seconds", ())] < 1260
 
 
 def test_it_gives_the_depth_of_each_redis_queue(db, settings):
