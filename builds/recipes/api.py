@@ -14,6 +14,8 @@ from builds.models import Recipe
 from builds.recipes.notices import composition_warnings
 from builds.recipes.serializers import (
     BuildInputSerializer,
+    PreviewInputSerializer,
+    PreviewSerializer,
     RecipeComposedSerializer,
     RecipeInputSerializer,
     RecipeSerializer,
@@ -21,7 +23,7 @@ from builds.recipes.serializers import (
     RuntimeInputSerializer,
     VisibilityInputSerializer,
 )
-from builds.recipes.services import recipe_runtime_set, recipe_save, recipe_visibility_set
+from builds.recipes.services import recipe_preview, recipe_runtime_set, recipe_save, recipe_visibility_set
 from builds.serializers import RequestedBuildSerializer
 from builds.services import build_request
 from builds.team_scripts.api import RecipeScriptActions
@@ -40,6 +42,26 @@ def member_team_or_403(user, slug: str):
     if team is None:
         raise ApiPermissionDenied("You are not a member of that team.")
     return team
+
+
+def _base_and_choices(given: dict):
+    """The base and the (version, values) choices a recipe body names, or a 400 saying which is
+    unknown. Deprecated and retired ones are found too: composing says whether they may be used."""
+    base = known_bases().filter(slug=given["base"]).first()
+    if base is None:
+        raise ValidationError({"base": "Not an approved base image."})
+    components = {c.slug: c for c in catalog_components()}
+    choices = []
+    for item in given.get("components", []):
+        component = components.get(item["component"])
+        if component is None or not component.published_versions:
+            raise ValidationError({"components": f"Unknown component {item['component']}."})
+        versions = {v.version: v for v in component.known_versions}
+        version = versions.get(item.get("version")) if item.get("version") else component.published_versions[0]
+        if version is None:
+            raise ValidationError({"components": f"{item['component']} has no version {item['version']}."})
+        choices.append((version, item.get("values", {})))
+    return base, choices
 
 
 class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -62,20 +84,7 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
         data = (RecipeUploadSerializer if upload else RecipeInputSerializer)(data=request.data)
         data.is_valid(raise_exception=True)
         team = member_team_or_403(request.user, data.validated_data["team"])
-        base = known_bases().filter(slug=data.validated_data["base"]).first()  # a retired one: recipe_save says so
-        if base is None:
-            raise ValidationError({"base": "Not an approved base image."})
-        components = {c.slug: c for c in catalog_components()}
-        choices = []
-        for item in data.validated_data.get("components", []):
-            component = components.get(item["component"])
-            if component is None or not component.published_versions:
-                raise ValidationError({"components": f"Unknown component {item['component']}."})
-            versions = {v.version: v for v in component.known_versions}  # a retired one: recipe_save says so
-            version = versions.get(item.get("version")) if item.get("version") else component.published_versions[0]
-            if version is None:
-                raise ValidationError({"components": f"{item['component']} has no version {item['version']}."})
-            choices.append((version, item.get("values", {})))
+        base, choices = _base_and_choices(data.validated_data)
         try:
             recipe = recipe_save(user=request.user, team=team, name=data.validated_data["name"], base=base,
                                  choices=choices, artifact=data.validated_data.get("artifact"),
@@ -85,6 +94,25 @@ class RecipeViewSet(RecipeScriptActions, mixins.ListModelMixin, mixins.RetrieveM
             _raise_composition(error)
         recipe.warnings = composition_warnings(base=base, versions=[version for version, _ in choices])
         return Response(RecipeComposedSerializer(recipe).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=PreviewInputSerializer, responses={
+        200: OpenApiResponse(PreviewSerializer, description="The Dockerfile the choices compose, as the builder page "
+                                                            "previews it; nothing is saved"),
+        400: OpenApiResponse(description="What does not compose: `errors` names each field (as creating the recipe would)")})
+    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
+    def preview(self, request):
+        """Compose a base and components without saving a recipe: the Dockerfile, the order the
+        components go in, and the warnings (deprecated base or versions) a recipe of them would get."""
+        data = PreviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        base, choices = _base_and_choices(data.validated_data)
+        try:
+            composition = recipe_preview(base=base, choices=choices)
+        except CompositionError as error:
+            _raise_composition(error)
+        return Response(PreviewSerializer({
+            "dockerfile": composition.dockerfile, "order": composition.order,
+            "warnings": composition_warnings(base=base, versions=[version for version, _ in choices])}).data)
 
     @extend_schema(request=RuntimeInputSerializer, responses={200: RecipeSerializer, 400: dict})
     @action(detail=True, methods=["put"], parser_classes=[JSONParser])

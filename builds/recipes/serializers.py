@@ -38,6 +38,11 @@ class ChoicesTextField(serializers.Field):
         return choices.validated_data
 
 
+class PreviewInputSerializer(serializers.Serializer):
+    base = serializers.SlugField()
+    components = ChoiceInputSerializer(many=True, required=False)
+
+
 class RecipeUploadSerializer(RecipeInputSerializer):
     """A multipart body: the recipe with its build artifact."""
 
@@ -98,3 +103,11 @@ class RecipeComposedSerializer(RecipeSerializer):
 
     class Meta(RecipeSerializer.Meta):
         fields = RecipeSerializer.Meta.fields + ["warnings"]
+
+
+class PreviewSerializer(serializers.Serializer):
+    """What a base and components compose (builds.recipes.services.recipe_preview)."""
+
+    dockerfile = serializers.CharField(help_text="The Dockerfile a recipe of these choices builds")
+    order = serializers.ListField(child=serializers.CharField(), help_text="The components' slugs, in the order they go in")
+    warnings = LifecycleWarningSerializer(many=True, help_text="Deprecated base or versions it uses")
