@@ -6,14 +6,24 @@ and sends one message per team when it is done: a team whose 40 images an import
 webhook call and one e-mail naming the 40 (event `images.noncompliant`), not 40 of each, and a slow
 or dead receiver costs the run one timeout per team, not per image. A team with one image in the
 batch gets the single-image body (event `image.noncompliant`) it always got.
+
+An alert is owed from the moment its verdict is written: `AlertBatch.add` keeps it (AlertOwed) in
+the verdict's transaction, and sending a team's alert claims its rows (row locks, skipping rows
+another process holds), sends, then deletes them, all in one transaction. So each owed alert is
+sent once, by the batch or, when the process died before sending, by the scheduled pass
+(`alerts_owed_send`); a process that dies while sending leaves its rows owed.
 """
+import datetime
 import logging
 from collections import defaultdict
 
 import requests
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
 
+from compliance.models import AlertOwed
 from portal.audit import audit_record
 
 log = logging.getLogger(__name__)
@@ -89,6 +99,26 @@ def _team_alert(team, flips: list[tuple]) -> dict:
     return outcome
 
 
+def _owed_send(flips: list[tuple]) -> int:
+    """One alert per team for the (build, verdict, AlertOwed pk) flips whose rows nobody else has
+    sent or is sending, its images in the order they flipped; the number of messages."""
+    teams, by_team = {}, defaultdict(list)
+    for build, verdict, owed in flips:
+        teams.setdefault(build.team_id, build.team)
+        by_team[build.team_id].append((build, verdict, owed))
+    sent = 0
+    for team_id, team_flips in by_team.items():
+        with transaction.atomic():
+            claimed = set(AlertOwed.objects.select_for_update(skip_locked=True)
+                          .filter(pk__in=[owed for *_, owed in team_flips]).values_list("pk", flat=True))
+            mine = [(build, verdict) for build, verdict, owed in team_flips if owed in claimed]
+            if mine:
+                _team_alert(teams[team_id], mine)
+                AlertOwed.objects.filter(pk__in=claimed).delete()
+                sent += 1
+    return sent
+
+
 class AlertBatch:
     """The published images a re-evaluation turned non-compliant, sent per team by `send`."""
 
@@ -96,16 +126,20 @@ class AlertBatch:
         self.flips: list[tuple] = []
 
     def add(self, build, verdict) -> None:
-        """`build` needs its team loaded (and recipe, for a single image's e-mail subject)."""
-        self.flips.append((build, verdict))
+        """Owed from now on (AlertOwed, in the caller's transaction: the verdict's). `build` needs
+        its team loaded (and recipe, for a single image's e-mail subject)."""
+        owed = AlertOwed.objects.create(build_id=build.pk, verdict_id=verdict.pk)
+        self.flips.append((build, verdict, owed.pk))
 
     def send(self) -> int:
         """One alert per team, its images in the order they flipped; the number of messages."""
-        teams, flips = {}, defaultdict(list)
-        for build, verdict in self.flips:
-            teams.setdefault(build.team_id, build.team)
-            flips[build.team_id].append((build, verdict))
-        self.flips = []
-        for team_id, team_flips in flips.items():
-            _team_alert(teams[team_id], team_flips)
-        return len(flips)
+        flips, self.flips = self.flips, []
+        return _owed_send(flips)
+
+
+def alerts_owed_send(*, older_than: datetime.timedelta) -> int:
+    """Send the alerts owed for longer than `older_than`: their process died before sending them (a
+    live one sends its own when its re-evaluation ends). The number of messages."""
+    rows = (AlertOwed.objects.filter(created__lt=timezone.now() - older_than)
+            .select_related("build__team", "build__recipe", "verdict").order_by("pk"))
+    return _owed_send([(row.build, row.verdict, row.pk) for row in rows])

@@ -211,6 +211,22 @@ class ReevaluationDue(models.Model):
         return f"re-evaluation due for import {self.import_run_id}: {len(self.pairs)} pairs"
 
 
+class AlertOwed(models.Model):
+    """An alert owed to the owners of a published image that turned non-compliant: written with the
+    verdict that flipped, deleted once the alert is sent (compliance/alerts.py). A process that died
+    before sending leaves it for the scheduled pass (`alerts_owed_send`)."""
+
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="+")
+    verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="+")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"alert owed for build {self.build_id} (verdict {self.verdict_id})"
+
+
 class EcosystemData(models.Model):
     """How current the vulnerability data of one ecosystem (Debian:12, Alpine:v3.19, PyPI...) is:
     the last successful import whose feed named it, changed records or not. An image whose

@@ -3,11 +3,14 @@
 Scanner tasks go to the `scans` queue; exception upkeep stays on `default` (CELERY_TASK_ROUTES).
 A task is sent once the transaction that asked for it commits, so a rolled-back request sends nothing.
 """
+import datetime
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 
+from compliance.alerts import alerts_owed_send
 from compliance.attestations.refresh import attestations_refresh
 from compliance.attestations.transparency import transparency_upload_pending
 from compliance.exceptions.reminders import exception_reminders_send
@@ -44,6 +47,12 @@ def reevaluate_due_task() -> dict | None:
     if not ReevaluationDue.objects.exists():
         return None
     return reevaluate_due(wait=False)
+
+
+@shared_task(name="compliance.tasks.send_owed_alerts", ignore_result=True)
+def send_owed_alerts() -> int:
+    """Scheduled: the alerts a process that died before sending them left owed (AlertOwed)."""
+    return alerts_owed_send(older_than=datetime.timedelta(seconds=settings.ALERT_OWED_GRACE_SECONDS))
 
 
 @shared_task(name="compliance.tasks.prune_harbor_scans", ignore_result=True)

@@ -299,6 +299,9 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_ALWAYS_EAGER = False
 # How often the reaper looks for builds whose worker died and queued builds whose message was lost.
 REAPER_INTERVAL_SECONDS = envint("REAPER_INTERVAL_SECONDS", 10)
+# An alert owed this long was left by a process that died before sending it: the scheduled pass
+# (every 5 minutes) sends it. A live re-evaluation sends its own alerts when it ends.
+ALERT_OWED_GRACE_SECONDS = envint("ALERT_OWED_GRACE_SECONDS", 900)
 # How often a worker looks for re-evaluations that imports still owe (a process stopped half-way).
 REEVALUATION_DUE_INTERVAL_SECONDS = envint("REEVALUATION_DUE_INTERVAL_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
@@ -318,6 +321,7 @@ CELERY_BEAT_SCHEDULE = {
     "transparency-log": {"task": "compliance.tasks.upload_to_transparency_log",
                          "schedule": envint("TRANSPARENCY_LOG_INTERVAL_SECONDS", 30)},
     "fold-data-changes": {"task": "portal.tasks.fold_data_changes", "schedule": 300},
+    "send-owed-alerts": {"task": "compliance.tasks.send_owed_alerts", "schedule": 300, "options": {"expires": 300}},
     # An import or re-evaluation stopped half-way is finished within this long (ReevaluationDue).
     "reevaluate-due": {"task": "compliance.tasks.reevaluate_due", "schedule": REEVALUATION_DUE_INTERVAL_SECONDS,
                        "options": {"expires": REEVALUATION_DUE_INTERVAL_SECONDS}},
