@@ -48,7 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
@@ -64,6 +64,7 @@ from compliance.vulndb.names import package_name
 from compliance.vulndb.osv_range import reopens_at_a_fix
 from compliance.vulndb.severity import SEVERITY_ORDER
 from compliance.vulndb.store import Changed, database_version
+from portal.session_lock import session_lock
 
 log = logging.getLogger(__name__)
 THRESHOLD = "vulnerability-threshold"
@@ -387,30 +388,9 @@ def reevaluate_after_import(changed: set[tuple[str, str]], *, resumed: bool = Fa
         alerts.send()  # what was found before a failure is still told
 
 
-# One re-evaluation of what imports owe at a time, across processes (a PostgreSQL session lock):
-# two would read the same rows and rewrite the same findings.
+# One re-evaluation of what imports owe at a time, across processes (portal.session_lock): two
+# would read the same rows and rewrite the same findings.
 DUE_LOCK = 0x52455645  # "REVE"
-
-
-@contextmanager
-def _due_lock(wait: bool):
-    """Yields whether this process holds the lock. Released at the end, or with the connection
-    when the process dies. Off PostgreSQL (the embedded defaults: one process) always held."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)" if wait else "SELECT pg_try_advisory_lock(%s)", [DUE_LOCK])
-        held = wait or cursor.fetchone()[0]
-    try:
-        yield held
-    finally:
-        if held:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [DUE_LOCK])
-            except DatabaseError as error:  # the connection went (and the lock with it)
-                log.warning("re-evaluation lock not released: %s", error)
 
 
 def reevaluate_due(*, wait: bool = True) -> dict | None:
@@ -421,7 +401,7 @@ def reevaluate_due(*, wait: bool = True) -> dict | None:
     (`resumed`). With nothing due, the builds not assessed are still looked at, as after any
     import. Adds to the counts the import runs covered (`imports`) and `resumed`. `wait`: False
     returns None at once when another process is re-evaluating."""
-    with _due_lock(wait) as held:
+    with session_lock(DUE_LOCK, wait=wait) as held:
         if not held:
             return None
         due = list(ReevaluationDue.objects.order_by("pk").values_list("pk", "pairs", "advisories", "attempts", "import_run"))
