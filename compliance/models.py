@@ -161,6 +161,23 @@ class PolicyRule(models.Model):
             raise ValidationError({"params": [f"{k}: {v}" for k, v in error.errors.items()]})
 
 
+class PolicyReevaluationDue(models.Model):
+    """A change that every current verdict of a team (or of all teams: team empty) must be evaluated
+    again for (a policy rule, the approved bases): written in the change's own transaction, deleted
+    by the re-evaluation that covered it (compliance/policy/change.py). A message the broker never
+    took, or a worker that died in the middle, leaves it for the scheduled pass."""
+
+    team = models.ForeignKey("portal.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    trigger = models.CharField(max_length=30, help_text="policy-change or base-change: the verdicts' trigger")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"{self.trigger} re-evaluation due for {self.team_id or 'every team'}"
+
+
 class ImportRun(models.Model):
     """One import of a vulnerability feed, with what it changed; its id is the database version."""
 

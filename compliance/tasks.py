@@ -16,8 +16,8 @@ from compliance.attestations.transparency import transparency_upload_pending
 from compliance.exceptions.reminders import exception_reminders_send
 from compliance.exceptions.services import exceptions_expire
 from compliance.harbor.services import harbor_scans_prune, registry_artifact_scan, registry_artifact_scan_request
-from compliance.models import ImageScan, PolicyRule, ReevaluationDue
-from compliance.policy.change import reevaluate_after_policy_change
+from compliance.models import ImageScan, PolicyReevaluationDue, PolicyRule, ReevaluationDue
+from compliance.policy.change import policy_reevaluations_due_run
 from compliance.scanned_layers import scanned_layers_prune
 from compliance.vulndb.reevaluation import reevaluate_due
 
@@ -37,7 +37,17 @@ def scan_registry_artifact(scan_id: int) -> None:
 
 @shared_task(name="compliance.tasks.reevaluate_policy_change", ignore_result=True)
 def reevaluate_policy_change(team_id: int | None, trigger: str = "policy-change") -> None:
-    reevaluate_after_policy_change(team_id, trigger=trigger)
+    """Queued by a change (`_reevaluation_dispatch`), which also left its row owed: runs every
+    owed change (after another run holding the lock, which may have covered this one)."""
+    policy_reevaluations_due_run(wait=True)
+
+
+@shared_task(name="compliance.tasks.reevaluate_policy_due", ignore_result=True)
+def reevaluate_policy_due() -> dict | None:
+    """Scheduled: what a change's lost message or dead worker left owed (PolicyReevaluationDue)."""
+    if not PolicyReevaluationDue.objects.exists():
+        return None
+    return policy_reevaluations_due_run(wait=False)
 
 
 @shared_task(name="compliance.tasks.reevaluate_due", ignore_result=True)
@@ -111,10 +121,13 @@ def approved_bases_change_dispatch() -> None:
 
 
 def _reevaluation_dispatch(team_id: int | None, trigger: str) -> None:
+    """Owed in the change's transaction (so it holds whatever happens to the message), then queued."""
+    PolicyReevaluationDue.objects.create(team_id=team_id, trigger=trigger)
+
     def send():
         try:
             reevaluate_policy_change.delay(team_id, trigger)
-        except Exception:  # the broker is down: the change stands; the gate still re-evaluates before publishing
+        except Exception:  # the broker is down: the change stands, and its re-evaluation is owed (the scheduled pass)
             log.exception("could not queue the re-evaluation after %s (team %s)", trigger, team_id or "all")
 
     transaction.on_commit(send)

@@ -321,6 +321,9 @@ CELERY_BEAT_SCHEDULE = {
     "transparency-log": {"task": "compliance.tasks.upload_to_transparency_log",
                          "schedule": envint("TRANSPARENCY_LOG_INTERVAL_SECONDS", 30)},
     "fold-data-changes": {"task": "portal.tasks.fold_data_changes", "schedule": 300},
+    # A rule or base change whose message was lost, or whose worker died, is re-evaluated within this long.
+    "reevaluate-policy-due": {"task": "compliance.tasks.reevaluate_policy_due", "schedule": REEVALUATION_DUE_INTERVAL_SECONDS,
+                              "options": {"expires": REEVALUATION_DUE_INTERVAL_SECONDS}},
     "send-owed-alerts": {"task": "compliance.tasks.send_owed_alerts", "schedule": 300, "options": {"expires": 300}},
     # An import or re-evaluation stopped half-way is finished within this long (ReevaluationDue).
     "reevaluate-due": {"task": "compliance.tasks.reevaluate_due", "schedule": REEVALUATION_DUE_INTERVAL_SECONDS,

@@ -17,12 +17,13 @@ from django.core.exceptions import PermissionDenied
 from builds.models import Build
 from builds.selectors import latest_of_each_recipe
 from compliance.alerts import AlertBatch
-from compliance.models import Verdict
+from compliance.models import PolicyReevaluationDue, Verdict
 from compliance.policy.evaluation import verdict_evaluate
 from compliance.vulndb.matching import scan_match
 from compliance.vulndb.reevaluation import verdict_flip_count
 from portal.audit import audit_record
 from portal.rbac import is_security_reviewer, teams_of
+from portal.session_lock import session_lock
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,32 @@ def verdicts_reevaluate(builds, *, trigger: str) -> dict:
     finally:
         alerts.send()
     return counts
+
+
+# One run of the policy re-evaluations owed at a time, across processes (portal.session_lock).
+POLICY_DUE_LOCK = 0x504F4C49  # "POLI"
+
+
+def policy_reevaluations_due_run(*, wait: bool) -> dict | None:
+    """Re-evaluate for every change still owed (PolicyReevaluationDue): one pass over every team
+    when one of them concerns all, else one per team, then delete the rows read. The task a change
+    queues runs it, and so does a scheduled pass for a message the broker never took or a worker
+    that died in the middle. `wait`: False returns None at once while another process runs it."""
+    with session_lock(POLICY_DUE_LOCK, wait=wait) as held:
+        if not held:
+            return None
+        due = list(PolicyReevaluationDue.objects.order_by("pk").values_list("pk", "team_id", "trigger"))
+        scopes = {}  # team id (None: every team) -> the trigger of its latest change
+        for _, team_id, trigger in due:
+            scopes[team_id] = trigger
+        if None in scopes:
+            scopes = {None: scopes[None]}
+        counts = {"builds": 0, "flipped_to_fail": 0, "flipped_to_pass": 0, "alerts": 0}
+        for team_id, trigger in scopes.items():
+            for key, value in reevaluate_after_policy_change(team_id, trigger=trigger).items():
+                counts[key] += value
+        PolicyReevaluationDue.objects.filter(pk__in=[pk for pk, _, _ in due]).delete()
+        return counts
 
 
 def reevaluate_after_policy_change(team_id: int | None, *, trigger: str = "policy-change") -> dict:
