@@ -150,6 +150,7 @@ MATRIX = {
     "api-dockerfile-recipe-check": {"POST": (401, 400, 400, 400, 400)},
     "api-dockerfile-recipe-detail": {"GET": (401, 404, 404, 404, 404), "PUT": (401, 404, 404, 404, 404)},
     "api-recipe-list": {"GET": (401, 200, 200, 200, 200), "POST": (401, 400, 400, 400, 400)},
+    "api-recipe-preview": {"POST": (401, 400, 400, 400, 400)},  # composes whatever the body names; saves nothing
     "api-recipe-detail": {"GET": (401, 404, 200, 200, 200)},
     "api-recipe-build": {"POST": (401, 404, 201, 403, 201)},
     "api-recipe-build-settings": {"PUT": (401, 404, 200, 403, 200)},
