@@ -4,11 +4,11 @@ internet; air-gapped sites keep using `vulndb_import` on files they carry in).
 Each feed is downloaded (compliance/vulndb/download.py) and imported exactly as `vulndb_import`
 does, as an ImportRun whose origin is the URL and which keeps the server's ETag/Last-Modified;
 the next sync sends them back, and a feed the server says is unchanged (304) is skipped. A feed
-that fails is reported and the others go on. The caller re-evaluates once for all the feeds
-that changed something, so an image gets one new verdict per sync, not one per feed.
+that fails is reported and the others go on. The caller re-evaluates once for what every feed
+left owed (ReevaluationDue), so an image gets one new verdict per sync, not one per feed.
 """
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -34,7 +34,6 @@ class FeedOutcome:
     status: str  # "imported", "unchanged" or "failed"
     message: str
     run: ImportRun | None = None
-    changed: set = field(default_factory=set)
 
 
 def feeds_from_setting(value) -> list[Feed]:
@@ -79,14 +78,14 @@ def feed_sync(feed: Feed, *, force: bool = False) -> FeedOutcome:
             confirmed = ecosystems_confirmed(source=feed.source, origin=feed.url)
             return FeedOutcome(feed, "unchanged", f"not modified since the last import (HTTP 304); skipped, "
                                                   f"its data ({confirmed} ecosystem{'s' if confirmed != 1 else ''}) confirmed current")
-        run, changed = vulndb_import(source=feed.source, path=str(download.path), origin=feed.url,
+        run, _ = vulndb_import(source=feed.source, path=str(download.path), origin=feed.url,
                                      etag=download.etag[:300], last_modified=download.last_modified[:100])
         _name_rejections_by_url(run, str(download.path), feed.url)
     if run.status != ImportRun.Status.DONE:
         return FeedOutcome(feed, "failed", f"import {run.pk} failed: {run.error}", run)
     return FeedOutcome(feed, "imported", f"import {run.pk}: {download.size:,} bytes; added {run.added}, updated "
                                          f"{run.updated}, unchanged {run.unchanged}, withdrawn {run.withdrawn}, "
-                                         f"rejected {run.rejected}", run, changed)
+                                         f"rejected {run.rejected}", run)
 
 
 def _name_rejections_by_url(run: ImportRun, path: str, url: str) -> None:
