@@ -377,12 +377,13 @@ def reevaluate_after_import(changed: set[tuple[str, str]], *, resumed: bool = Fa
         counts["scans"] = len(rematch.scans)
         matched = time.monotonic()
         verdicts = _Verdicts(counts, alerts)
-        _batches_run(verdicts, sorted(rematch.scans if resumed else rematch.changed_scans))
+        evaluated = rematch.scans if resumed else rematch.changed_scans
+        _batches_run(verdicts, sorted(evaluated))
         log.info("re-evaluation after import: %s; findings +%d -%d (%d rewritten in place) in %d scans (matched in "
                  "%.1f s); %d verdicts (%d evaluated whole), %d unchanged marked current, in %.1f s", counts, rematch.added,
                  rematch.removed, rematch.replaced, len(rematch.changed_scans), matched - started, verdicts.made,
                  verdicts.whole, verdicts.confirmed, time.monotonic() - matched)
-        reevaluate_not_assessed(counts, done=rematch.scans if resumed else rematch.changed_scans, alerts=alerts)
+        reevaluate_not_assessed(counts, done=evaluated, alerts=alerts)
         return counts
     finally:
         alerts.send()  # what was found before a failure is still told
