@@ -11,15 +11,10 @@ from catalog.models import BaseImage
 from curation.lifecycle import base_transition
 from portal.models import GlobalRole
 from tests.builds.recipes.test_deprecation_warnings import BASE_WARNING, deprecated  # noqa: F401  (fixture)
-from tests.factories import UserFactory, api_token_for, with_role
+from tests.builds.test_api import api_for
+from tests.factories import UserFactory, with_role
 
 pytestmark = pytest.mark.django_db
-
-
-def api_for(user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
-    return client
 
 
 def preview(user, body):
