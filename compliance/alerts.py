@@ -72,11 +72,6 @@ def email_send(subject: str, text: str, recipients: list[str]) -> str:
         return f"failed: {error}"
 
 
-def alert_noncompliant(build, verdict) -> dict:
-    """Send the alert to the team's webhook and e-mail; returns what happened to each."""
-    return _team_alert(build.team, [(build, verdict)])
-
-
 def _team_alert(team, flips: list[tuple]) -> dict:
     """One message to the team's webhook and one e-mail for these (build, verdict) flips of its
     published images; each image's audit record says what happened to them."""
