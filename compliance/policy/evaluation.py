@@ -46,7 +46,7 @@ def approved_bases() -> list[ApprovedBase]:
 def findings_as_dicts(scan) -> list[dict]:
     """Rows, not Finding and SbomPackage objects: making two objects per finding was half of a
     whole evaluation of an image with 500 findings."""
-    rows = scan.findings.order_by("id").values_list(  # the order re-evaluation reads them in
+    rows = scan.findings.order_by("id").values_list(
         "vulnerability_id", "severity", "fixed_version", "installed_version", "package__name")
     return [{"vulnerability_id": vulnerability_id, "severity": severity, "fixed_version": fixed,
              "installed_version": installed, "package": package}

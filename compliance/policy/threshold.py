@@ -18,15 +18,26 @@ def rule_vulnerability_threshold(findings: list[dict], *, block: set[str], fixab
     return threshold_result(**blocking_summary(blocking), counts=counts, block=block, fixable_only=fixable_only)
 
 
-WORST_LISTED = 10  # blocking findings the message names, worst first (then in the order given)
-FIRST_KEPT = 100  # vulnerability ids of blocking findings the evidence keeps, in the order given
+WORST_LISTED = 10  # blocking findings the message names, in blocking_order (worst first)
+FIRST_KEPT = 100  # vulnerability ids of blocking findings the evidence keeps, in blocking_order
+
+
+def blocking_order(finding: dict) -> tuple:
+    """The order a verdict names blocking findings in: worst first, then by vulnerability id,
+    package, installed and fixed version. It depends on what the findings say alone, not on the
+    order they were written in (a re-evaluation rewrites findings under new ids), so one state of
+    the findings gives one verdict whichever way it was reached; the database sorts the same way
+    (`compliance.vulndb.reevaluation.blocking_summaries`, "C" collation: code point order)."""
+    return (SEVERITY_ORDER.index(finding["severity"]), finding["vulnerability_id"], finding["package"],
+            finding["installed_version"], finding["fixed_version"])
 
 
 def blocking_summary(blocking: list[dict]) -> dict:
-    """What the threshold's result says of the blocking findings (in the order given): how many,
-    the first FIRST_KEPT ids, the WORST_LISTED worst."""
-    return {"blocking": len(blocking), "first_ids": [f["vulnerability_id"] for f in blocking[:FIRST_KEPT]],
-            "worst": sorted(blocking, key=lambda f: SEVERITY_ORDER.index(f["severity"]))[:WORST_LISTED]}
+    """What the threshold's result says of the blocking findings: how many, the ids of the first
+    FIRST_KEPT and the WORST_LISTED worst, in `blocking_order`."""
+    ordered = sorted(blocking, key=blocking_order)
+    return {"blocking": len(blocking), "first_ids": [f["vulnerability_id"] for f in ordered[:FIRST_KEPT]],
+            "worst": ordered[:WORST_LISTED]}
 
 
 def threshold_result(*, blocking: int, first_ids: list[str], worst: list[dict], counts: dict[str, int],

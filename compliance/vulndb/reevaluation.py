@@ -173,25 +173,36 @@ def _carryable(build: Current, scopes, rules: list[str] | None, carry: RulesetCa
     return previous.rules == rules and not previous.waived and not previous.not_assessed
 
 
+# In `blocking_order` (compliance/policy/threshold.py): severity rank, then vulnerability id,
+# package, installed and fixed version, compared as "C" does (code points, as Python does). The ten
+# worst are picked in two steps: the ten first by rank and id with their ties, then those few joined
+# to their packages and ordered whole (joining every blocking finding to its package cost more).
 _BLOCKING_SQL = """
 SELECT s.scan_id, s.total, s.first_ids, w.worst
-FROM (SELECT scan_id, count(*) AS total, (array_agg(vulnerability_id ORDER BY id))[1:%(first)s] AS first_ids
+FROM (SELECT scan_id, count(*) AS total,
+             (array_agg(vulnerability_id ORDER BY array_position(%(order)s, severity::text),
+                                                  vulnerability_id COLLATE "C"))[1:%(first)s] AS first_ids
       FROM compliance_finding f WHERE f.scan_id = ANY(%(scans)s) AND {blocking} GROUP BY scan_id) s
 CROSS JOIN LATERAL (
-    SELECT jsonb_agg(jsonb_build_object('vulnerability_id', f.vulnerability_id, 'severity', f.severity, 'fixed_version',
-                                        f.fixed_version, 'installed_version', f.installed_version, 'package', p.name)
-                     ORDER BY f.rank, f.id)::text AS worst
-    FROM (SELECT id, vulnerability_id, severity, fixed_version, installed_version, package_id,
-                 array_position(%(order)s, severity::text) AS rank
-          FROM compliance_finding f WHERE f.scan_id = s.scan_id AND {blocking}
-          ORDER BY rank, id LIMIT %(worst)s) f JOIN compliance_sbompackage p ON p.id = f.package_id) w
+    SELECT jsonb_agg(jsonb_build_object('vulnerability_id', vulnerability_id, 'severity', severity, 'fixed_version',
+                                        fixed_version, 'installed_version', installed_version, 'package', package)
+                     ORDER BY n)::text AS worst
+    FROM (SELECT f.*, p.name AS package,
+                 row_number() OVER (ORDER BY f.rank, f.vulnerability_id COLLATE "C", p.name COLLATE "C",
+                                    f.installed_version COLLATE "C", f.fixed_version COLLATE "C") AS n
+          FROM (SELECT vulnerability_id, severity, fixed_version, installed_version, package_id,
+                       array_position(%(order)s, severity::text) AS rank
+                FROM compliance_finding f WHERE f.scan_id = s.scan_id AND {blocking}
+                ORDER BY rank, vulnerability_id COLLATE "C" FETCH FIRST %(worst)s ROWS WITH TIES) f
+          JOIN compliance_sbompackage p ON p.id = f.package_id) ranked
+    WHERE n <= %(worst)s) w
 """
 
 
 def blocking_summaries(scan_ids: list[int], limits: dict) -> dict[int, dict]:
-    """Per scan with findings that can block, their `blocking_summary` (read in id order, as
-    `findings_as_dicts` gives them). On PostgreSQL the database sums them up, one row a scan: a
-    fleet's old images have hundreds each, of which the verdict keeps a hundred ids and names ten."""
+    """Per scan with findings that can block, their `blocking_summary`. On PostgreSQL the
+    database sums them up, one row a scan: a fleet's old images have hundreds each, of which the
+    verdict keeps a hundred ids and names ten."""
     block, fixable_only = limits["block"], limits["fixable_only"]
     if connection.vendor == "postgresql":
         condition = "f.severity = ANY(%(block)s)" + (" AND f.fixed_version <> ''" if fixable_only else "")
@@ -204,7 +215,7 @@ def blocking_summaries(scan_ids: list[int], limits: dict) -> dict[int, dict]:
     if fixable_only:
         blocking = blocking.exclude(fixed_version="")
     found = defaultdict(list)
-    for scan_id, vulnerability_id, severity, fixed, installed, package in blocking.order_by("id").values_list(
+    for scan_id, vulnerability_id, severity, fixed, installed, package in blocking.values_list(
             "scan_id", "vulnerability_id", "severity", "fixed_version", "installed_version", "package__name"):
         found[scan_id].append({"vulnerability_id": vulnerability_id, "severity": severity, "fixed_version": fixed,
                                "installed_version": installed, "package": package})

@@ -1,8 +1,10 @@
 """Re-evaluation at fleet scale: one alert per team however many of its published images an import
 (or a rule) turned non-compliant; a changed finding rewritten in place by one UPDATE; verdicts
 carried from the database's summary of the blocking findings equal to whole evaluations."""
+import json
+
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from builds.models import Build, Recipe
@@ -10,6 +12,8 @@ from compliance.models import Finding, Verdict
 from compliance.policy.change import reevaluate_after_policy_change
 from compliance.policy.evaluation import verdict_evaluate
 from compliance.policy.services import policy_rule_save
+from compliance.policy.threshold import blocking_summary
+from compliance.vulndb.matching import scan_match
 from compliance.vulndb.reevaluation import reevaluate_after_import
 from compliance.vulndb.store import vulndb_import
 from portal.models import AuditEvent
@@ -130,6 +134,48 @@ def test_carried_verdicts_name_the_same_blocking_findings_as_whole_ones(tmp_path
     threshold = next(r for r in carried.results if r["rule"] == "vulnerability-threshold")
     assert threshold["message"].startswith("105 Critical/High vulnerabilities with a fix: CVE-0003-0001 (libssl3")
     assert len(threshold["evidence"]["blocking"]) == 100 and threshold["evidence"]["counts"]["Critical"] == 15
+
+
+def test_a_verdict_names_blocking_findings_by_what_they_say_not_by_when_they_were_written(
+        tmp_path, published, member):  # noqa: F811
+    """A re-evaluation rewrites a changed finding under a new id, after the others: the verdict it
+    carries names the findings as a fresh match of the same image does (worst first, then by id),
+    so the same findings give the same verdict whichever way they were reached."""
+    second = another_build(published, member)
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, *(
+        osv(f"DEB-2024-000{n}", urgency="high", fixed="3.0.13-1") for n in (1, 2, 3))))
+    reevaluate_after_import(changed)
+    for build in (published, second):
+        verdict_evaluate(build=build)
+    _, changed = vulndb_import(source="osv", path=write(tmp_path, osv(
+        "DEB-2024-0001", modified="2024-02-01T00:00:00Z", urgency="high", fixed="3.0.14-1")))
+    reevaluate_after_import(changed)
+    rewritten = second.scan.findings.order_by("pk").values_list("vulnerability_id", flat=True)
+    assert list(rewritten)[-1] == "CVE-0001-0001", "the changed finding was written last"
+
+    carried = second.verdicts.order_by("-created").first()
+    with transaction.atomic():
+        scan_match(second.scan)  # written afresh, in the matcher's order
+        fresh = verdict_evaluate(build=second, trigger="check")
+        transaction.set_rollback(True)
+    assert carried.trigger == "reevaluation" and (carried.passed, carried.results) == (fresh.passed, fresh.results)
+    threshold = next(r for r in carried.results if r["rule"] == "vulnerability-threshold")
+    assert threshold["evidence"]["blocking"] == ["CVE-0001-0001", "CVE-0002-0001", "CVE-0003-0001"]
+    assert "with a fix: CVE-0001-0001 (libssl3 3.0.11-1~deb12u1 → 3.0.14-1), CVE-0002-0001" in threshold["message"]
+
+
+def test_blocking_findings_are_summed_up_in_one_order_whatever_order_they_come_in():
+    findings = [{"vulnerability_id": vid, "severity": severity, "package": package, "installed_version": "1",
+                 "fixed_version": fixed} for vid, severity, package, fixed in [
+        ("CVE-2024-0002", "High", "zlib", "2"), ("CVE-2024-0010", "Critical", "curl", ""),
+        ("CVE-2024-0002", "High", "libz", "2"), ("CVE-2023-9999", "High", "zlib", "3"),
+        ("CVE-2024-0002", "High", "libz", "1")]]
+    summaries = {json.dumps(blocking_summary(order)) for order in (findings, findings[::-1], sorted(
+        findings, key=lambda f: f["package"]))}
+    assert len(summaries) == 1
+    summary = blocking_summary(findings)
+    assert summary["first_ids"] == ["CVE-2024-0010", "CVE-2023-9999", "CVE-2024-0002", "CVE-2024-0002", "CVE-2024-0002"]
+    assert [(f["package"], f["fixed_version"]) for f in summary["worst"][2:]] == [("libz", "1"), ("libz", "2"), ("zlib", "2")]
 
 
 def test_a_carried_rule_that_fails_keeps_the_verdict_failing(tmp_path, published, member):  # noqa: F811
