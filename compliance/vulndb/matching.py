@@ -9,8 +9,10 @@ it, and a second query, for the advisories that hit only, reading the two keys o
 record that grading needs rather than whole records. `scan_match` runs it for one SBOM;
 `findings_rematch` for the packages of every stored SBOM that an import changed.
 """
+from bisect import bisect_left
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from django.contrib.postgres.aggregates import ArrayAgg
@@ -213,11 +215,15 @@ def scan_match(scan: ImageScan) -> list[Finding]:
 
 @dataclass
 class Rematch:
+    """What re-matching found: the findings to remove and to add, written by `rematch_write`."""
+
     scans: set[int]  # scans with a package the changed pairs name: re-matched
     changed_scans: set[int]  # of those, the scans whose findings changed
     added: int = 0
     removed: int = 0
     replaced: int = 0  # of those added and removed, the findings rewritten in place (one UPDATE, not a DELETE and an INSERT)
+    stale: list[tuple[int, int, int, int]] = field(default_factory=list)  # (scan id, finding id, package id, advisory id)
+    fresh: list[tuple] = field(default_factory=list)  # rows in INSERTED order, by scan and package
 
 
 def _named_filters(changed: set[Pair]):
@@ -233,8 +239,9 @@ def _named_filters(changed: set[Pair]):
 
 
 def findings_rematch(changed: set[Pair], advisories: set[int] | None = None) -> Rematch:
-    """Re-match, in every stored SBOM, only the packages the changed pairs name, and rewrite
-    only the findings that differ: a finding still true is kept as it is (same row).
+    """Re-match, in every stored SBOM, only the packages the changed pairs name, and find the
+    findings that differ (`rematch_write` rewrites them): a finding still true is kept as it is
+    (same row).
 
     With `advisories`, the ids of the advisories the import added, updated or withdrew, only
     their entries are matched and only their findings are read and compared: the findings of
@@ -267,7 +274,7 @@ def findings_rematch(changed: set[Pair], advisories: set[int] | None = None) -> 
     if not groups:
         return result
     hits = AdvisoryIndex(changed, own).match(set(groups))
-    stale, fresh = [], []  # stale: (finding id, package id, advisory id); fresh: rows in INSERTED order
+    stale, fresh = [], []  # stale: (scan id, finding id, package id, advisory id); fresh: rows in INSERTED order
     for (pair, version), (ids, scans) in groups.items():
         # Packages at the same (pair, version) expect the same findings: keyed once, and most
         # packages are settled by comparing two sorted tuples.
@@ -282,7 +289,7 @@ def findings_rematch(changed: set[Pair], advisories: set[int] | None = None) -> 
                 if row[2:] in missing:
                     missing.remove(row[2:])  # still true: the row stays as it is
                 else:
-                    stale.append((row[0], row[1], row[2]))
+                    stale.append((scan_id, row[0], row[1], row[2]))
             fresh += [(scan_id, package_id, advisory_id, *rest) for advisory_id, *rest in missing]
             result.changed_scans.add(scan_id)
     # Written scan by scan, package by package, rather than group by group (each group sweeping the
@@ -290,10 +297,28 @@ def findings_rematch(changed: set[Pair], advisories: set[int] | None = None) -> 
     # pages in order (277,000 rows went in in 7-10 s instead of 12-23 s on a busy machine, their
     # foreign keys checked in 11 s instead of 13-18 s).
     fresh.sort(key=lambda row: (row[0], row[1]))
-    with transaction.atomic():
-        result.replaced = _findings_write(stale, fresh)
-    result.added, result.removed = len(fresh), len(stale)
+    stale.sort()
+    result.stale, result.fresh, result.added, result.removed = stale, fresh, len(fresh), len(stale)
     return result
+
+
+def rematch_write(rematch: Rematch, *, scans_per_part: int | None = None) -> Iterator[list[int]]:
+    """Rewrite the findings that `findings_rematch` found differ: all in one transaction, or
+    `scans_per_part` changed scans at a time, each part in a transaction of its own, in scan
+    order. Yields each part's scans once it is committed, so that their verdicts can be made
+    while the next part is written. A part's findings are whole: a scan is never split. A process
+    that stops between parts leaves the findings of some scans rewritten and the others not;
+    matching again (what a re-evaluation that did not finish does) rewrites the rest."""
+    scans = sorted(rematch.changed_scans)
+    size = scans_per_part or len(scans) or 1
+    for i in range(0, len(scans), size):
+        part = scans[i:i + size]
+        first, last = part[0], part[-1] + 1
+        stale = rematch.stale[bisect_left(rematch.stale, (first,)):bisect_left(rematch.stale, (last,))]
+        fresh = rematch.fresh[bisect_left(rematch.fresh, (first,)):bisect_left(rematch.fresh, (last,))]
+        with transaction.atomic():
+            rematch.replaced += _findings_write([row[1:] for row in stale], fresh)
+        yield part
 
 
 def _findings_write(stale: list[tuple[int, int, int]], fresh: list[tuple]) -> int:

@@ -4,9 +4,10 @@ No image is downloaded again, and no image is matched whole: the packages of eve
 that a changed (ecosystem, package) pair names are matched in bulk, and only the findings that
 differ are rewritten; when the import says which advisories it changed (`vulndb_import` does),
 only the findings of those advisories are matched, read and compared, as the others cannot have
-changed. A verdict is re-evaluated only for a build whose findings changed; the owners of
-published images that turned non-compliant are alerted, one message per team when the run is done
-(compliance/alerts.py). Pulls are never blocked. A verdict that would say exactly what the latest
+changed. The findings are written a batch of scans at a time, while the verdicts of the batch
+before are made on other connections. A verdict is re-evaluated only for a build whose findings
+changed; the owners of published images that turned non-compliant are alerted, one message per
+team when the run is done (compliance/alerts.py). Pulls are never blocked. A verdict that would say exactly what the latest
 one says (a finding changed, no count or blocking one did) is not made again: the latest one gets
 the new database version, so the gate sees it current. Scans without a build (scanner API
 requests) get current findings too; they have no verdict.
@@ -38,6 +39,7 @@ Nothing an import stored goes without its re-evaluation: each batch of records l
 changed in ReevaluationDue, in the batch's transaction, and `reevaluate_due` (the import commands,
 and a scheduled pass for a process that died) re-evaluates every row there, then deletes them.
 """
+import itertools
 import json
 import logging
 import threading
@@ -59,7 +61,7 @@ from compliance.policy.evaluation import data_max_age_days, data_result, rule_as
 from compliance.policy.ruleset import RulesetCarry, ruleset_for
 from compliance.policy.threshold import FIRST_KEPT, WORST_LISTED, blocking_summary, threshold_not_assessed, threshold_result
 from compliance.vulndb.coverage import Needs, coverage_judge, imported_ecosystems, scans_needs
-from compliance.vulndb.matching import findings_rematch
+from compliance.vulndb.matching import Rematch, findings_rematch, rematch_write
 from compliance.vulndb.names import package_name
 from compliance.vulndb.osv_range import reopens_at_a_fix
 from compliance.vulndb.severity import SEVERITY_ORDER
@@ -286,7 +288,7 @@ class _Verdicts:
         self.rules = None  # the rules of a whole evaluation today, learnt from the run's first one
         self.imported, self.max_age = imported_ecosystems(), data_max_age_days(self.carry.ruleset)
         self.made = self.whole = self.confirmed = 0
-        self.lock = threading.Lock()  # batches may run in threads (`_batches_run`): the tallies and alerts are shared
+        self.lock = threading.Lock()  # batches may run in threads (`_write_and_evaluate`): the tallies and alerts are shared
 
     def batch(self, scan_ids: list[int]) -> None:
         builds = _previous_verdicts(scan_ids)
@@ -344,30 +346,47 @@ class _Verdicts:
             flip_alert(build, None if current.previous is None else current.previous.passed, after, self.counts, self.alerts)
 
 
-def _batches_run(verdicts: _Verdicts, scan_ids: list[int]) -> None:
-    """The verdict pass, a batch of builds at a time, each batch in a transaction of its own. The
-    first batch runs alone (it learns today's rules from a whole evaluation); the others run on
-    `REEVALUATION_CONNECTIONS` database connections at once, as their time is mostly the
-    database's (summing findings, reading verdicts, writing new ones). In one connection when
-    the caller holds a transaction (other connections would not see its writes) or off PostgreSQL."""
-    batches = [scan_ids[i:i + BUILDS_PER_BATCH] for i in range(0, len(scan_ids), BUILDS_PER_BATCH)]
-    workers = 1 if connection.vendor != "postgresql" or connection.in_atomic_block else settings.REEVALUATION_CONNECTIONS
-    for batch in batches[:1] if workers > 1 else batches:
-        with _batch_transaction():
-            verdicts.batch(batch)
-    if workers <= 1 or len(batches) < 2:
-        return
+def _in_batches(scan_ids: list[int]) -> list[list[int]]:
+    return [scan_ids[i:i + BUILDS_PER_BATCH] for i in range(0, len(scan_ids), BUILDS_PER_BATCH)]
 
-    def batch_in_own_connection(batch: list[int]) -> None:
+
+def _write_and_evaluate(verdicts: _Verdicts, rematch: Rematch, evaluated: set[int]) -> None:
+    """Write the rematch's findings and make the verdicts of the `evaluated` scans, a batch of
+    builds at a time, each batch in a transaction of its own. The findings are written a batch of
+    scans at a time too (`rematch_write`), and each batch's verdicts are made, on
+    `REEVALUATION_CONNECTIONS` other database connections, while the next batch's findings are
+    written: both are mostly the database's time (summing findings up, reading verdicts, writing
+    rows), and a fleet's findings took as long to write as its verdicts to make. The first batch
+    of verdicts runs alone: it learns today's rules from a whole evaluation. In one connection,
+    every finding written first, when the caller holds a transaction (other connections would not
+    see its writes) or off PostgreSQL."""
+    workers = 1 if connection.vendor != "postgresql" or connection.in_atomic_block else settings.REEVALUATION_CONNECTIONS
+    unchanged = _in_batches(sorted(evaluated - rematch.changed_scans))  # resumed: their findings are as written before
+    if workers <= 1:
+        written = [scan for part in rematch_write(rematch) for scan in part]
+        for batch in unchanged + _in_batches(written):
+            with _batch_transaction():
+                verdicts.batch(batch)
+        return
+    first_done = threading.Event()
+
+    def batch_in_own_connection(batch: list[int], first: bool) -> None:
         try:
+            if not first:
+                first_done.wait()
             with _batch_transaction():
                 verdicts.batch(batch)
         finally:
+            if first:
+                first_done.set()
             connection.close()  # this thread's own
 
+    futures = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verdicts") as pool:
-        for _ in pool.map(batch_in_own_connection, batches[1:]):
-            pass  # a failure is raised here once every other batch has run (each commits on its own)
+        for batch in itertools.chain(unchanged, rematch_write(rematch, scans_per_part=BUILDS_PER_BATCH)):
+            futures.append(pool.submit(batch_in_own_connection, batch, not futures))
+    for future in futures:
+        future.result()  # a failure is raised here once every other batch has run (each commits on its own)
 
 
 def reevaluate_after_import(changed: set[tuple[str, str]], *, resumed: bool = False) -> dict:
@@ -376,8 +395,9 @@ def reevaluate_after_import(changed: set[tuple[str, str]], *, resumed: bool = Fa
     the builds whose findings changed up to date. A verdict that would say exactly what the
     latest one says is not made again: the latest is marked current for the database version.
     The owners of published images that turned non-compliant get one alert per team, at the end.
-    `resumed`: an earlier run on these changes may have rewritten the findings (committed) and
-    stopped before their verdicts, so the verdicts of every scan the pairs name are brought up to date."""
+    `resumed`: an earlier run on these changes may have rewritten findings (committed, some
+    scans or all) and stopped before their verdicts, so the verdicts of every scan the pairs name
+    are brought up to date."""
     counts, alerts = {"scans": 0, "flipped_to_fail": 0, "flipped_to_pass": 0, "alerts": 0}, AlertBatch()
     try:
         if not changed:
@@ -389,9 +409,9 @@ def reevaluate_after_import(changed: set[tuple[str, str]], *, resumed: bool = Fa
         matched = time.monotonic()
         verdicts = _Verdicts(counts, alerts)
         evaluated = rematch.scans if resumed else rematch.changed_scans
-        _batches_run(verdicts, sorted(evaluated))
+        _write_and_evaluate(verdicts, rematch, evaluated)
         log.info("re-evaluation after import: %s; findings +%d -%d (%d rewritten in place) in %d scans (matched in "
-                 "%.1f s); %d verdicts (%d evaluated whole), %d unchanged marked current, in %.1f s", counts, rematch.added,
+                 "%.1f s); written with %d verdicts (%d evaluated whole), %d unchanged marked current, in %.1f s", counts, rematch.added,
                  rematch.removed, rematch.replaced, len(rematch.changed_scans), matched - started, verdicts.made,
                  verdicts.whole, verdicts.confirmed, time.monotonic() - matched)
         reevaluate_not_assessed(counts, done=evaluated, alerts=alerts)

@@ -512,3 +512,44 @@ def test_its_verdict_batches_run_on_several_connections_and_add_up_to_one_run(tm
     assert [b.verdicts.order_by("-created").first().passed for b in builds] == [False] * 4
     assert any(name.startswith("verdicts") for name in threads), threads
     assert len(webhook[1]) == 1, "one alert for the team, naming its four images"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_findings_are_written_a_batch_at_a_time_while_the_verdicts_of_those_written_are_made(
+        tmp_path, published, recipe, member, monkeypatch, settings):
+    """Committed data: each batch's findings are committed on their own, the verdicts of a batch
+    are made (on another connection) from its committed findings, and the first verdicts are
+    made before the last findings are written."""
+    from compliance.models import Finding
+    from compliance.vulndb import matching, reevaluation
+
+    monkeypatch.setattr(reevaluation, "BUILDS_PER_BATCH", 1)
+    settings.REEVALUATION_CONNECTIONS = 2
+    builds = [published, *(published_build(recipe, member, digit=d, tag=d) for d in "89a")]
+    verdicts_begun, seen_by_verdicts, writes_after_verdicts = threading.Event(), {}, []
+    batch, write = reevaluation._Verdicts.batch, matching._findings_write
+
+    def batch_reading_its_findings(self, scan_ids):
+        verdicts_begun.set()
+        for scan_id in scan_ids:  # this thread's connection sees committed rows only
+            seen_by_verdicts[scan_id] = Finding.objects.filter(scan_id=scan_id, vulnerability_id="CVE-0001-0001").exists()
+        return batch(self, scan_ids)
+
+    def write_noting_the_verdicts(stale, fresh):
+        if {row[0] for row in fresh} != {published.scan.pk}:  # not the first batch: the verdicts of those before may begin
+            writes_after_verdicts.append(verdicts_begun.wait(timeout=30))
+        return write(stale, fresh)
+    monkeypatch.setattr(reevaluation._Verdicts, "batch", batch_reading_its_findings)
+    monkeypatch.setattr(matching, "_findings_write", write_noting_the_verdicts)
+
+    _, changed = vulndb_import(source="osv", path=write_osv(tmp_path))
+    counts = reevaluate_after_import(changed)
+
+    assert counts == {"scans": 4, "flipped_to_fail": 4, "flipped_to_pass": 0, "alerts": 4}
+    assert seen_by_verdicts == {b.scan.pk: True for b in builds}, "every verdict made from committed findings"
+    assert writes_after_verdicts == [True] * 3, "the first verdicts were under way before the next findings were written"
+    assert [b.verdicts.order_by("-created").first().passed for b in builds] == [False] * 4
+
+
+def write_osv(tmp_path):
+    return write(tmp_path, osv("DEB-2024-0001", severity="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"))

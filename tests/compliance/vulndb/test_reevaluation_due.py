@@ -64,8 +64,8 @@ def test_a_re_evaluation_that_stopped_after_rewriting_the_findings_is_finished_w
     def killed(*args, **kwargs):
         raise RuntimeError("the worker was killed")
 
-    real = reevaluation._batches_run
-    monkeypatch.setattr(reevaluation, "_batches_run", killed)
+    real = reevaluation._Verdicts.batch
+    monkeypatch.setattr(reevaluation._Verdicts, "batch", killed)
     with pytest.raises(RuntimeError):
         reevaluate_due()
     assert published.scan.findings.filter(vulnerability_id="CVE-0001-0001").exists(), "the findings were rewritten"
@@ -73,7 +73,7 @@ def test_a_re_evaluation_that_stopped_after_rewriting_the_findings_is_finished_w
     assert {row.attempts for row in ReevaluationDue.objects.all()} == {1}
 
     # The findings are current now: matching again changes none, yet the verdict must follow them.
-    monkeypatch.setattr(reevaluation, "_batches_run", real)
+    monkeypatch.setattr(reevaluation._Verdicts, "batch", real)
     counts = reevaluate_due()
     assert counts["resumed"] and counts["flipped_to_fail"] == 1
     assert not latest_verdict(published).passed
