@@ -553,3 +553,44 @@ def test_findings_are_written_a_batch_at_a_time_while_the_verdicts_of_those_writ
 
 def write_osv(tmp_path):
     return write(tmp_path, osv("DEB-2024-0001", severity="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_re_evaluation_whose_writing_fails_half_way_keeps_what_it_committed_and_is_finished_later(
+        tmp_path, published, recipe, member, monkeypatch, settings):
+    """Committed data: the database goes away while the second batch of findings is written. The
+    first batch's findings and verdicts stay committed, the run fails and owes its changes, and
+    the next run (resumed) rewrites the rest and brings every verdict up to date."""
+    from compliance.models import Finding, ReevaluationDue
+    from compliance.vulndb import matching, reevaluation
+
+    monkeypatch.setattr(reevaluation, "BUILDS_PER_BATCH", 1)
+    settings.REEVALUATION_CONNECTIONS = 2
+    builds = [published, *(published_build(recipe, member, digit=d, tag=d) for d in "89a")]
+    write, parts = matching._findings_write, []
+
+    def write_failing_at_the_second_part(stale, fresh):
+        parts.append(fresh)
+        if len(parts) == 2:
+            raise OSError("the database went away")
+        return write(stale, fresh)
+    monkeypatch.setattr(matching, "_findings_write", write_failing_at_the_second_part)
+    vulndb_import(source="osv", path=write_osv(tmp_path))
+
+    with pytest.raises(OSError):
+        reevaluation.reevaluate_due()
+
+    def rewritten(build):
+        return Finding.objects.filter(scan=build.scan, vulnerability_id="CVE-0001-0001").exists()
+    assert [rewritten(b) for b in builds] == [True, False, False, False], "the first batch was committed, alone"
+    assert not builds[0].verdicts.order_by("-created").first().passed, "with its verdict"
+    assert all(b.verdicts.order_by("-created").first().passed for b in builds[1:])
+    assert {row.attempts for row in ReevaluationDue.objects.all()} == {1}, "the changes are still owed"
+
+    monkeypatch.setattr(matching, "_findings_write", write)
+    counts = reevaluation.reevaluate_due()
+
+    assert counts["resumed"] and counts["flipped_to_fail"] == 3
+    assert all(rewritten(b) for b in builds)
+    assert [b.verdicts.order_by("-created").first().passed for b in builds] == [False] * 4
+    assert not ReevaluationDue.objects.exists()
