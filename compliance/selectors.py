@@ -8,7 +8,7 @@ from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sub
 from builds.models import Build
 from builds.selectors import latest_of_each_recipe
 from compliance.exceptions.applying import exceptions_active_for
-from compliance.models import Finding, PolicyException, ScanSeverityCount, Verdict
+from compliance.models import Finding, PolicyException, PolicyReevaluationDue, ReevaluationDue, ScanSeverityCount, Verdict
 from compliance.policy.currency import verdict_staleness
 from compliance.policy.evaluation import build_layer_origins, waivers_among
 from compliance.policy.origin_labels import KINDS, Component, OriginLabels
@@ -231,6 +231,24 @@ def fleet_summary(teams, *, team: str = "") -> dict:
         "top": widespread_vulnerabilities(builds, rows),
         "teams": sorted(teams_rows.items(), key=lambda item: (-item[1]["Critical"], -item[1]["High"], item[0])),
     }
+
+
+OWED_CHANGES = {"policy-change": "a policy change", "base-change": "a change of the approved bases"}
+
+
+def reevaluations_owed(teams) -> dict | None:
+    """What the current verdicts of `teams` are still being re-evaluated for: the imports whose
+    changes no re-evaluation has covered yet (ReevaluationDue), and the policy or approved-base
+    changes of these teams or of all (PolicyReevaluationDue), with when the oldest was owed.
+    None when nothing is owed. Until then the overview's figures may not show those changes."""
+    imports = list(ReevaluationDue.objects.values_list("import_run_id", "created"))
+    changes = list(PolicyReevaluationDue.objects.filter(Q(team__isnull=True) | Q(team__in=teams))
+                   .values_list("trigger", "created"))
+    if not imports and not changes:
+        return None
+    return {"imports": sorted({run for run, _ in imports}),
+            "changes": [OWED_CHANGES.get(trigger, trigger) for trigger in sorted({trigger for trigger, _ in changes})],
+            "since": min(created for _, created in imports + changes)}
 
 
 def widespread_vulnerabilities(builds, counted: list[tuple]) -> list[dict]:

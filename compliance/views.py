@@ -29,6 +29,7 @@ from compliance.selectors import (
     fleet_figures_by_team,
     fleet_summary,
     image_counts,
+    reevaluations_owed,
     severity_counts,
     verdict_standing,
     vulnerability_findings,
@@ -261,6 +262,7 @@ def security_dashboard(request):
         response = render(request, "compliance/dashboard.html", {
             "summary": fleet_summary(teams, team=team), "severity_order": SEVERITY_ORDER, "teams": teams,
             "last_import": ImportRun.objects.filter(status=ImportRun.Status.DONE).first(),
+            "owed": reevaluations_owed(teams),
             "expiring": expiring.select_related("team").order_by("expires_at")[:EXPIRING_LISTED],
             "expiring_count": expiring.count(),
             "pending_exceptions": exceptions.filter(exception_tab_q("pending", now)).count(),
