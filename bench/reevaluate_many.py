@@ -523,9 +523,10 @@ def verify(count: int, rng: random.Random) -> None:
             whole = sorted(tuple(getattr(f, name) for name in fields) for f in scan_match(scan))
             evaluated = verdict_evaluate(build=scan.build, trigger="check")
             transaction.set_rollback(True)
-        # Word for word: a verdict names blocking findings in an order of what they say, not of their ids.
+        # Word for word (a verdict names blocking findings in an order of what they say, not of their
+        # ids), the evaluated results as stored: tuples read back as lists.
         if stored != whole or (verdict.passed, verdict.results) != (evaluated.passed, json.loads(json.dumps(evaluated.results))):
-            differ.append(scan.pk)  # as stored: tuples read back as lists
+            differ.append(scan.pk)
     print(f"verified {count} scans against a whole scan_match and verdict_evaluate: "
           + (f"{len(differ)} differ: {differ[:10]}" if differ else "findings and verdicts identical, word for word"))
 

@@ -219,11 +219,17 @@ class Rematch:
 
     scans: set[int]  # scans with a package the changed pairs name: re-matched
     changed_scans: set[int]  # of those, the scans whose findings changed
-    added: int = 0
-    removed: int = 0
     replaced: int = 0  # of those added and removed, the findings rewritten in place (one UPDATE, not a DELETE and an INSERT)
     stale: list[tuple[int, int, int, int]] = field(default_factory=list)  # (scan id, finding id, package id, advisory id)
     fresh: list[tuple] = field(default_factory=list)  # rows in INSERTED order, by scan and package
+
+    @property
+    def added(self) -> int:
+        return len(self.fresh)
+
+    @property
+    def removed(self) -> int:
+        return len(self.stale)
 
 
 def _named_filters(changed: set[Pair]):
@@ -298,7 +304,7 @@ def findings_rematch(changed: set[Pair], advisories: set[int] | None = None) -> 
     # foreign keys checked in 11 s instead of 13-18 s).
     fresh.sort(key=lambda row: (row[0], row[1]))
     stale.sort()
-    result.stale, result.fresh, result.added, result.removed = stale, fresh, len(fresh), len(stale)
+    result.stale, result.fresh = stale, fresh
     return result
 
 

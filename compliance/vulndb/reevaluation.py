@@ -7,9 +7,9 @@ only the findings of those advisories are matched, read and compared, as the oth
 changed. The findings are written a batch of scans at a time, while the verdicts of the batch
 before are made on other connections. A verdict is re-evaluated only for a build whose findings
 changed; the owners of published images that turned non-compliant are alerted, one message per
-team when the run is done (compliance/alerts.py). Pulls are never blocked. A verdict that would say exactly what the latest
-one says (a finding changed, no count or blocking one did) is not made again: the latest one gets
-the new database version, so the gate sees it current. Scans without a build (scanner API
+team when the run is done (compliance/alerts.py). Pulls are never blocked. A verdict that would
+say exactly what the latest one says (a finding changed, no count or blocking one did) is not made
+again: the latest one gets the new database version, so the gate sees it current. Scans without a build (scanner API
 requests) get current findings too; they have no verdict.
 
 An import changes findings and how current the data is, so only the rules that read those (the

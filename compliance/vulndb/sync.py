@@ -79,7 +79,7 @@ def feed_sync(feed: Feed, *, force: bool = False) -> FeedOutcome:
             return FeedOutcome(feed, "unchanged", f"not modified since the last import (HTTP 304); skipped, "
                                                   f"its data ({confirmed} ecosystem{'s' if confirmed != 1 else ''}) confirmed current")
         run, _ = vulndb_import(source=feed.source, path=str(download.path), origin=feed.url,
-                                     etag=download.etag[:300], last_modified=download.last_modified[:100])
+                               etag=download.etag[:300], last_modified=download.last_modified[:100])
         _name_rejections_by_url(run, str(download.path), feed.url)
     if run.status != ImportRun.Status.DONE:
         return FeedOutcome(feed, "failed", f"import {run.pk} failed: {run.error}", run)
