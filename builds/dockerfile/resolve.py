@@ -20,10 +20,19 @@ Decisions:
   message, because this engine builds with the legacy builder.
 - Rewritten FROM lines keep their line count (continuation lines become blank), so hadolint's and
   the engine's line numbers still point at the user's lines.
+- The checks must read the instructions the engine will run, no more and no fewer: a Dockerfile
+  that dockerfile-parse and the engine's own parser (Go) would split into instructions differently
+  is refused (`_reading_check`). Found by feeding both the same text: a line ending in the escape
+  character and a no-break space continues for Python's Unicode `\s` and not for the engine's
+  `[ \t]`, which then runs the next line, unchecked (an `ADD <url>` fetched from the host's
+  network, a `FROM` of any image); an escape directive after `# syntax=` or spelled with such a
+  space is honoured by one and not the other; a blank line inside a continued instruction ends it
+  for one and is skipped by the other; a UTF-8 byte order mark is stripped by the engine only.
 """
 import io
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from dockerfile_parse import DockerfileParser
@@ -41,6 +50,13 @@ ALLOWED_FLAGS = {"COPY": {"from", "chown"}, "ADD": {"chown"}}
 STAGE_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_.-]{0,63}")
 URL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|git@)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Whitespace to Python but not to the engine's parser where it looks for a line's continuation.
+_UNICODE_SPACE = re.compile(r"[^\S \t\n]")
+# An escape directive as either parser might read one; only the first line's, spelled plainly, is
+# read alike by both (the engine ignores one after `# syntax=` with no value, dockerfile-parse not).
+_ESCAPE_LIKE = re.compile(r"^\s*#\s*escape\s*=", re.IGNORECASE)
+_ESCAPE_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*escape[ \t]*=[ \t]*([\\`])[ \t]*$", re.IGNORECASE)
+BYTE_ORDER_MARK = "\ufeff"
 
 
 @dataclass(frozen=True)
@@ -109,11 +125,13 @@ class _State:
 
 def dockerfile_resolve(text: str, *, build_args: dict[str, str], context: ResolveContext) -> ResolvedDockerfile:
     """The Dockerfile with every image pinned, or DockerfileRefused listing every problem by line."""
+    text = text.removeprefix(BYTE_ORDER_MARK)  # as the engine reads it; what is built has none
     _text_check(text, context.max_bytes)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     state = _State(context=context, build_args=dict(build_args), lines=lines)
     _build_args_check(state)
     parser = DockerfileParser(fileobj=io.BytesIO("\n".join(lines).encode()))
+    _reading_check(lines, parser.structure)
     for instruction in parser.structure:
         _instruction(state, instruction)
     if not state.stages and not state.errors:
@@ -138,6 +156,70 @@ def _text_check(text: str, max_bytes: int) -> None:
            for number, line in enumerate(text.split("\n"), 1) if _CONTROL.search(line)]
     if bad:
         raise DockerfileRefused(bad[:20])
+
+
+def _reading_check(lines: list[str], structure: list[dict]) -> None:
+    """Refuse a Dockerfile whose instructions the engine would find on other lines than
+    dockerfile-parse did (see the module's docstring): the escape directive anywhere but plainly on
+    the first line, a blank line inside a continued instruction, or any other difference in where
+    instructions start."""
+    errors = []
+    first = next((number for number, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")),
+                 len(lines))
+    for number, line in enumerate(lines[:first]):
+        if _ESCAPE_LIKE.match(line) and (number > 0 or not _ESCAPE_DIRECTIVE.match(line)):
+            errors.append(LineError(number + 1, "an escape directive is accepted only as the first line, written "
+                                                "`# escape=\\` or `# escape=``: here the engine and the checks would "
+                                                "each read it differently"))
+    if errors:
+        raise DockerfileRefused(errors)
+    directive = _ESCAPE_DIRECTIVE.match(lines[0]) if lines else None
+    escape = directive.group(1) if directive else "\\"
+    for number, line in enumerate(lines):
+        content = line.rstrip()
+        if content.endswith(escape) and (space := _UNICODE_SPACE.search(line[len(content):])):
+            errors.append(LineError(number + 1, f"the line ends in a {_space_name(space.group())} after the "
+                                                "escape character: the checks would read the next line as part of "
+                                                "this instruction and the engine as an instruction of its own; "
+                                                "remove it"))
+    starts, blanks = _engine_instruction_lines(lines, escape)
+    errors += [LineError(number + 1, "a blank line inside an instruction continued from the line before: the "
+                                     "engine skips it and joins the next line to the instruction; remove it")
+               for number in blanks]
+    seen = [instruction["startline"] for instruction in structure if instruction["instruction"] != "COMMENT"]
+    if not errors and seen != starts:
+        line = next((a for a, b in zip(seen, starts) if a != b), min(seen[len(starts):] + starts[len(seen):]))
+        errors.append(LineError(line + 1, "the engine would read the instructions from this line on differently "
+                                          "from the checks; write one instruction per line, continued by a "
+                                          "trailing escape character"))
+    if errors:
+        raise DockerfileRefused(errors)
+
+
+def _space_name(character: str) -> str:
+    return f"{unicodedata.name(character, 'space').lower()} (U+{ord(character):04X})"
+
+
+def _engine_instruction_lines(lines: list[str], escape: str) -> tuple[list[int], list[int]]:
+    """Where the engine's parser finds instructions, as it reads lines: (the first line of each,
+    the blank lines inside a continued one), 0-based. A comment line (spaces, then #) is skipped
+    everywhere and a blank line too; a line continues when it ends with the escape character and
+    nothing after it but spaces and tabs (tests/integration/test_dockerfile_reading.py checks this
+    reading against the engine's)."""
+    continues = re.compile(re.escape(escape) + r"[ \t]*$")  # Go's regular expression, ASCII only
+    starts, blanks, inside = [], [], False
+    for number, line in enumerate(lines):
+        content = line.lstrip()  # as Go's unicode.IsSpace trims a line's start
+        if content.startswith("#"):
+            continue
+        if not content:
+            if inside:
+                blanks.append(number)
+            continue
+        if not inside:
+            starts.append(number)
+        inside = bool(continues.search(line))
+    return starts, blanks
 
 
 def _build_args_check(state: _State) -> None:

@@ -228,26 +228,34 @@ def test_the_schema_names_the_new_endpoints(client):
 
 
 ONBUILD = "FROM base/busybox:1.35\nUSER 10001:10001\nONBUILD RUN chmod 4755 /bin/busybox\n"
+# dockerfile-parse reads the ADD as part of the RUN (Python's \s), the engine as an instruction.
+HIDDEN_ADD = "FROM base/busybox:1.35\nUSER 10001:10001\nRUN true \\\u00a0\nADD http://169.254.169.254/m /m\n"
 
 
-def test_onbuild_is_refused_with_its_line_at_every_door_and_for_a_recipe_saved_before(client, member, team, busybox):  # noqa: F811
+@pytest.mark.parametrize("refused_text, message", [
+    (ONBUILD, "ONBUILD is not accepted"),
+    (HIDDEN_ADD, "the line ends in a no-break space"),
+])
+def test_a_refused_instruction_is_refused_with_its_line_at_every_door_and_for_a_recipe_saved_before(
+        client, member, team, busybox, refused_text, message):  # noqa: F811
     with pytest.raises(DockerfileError) as refused:
-        save(member, team, dockerfile=ONBUILD)
-    assert refused.value.lines[0]["line"] == 3 and "ONBUILD is not accepted" in refused.value.lines[0]["message"]
+        save(member, team, dockerfile=refused_text)
+    assert refused.value.lines[0]["line"] == 3 and message in refused.value.lines[0]["message"]
     api = api_for(member)
-    created = api.post("/api/dockerfile-recipes/", {"team": "payments", "name": "own", "dockerfile": ONBUILD}, format="json")
-    assert created.status_code == 400 and "ONBUILD is not accepted" in str(created.json())
+    created = api.post("/api/dockerfile-recipes/", {"team": "payments", "name": "own", "dockerfile": refused_text},
+                       format="json")
+    assert created.status_code == 400 and message in str(created.json())
     recipe = save(member, team, dockerfile="FROM base/busybox:1.35\nUSER 10001:10001\n")
-    updated = api.put(f"/api/dockerfile-recipes/{recipe.pk}/", {"dockerfile": ONBUILD}, format="json")
+    updated = api.put(f"/api/dockerfile-recipes/{recipe.pk}/", {"dockerfile": refused_text}, format="json")
     assert updated.status_code == 400
     recipe.refresh_from_db()
-    assert "ONBUILD" not in recipe.dockerfile, "the refused edit changed nothing"
+    assert recipe.dockerfile == "FROM base/busybox:1.35\nUSER 10001:10001\n", "the refused edit changed nothing"
     client.force_login(member)
-    page = client.post(reverse("recipe-dockerfile-check"), {"dockerfile": ONBUILD}).content.decode()
-    assert 'data-line="3">Line 3: ONBUILD is not accepted' in page
-    # A recipe stored before ONBUILD was refused is resolved again when a build is requested.
-    Recipe.objects.filter(pk=recipe.pk).update(dockerfile=ONBUILD)
+    page = client.post(reverse("recipe-dockerfile-check"), {"dockerfile": refused_text}).content.decode()
+    assert f'data-line="3">Line 3: {message}' in page
+    # A recipe stored before the Dockerfile was refused is resolved again when a build is requested.
+    Recipe.objects.filter(pk=recipe.pk).update(dockerfile=refused_text)
     recipe.refresh_from_db()
-    with pytest.raises(DockerfileError, match="ONBUILD is not accepted"):
+    with pytest.raises(DockerfileError, match=message):
         build_request(user=member, recipe=recipe)
     assert not Build.objects.exists()

@@ -162,3 +162,49 @@ def test_it_reads_references_as_docker_does():
     parsed = reference_parse(f"localhost:5000/a/b@{BUSYBOX_DIGEST}")
     assert (parsed.host, parsed.repository, parsed.tag, parsed.digest) == ("localhost:5000", "a/b", "", BUSYBOX_DIGEST)
     assert reference_parse("base/busybox:1.35").host == "", "a first part without '.' or ':' is a path, not a registry"
+
+
+# A line ending in the escape character and a Unicode space continues for dockerfile-parse (Python's
+# \s) and not for the engine (Go's [ \t]): the engine would run the ADD that the checks read as part
+# of the RUN. tests/integration/test_dockerfile_reading.py shows each reading on the real engine.
+HIDDEN_ADD = "FROM base/busybox:1.35\nRUN true \\{space}\nADD http://169.254.169.254/latest/meta-data/ /m\n"
+
+
+@pytest.mark.parametrize("space, name", [("\u00a0", "no-break space (U+00A0)"), ("\u0085", "space (U+0085)"),
+                                         ("\u3000", "ideographic space (U+3000)"), (" \t\u2009", "thin space (U+2009)")])
+def test_an_instruction_hidden_behind_a_unicode_space_after_the_escape_is_refused(space, name):
+    errors = refusal(HIDDEN_ADD.format(space=space))
+    assert errors == {2: f"the line ends in a {name} after the escape character: the checks would read the next "
+                         "line as part of this instruction and the engine as an instruction of its own; remove it"}
+
+
+@pytest.mark.parametrize("text, line", [
+    ("#\u00a0escape=`\nFROM base/busybox:1.35\nRUN true `\nADD http://x/ /m\n", 1),  # the engine: no directive
+    ("# syntax=\n# escape=`\nFROM base/busybox:1.35\nRUN true `\nADD http://x/ /m\n", 2),  # the engine: ignored
+    ("# escape=` x\nFROM base/busybox:1.35\n", 1),  # the engine: an error, dockerfile-parse: a comment
+    ("# a comment\n# escape=`\nFROM base/busybox:1.35\n", 2),
+])
+def test_an_escape_directive_is_read_only_plainly_on_the_first_line(text, line):
+    errors = refusal(text)
+    assert list(errors) == [line] and errors[line].startswith("an escape directive is accepted only as the first line")
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_a_blank_line_inside_a_continued_instruction_is_refused(blank):
+    # The engine joins the FROM to the RUN; dockerfile-parse would read a second stage.
+    errors = refusal(f"FROM base/busybox:1.35\nRUN echo \\\n{blank}\nFROM base/debian:bookworm\n")
+    assert errors == {3: "a blank line inside an instruction continued from the line before: the engine skips it "
+                         "and joins the next line to the instruction; remove it"}
+
+
+def test_what_both_parsers_read_alike_is_accepted():
+    resolved = resolve("\ufeff# escape=`\nFROM base/busybox:1.35\nRUN echo a `\n  # a note\n  b\nLABEL x=\"a\u00a0b\"\n")
+    assert resolved.dockerfile.startswith("# escape=`\nFROM "), "the byte order mark is stripped, as the engine does"
+    assert resolve("FROM base/busybox:1.35\nRUN echo a \\  \t\n  b\n").dockerfile.endswith("RUN echo a \\  \t\n  b\n")
+
+
+def test_any_other_difference_in_where_instructions_start_is_refused():
+    # The last line holds a lone word: dockerfile-parse drops it, the engine reads an instruction.
+    errors = refusal("FROM base/busybox:1.35\nUSER 10001\nHEALTHCHECK")
+    assert errors == {3: "the engine would read the instructions from this line on differently from the checks; "
+                         "write one instruction per line, continued by a trailing escape character"}
