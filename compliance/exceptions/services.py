@@ -42,7 +42,13 @@ def _worst_severity(target_kind: str, target: str) -> str:
 def exception_request(*, user, scope, target_kind, target, reason, justification, expires_at,
                       team=None, recipe=None, digest="", ticket="", end_when_fixed=True) -> PolicyException:
     """Validate and record a request; it applies only once a reviewer approves it."""
-    errors = {}
+    # Before anything reads them: an unknown scope would match no branch of builds_in_scope and stand
+    # for every team's images (the fix check would then name another team's image to the requester).
+    choices = {"scope": (scope, PolicyException.Scope), "target_kind": (target_kind, PolicyException.Target)}
+    errors = {field: "Choose one of: " + ", ".join(str(label).lower() for label in kind.labels) + "."
+              for field, (value, kind) in choices.items() if value not in kind.values}
+    if errors:
+        raise ValidationError(errors)
     if scope == PolicyException.Scope.GLOBAL and not is_security_reviewer(user):
         raise PermissionDenied("Only security reviewers may request an exception for every image.")
     if recipe is not None:

@@ -107,6 +107,20 @@ def test_it_validates_requests(failing, member, overrides, field):
     assert not PolicyException.objects.exists()
 
 
+@pytest.mark.parametrize("overrides, field", [
+    ({"scope": "x"}, "scope"), ({"scope": ""}, "scope"), ({"target_kind": "everything"}, "target_kind"),
+])
+def test_it_refuses_a_scope_or_target_kind_it_does_not_know_before_looking_at_any_image(
+        failing, outsider, other_team, overrides, field):
+    # Another team's request naming the CVE of the failing image (team payments, fixable): an unknown
+    # scope once stood for every team's images, and the fix check named that image in its answer.
+    with pytest.raises(ValidationError) as error:
+        request_for(failing, outsider, recipe=None, team=other_team, end_when_fixed=True, **overrides)
+    assert list(error.value.message_dict) == [field] and "Choose one of" in error.value.message_dict[field][0]
+    assert failing.recipe.name not in str(error.value)
+    assert not PolicyException.objects.exists()
+
+
 def test_it_keeps_scopes_to_their_owners(failing, member, outsider):
     with pytest.raises(PermissionDenied):
         request_for(failing, member, scope="global", recipe=None)

@@ -50,6 +50,17 @@ def test_it_shows_the_problems_of_a_bad_request(client, failing, member):
     assert "at least 30 characters" in page and "expiry date in the future is required" in page
 
 
+def test_the_page_and_the_api_refuse_a_scope_they_do_not_offer(client, failing, member):
+    client.force_login(member)
+    response = client.post(reverse("exception-new"), {**FORM, "build": failing.pk, "scope": "x", "end_when_fixed": "1"})
+    assert response.status_code == 400 and "Choose one of" in response.content.decode()
+    api = api_for(member)
+    answer = api.post("/api/exceptions/", {**FORM, "build": failing.pk, "scope": "x", "end_when_fixed": True},
+                      format="json")
+    assert answer.status_code == 400 and "scope" in answer.json()
+    assert not PolicyException.objects.exists()
+
+
 def test_it_keeps_team_exceptions_from_other_teams(client, failing, member, outsider):
     client.force_login(member)
     client.post(reverse("exception-new"), {**FORM, "build": failing.pk})
