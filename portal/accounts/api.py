@@ -99,7 +99,8 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def rotate(self, request, pk=None):
         """A new secret for this token (same name, a fresh lifetime); the old secret stops working."""
         try:
-            issued = token_rotate(user=request.user, token=self.get_object())
+            issued = token_rotate(user=request.user, token=self.get_object(),
+                                  presented=request.auth if isinstance(request.auth, ApiToken) else None)
         except DjangoValidationError as error:
             _refused(error)
         return _issued(issued)

@@ -88,10 +88,15 @@ def _owned(user, token: ApiToken) -> None:
         raise PermissionDenied("This token is not yours.")
 
 
-def token_rotate(*, user, token: ApiToken) -> IssuedToken:
+def token_rotate(*, user, token: ApiToken, presented: ApiToken | None = None) -> IssuedToken:
     """A new secret with the same name and a fresh lifetime; the old secret stops working at once.
-    Expired tokens may be rotated (that is how their owner renews them); revoked ones may not."""
+    Expired tokens may be rotated (that is how their owner renews them); revoked ones may not.
+    `presented`: the token the request was authenticated with, if any. A token renews only itself:
+    rotating another (an expired one brought back, say) would mint a secret, which only its owner
+    signed in with their password may do."""
     _owned(user, token)
+    if presented is not None and presented.pk != token.pk:
+        raise PermissionDenied("A token may rotate only itself; rotate your other tokens from your account page.")
     with transaction.atomic():
         old = ApiToken.objects.select_for_update().get(pk=token.pk)
         if old.ended_at:

@@ -134,6 +134,18 @@ def test_a_token_cannot_mint_more_tokens(member):
     assert ApiToken.objects.count() == 1
 
 
+def test_a_token_rotates_only_itself_and_cannot_bring_another_back(client, member):
+    ci = token_issue(user=member, name="ci")
+    expired = token_issue(user=member, name="old").token
+    ApiToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - datetime.timedelta(days=1))
+    refused = api(ci.secret).post(f"/api/tokens/{expired.pk}/rotate/")
+    assert refused.status_code == 403 and "only itself" in refused.json()["detail"]
+    assert ApiToken.objects.get(pk=expired.pk).state == "expired" and ApiToken.objects.count() == 2
+    assert api(ci.secret).post(f"/api/tokens/{ci.token.pk}/rotate/").status_code == 201
+    client.force_login(member)  # its owner, signed in with the password, renews any of them
+    assert client.post(f"/api/tokens/{expired.pk}/rotate/").status_code == 201
+
+
 def test_it_caps_the_live_tokens_of_a_user(member, settings):
     settings.API_TOKEN_MAX_PER_USER = 2
     token_issue(user=member, name="a")
