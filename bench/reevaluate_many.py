@@ -421,6 +421,7 @@ def describe(how: dict, installed: dict) -> None:
     print(f"SBOMs: {s['scans']:,} scans, {s['packages']:,} packages (min {s['smallest']}, median {s['median']:.0f}, "
           f"max {s['largest']} per SBOM) from {s['sources']:,} source packages; {s['findings']:,} findings, "
           f"{s['verdicts']:,} verdicts stored", flush=True)
+    print(f"server: {server_settings()}")
 
 
 def changed_import(pool: dict, count: int, rng: random.Random):
@@ -455,6 +456,7 @@ def timed_reevaluation(changed, *, triggers: bool, profile: bool, statements: bo
         cursor.execute("checkpoint")  # what the import wrote is not flushed during the run
     before = sizes()
     verdicts_before = Verdict.objects.count()
+    wal_before = wal_written()
     timing = StatementTimes() if statements else None
     started = time.monotonic()
     with connection.execute_wrapper(timing) if timing else contextlib.nullcontext():
@@ -468,15 +470,41 @@ def timed_reevaluation(changed, *, triggers: bool, profile: bool, statements: bo
         else:
             counts = reevaluate_due()
     seconds = time.monotonic() - started
+    wal = [after - before for before, after in zip(wal_before, wal_written())]
     after = sizes()
     print(f"re-evaluation: {seconds:.1f} s" + (f" (target: under {target} s)" if target else "")
           + f": {counts['scans']:,} scans re-matched, {Verdict.objects.count() - verdicts_before:,} verdicts "
           f"re-evaluated; {counts['flipped_to_fail']} turned non-compliant ({counts['alerts']} published: alerted), "
           f"{counts['flipped_to_pass']} compliant again; findings {before['findings']:,} -> {after['findings']:,}",
           flush=True)
+    print(f"write-ahead log: {wal[2] / 2**20:,.0f} MiB in {wal[0]:,} records, {wal[1]:,} of them full-page images "
+          f"(the server's, this run and anything else meanwhile)")
     if timing:
         timing.print(seconds)
     return seconds
+
+
+def wal_written() -> tuple[int, int, int]:
+    """The server's write-ahead log so far: records, full-page images, bytes (pg_stat_wal)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("select wal_records, wal_fpi, wal_bytes from pg_stat_wal")
+        return tuple(int(value) for value in cursor.fetchone())
+
+
+def server_settings() -> str:
+    """The server settings that weigh on a fleet's re-evaluation, as printed with its figures."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("select name, current_setting(name) from pg_settings where name = any(%s) order by name",
+                       [list(SETTINGS_SHOWN)])
+        return ", ".join(f"{name} {value}" for name, value in cursor.fetchall())
+
+
+SETTINGS_SHOWN = ("shared_buffers", "max_wal_size", "wal_compression", "synchronous_commit", "work_mem",
+                  "checkpoint_timeout")
 
 
 class StatementTimes:
