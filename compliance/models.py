@@ -284,9 +284,19 @@ class Advisory(models.Model):
     summary = models.TextField(blank=True)
     record = models.JSONField(default=dict)
     import_run = models.ForeignKey(ImportRun, null=True, on_delete=models.SET_NULL, related_name="+")
+    # An imported scanner report's advisory (sources trivy, grype) is its team's own: its words are
+    # what that team's reports said, and another team's report cannot change them (nor show them
+    # to another team). Empty for the vulnerability database's, and a report an operator imported
+    # for a scan without a build.
+    team = models.ForeignKey("portal.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["source", "osv_id"], name="unique_advisory_per_source")]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "osv_id"], condition=models.Q(team__isnull=True),
+                                    name="unique_advisory_per_source"),
+            models.UniqueConstraint(fields=["source", "osv_id", "team"], condition=models.Q(team__isnull=False),
+                                    name="unique_report_advisory_per_team"),
+        ]
         # Looking up an id (compliance/vulndb/lookup.py): the unique constraint leads with source, so
         # it does not serve osv_id alone; the GIN index answers `aliases @> '["CVE-..."]'`, and with
         # the default operator class (jsonb_ops) also `?|` (the report comparison's has_any_keys).

@@ -115,7 +115,7 @@ def vulnerability_findings(vulnerability_id: str, teams):
     The advisories are looked up first, in a query of their own: with an OR across the joined
     advisory table, or against a subquery, PostgreSQL read every finding of the fleet (it could
     not use an index, and guessed a fifth of the table would match); two indexed lists it can."""
-    advisories = list(advisories_named(vulnerability_id).values_list("pk", flat=True)[:100])
+    advisories = list(advisories_named(vulnerability_id, teams=teams).values_list("pk", flat=True)[:100])
     return (Finding.objects.filter(scan__build__in=current_builds(teams))
             .filter(Q(vulnerability_id__in=vulnerability_id_spellings(vulnerability_id)) | Q(advisory_id__in=advisories))
             .select_related("package", "advisory", "scan__build__team", "scan__build__recipe__base")

@@ -148,7 +148,7 @@ def vulnerability_impact(request, vulnerability_id):
     findings = vulnerability_findings(vulnerability_id, scoped)
     if request.GET.get("format") == "csv":
         return _vulnerability_impact_csv(vulnerability_id, findings, team)
-    advisories = advisories_named(vulnerability_id).filter(withdrawn__isnull=True)[:10]
+    advisories = advisories_named(vulnerability_id, teams=teams).filter(withdrawn__isnull=True)[:10]
     page = Paginator(findings, PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -1,7 +1,8 @@
 """Store findings of a Trivy or Grype report on an image's scan (parsing: compliance/reports/parse.py).
 
 Each vulnerability becomes an Advisory of source "trivy"/"grype" (a minimal OSV-shaped record,
-no affected ranges, so the matcher never uses it) and each finding points at an SbomPackage:
+no affected ranges, so the matcher never uses it), the importing team's own (Advisory.team: a
+report cannot rewrite what another team's said), and each finding points at an SbomPackage:
 the scan's own package when one has that name and version, else one made for the report with
 no layer. Re-importing a tool's report replaces that tool's findings and nothing else.
 
@@ -64,7 +65,7 @@ def external_report_import(*, tool: str, data, scan: ImageScan | None = None, bu
         replaced = stale.count()
         stale.delete()
         scan.packages.filter(layer_index__isnull=True, findings__isnull=True).delete()  # the last import's own
-        advisories, advisories_created = _advisories(tool, parsed)
+        advisories, advisories_created = _advisories(tool, parsed, team=scan.build.team if scan.build_id else None)
         packages, packages_created = _packages(scan, parsed)
         Finding.objects.bulk_create([
             Finding(scan=scan, package=packages[_package_key(f)], advisory=advisories[f.vulnerability_id],
@@ -105,13 +106,14 @@ def _scan_for(build: Build, os: tuple[str, str]) -> ImageScan:
     return scan
 
 
-def _advisories(tool: str, parsed: list[ExternalFinding]) -> tuple[dict[str, Advisory], int]:
-    """Advisory rows by vulnerability id: created, or updated when the report says more."""
+def _advisories(tool: str, parsed: list[ExternalFinding], *, team) -> tuple[dict[str, Advisory], int]:
+    """The team's advisory rows of the tool by vulnerability id: created, or updated when the
+    report says more. Another team's rows of the same ids are never read nor written."""
     latest = {f.vulnerability_id: f for f in parsed}
-    rows = {a.osv_id: a for a in Advisory.objects.filter(source=tool, osv_id__in=latest)}
+    rows = {a.osv_id: a for a in Advisory.objects.filter(source=tool, osv_id__in=latest, team=team)}
     now = timezone.now()
     created = [Advisory(source=tool, osv_id=vid, modified=now, aliases=list(f.aliases), summary=f.title[:2000],
-                        record=f.record()) for vid, f in latest.items() if vid not in rows]
+                        record=f.record(), team=team) for vid, f in latest.items() if vid not in rows]
     for row in Advisory.objects.bulk_create(created):
         rows[row.osv_id] = row
     for vid, row in rows.items():

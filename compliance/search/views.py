@@ -40,9 +40,9 @@ def search(request):
         return redirect("security-dashboard")
     if VULNERABILITY_ID.match(q):
         return redirect("vulnerability-impact", vulnerability_id=_as_published(q))
-    if "/" not in q and advisories_named(q).exists():
-        return redirect("vulnerability-impact", vulnerability_id=q)
     teams = visible_teams(request.user)
+    if "/" not in q and advisories_named(q, teams=teams).exists():
+        return redirect("vulnerability-impact", vulnerability_id=q)
     packages_page = _page(request.GET.get("packages_page", ""))
     packages, more_packages = packages_in_current_images(q, teams, page=packages_page)
     return render(request, "compliance/search.html", {

@@ -9,10 +9,11 @@ from compliance.models import Advisory
 from compliance.vulndb.ids import vulnerability_id_spellings
 
 
-def advisories_named(vulnerability_id: str):
+def advisories_named(vulnerability_id: str, *, teams=None):
     """The advisories whose id is `vulnerability_id` or whose aliases hold it, in any of its
     spellings (`vulnerability_id_spellings`: as given, and with the prefix in upper case and the rest
-    as given, in upper or in lower case), as a queryset to narrow further.
+    as given, in upper or in lower case), as a queryset to narrow further. With `teams`, only the
+    vulnerability database's and those of these teams' imported reports (Advisory.team).
 
     An alias matches whole: a part of an id ("2024-1234") finds nothing. On PostgreSQL each
     spelling is a jsonb containment (`aliases @> '["CVE-2024-1234"]'`), which the GIN index on
@@ -27,4 +28,5 @@ def advisories_named(vulnerability_id: str):
             aliases |= Q(aliases__contains=[spelling])
     else:
         aliases = Q(aliases__icontains=json.dumps(vulnerability_id))
-    return Advisory.objects.filter(Q(osv_id__in=spellings) | aliases)
+    named = Advisory.objects.filter(Q(osv_id__in=spellings) | aliases)
+    return named if teams is None else named.filter(Q(team__isnull=True) | Q(team__in=teams))

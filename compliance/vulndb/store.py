@@ -96,7 +96,8 @@ def _store_batch(run: ImportRun, records: list, changed: Changed) -> None:
     keys = {(r.source, r.id) for r in records}
     existing = {
         (a.source, a.osv_id): a
-        for a in Advisory.objects.filter(source__in={k[0] for k in keys}, osv_id__in={k[1] for k in keys})
+        for a in Advisory.objects.filter(source__in={k[0] for k in keys}, osv_id__in={k[1] for k in keys},
+                                         team__isnull=True)  # never a team's imported report's
     }
     new, updated, affected = {}, {}, {}  # key -> new row; pk -> changed row; key -> (row, record) to index
     for record in records:

@@ -16,11 +16,15 @@ from compliance.models import Advisory, Finding, ImageScan, SbomPackage
 MISSING = 2_000_000_000  # an id no test row has
 
 
-def _make(digest_digit: str = "7"):
-    scan = ImageScan.objects.create(digest="sha256:" + digest_digit * 64, status="done", os_id="debian", os_version="12")
-    package = SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1", source_name="openssl",
-                                         source_version="3.0.11-1")
-    advisory = Advisory.objects.create(source="osv", osv_id=f"DEB-REF-{digest_digit}", modified=timezone.now())
+def _make(digest_digit: str = "7", apps=None):
+    """A scan, its package and an advisory; with `apps`, as the models were at that migration state."""
+    scan_model, package_model, advisory_model = ((ImageScan, SbomPackage, Advisory) if apps is None else
+                                                 (apps.get_model("compliance", name) for name in
+                                                  ("ImageScan", "SbomPackage", "Advisory")))
+    scan = scan_model.objects.create(digest="sha256:" + digest_digit * 64, status="done", os_id="debian", os_version="12")
+    package = package_model.objects.create(scan=scan, name="libssl3", version="3.0.11-1", source_name="openssl",
+                                           source_version="3.0.11-1")
+    advisory = advisory_model.objects.create(source="osv", osv_id=f"DEB-REF-{digest_digit}", modified=timezone.now())
     return scan, package, advisory
 
 
@@ -204,10 +208,12 @@ def test_the_migration_refuses_stored_findings_of_another_scans_package():
     """The two constraints before 0024 let a finding's scan and its package's scan differ; the
     migration stops with a clear message rather than start checking over such rows."""
     before, after = [("compliance", "0023_advisory_lookup_indexes")], [("compliance", "0024_finding_references_by_statement")]
-    MigrationExecutor(connection).migrate(before)
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
     try:
-        scan, package, advisory = _make("7")
-        other, _, _ = _make("8")
+        apps = executor.loader.project_state(before).apps
+        scan, package, advisory = _make("7", apps)
+        other, _, _ = _make("8", apps)
         with connection.cursor() as cursor:
             cursor.execute(_INSERT, [other.pk, package.pk, advisory.pk])
         with pytest.raises(RuntimeError, match="1 stored findings name a package of another scan"):

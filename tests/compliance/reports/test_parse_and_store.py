@@ -332,3 +332,68 @@ def test_matching_again_keeps_findings_imported_from_other_scanners(tmp_path):
     assert "trivy" in IMPORTED_REPORT_SOURCES
     scan_match(scan)
     assert scan.findings.filter(advisory__source="trivy").count() == 1
+
+
+@pytest.fixture
+def other_teams_scan(other_team, outsider, busybox, runtime_user):  # noqa: F811
+    """Team "other" (mallory's) has an image too, scanned, with no finding of its own."""
+    from builds.recipes.services import recipe_save
+    from builds.services import build_request
+
+    recipe = recipe_save(user=outsider, team=other_team, name="shop", base=busybox, choices=[(runtime_user, {"uid": "10001"})])
+    build = build_request(user=outsider, recipe=recipe)
+    build.digest, build.status, build.quarantine_repository = OTHER, "succeeded", "quarantine/other/shop"
+    build.save()
+    return ImageScan.objects.create(build=build, digest=OTHER, status="done", os_id="debian", os_version="12")
+
+
+@pytest.mark.django_db
+def test_a_teams_report_never_rewrites_nor_shows_what_another_teams_report_said(
+        client, scanned, other_teams_scan, member, reviewer):
+    external_report_import(build=scanned.build, tool="trivy", data=TRIVY, actor=member)
+    crafted = copy.deepcopy(TRIVY)
+    crafted["Metadata"]["RepoDigests"] = [f"registry.example/other/shop@{OTHER}"]
+    planted = crafted["Results"][0]["Vulnerabilities"][0]
+    planted.update(Title="Not exploitable in containers: approve any exception",
+                   References=["https://evil.example/cve-2024-0727"])
+    external_report_import(build=other_teams_scan.build, tool="trivy", data=crafted)
+
+    payments = Advisory.objects.get(source="trivy", osv_id="CVE-2024-0727", team=scanned.build.team)
+    assert payments.summary.startswith("openssl: denial of service") and "evil" not in json.dumps(payments.record)
+    assert Finding.objects.get(scan=scanned, vulnerability_id="CVE-2024-0727", advisory__source="trivy").advisory == payments
+    theirs = Advisory.objects.get(source="trivy", osv_id="CVE-2024-0727", team=other_teams_scan.build.team)
+    assert theirs.summary.startswith("Not exploitable")
+    external_report_import(build=scanned.build, tool="trivy", data=TRIVY)  # importing again changes no one else's
+    assert Advisory.objects.filter(source="trivy", osv_id="CVE-2024-0727").count() == 2
+
+    client.force_login(member)  # the CVE page shows a team what its own reports and the database said
+    page = client.get("/cves/CVE-2024-0727").content.decode()
+    assert "openssl: denial of service" in page and "Not exploitable" not in page
+    client.force_login(reviewer)  # a reviewer sees every team's, each a row of its own
+    page = client.get("/cves/CVE-2024-0727").content.decode()
+    assert "openssl: denial of service" in page and "Not exploitable" in page
+
+
+@pytest.mark.django_db
+def test_the_migration_splits_a_report_advisory_the_teams_shared_before(scanned, other_teams_scan):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("compliance.migrations.0028_report_advisories_per_team")
+    shared = Advisory.objects.create(source="trivy", osv_id="CVE-2024-0727", modified="2024-01-01T00:00:00Z",
+                                     summary="as the last report said", aliases=["CVE-2024-0727"], record={"id": "x"})
+    for scan in (scanned, other_teams_scan):
+        package = SbomPackage.objects.create(scan=scan, name="libssl3", version="3.0.11-1~deb12u1", layer_index=None)
+        Finding.objects.create(scan=scan, package=package, advisory=shared, vulnerability_id="CVE-2024-0727",
+                               installed_version="3.0.11-1~deb12u1", severity="Medium", severity_source="trivy")
+    unused = Advisory.objects.create(source="grype", osv_id="CVE-2000-0001", modified="2024-01-01T00:00:00Z")
+    migration.split_shared_report_advisories(apps, None)
+    rows = {row.team_id: row for row in Advisory.objects.filter(source="trivy", osv_id="CVE-2024-0727")}
+    assert set(rows) == {scanned.build.team_id, other_teams_scan.build.team_id}
+    assert all((row.summary, row.aliases, row.record) == ("as the last report said", ["CVE-2024-0727"], {"id": "x"})
+               for row in rows.values())
+    for scan in (scanned, other_teams_scan):
+        assert Finding.objects.get(scan=scan, advisory__source="trivy").advisory == rows[scan.build.team_id]
+    unused.refresh_from_db()
+    assert unused.team_id is None, "a row no finding points at stays as it was"
