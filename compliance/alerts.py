@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from compliance.models import AlertOwed
 from portal.audit import audit_record
+from portal.teams.webhooks import webhook_address_refusal
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,14 @@ def alert_batch_body(team, flips: list[tuple]) -> dict:
 
 
 def webhook_send(url: str, body: dict) -> str:
-    """POST the JSON body; what happened, for the audit log (a failure is reported, not raised)."""
+    """POST the JSON body; what happened, for the audit log (a failure is reported, not raised).
+    Never to this host or a link-local address (portal/teams/webhooks.py), checked again now, and
+    no redirect is followed: it could lead there."""
+    if refused := webhook_address_refusal(url):
+        log.warning("webhook %s refused: %s", url, refused)
+        return f"refused: {refused}"
     try:
-        response = requests.post(url, json=body, timeout=settings.ALERT_WEBHOOK_TIMEOUT)
+        response = requests.post(url, json=body, timeout=settings.ALERT_WEBHOOK_TIMEOUT, allow_redirects=False)
         return f"HTTP {response.status_code}"
     except requests.RequestException as error:
         log.warning("webhook %s failed: %s", url, error)

@@ -383,6 +383,8 @@ VULNDB_FEED_READ_TIMEOUT = envint("VULNDB_FEED_READ_TIMEOUT", 60)
 # The longest an exception may run, by the worst severity it waives (days).
 EXCEPTION_MAX_DAYS = {"Critical": 30, "High": 90, "Medium": 180, "Low": 365, "default": 365}
 ALERT_WEBHOOK_TIMEOUT = envint("ALERT_WEBHOOK_TIMEOUT", 10)
+# True lets a team's alert webhook point at this host or a link-local address (portal/teams/webhooks.py).
+ALERT_WEBHOOK_ALLOW_LOCAL = envbool("ALERT_WEBHOOK_ALLOW_LOCAL")
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "image-portal@localhost")
 # Where users reach the portal: links in e-mails and webhook bodies sent by background jobs.

@@ -8,6 +8,7 @@ from django.db import transaction
 from portal.audit import audit_record
 from portal.models import Membership, Team, validate_team_slug
 from portal.rbac import is_platform_admin
+from portal.teams.webhooks import webhook_address_refusal
 
 # Alerts are POSTed by the portal: other schemes (ftp, which URLField would accept) mean nothing to it.
 _WEBHOOK_URL = URLValidator(schemes=["http", "https"], message="Enter a web address starting with https:// or http://.")
@@ -64,6 +65,8 @@ def team_alerts_update(*, user, team: Team, webhook_url: str, alert_email: str) 
             errors["webhook_url"] = ["Enter a web address starting with https:// or http://, e.g. https://chat.example.com/hooks/payments."]
         if len(webhook_url) > 200:
             errors["webhook_url"] = ["A webhook address has at most 200 characters."]
+        if "webhook_url" not in errors and (refused := webhook_address_refusal(webhook_url)):
+            errors["webhook_url"] = [refused]
     if alert_email:
         try:
             validate_email(alert_email)

@@ -57,7 +57,8 @@ class WebhookReceiver:
 
 
 @pytest.fixture
-def webhook():
+def webhook(settings):
+    settings.ALERT_WEBHOOK_ALLOW_LOCAL = True  # a receiver on this host
     receiver = WebhookReceiver()
     yield receiver
     receiver.close()

@@ -25,8 +25,9 @@ CLEAN_PRIVILEGES = Privileges(
 
 
 @pytest.fixture
-def webhook():
-    """A real HTTP receiver on loopback that records what it is sent."""
+def webhook(settings):
+    """A real HTTP receiver on loopback that records what it is sent (alerts may go to this host)."""
+    settings.ALERT_WEBHOOK_ALLOW_LOCAL = True
     received = []
 
     class Receiver(BaseHTTPRequestHandler):

@@ -120,3 +120,20 @@ def test_platform_admins_create_teams_whose_slug_follows_the_registry_name_rule(
     with pytest.raises(ValidationError) as error:
         team_create(user=admin, slug="fine", name=" ")
     assert "name" in error.value.message_dict
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/metrics", "http://localhost:5000/v2/", "http://[::1]/hook",
+                                 "http://169.254.169.254/latest/meta-data/", "http://0.0.0.0:3142/",
+                                 "http://[::ffff:127.0.0.1]/x", "https://api.localhost/hook"])
+def test_an_alert_webhook_may_not_point_at_this_host_or_a_link_local_address(team, owner, url):
+    with pytest.raises(ValidationError) as error:
+        team_alerts_update(user=owner, team=team, webhook_url=url, alert_email="")
+    assert "alerts go to a receiver elsewhere on the network" in error.value.message_dict["webhook_url"][0]
+    team.refresh_from_db()
+    assert team.webhook_url == ""
+
+
+def test_an_alert_webhook_on_a_private_network_is_accepted(team, owner):
+    team_alerts_update(user=owner, team=team, webhook_url="http://10.20.30.40/hooks/pay", alert_email="")
+    team.refresh_from_db()
+    assert team.webhook_url == "http://10.20.30.40/hooks/pay"
