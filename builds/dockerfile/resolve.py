@@ -1,4 +1,4 @@
-"""Accept a team's own Dockerfile only when every image it starts from is an approved base. Pure.
+r"""Accept a team's own Dockerfile only when every image it starts from is an approved base. Pure.
 
 `dockerfile_resolve` parses the Dockerfile with dockerfile-parse, substitutes the ARGs declared
 before the first FROM, follows references to earlier stages (`FROM builder`, `COPY --from=builder`
