@@ -173,7 +173,7 @@ def _reading_check(lines: list[str], structure: list[dict]) -> None:
                                                 "each read it differently"))
     if errors:
         raise DockerfileRefused(errors)
-    directive = _ESCAPE_DIRECTIVE.match(lines[0]) if lines else None
+    directive = _ESCAPE_DIRECTIVE.match(lines[0])  # split() gives at least one line
     escape = directive.group(1) if directive else "\\"
     for number, line in enumerate(lines):
         content = line.rstrip()

@@ -14,10 +14,16 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 
-def _forbidden(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address `text` spells (an IPv6 zone dropped, an IPv4-mapped one as IPv4), or None."""
+    try:
+        ip = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    return ip.ipv4_mapped if ip.version == 6 and ip.ipv4_mapped else ip
+
+
+def _forbidden(ip) -> bool:
     return ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast or ip.is_reserved
 
 
@@ -31,19 +37,11 @@ def webhook_address_refusal(url: str) -> str:
     if host == "localhost" or host.endswith(".localhost"):
         return f"{host} is this host: alerts go to a receiver elsewhere on the network."
     try:
-        addresses = [host] if _is_address(host) else [info[4][0] for info in socket.getaddrinfo(host, None)]
+        addresses = [host] if _address(host) else [info[4][0] for info in socket.getaddrinfo(host, None)]
     except (socket.gaierror, UnicodeError):
         return ""
     for address in addresses:
-        if _forbidden(address):
+        if _forbidden(_address(address)):
             return (f"{host} is {address}, an address of this host or a link-local one (such as a cloud's "
                     "metadata service): alerts go to a receiver elsewhere on the network.")
     return ""
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-        return True
-    except ValueError:
-        return False
